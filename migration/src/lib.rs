@@ -1,0 +1,34 @@
+//! Schema migrations. One concern per migration; a landed migration is never edited.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_users_and_tokens;
+mod m20261126_000002_projects_and_stages;
+mod m20261126_000003_defects;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261126_000001_users_and_tokens::Migration),
+            Box::new(m20261126_000002_projects_and_stages::Migration),
+            Box::new(m20261126_000003_defects::Migration),
+        ]
+    }
+}
+
+/// `CREATE INDEX` helper: every index is named `idx_<table>_<cols>`.
+pub(crate) fn index<T: Iden + Clone + 'static>(table: T, cols: &[T]) -> IndexCreateStatement {
+    let mut name = format!("idx_{}", table.to_string());
+    for c in cols {
+        name.push('_');
+        name.push_str(&c.to_string());
+    }
+    let mut stmt = Index::create();
+    stmt.name(name).table(table);
+    for c in cols {
+        stmt.col(c.clone());
+    }
+    stmt.to_owned()
+}

@@ -1,0 +1,229 @@
+//! One `Config`, read once from the environment and validated at boot.
+use std::{net::SocketAddr, time::Duration};
+
+/// A configuration value that could not be used; the message names the key.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration error in {key}: {message}")]
+pub struct ConfigError {
+    pub key: &'static str,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub app_env: AppEnv,
+    pub database_url: String,
+    pub bind_addr: SocketAddr,
+    /// `None` when `JWT_SECRET` is unset: a random per-process key is generated.
+    pub jwt_secret: Option<String>,
+    pub storage_url: String,
+    pub max_upload_bytes: u64,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub cors_origins: Vec<String>,
+    pub login_max_failures: u32,
+    pub login_lockout: Duration,
+    pub graphiql: bool,
+    pub introspection: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("app_env", &self.app_env)
+            .field("bind_addr", &self.bind_addr)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
+            .field("storage_url", &self.storage_url)
+            .finish_non_exhaustive()
+    }
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/defect-control.db?mode=rwc";
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads every key through `get`, so tests can validate without touching the
+    /// process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let val = |key: &str| get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+
+        let app_env = match val("APP_ENV").as_deref() {
+            None | Some("development") | Some("dev") | Some("test") => AppEnv::Development,
+            Some("production") | Some("prod") => AppEnv::Production,
+            Some(other) => {
+                return Err(err("APP_ENV", format!("unknown environment {other:?} (development|production)")));
+            }
+        };
+        let database_url = val("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(err("DATABASE_URL", "must start with sqlite:, postgres:// or postgresql://"));
+        }
+        let bind_addr = val("BIND_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:8000".into())
+            .parse()
+            .map_err(|_| err("BIND_ADDR", "expected host:port, e.g. 127.0.0.1:8000"))?;
+        let jwt_secret = val("JWT_SECRET");
+        match (&jwt_secret, &app_env) {
+            (None, AppEnv::Production) => {
+                return Err(err("JWT_SECRET", "must be set when APP_ENV=production"));
+            }
+            (Some(s), _) if s.len() < 32 => {
+                return Err(err("JWT_SECRET", "must be at least 32 characters"));
+            }
+            _ => {}
+        }
+        let storage_url = val("STORAGE_URL").unwrap_or_else(|| "./data/media".into());
+        let max_upload_bytes = number(&val, "MAX_UPLOAD_BYTES", 20 * 1024 * 1024)?;
+        if max_upload_bytes == 0 {
+            return Err(err("MAX_UPLOAD_BYTES", "must be positive"));
+        }
+        let access_token_ttl = Duration::from_secs(number(&val, "ACCESS_TOKEN_TTL", 900)?);
+        let refresh_token_ttl =
+            Duration::from_secs(number(&val, "REFRESH_TOKEN_TTL", 7 * 24 * 3600)?);
+        if access_token_ttl.is_zero() {
+            return Err(err("ACCESS_TOKEN_TTL", "must be positive"));
+        }
+        if refresh_token_ttl <= access_token_ttl {
+            return Err(err("REFRESH_TOKEN_TTL", "must be longer than ACCESS_TOKEN_TTL"));
+        }
+        let cors_origins = val("CORS_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        for origin in &cors_origins {
+            if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(err("CORS_ORIGINS", format!("{origin:?} is not an http(s) origin")));
+            }
+        }
+        let login_max_failures = number(&val, "LOGIN_MAX_FAILURES", 5)?;
+        let login_max_failures = u32::try_from(login_max_failures)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| err("LOGIN_MAX_FAILURES", "must be between 1 and 4294967295"))?;
+        let login_lockout = Duration::from_secs(number(&val, "LOGIN_LOCKOUT_SECS", 300)?);
+        let graphiql = boolean(&val, "GRAPHIQL", true)?;
+        let introspection = boolean(&val, "INTROSPECTION", true)?;
+        Ok(Config {
+            app_env,
+            database_url,
+            bind_addr,
+            jwt_secret,
+            storage_url,
+            max_upload_bytes,
+            access_token_ttl,
+            refresh_token_ttl,
+            cors_origins,
+            login_max_failures,
+            login_lockout,
+            graphiql,
+            introspection,
+        })
+    }
+
+    /// A configuration for tests and tools: development defaults with the given database.
+    pub fn for_database(database_url: &str) -> Self {
+        let url = database_url.to_owned();
+        let mut config = Self::from_lookup(|k| (k == "DATABASE_URL").then(|| url.clone()))
+            .expect("defaults are valid");
+        config.storage_url = "memory://".into();
+        config
+    }
+}
+
+fn err(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError { key, message: message.into() }
+}
+
+fn number(
+    val: &impl Fn(&str) -> Option<String>,
+    key: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match val(key) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| err(key, format!("expected a non-negative integer, got {v:?}"))),
+    }
+}
+
+fn boolean(
+    val: &impl Fn(&str) -> Option<String>,
+    key: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match val(key).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(v) => Err(err(key, format!("expected true or false, got {v:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let pairs: Vec<(String, String)> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8000");
+        assert_eq!(c.storage_url, "./data/media");
+        assert_eq!(c.max_upload_bytes, 20 * 1024 * 1024);
+        assert_eq!(c.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(c.refresh_token_ttl, Duration::from_secs(7 * 24 * 3600));
+        assert!(c.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (key, value) in [
+            ("BIND_ADDR", "nowhere"),
+            ("MAX_UPLOAD_BYTES", "20MB"),
+            ("ACCESS_TOKEN_TTL", "-1"),
+            ("DATABASE_URL", "mysql://x"),
+            ("CORS_ORIGINS", "example.com"),
+            ("JWT_SECRET", "short"),
+            ("APP_ENV", "staging"),
+            ("GRAPHIQL", "maybe"),
+        ] {
+            let e = with(&[(key, value)]).err().expect(key);
+            assert_eq!(e.key, key);
+            assert!(e.to_string().contains(key));
+        }
+    }
+
+    #[test]
+    fn production_requires_a_jwt_secret() {
+        let e = with(&[("APP_ENV", "production")]).err().unwrap();
+        assert_eq!(e.key, "JWT_SECRET");
+        let secret = "x".repeat(40);
+        assert!(with(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).is_ok());
+    }
+
+    #[test]
+    fn cors_origins_are_split_on_commas() {
+        let c = with(&[("CORS_ORIGINS", "https://a.example, http://localhost:3000")]).unwrap();
+        assert_eq!(c.cors_origins, vec!["https://a.example", "http://localhost:3000"]);
+    }
+}

@@ -1,0 +1,10 @@
+//! The rules. Services take a `&Viewer`, load through `visible_to`, check the policy and
+//! write in one transaction.
+pub mod pagination;
+pub mod projects;
+pub mod search;
+pub mod users;
+pub mod validate;
+
+/// An update field: `None` leaves the value, `Some(None)` clears it, `Some(Some(v))` sets it.
+pub type Patch<T> = Option<Option<T>>;

@@ -1,0 +1,4 @@
+pub mod policy;
+pub mod queries;
+pub mod service;
+pub mod stages;

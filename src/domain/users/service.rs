@@ -1,0 +1,265 @@
+//! Use cases for user accounts.
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait, sea_query::Expr,
+};
+
+use super::{policy, queries};
+use crate::{
+    auth::{Viewer, password},
+    domain::{
+        Patch,
+        pagination::{Page, PageArgs},
+        search, validate,
+    },
+    entities::{enums::Role, refresh_tokens, users},
+    error::{AppError, AppResult},
+    time,
+};
+
+pub use queries::UserFilter;
+
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub full_name: Option<String>,
+    pub password: String,
+    pub role: Role,
+}
+
+#[derive(Default)]
+pub struct UserPatch {
+    pub email: Patch<String>,
+    pub full_name: Patch<String>,
+    pub password: Patch<String>,
+    pub is_active: Patch<bool>,
+}
+
+pub async fn me(db: &DatabaseConnection, viewer: &Viewer) -> AppResult<users::Model> {
+    users::Entity::find_by_id(viewer.id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))
+}
+
+pub async fn get(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppResult<users::Model> {
+    if id != viewer.id && !policy::can_list(viewer.role) {
+        return Err(AppError::forbidden("only managers and admins may look up users"));
+    }
+    users::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))
+}
+
+fn require_list(viewer: &Viewer) -> AppResult<()> {
+    if policy::can_list(viewer.role) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden("only managers and admins may list users"))
+    }
+}
+
+fn require_manage(viewer: &Viewer) -> AppResult<()> {
+    if policy::can_manage(viewer.role) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden("only admins may manage users"))
+    }
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &UserFilter,
+    args: &PageArgs,
+) -> AppResult<Page<users::Model>> {
+    require_list(viewer)?;
+    let rows = queries::page(filter, args.after.as_ref())?
+        .limit(args.first + 1)
+        .all(db)
+        .await?;
+    Ok(Page::from_rows(rows, args, queries::cursor))
+}
+
+pub async fn count(db: &DatabaseConnection, viewer: &Viewer, filter: &UserFilter) -> AppResult<u64> {
+    require_list(viewer)?;
+    Ok(queries::filtered(filter).count(db).await?)
+}
+
+fn valid_username(raw: &str) -> AppResult<String> {
+    let v = raw.trim();
+    let ok_len = (3..=150).contains(&v.chars().count());
+    let ok_chars = v.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+'));
+    if !ok_len || !ok_chars {
+        return Err(AppError::bad_input(
+            "username",
+            "must be 3-150 letters, digits or . _ - @ +",
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+fn valid_email(raw: &str) -> AppResult<String> {
+    let v = raw.trim().to_lowercase();
+    let shaped = v.len() <= 254
+        && !v.chars().any(|c| c.is_whitespace() || c.is_control())
+        && v.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+        });
+    if !shaped {
+        return Err(AppError::bad_input("email", "is not a valid e-mail address"));
+    }
+    Ok(v)
+}
+
+async fn ensure_unique(
+    db: &impl ConnectionTrait,
+    column: users::Column,
+    field: &str,
+    value: &str,
+    except: Option<i32>,
+) -> AppResult<()> {
+    let mut q = users::Entity::find().filter(column.eq(value));
+    if let Some(id) = except {
+        q = q.filter(users::Column::Id.ne(id));
+    }
+    if q.count(db).await? > 0 {
+        return Err(AppError::bad_input(field, "is already taken"));
+    }
+    Ok(())
+}
+
+/// Creates an account. Admins only, except for the bootstrap path (`create-admin`).
+pub async fn create(db: &DatabaseConnection, viewer: &Viewer, input: NewUser) -> AppResult<users::Model> {
+    require_manage(viewer)?;
+    insert(db, input).await
+}
+
+/// The first admin of a fresh installation (the `create-admin` command).
+pub async fn create_admin(db: &DatabaseConnection, username: &str, email: &str, password: &str) -> AppResult<users::Model> {
+    insert(
+        db,
+        NewUser {
+            username: username.into(),
+            email: email.into(),
+            full_name: None,
+            password: password.into(),
+            role: Role::Admin,
+        },
+    )
+    .await
+}
+
+async fn insert(db: &DatabaseConnection, input: NewUser) -> AppResult<users::Model> {
+    let username = valid_username(&input.username)?;
+    let email = valid_email(&input.email)?;
+    let full_name = validate::text("fullName", input.full_name.as_deref().unwrap_or("").trim(), 200)?;
+    password::validate(&input.password)?;
+    ensure_unique(db, users::Column::Username, "username", &username, None).await?;
+    ensure_unique(db, users::Column::Email, "email", &email, None).await?;
+    let hash = password::hash(input.password).await?;
+    let now = time::now();
+    Ok(users::ActiveModel {
+        search_text: Set(search::normalize(&[&username, &full_name, &email])),
+        username: Set(username),
+        email: Set(email),
+        full_name: Set(full_name),
+        password_hash: Set(hash),
+        role: Set(input.role),
+        is_active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+async fn load(db: &impl ConnectionTrait, id: i32) -> AppResult<users::Model> {
+    users::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))
+}
+
+pub async fn update(db: &DatabaseConnection, viewer: &Viewer, id: i32, patch: UserPatch) -> AppResult<users::Model> {
+    require_manage(viewer)?;
+    let user = load(db, id).await?;
+    let mut am: users::ActiveModel = user.clone().into();
+    let mut revoke_sessions = false;
+    if let Some(email) = patch.email {
+        let email = valid_email(&email.ok_or_else(|| AppError::bad_input("email", "must not be null"))?)?;
+        ensure_unique(db, users::Column::Email, "email", &email, Some(id)).await?;
+        am.email = Set(email);
+    }
+    if let Some(name) = patch.full_name {
+        am.full_name = Set(validate::text("fullName", name.unwrap_or_default().trim(), 200)?);
+    }
+    if let Some(pw) = patch.password {
+        let pw = pw.ok_or_else(|| AppError::bad_input("password", "must not be null"))?;
+        password::validate(&pw)?;
+        am.password_hash = Set(password::hash(pw).await?);
+        revoke_sessions = true;
+    }
+    if let Some(active) = patch.is_active {
+        let active = active.ok_or_else(|| AppError::bad_input("isActive", "must not be null"))?;
+        if !active && id == viewer.id {
+            return Err(AppError::bad_input("isActive", "you cannot deactivate your own account"));
+        }
+        revoke_sessions |= !active;
+        am.is_active = Set(active);
+    }
+    let email = match &am.email {
+        sea_orm::ActiveValue::Set(v) | sea_orm::ActiveValue::Unchanged(v) => v.clone(),
+        sea_orm::ActiveValue::NotSet => user.email.clone(),
+    };
+    let full_name = match &am.full_name {
+        sea_orm::ActiveValue::Set(v) | sea_orm::ActiveValue::Unchanged(v) => v.clone(),
+        sea_orm::ActiveValue::NotSet => user.full_name.clone(),
+    };
+    am.search_text = Set(search::normalize(&[&user.username, &full_name, &email]));
+    am.updated_at = Set(time::now());
+    let txn = db.begin().await?;
+    let updated = am.update(&txn).await?;
+    if revoke_sessions {
+        // A new password or a deactivation ends every session of the account.
+        refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(time::now()))
+            .filter(refresh_tokens::Column::UserId.eq(id))
+            .filter(refresh_tokens::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(updated)
+}
+
+pub async fn set_role(db: &DatabaseConnection, viewer: &Viewer, id: i32, role: Role) -> AppResult<users::Model> {
+    require_manage(viewer)?;
+    let user = load(db, id).await?;
+    if id == viewer.id && role != user.role {
+        return Err(AppError::bad_input("role", "you cannot change your own role"));
+    }
+    let mut am: users::ActiveModel = user.into();
+    am.role = Set(role);
+    am.updated_at = Set(time::now());
+    Ok(am.update(db).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_and_emails_are_validated() {
+        assert_eq!(valid_username(" ann.smith ").unwrap(), "ann.smith");
+        assert!(valid_username("ab").is_err());
+        assert!(valid_username("ann smith").is_err());
+        assert!(valid_username("ann';--").is_err());
+        assert_eq!(valid_email("Ann@Example.COM").unwrap(), "ann@example.com");
+        for bad in ["ann", "ann@", "@x.org", "ann@x", "a b@x.org", "ann@x.org.", "a@b@x.org"] {
+            assert!(valid_email(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! SeaORM entities: table shapes only, no rules.
+pub mod attachments;
+pub mod comments;
+pub mod defects;
+pub mod enums;
+pub mod project_members;
+pub mod projects;
+pub mod refresh_tokens;
+pub mod stages;
+pub mod status_changes;
+pub mod users;

@@ -1,0 +1,213 @@
+//! One error type whose variants are the contract's codes.
+//!
+//! GraphQL: resolvers convert with `.extend()` (see [`AppError::extend`]); REST: the
+//! `IntoResponse` impl gives the status and `{"error":{"code","message"}}`.
+use std::sync::Arc;
+
+use async_graphql::ErrorExtensions;
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use sea_orm::{DbErr, SqlErr};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The message names the field first: `"title: must not be empty"`.
+    #[error("{0}")]
+    BadUserInput(String),
+    #[error("{0}")]
+    InvalidTransition(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("too many failed attempts; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    /// The database is overloaded or unreachable; the client may retry.
+    #[error("service unavailable, retry later")]
+    Unavailable,
+    /// The cause is logged, never shown.
+    #[error("internal server error")]
+    Internal(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn bad_input(field: &str, message: impl std::fmt::Display) -> Self {
+        AppError::BadUserInput(format!("{field}: {message}"))
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        AppError::NotFound(format!("{what} not found"))
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        AppError::Forbidden(message.into())
+    }
+
+    pub fn internal(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        AppError::Internal(Arc::new(err))
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated(_) => "UNAUTHENTICATED",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::NotFound(_) => "NOT_FOUND",
+            AppError::BadUserInput(_) => "BAD_USER_INPUT",
+            AppError::InvalidTransition(_) => "INVALID_TRANSITION",
+            AppError::Conflict(_) => "CONFLICT",
+            AppError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::Unavailable => "SERVICE_UNAVAILABLE",
+            AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::BadUserInput(_) | AppError::InvalidTransition(_) => StatusCode::BAD_REQUEST,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn log(&self) {
+        if let AppError::Internal(cause) = self {
+            tracing::error!(error = %cause, "internal error");
+        }
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(detail)) => {
+                AppError::BadUserInput(format!("{}: already exists", unique_field(&detail)))
+            }
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                AppError::Conflict("the object is referenced by other data".into())
+            }
+            _ => match err {
+                DbErr::ConnectionAcquire(_) => AppError::Unavailable,
+                other => AppError::internal(other),
+            },
+        }
+    }
+}
+
+/// Names the column of a unique violation from the driver's message without echoing SQL.
+fn unique_field(detail: &str) -> &'static str {
+    const FIELDS: [(&str, &str); 4] = [
+        ("username", "username"),
+        ("email", "email"),
+        ("token_hash", "token"),
+        ("storage_key", "file"),
+    ];
+    FIELDS
+        .iter()
+        .find(|(needle, _)| detail.contains(needle))
+        .map(|(_, field)| *field)
+        .unwrap_or("value")
+}
+
+impl ErrorExtensions for AppError {
+    fn extend(&self) -> async_graphql::Error {
+        self.log();
+        async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
+            e.set("code", self.code());
+            if let AppError::RateLimited { retry_after } = self {
+                e.set("retryAfter", *retry_after);
+            }
+        })
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        let body = serde_json::json!({
+            "error": { "code": self.code(), "message": self.to_string() }
+        });
+        let mut response = (self.status(), Json(body)).into_response();
+        let retry = match &self {
+            AppError::RateLimited { retry_after } => Some(*retry_after),
+            AppError::Unavailable => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response
+    }
+}
+
+/// For resolvers: `service(..).await.gql()?` keeps the code.
+pub trait GqlResultExt<T> {
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T> GqlResultExt<T> for AppResult<T> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|e| e.extend())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let err = AppError::internal(DbErr::Custom("SELECT * FROM secret".into()));
+        assert_eq!(err.to_string(), "internal server error");
+        assert_eq!(err.code(), "INTERNAL_SERVER_ERROR");
+        let gql = err.extend();
+        assert!(!gql.message.contains("SELECT"));
+    }
+
+    #[test]
+    fn unique_violation_names_the_field_only() {
+        assert_eq!(
+            unique_field("duplicate key value violates unique constraint \"users_username_key\""),
+            "username"
+        );
+        assert_eq!(unique_field("UNIQUE constraint failed: users.email"), "email");
+        assert_eq!(unique_field("something else"), "value");
+    }
+
+    #[test]
+    fn codes_and_statuses_match_the_contract() {
+        let cases = [
+            (AppError::Unauthenticated("x".into()), "UNAUTHENTICATED", 401),
+            (AppError::Forbidden("x".into()), "FORBIDDEN", 403),
+            (AppError::NotFound("x".into()), "NOT_FOUND", 404),
+            (AppError::BadUserInput("x".into()), "BAD_USER_INPUT", 400),
+            (AppError::InvalidTransition("x".into()), "INVALID_TRANSITION", 400),
+            (AppError::Conflict("x".into()), "CONFLICT", 409),
+            (AppError::PayloadTooLarge("x".into()), "PAYLOAD_TOO_LARGE", 413),
+            (AppError::RateLimited { retry_after: 3 }, "RATE_LIMITED", 429),
+        ];
+        for (err, code, status) in cases {
+            assert_eq!(err.code(), code);
+            assert_eq!(err.status().as_u16(), status);
+        }
+    }
+}

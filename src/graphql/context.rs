@@ -1,0 +1,27 @@
+//! What resolvers take from the context: the viewer and the application state.
+use async_graphql::{Context, ErrorExtensions};
+
+use crate::{
+    auth::{Viewer, viewer::Auth},
+    error::AppError,
+    state::AppState,
+};
+
+pub trait ContextExt {
+    fn state(&self) -> &AppState;
+    /// The authenticated viewer, or UNAUTHENTICATED.
+    fn viewer(&self) -> async_graphql::Result<&Viewer>;
+}
+
+impl ContextExt for Context<'_> {
+    fn state(&self) -> &AppState {
+        self.data_unchecked::<AppState>()
+    }
+
+    fn viewer(&self) -> async_graphql::Result<&Viewer> {
+        match self.data_opt::<Auth>() {
+            Some(auth) => auth.viewer().map_err(|e| e.extend()),
+            None => Err(AppError::Unauthenticated("authentication required".into()).extend()),
+        }
+    }
+}

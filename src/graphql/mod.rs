@@ -1,0 +1,48 @@
+//! The GraphQL transport: objects, thin resolvers, loaders and the error safety net.
+pub mod auth;
+pub mod context;
+pub mod errors;
+pub mod loaders;
+pub mod pagination;
+pub mod projects;
+pub mod scalars;
+pub mod users;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+
+use crate::state::AppState;
+
+#[derive(MergedObject, Default)]
+pub struct Query(users::UserQuery, projects::ProjectQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(auth::AuthMutation, users::UserMutation, projects::ProjectMutation);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Depth 20 is refused before any resolver runs; realistic screens stay under 12.
+pub const MAX_DEPTH: usize = 12;
+/// Every field costs 1 and a list costs its page size times its children, so 1,000
+/// aliased heavy fields or a nested list of lists are refused up front.
+pub const MAX_COMPLEXITY: usize = 5_000;
+
+pub fn build_schema(state: Option<AppState>) -> AppSchema {
+    let introspection = state.as_ref().is_none_or(|s| s.config.introspection);
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(64)
+        .extension(errors::SafetyNet);
+    if !introspection {
+        builder = builder.disable_introspection();
+    }
+    if let Some(state) = state {
+        builder = builder.data(state);
+    }
+    builder.finish()
+}
+
+/// The SDL committed as `schema.graphql`.
+pub fn sdl() -> String {
+    build_schema(None).sdl()
+}

@@ -1,0 +1,260 @@
+//! Project and stage objects, queries and mutations.
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    domain::{
+        pagination::PageArgs,
+        projects::{service as projects, stages},
+    },
+    entities::{enums::ProjectStatus, projects as project_rows, stages as stage_rows},
+    error::{AppError, GqlResultExt},
+    graphql::{
+        context::ContextExt,
+        loaders::{self, MembersByProjectLoader, ProjectByIdLoader, StagesByProjectLoader},
+        pagination::wants_total,
+        scalars::{Date, id, patch},
+        users::User,
+    },
+};
+
+/// A construction project.
+#[derive(Clone)]
+pub struct Project(pub project_rows::Model);
+
+#[Object]
+impl Project {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn start_date(&self) -> Option<Date> {
+        self.0.start_date.map(Date)
+    }
+    async fn end_date(&self) -> Option<Date> {
+        self.0.end_date.map(Date)
+    }
+    async fn status(&self) -> ProjectStatus {
+        self.0.status
+    }
+    /// Ordered by position.
+    #[graphql(complexity = "5 * child_complexity")]
+    async fn stages(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Stage>> {
+        let rows = loaders::load_one::<StagesByProjectLoader>(ctx, self.0.id).await?;
+        Ok(rows.unwrap_or_default().into_iter().map(Stage).collect())
+    }
+    /// Ordered by username.
+    #[graphql(complexity = "5 * child_complexity")]
+    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
+        let rows = loaders::load_one::<MembersByProjectLoader>(ctx, self.0.id).await?;
+        Ok(rows.unwrap_or_default().into_iter().map(User::from).collect())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+crate::connection!(ProjectConnection, ProjectEdge, Project);
+
+/// A stage (phase) of a project.
+#[derive(Clone)]
+pub struct Stage(pub stage_rows::Model);
+
+#[Object]
+impl Stage {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn project(&self, ctx: &Context<'_>) -> async_graphql::Result<Project> {
+        loaders::load_one::<ProjectByIdLoader>(ctx, self.0.project_id)
+            .await?
+            .map(Project)
+            .ok_or_else(|| AppError::not_found("project"))
+            .gql()
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn position(&self) -> i32 {
+        self.0.position
+    }
+    async fn start_date(&self) -> Option<Date> {
+        self.0.start_date.map(Date)
+    }
+    async fn end_date(&self) -> Option<Date> {
+        self.0.end_date.map(Date)
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateProjectInput {
+    pub title: String,
+    pub description: Option<String>,
+    pub start_date: Option<Date>,
+    pub end_date: Option<Date>,
+    pub status: Option<ProjectStatus>,
+}
+
+/// An omitted field is left as it is; an explicit null clears a nullable field.
+#[derive(InputObject)]
+pub struct UpdateProjectInput {
+    pub title: MaybeUndefined<String>,
+    pub description: MaybeUndefined<String>,
+    pub start_date: MaybeUndefined<Date>,
+    pub end_date: MaybeUndefined<Date>,
+    pub status: MaybeUndefined<ProjectStatus>,
+}
+
+#[derive(InputObject)]
+pub struct CreateStageInput {
+    pub title: String,
+    pub description: Option<String>,
+    /// Defaults to after the last stage.
+    pub position: Option<i32>,
+    pub start_date: Option<Date>,
+    pub end_date: Option<Date>,
+}
+
+/// An omitted field is left as it is; an explicit null clears a nullable field.
+#[derive(InputObject)]
+pub struct UpdateStageInput {
+    pub title: MaybeUndefined<String>,
+    pub description: MaybeUndefined<String>,
+    pub position: MaybeUndefined<i32>,
+    pub start_date: MaybeUndefined<Date>,
+    pub end_date: MaybeUndefined<Date>,
+}
+
+#[derive(Default)]
+pub struct ProjectQuery;
+
+#[Object]
+impl ProjectQuery {
+    /// Projects the viewer can see, ordered by title.
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn projects(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<ProjectStatus>,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<ProjectConnection> {
+        let viewer = ctx.viewer()?;
+        let db = &ctx.state().db;
+        let args = PageArgs::new(first, after.as_deref()).gql()?;
+        let filter = projects::ProjectFilter { status, search };
+        let page = projects::list(db, viewer, &filter, &args).await.gql()?;
+        let total = if wants_total(ctx) { projects::count(db, viewer, &filter).await.gql()? } else { 0 };
+        Ok(ProjectConnection::new(page.map(Project), total))
+    }
+
+    /// A project, or null when it does not exist or is not visible to the viewer.
+    async fn project(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Project>> {
+        let viewer = ctx.viewer()?;
+        let Ok(id) = self::id("project", &id) else { return Ok(None) };
+        match projects::get(&ctx.state().db, viewer, id).await {
+            Ok(p) => Ok(Some(Project(p))),
+            Err(AppError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e).gql(),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct ProjectMutation;
+
+#[Object]
+impl ProjectMutation {
+    async fn create_project(&self, ctx: &Context<'_>, input: CreateProjectInput) -> async_graphql::Result<Project> {
+        let viewer = ctx.viewer()?;
+        let input = projects::NewProject {
+            title: input.title,
+            description: input.description,
+            start_date: input.start_date.map(|d| d.0),
+            end_date: input.end_date.map(|d| d.0),
+            status: input.status,
+        };
+        projects::create(&ctx.state().db, viewer, input).await.gql().map(Project)
+    }
+
+    async fn update_project(&self, ctx: &Context<'_>, id: ID, input: UpdateProjectInput) -> async_graphql::Result<Project> {
+        let viewer = ctx.viewer()?;
+        let id = self::id("project", &id)?;
+        let patch = projects::ProjectPatch {
+            title: patch(input.title, |v| v),
+            description: patch(input.description, |v| v),
+            start_date: patch(input.start_date, |d| d.0),
+            end_date: patch(input.end_date, |d| d.0),
+            status: patch(input.status, |v| v),
+        };
+        projects::update(&ctx.state().db, viewer, id, patch).await.gql().map(Project)
+    }
+
+    /// Deletes a project with its stages; CONFLICT while it has defects.
+    async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let viewer = ctx.viewer()?;
+        let id = self::id("project", &id)?;
+        projects::delete(&ctx.state().db, viewer, id).await.gql().map(|id| ID(id.to_string()))
+    }
+
+    /// Idempotent: adding a member twice is not an error.
+    async fn add_project_member(&self, ctx: &Context<'_>, project_id: ID, user_id: ID) -> async_graphql::Result<Project> {
+        let viewer = ctx.viewer()?;
+        let project_id = self::id("project", &project_id)?;
+        let user_id = self::id("user", &user_id)?;
+        projects::add_member(&ctx.state().db, viewer, project_id, user_id).await.gql().map(Project)
+    }
+
+    /// CONFLICT while the user performs open defects in the project.
+    async fn remove_project_member(&self, ctx: &Context<'_>, project_id: ID, user_id: ID) -> async_graphql::Result<Project> {
+        let viewer = ctx.viewer()?;
+        let project_id = self::id("project", &project_id)?;
+        let user_id = self::id("user", &user_id)?;
+        projects::remove_member(&ctx.state().db, viewer, project_id, user_id).await.gql().map(Project)
+    }
+
+    async fn create_stage(&self, ctx: &Context<'_>, project_id: ID, input: CreateStageInput) -> async_graphql::Result<Stage> {
+        let viewer = ctx.viewer()?;
+        let project_id = self::id("project", &project_id)?;
+        let input = stages::NewStage {
+            title: input.title,
+            description: input.description,
+            position: input.position,
+            start_date: input.start_date.map(|d| d.0),
+            end_date: input.end_date.map(|d| d.0),
+        };
+        stages::create(&ctx.state().db, viewer, project_id, input).await.gql().map(Stage)
+    }
+
+    async fn update_stage(&self, ctx: &Context<'_>, id: ID, input: UpdateStageInput) -> async_graphql::Result<Stage> {
+        let viewer = ctx.viewer()?;
+        let id = self::id("stage", &id)?;
+        let patch = stages::StagePatch {
+            title: patch(input.title, |v| v),
+            description: patch(input.description, |v| v),
+            position: patch(input.position, |v| v),
+            start_date: patch(input.start_date, |d| d.0),
+            end_date: patch(input.end_date, |d| d.0),
+        };
+        stages::update(&ctx.state().db, viewer, id, patch).await.gql().map(Stage)
+    }
+
+    /// CONFLICT while the stage has defects.
+    async fn delete_stage(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let viewer = ctx.viewer()?;
+        let id = self::id("stage", &id)?;
+        stages::delete(&ctx.state().db, viewer, id).await.gql().map(|id| ID(id.to_string()))
+    }
+}

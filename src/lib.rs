@@ -1,0 +1,14 @@
+//! defect-control: registering and controlling defects on construction sites.
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod entities;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod seed;
+pub mod state;
+pub mod time;
+
+pub use http::app;

@@ -1,0 +1,145 @@
+use std::{
+    io::{BufRead, IsTerminal},
+    net::SocketAddr,
+    path::PathBuf,
+    process::ExitCode,
+};
+
+use clap::{Parser, Subcommand};
+use defect_control::{config::Config, db, graphql, seed, state::AppState};
+use tracing_subscriber::{EnvFilter, fmt};
+
+#[derive(Parser)]
+#[command(name = "defect-control", version, about = "Defect tracking for construction sites: a GraphQL server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations and serve HTTP (the default).
+    Serve {
+        /// Load this seed file (idempotently) before serving.
+        #[arg(long)]
+        seed: Option<PathBuf>,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Create an ADMIN account (for the first login of a new installation).
+    CreateAdmin {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Load a seed file through the services (idempotent).
+    Seed { file: PathBuf },
+    /// Print the GraphQL schema (SDL).
+    PrintSchema,
+}
+
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    if json {
+        fmt().json().with_env_filter(filter).init();
+    } else {
+        fmt().with_env_filter(filter).init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::PrintSchema) = cli.command {
+        print!("{}", graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
+    init_tracing();
+    match run(cli.command.unwrap_or(Command::Serve { seed: None })).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error>;
+
+async fn run(command: Command) -> Result<(), BoxError> {
+    let config = Config::from_env()?;
+    let conn = db::connect(&config.database_url).await?;
+    db::migrate(&conn).await?;
+    match command {
+        Command::Migrate => {
+            tracing::info!("migrations applied");
+        }
+        Command::Seed { file } => {
+            let report = seed::load_file(&conn, &file).await?;
+            tracing::info!(?report, "seed loaded");
+        }
+        Command::CreateAdmin { username, email, password_stdin } => {
+            let password = read_password(password_stdin)?;
+            let user = defect_control::domain::users::service::create_admin(&conn, &username, &email, &password).await?;
+            println!("created admin {} (id {})", user.username, user.id);
+        }
+        Command::Serve { seed: seed_file } => {
+            if let Some(file) = seed_file {
+                let report = seed::load_file(&conn, &file).await?;
+                tracing::info!(?report, "seed loaded");
+            }
+            let bind = config.bind_addr;
+            let state = AppState::new(conn.clone(), config);
+            let listener = tokio::net::TcpListener::bind(bind).await?;
+            tracing::info!("listening on http://{bind} (GraphiQL at http://{bind}/graphql)");
+            axum::serve(
+                listener,
+                defect_control::app(state).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+            conn.close().await?;
+            tracing::info!("stopped");
+        }
+        Command::PrintSchema => unreachable!("handled before start-up"),
+    }
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> Result<String, BoxError> {
+    if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    let again = rpassword::prompt_password("Repeat password: ")?;
+    if first != again {
+        return Err("the passwords do not match".into());
+    }
+    Ok(first)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

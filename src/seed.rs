@@ -1,0 +1,175 @@
+//! Demo fixtures, loaded through the services. Idempotent: what exists is left alone.
+use std::path::Path;
+
+use chrono::NaiveDate;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use serde::Deserialize;
+
+use crate::{
+    auth::Viewer,
+    domain::{projects, users},
+    entities::{
+        enums::{ProjectStatus, Role},
+        projects as project_rows, stages as stage_rows, users as user_rows,
+    },
+    error::{AppError, AppResult},
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedFile {
+    pub users: Vec<SeedUser>,
+    #[serde(default)]
+    pub projects: Vec<SeedProject>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedUser {
+    pub username: String,
+    pub email: String,
+    #[serde(default)]
+    pub full_name: String,
+    pub password: String,
+    pub role: Role,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedProject {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub status: Option<ProjectStatus>,
+    #[serde(default)]
+    pub stages: Vec<String>,
+    /// Usernames.
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    pub users_created: usize,
+    pub projects_created: usize,
+    pub stages_created: usize,
+}
+
+pub async fn load_file(db: &DatabaseConnection, path: &Path) -> anyhow_lite::Result<SeedReport> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow_lite::Error(format!("{}: {e}", path.display())))?;
+    let file: SeedFile = serde_json::from_str(&text).map_err(|e| anyhow_lite::Error(format!("{}: {e}", path.display())))?;
+    apply(db, &file).await.map_err(|e| anyhow_lite::Error(format!("{}: {e}", path.display())))
+}
+
+/// Small error wrapper for the CLI (no anyhow dependency for one message).
+pub mod anyhow_lite {
+    #[derive(Debug)]
+    pub struct Error(pub String);
+    impl std::fmt::Display for Error {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl std::error::Error for Error {}
+    pub type Result<T> = std::result::Result<T, Error>;
+}
+
+async fn find_user(db: &DatabaseConnection, username: &str) -> AppResult<Option<user_rows::Model>> {
+    Ok(user_rows::Entity::find()
+        .filter(user_rows::Column::Username.eq(username))
+        .one(db)
+        .await?)
+}
+
+pub async fn apply(db: &DatabaseConnection, file: &SeedFile) -> AppResult<SeedReport> {
+    let mut report = SeedReport::default();
+    let first_admin = file
+        .users
+        .iter()
+        .find(|u| u.role == Role::Admin)
+        .ok_or_else(|| AppError::bad_input("users", "the seed needs at least one ADMIN"))?;
+    let admin = match find_user(db, &first_admin.username).await? {
+        Some(u) => u,
+        None => {
+            report.users_created += 1;
+            users::service::create_admin(db, &first_admin.username, &first_admin.email, &first_admin.password).await?
+        }
+    };
+    let viewer = Viewer::from_user(&admin);
+    for u in &file.users {
+        if find_user(db, &u.username).await?.is_some() {
+            continue;
+        }
+        users::service::create(
+            db,
+            &viewer,
+            users::service::NewUser {
+                username: u.username.clone(),
+                email: u.email.clone(),
+                full_name: Some(u.full_name.clone()),
+                password: u.password.clone(),
+                role: u.role,
+            },
+        )
+        .await?;
+        report.users_created += 1;
+    }
+    for p in &file.projects {
+        let existing = project_rows::Entity::find()
+            .filter(project_rows::Column::Title.eq(&p.title))
+            .one(db)
+            .await?;
+        let project = match existing {
+            Some(project) => project,
+            None => {
+                report.projects_created += 1;
+                projects::service::create(
+                    db,
+                    &viewer,
+                    projects::service::NewProject {
+                        title: p.title.clone(),
+                        description: Some(p.description.clone()),
+                        start_date: p.start_date,
+                        end_date: p.end_date,
+                        status: p.status,
+                    },
+                )
+                .await?
+            }
+        };
+        for title in &p.stages {
+            let exists = stage_rows::Entity::find()
+                .filter(stage_rows::Column::ProjectId.eq(project.id))
+                .filter(stage_rows::Column::Title.eq(title))
+                .one(db)
+                .await?
+                .is_some();
+            if !exists {
+                projects::stages::create(
+                    db,
+                    &viewer,
+                    project.id,
+                    projects::stages::NewStage {
+                        title: title.clone(),
+                        description: None,
+                        position: None,
+                        start_date: None,
+                        end_date: None,
+                    },
+                )
+                .await?;
+                report.stages_created += 1;
+            }
+        }
+        for username in &p.members {
+            let user = find_user(db, username)
+                .await?
+                .ok_or_else(|| AppError::bad_input("members", format!("unknown user {username:?}")))?;
+            projects::service::add_member(db, &viewer, project.id, user.id).await?;
+        }
+    }
+    Ok(report)
+}
