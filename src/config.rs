@@ -54,18 +54,31 @@ impl Config {
     /// Reads every key through `get`, so tests can validate without touching the
     /// process environment.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let val = |key: &str| get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let val = |key: &str| {
+            get(key)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
 
         let app_env = match val("APP_ENV").as_deref() {
             None | Some("development") | Some("dev") | Some("test") => AppEnv::Development,
             Some("production") | Some("prod") => AppEnv::Production,
             Some(other) => {
-                return Err(err("APP_ENV", format!("unknown environment {other:?} (development|production)")));
+                return Err(err(
+                    "APP_ENV",
+                    format!("unknown environment {other:?} (development|production)"),
+                ));
             }
         };
         let database_url = val("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-            return Err(err("DATABASE_URL", "must start with sqlite:, postgres:// or postgresql://"));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(err(
+                "DATABASE_URL",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
         }
         let bind_addr = val("BIND_ADDR")
             .unwrap_or_else(|| "127.0.0.1:8000".into())
@@ -93,7 +106,10 @@ impl Config {
             return Err(err("ACCESS_TOKEN_TTL", "must be positive"));
         }
         if refresh_token_ttl <= access_token_ttl {
-            return Err(err("REFRESH_TOKEN_TTL", "must be longer than ACCESS_TOKEN_TTL"));
+            return Err(err(
+                "REFRESH_TOKEN_TTL",
+                "must be longer than ACCESS_TOKEN_TTL",
+            ));
         }
         let cors_origins = val("CORS_ORIGINS")
             .map(|v| {
@@ -105,7 +121,10 @@ impl Config {
             .unwrap_or_default();
         for origin in &cors_origins {
             if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
-                return Err(err("CORS_ORIGINS", format!("{origin:?} is not an http(s) origin")));
+                return Err(err(
+                    "CORS_ORIGINS",
+                    format!("{origin:?} is not an http(s) origin"),
+                ));
             }
         }
         let login_max_failures = number(&val, "LOGIN_MAX_FAILURES", 5)?;
@@ -144,7 +163,10 @@ impl Config {
 }
 
 fn err(key: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError { key, message: message.into() }
+    ConfigError {
+        key,
+        message: message.into(),
+    }
 }
 
 fn number(
@@ -178,9 +200,16 @@ mod tests {
     use super::*;
 
     fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let pairs: Vec<(String, String)> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_lookup(|k| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()))
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        })
     }
 
     #[test]
@@ -207,7 +236,7 @@ mod tests {
             ("APP_ENV", "staging"),
             ("GRAPHIQL", "maybe"),
         ] {
-            let e = with(&[(key, value)]).err().expect(key);
+            let e = with(&[(key, value)]).expect_err(key);
             assert_eq!(e.key, key);
             assert!(e.to_string().contains(key));
         }
@@ -215,7 +244,7 @@ mod tests {
 
     #[test]
     fn production_requires_a_jwt_secret() {
-        let e = with(&[("APP_ENV", "production")]).err().unwrap();
+        let e = with(&[("APP_ENV", "production")]).unwrap_err();
         assert_eq!(e.key, "JWT_SECRET");
         let secret = "x".repeat(40);
         assert!(with(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).is_ok());
@@ -224,6 +253,9 @@ mod tests {
     #[test]
     fn cors_origins_are_split_on_commas() {
         let c = with(&[("CORS_ORIGINS", "https://a.example, http://localhost:3000")]).unwrap();
-        assert_eq!(c.cors_origins, vec!["https://a.example", "http://localhost:3000"]);
+        assert_eq!(
+            c.cors_origins,
+            vec!["https://a.example", "http://localhost:3000"]
+        );
     }
 }

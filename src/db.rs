@@ -9,7 +9,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         && let Some(dir) = std::path::Path::new(path).parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir).map_err(|e| DbErr::Custom(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| DbErr::Custom(format!("{}: {e}", dir.display())))?;
     }
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.max_connections(if url.starts_with("sqlite:") { 8 } else { 20 })
@@ -32,7 +33,9 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 }
 
 fn sqlite_file(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
@@ -41,7 +44,10 @@ fn sqlite_file(url: &str) -> Option<&str> {
 mod tests {
     #[test]
     fn sqlite_file_paths_are_found() {
-        assert_eq!(super::sqlite_file("sqlite://data/x.db?mode=rwc"), Some("data/x.db"));
+        assert_eq!(
+            super::sqlite_file("sqlite://data/x.db?mode=rwc"),
+            Some("data/x.db")
+        );
         assert_eq!(super::sqlite_file("sqlite::memory:"), None);
         assert_eq!(super::sqlite_file("postgres://x"), None);
     }

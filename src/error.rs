@@ -189,21 +189,40 @@ mod tests {
             unique_field("duplicate key value violates unique constraint \"users_username_key\""),
             "username"
         );
-        assert_eq!(unique_field("UNIQUE constraint failed: users.email"), "email");
+        assert_eq!(
+            unique_field("UNIQUE constraint failed: users.email"),
+            "email"
+        );
         assert_eq!(unique_field("something else"), "value");
     }
 
     #[test]
     fn codes_and_statuses_match_the_contract() {
         let cases = [
-            (AppError::Unauthenticated("x".into()), "UNAUTHENTICATED", 401),
+            (
+                AppError::Unauthenticated("x".into()),
+                "UNAUTHENTICATED",
+                401,
+            ),
             (AppError::Forbidden("x".into()), "FORBIDDEN", 403),
             (AppError::NotFound("x".into()), "NOT_FOUND", 404),
             (AppError::BadUserInput("x".into()), "BAD_USER_INPUT", 400),
-            (AppError::InvalidTransition("x".into()), "INVALID_TRANSITION", 400),
+            (
+                AppError::InvalidTransition("x".into()),
+                "INVALID_TRANSITION",
+                400,
+            ),
             (AppError::Conflict("x".into()), "CONFLICT", 409),
-            (AppError::PayloadTooLarge("x".into()), "PAYLOAD_TOO_LARGE", 413),
-            (AppError::RateLimited { retry_after: 3 }, "RATE_LIMITED", 429),
+            (
+                AppError::PayloadTooLarge("x".into()),
+                "PAYLOAD_TOO_LARGE",
+                413,
+            ),
+            (
+                AppError::RateLimited { retry_after: 3 },
+                "RATE_LIMITED",
+                429,
+            ),
         ];
         for (err, code, status) in cases {
             assert_eq!(err.code(), code);

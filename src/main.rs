@@ -10,7 +10,11 @@ use defect_control::{config::Config, db, graphql, seed, state::AppState};
 use tracing_subscriber::{EnvFilter, fmt};
 
 #[derive(Parser)]
-#[command(name = "defect-control", version, about = "Defect tracking for construction sites: a GraphQL server")]
+#[command(
+    name = "defect-control",
+    version,
+    about = "Defect tracking for construction sites: a GraphQL server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -43,7 +47,8 @@ enum Command {
 }
 
 fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     if json {
         fmt().json().with_env_filter(filter).init();
@@ -83,9 +88,16 @@ async fn run(command: Command) -> Result<(), BoxError> {
             let report = seed::load_file(&conn, &file).await?;
             tracing::info!(?report, "seed loaded");
         }
-        Command::CreateAdmin { username, email, password_stdin } => {
+        Command::CreateAdmin {
+            username,
+            email,
+            password_stdin,
+        } => {
             let password = read_password(password_stdin)?;
-            let user = defect_control::domain::users::service::create_admin(&conn, &username, &email, &password).await?;
+            let user = defect_control::domain::users::service::create_admin(
+                &conn, &username, &email, &password,
+            )
+            .await?;
             println!("created admin {} (id {})", user.username, user.id);
         }
         Command::Serve { seed: seed_file } => {
@@ -131,7 +143,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -59,9 +59,13 @@ pub struct SeedReport {
 }
 
 pub async fn load_file(db: &DatabaseConnection, path: &Path) -> anyhow_lite::Result<SeedReport> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow_lite::Error(format!("{}: {e}", path.display())))?;
-    let file: SeedFile = serde_json::from_str(&text).map_err(|e| anyhow_lite::Error(format!("{}: {e}", path.display())))?;
-    apply(db, &file).await.map_err(|e| anyhow_lite::Error(format!("{}: {e}", path.display())))
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow_lite::Error(format!("{}: {e}", path.display())))?;
+    let file: SeedFile = serde_json::from_str(&text)
+        .map_err(|e| anyhow_lite::Error(format!("{}: {e}", path.display())))?;
+    apply(db, &file)
+        .await
+        .map_err(|e| anyhow_lite::Error(format!("{}: {e}", path.display())))
 }
 
 /// Small error wrapper for the CLI (no anyhow dependency for one message).
@@ -95,7 +99,13 @@ pub async fn apply(db: &DatabaseConnection, file: &SeedFile) -> AppResult<SeedRe
         Some(u) => u,
         None => {
             report.users_created += 1;
-            users::service::create_admin(db, &first_admin.username, &first_admin.email, &first_admin.password).await?
+            users::service::create_admin(
+                db,
+                &first_admin.username,
+                &first_admin.email,
+                &first_admin.password,
+            )
+            .await?
         }
     };
     let viewer = Viewer::from_user(&admin);
@@ -165,9 +175,9 @@ pub async fn apply(db: &DatabaseConnection, file: &SeedFile) -> AppResult<SeedRe
             }
         }
         for username in &p.members {
-            let user = find_user(db, username)
-                .await?
-                .ok_or_else(|| AppError::bad_input("members", format!("unknown user {username:?}")))?;
+            let user = find_user(db, username).await?.ok_or_else(|| {
+                AppError::bad_input("members", format!("unknown user {username:?}"))
+            })?;
             projects::service::add_member(db, &viewer, project.id, user.id).await?;
         }
     }

@@ -27,7 +27,9 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index(Users::Table, &[Users::Role])).await?;
+        manager
+            .create_index(index(Users::Table, &[Users::Role]))
+            .await?;
 
         manager
             .create_table(

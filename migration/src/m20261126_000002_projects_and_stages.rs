@@ -89,17 +89,16 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index(
-                Stages::Table,
-                &[Stages::ProjectId, Stages::Position],
-            ))
+            .create_index(index(Stages::Table, &[Stages::ProjectId, Stages::Position]))
             .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for t in [Stages::Table.into_iden(), ProjectMembers::Table.into_iden()] {
-            manager.drop_table(Table::drop().table(t).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(t).to_owned())
+                .await?;
         }
         manager
             .drop_table(Table::drop().table(Projects::Table).to_owned())

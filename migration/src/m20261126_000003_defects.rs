@@ -204,7 +204,9 @@ impl MigrationTrait for Migration {
             Comments::Table.into_iden(),
             Defects::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(t).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(t).to_owned())
+                .await?;
         }
         Ok(())
     }

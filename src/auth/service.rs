@@ -1,7 +1,6 @@
 //! Login and refresh-token rotation.
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait, sea_query::Expr,
 };
 
 use crate::{
@@ -53,7 +52,9 @@ pub async fn login(
 }
 
 async fn issue(state: &AppState, user: users::Model, family: String) -> AppResult<TokenPair> {
-    let access = state.keys.issue_access(user.id, state.config.access_token_ttl)?;
+    let access = state
+        .keys
+        .issue_access(user.id, state.config.access_token_ttl)?;
     let refresh = store_refresh(state, &state.db, user.id, family).await?;
     Ok(TokenPair {
         access,
@@ -71,8 +72,8 @@ async fn store_refresh(
 ) -> AppResult<String> {
     let token = tokens::random_token();
     let now = time::now();
-    let ttl = chrono::Duration::from_std(state.config.refresh_token_ttl)
-        .map_err(AppError::internal)?;
+    let ttl =
+        chrono::Duration::from_std(state.config.refresh_token_ttl).map_err(AppError::internal)?;
     refresh_tokens::ActiveModel {
         user_id: Set(user_id),
         family_id: Set(family),
@@ -127,7 +128,9 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<TokenPair> {
         .ok_or_else(invalid)?;
     let refresh = store_refresh(state, &txn, user.id, row.family_id.clone()).await?;
     txn.commit().await?;
-    let access = state.keys.issue_access(user.id, state.config.access_token_ttl)?;
+    let access = state
+        .keys
+        .issue_access(user.id, state.config.access_token_ttl)?;
     Ok(TokenPair {
         access,
         refresh,

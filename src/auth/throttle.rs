@@ -30,7 +30,11 @@ pub struct LoginThrottle {
 
 impl LoginThrottle {
     pub fn new(max_failures: u32, window: Duration) -> Self {
-        LoginThrottle { max_failures, window, entries: Mutex::new(HashMap::new()) }
+        LoginThrottle {
+            max_failures,
+            window,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     fn keys(username: &str, addr: &str) -> [(String, u32); 2] {
@@ -104,8 +108,13 @@ mod tests {
         }
         t.record_failure("ann", "1.1.1.1");
         let e = t.check("ANN", "2.2.2.2").unwrap_err();
-        assert!(matches!(e, AppError::RateLimited { retry_after } if retry_after > 0 && retry_after <= 60));
-        assert!(t.check("bob", "2.2.2.2").is_ok(), "other users are not affected");
+        assert!(
+            matches!(e, AppError::RateLimited { retry_after } if retry_after > 0 && retry_after <= 60)
+        );
+        assert!(
+            t.check("bob", "2.2.2.2").is_ok(),
+            "other users are not affected"
+        );
     }
 
     #[test]

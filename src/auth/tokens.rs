@@ -139,16 +139,35 @@ mod tests {
         let secret = b"0123456789abcdef0123456789abcdef";
         let mut c = claims();
         c.typ = "refresh".into();
-        assert!(k.verify_access(&forge(&c, Algorithm::HS256, secret)).is_err());
+        assert!(
+            k.verify_access(&forge(&c, Algorithm::HS256, secret))
+                .is_err()
+        );
         let mut c = claims();
         c.iss = "someone-else".into();
-        assert!(k.verify_access(&forge(&c, Algorithm::HS256, secret)).is_err());
+        assert!(
+            k.verify_access(&forge(&c, Algorithm::HS256, secret))
+                .is_err()
+        );
         let mut c = claims();
         c.aud = "other-api".into();
-        assert!(k.verify_access(&forge(&c, Algorithm::HS256, secret)).is_err());
-        assert!(k.verify_access(&forge(&claims(), Algorithm::HS256, b"another-secret-another-secret!!")).is_err());
+        assert!(
+            k.verify_access(&forge(&c, Algorithm::HS256, secret))
+                .is_err()
+        );
+        assert!(
+            k.verify_access(&forge(
+                &claims(),
+                Algorithm::HS256,
+                b"another-secret-another-secret!!"
+            ))
+            .is_err()
+        );
         // The algorithm is pinned: HS512 with the right key is still refused.
-        assert!(k.verify_access(&forge(&claims(), Algorithm::HS512, secret)).is_err());
+        assert!(
+            k.verify_access(&forge(&claims(), Algorithm::HS512, secret))
+                .is_err()
+        );
     }
 
     #[test]

@@ -26,7 +26,11 @@ impl Viewer {
     }
 
     pub fn from_user(user: &users::Model) -> Self {
-        Viewer { id: user.id, username: user.username.clone(), role: user.role }
+        Viewer {
+            id: user.id,
+            username: user.username.clone(),
+            role: user.role,
+        }
     }
 }
 
@@ -58,11 +62,10 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Auth {
         return Auth::Anonymous;
     };
     let invalid = || Auth::Invalid(AppError::Unauthenticated("invalid or expired token".into()));
-    let Some(token) = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-    else {
+    let Some(token) = value.to_str().ok().and_then(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+    }) else {
         return invalid();
     };
     let user_id = match state.keys.verify_access(token.trim()) {

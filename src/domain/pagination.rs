@@ -34,11 +34,18 @@ impl Cursor {
     }
 
     pub fn str(&self, i: usize) -> AppResult<String> {
-        self.0.get(i).and_then(Value::as_str).map(str::to_owned).ok_or_else(Self::invalid)
+        self.0
+            .get(i)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(Self::invalid)
     }
 
     pub fn int(&self, i: usize) -> AppResult<i64> {
-        self.0.get(i).and_then(Value::as_i64).ok_or_else(Self::invalid)
+        self.0
+            .get(i)
+            .and_then(Value::as_i64)
+            .ok_or_else(Self::invalid)
     }
 
     /// The id tiebreak, always the last element.
@@ -69,7 +76,10 @@ impl PageArgs {
             None => DEFAULT_PAGE_SIZE,
             Some(n) if n < 0 => return Err(AppError::bad_input("first", "must not be negative")),
             Some(n) if n as u64 > MAX_PAGE_SIZE => {
-                return Err(AppError::bad_input("first", format!("must be at most {MAX_PAGE_SIZE}")));
+                return Err(AppError::bad_input(
+                    "first",
+                    format!("must be at most {MAX_PAGE_SIZE}"),
+                ));
             }
             Some(n) => n as u64,
         };
@@ -116,7 +126,10 @@ mod tests {
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         assert_eq!(c.id().unwrap(), 42);
         for bad in ["", "!!!", "e30", &"A".repeat(2000)] {
-            assert!(matches!(Cursor::decode(bad), Err(AppError::BadUserInput(_))), "{bad}");
+            assert!(
+                matches!(Cursor::decode(bad), Err(AppError::BadUserInput(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -125,7 +138,12 @@ mod tests {
         assert_eq!(PageArgs::new(None, None).unwrap().first, 20);
         assert_eq!(PageArgs::new(Some(100), None).unwrap().first, 100);
         assert!(PageArgs::new(Some(101), None).is_err());
-        assert!(PageArgs::new(Some(1000), None).unwrap_err().to_string().starts_with("first:"));
+        assert!(
+            PageArgs::new(Some(1000), None)
+                .unwrap_err()
+                .to_string()
+                .starts_with("first:")
+        );
         assert!(PageArgs::new(Some(-1), None).is_err());
     }
 

@@ -30,7 +30,9 @@ pub fn matches(column: impl ColumnTrait, query: &str) -> Option<SimpleExpr> {
     if query.trim().is_empty() {
         return None;
     }
-    Some(Expr::expr(column.into_simple_expr()).like(LikeExpr::new(like_pattern(query)).escape('\\')))
+    Some(
+        Expr::expr(column.into_simple_expr()).like(LikeExpr::new(like_pattern(query)).escape('\\')),
+    )
 }
 
 #[cfg(test)]
@@ -46,6 +48,9 @@ mod tests {
 
     #[test]
     fn normalized_text_is_lower_case_unicode() {
-        assert_eq!(normalize(&["Трещина В Стяжке", "FIRE"]), "трещина в стяжке\nfire");
+        assert_eq!(
+            normalize(&["Трещина В Стяжке", "FIRE"]),
+            "трещина в стяжке\nfire"
+        );
     }
 }

@@ -10,10 +10,16 @@ pub fn title(field: &str, value: &str, max: usize) -> AppResult<String> {
         return Err(AppError::bad_input(field, "must not be empty"));
     }
     if v.chars().count() > max {
-        return Err(AppError::bad_input(field, format!("must be at most {max} characters")));
+        return Err(AppError::bad_input(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if v.chars().any(char::is_control) {
-        return Err(AppError::bad_input(field, "must not contain control characters"));
+        return Err(AppError::bad_input(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(v.to_owned())
 }
@@ -21,14 +27,20 @@ pub fn title(field: &str, value: &str, max: usize) -> AppResult<String> {
 /// Free text: at most `max` characters.
 pub fn text(field: &str, value: &str, max: usize) -> AppResult<String> {
     if value.chars().count() > max {
-        return Err(AppError::bad_input(field, format!("must be at most {max} characters")));
+        return Err(AppError::bad_input(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(value.to_owned())
 }
 
 pub fn date_range(start: Option<NaiveDate>, end: Option<NaiveDate>) -> AppResult<()> {
     match (start, end) {
-        (Some(s), Some(e)) if e < s => Err(AppError::bad_input("endDate", "must not be before startDate")),
+        (Some(s), Some(e)) if e < s => Err(AppError::bad_input(
+            "endDate",
+            "must not be before startDate",
+        )),
         _ => Ok(()),
     }
 }
@@ -48,7 +60,12 @@ mod tests {
     #[test]
     fn titles_are_trimmed_and_bounded() {
         assert_eq!(title("title", "  Screed ", 10).unwrap(), "Screed");
-        assert!(title("title", "   ", 10).unwrap_err().to_string().starts_with("title:"));
+        assert!(
+            title("title", "   ", 10)
+                .unwrap_err()
+                .to_string()
+                .starts_with("title:")
+        );
         assert!(title("title", "abcdefghijk", 10).is_err());
         assert!(title("title", "a\u{0}b", 10).is_err());
     }
@@ -56,8 +73,19 @@ mod tests {
     #[test]
     fn ids_that_are_not_ours_are_not_found() {
         assert_eq!(id("user", "12").unwrap(), 12);
-        for raw in ["", "0", "-1", "1 OR 1=1", "1; DROP TABLE users", "99999999999", "abc"] {
-            assert!(matches!(id("user", raw), Err(AppError::NotFound(_))), "{raw}");
+        for raw in [
+            "",
+            "0",
+            "-1",
+            "1 OR 1=1",
+            "1; DROP TABLE users",
+            "99999999999",
+            "abc",
+        ] {
+            assert!(
+                matches!(id("user", raw), Err(AppError::NotFound(_))),
+                "{raw}"
+            );
         }
     }
 

@@ -35,8 +35,16 @@ pub struct AuthMutation;
 
 #[Object]
 impl AuthMutation {
-    async fn login(&self, ctx: &Context<'_>, username: String, password: String) -> async_graphql::Result<AuthPayload> {
-        let client = ctx.data_opt::<ClientAddr>().map(|c| c.0.as_str()).unwrap_or("unknown");
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        password: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        let client = ctx
+            .data_opt::<ClientAddr>()
+            .map(|c| c.0.as_str())
+            .unwrap_or("unknown");
         service::login(ctx.state(), &username, &password, client)
             .await
             .gql()
@@ -44,7 +52,14 @@ impl AuthMutation {
     }
 
     /// Rotates the refresh token: the one given is refused from now on.
-    async fn refresh_token(&self, ctx: &Context<'_>, refresh: String) -> async_graphql::Result<AuthPayload> {
-        service::refresh(ctx.state(), &refresh).await.gql().map(AuthPayload::from)
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        refresh: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        service::refresh(ctx.state(), &refresh)
+            .await
+            .gql()
+            .map(AuthPayload::from)
     }
 }

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use async_graphql::{
     Response, ServerError, ServerResult, ValidationResult, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation},
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+    },
     parser::types::ExecutableDocument,
 };
 
@@ -19,9 +21,14 @@ impl ExtensionFactory for SafetyNet {
 struct SafetyNetExtension;
 
 fn with_code(mut err: ServerError, code: &str) -> ServerError {
-    let has_code = err.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+    let has_code = err
+        .extensions
+        .as_ref()
+        .is_some_and(|e| e.get("code").is_some());
     if !has_code {
-        err.extensions.get_or_insert_with(Default::default).set("code", code);
+        err.extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
     }
     err
 }
@@ -56,7 +63,10 @@ impl Extension for SafetyNetExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
         for err in &mut response.errors {
-            let has_code = err.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+            let has_code = err
+                .extensions
+                .as_ref()
+                .is_some_and(|e| e.get("code").is_some());
             if has_code {
                 continue;
             }
@@ -64,7 +74,9 @@ impl Extension for SafetyNetExtension {
                 // Request-level problems found after validation (unknown operation name,
                 // several operations and none chosen).
                 "GRAPHQL_VALIDATION_FAILED"
-            } else if err.message.starts_with("Failed to parse") || err.message.starts_with("Invalid value") {
+            } else if err.message.starts_with("Failed to parse")
+                || err.message.starts_with("Invalid value")
+            {
                 // async-graphql's own input coercion inside a field.
                 "BAD_USER_INPUT"
             } else {
@@ -72,7 +84,9 @@ impl Extension for SafetyNetExtension {
                 err.message = "internal server error".into();
                 "INTERNAL_SERVER_ERROR"
             };
-            err.extensions.get_or_insert_with(Default::default).set("code", code);
+            err.extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code);
         }
         response
     }

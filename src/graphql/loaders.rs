@@ -82,16 +82,28 @@ impl Loader<i32> for MembersByProjectLoader {
 }
 
 /// Adds a fresh set of loaders to one request.
-pub fn register(request: async_graphql::Request, db: &DatabaseConnection) -> async_graphql::Request {
+pub fn register(
+    request: async_graphql::Request,
+    db: &DatabaseConnection,
+) -> async_graphql::Request {
     request
         .data(DataLoader::new(UserByIdLoader(db.clone()), tokio::spawn))
         .data(DataLoader::new(ProjectByIdLoader(db.clone()), tokio::spawn))
-        .data(DataLoader::new(StagesByProjectLoader(db.clone()), tokio::spawn))
-        .data(DataLoader::new(MembersByProjectLoader(db.clone()), tokio::spawn))
+        .data(DataLoader::new(
+            StagesByProjectLoader(db.clone()),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            MembersByProjectLoader(db.clone()),
+            tokio::spawn,
+        ))
 }
 
 /// Loads one value through the request's loader `L`.
-pub async fn load_one<L>(ctx: &async_graphql::Context<'_>, key: i32) -> async_graphql::Result<Option<L::Value>>
+pub async fn load_one<L>(
+    ctx: &async_graphql::Context<'_>,
+    key: i32,
+) -> async_graphql::Result<Option<L::Value>>
 where
     L: Loader<i32, Error = AppError>,
 {

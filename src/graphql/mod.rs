@@ -16,7 +16,11 @@ use crate::state::AppState;
 pub struct Query(users::UserQuery, projects::ProjectQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(auth::AuthMutation, users::UserMutation, projects::ProjectMutation);
+pub struct Mutation(
+    auth::AuthMutation,
+    users::UserMutation,
+    projects::ProjectMutation,
+);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -14,7 +14,11 @@ pub struct PageInfo {
 
 /// `(edges as (cursor, node), page info)` for a page.
 pub fn parts<T: Clone>(page: Page<T>) -> (Vec<(String, T)>, PageInfo) {
-    let edges: Vec<(String, T)> = page.items.into_iter().map(|(c, n)| (c.encode(), n)).collect();
+    let edges: Vec<(String, T)> = page
+        .items
+        .into_iter()
+        .map(|(c, n)| (c.encode(), n))
+        .collect();
     let info = PageInfo {
         has_next_page: page.has_next,
         has_previous_page: page.has_previous,
@@ -56,7 +60,10 @@ macro_rules! connection {
                 let (edges, page_info) = $crate::graphql::pagination::parts(page);
                 $conn {
                     nodes: edges.iter().map(|e| e.1.clone()).collect(),
-                    edges: edges.into_iter().map(|(cursor, node)| $edge { cursor, node }).collect(),
+                    edges: edges
+                        .into_iter()
+                        .map(|(cursor, node)| $edge { cursor, node })
+                        .collect(),
                     page_info,
                     total_count: $crate::graphql::pagination::clamp_total(total),
                 }

@@ -52,7 +52,11 @@ impl Project {
     #[graphql(complexity = "5 * child_complexity")]
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
         let rows = loaders::load_one::<MembersByProjectLoader>(ctx, self.0.id).await?;
-        Ok(rows.unwrap_or_default().into_iter().map(User::from).collect())
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(User::from)
+            .collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -156,14 +160,20 @@ impl ProjectQuery {
         let args = PageArgs::new(first, after.as_deref()).gql()?;
         let filter = projects::ProjectFilter { status, search };
         let page = projects::list(db, viewer, &filter, &args).await.gql()?;
-        let total = if wants_total(ctx) { projects::count(db, viewer, &filter).await.gql()? } else { 0 };
+        let total = if wants_total(ctx) {
+            projects::count(db, viewer, &filter).await.gql()?
+        } else {
+            0
+        };
         Ok(ProjectConnection::new(page.map(Project), total))
     }
 
     /// A project, or null when it does not exist or is not visible to the viewer.
     async fn project(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Project>> {
         let viewer = ctx.viewer()?;
-        let Ok(id) = self::id("project", &id) else { return Ok(None) };
+        let Ok(id) = self::id("project", &id) else {
+            return Ok(None);
+        };
         match projects::get(&ctx.state().db, viewer, id).await {
             Ok(p) => Ok(Some(Project(p))),
             Err(AppError::NotFound(_)) => Ok(None),
@@ -177,7 +187,11 @@ pub struct ProjectMutation;
 
 #[Object]
 impl ProjectMutation {
-    async fn create_project(&self, ctx: &Context<'_>, input: CreateProjectInput) -> async_graphql::Result<Project> {
+    async fn create_project(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProjectInput,
+    ) -> async_graphql::Result<Project> {
         let viewer = ctx.viewer()?;
         let input = projects::NewProject {
             title: input.title,
@@ -186,10 +200,18 @@ impl ProjectMutation {
             end_date: input.end_date.map(|d| d.0),
             status: input.status,
         };
-        projects::create(&ctx.state().db, viewer, input).await.gql().map(Project)
+        projects::create(&ctx.state().db, viewer, input)
+            .await
+            .gql()
+            .map(Project)
     }
 
-    async fn update_project(&self, ctx: &Context<'_>, id: ID, input: UpdateProjectInput) -> async_graphql::Result<Project> {
+    async fn update_project(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateProjectInput,
+    ) -> async_graphql::Result<Project> {
         let viewer = ctx.viewer()?;
         let id = self::id("project", &id)?;
         let patch = projects::ProjectPatch {
@@ -199,33 +221,60 @@ impl ProjectMutation {
             end_date: patch(input.end_date, |d| d.0),
             status: patch(input.status, |v| v),
         };
-        projects::update(&ctx.state().db, viewer, id, patch).await.gql().map(Project)
+        projects::update(&ctx.state().db, viewer, id, patch)
+            .await
+            .gql()
+            .map(Project)
     }
 
     /// Deletes a project with its stages; CONFLICT while it has defects.
     async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let viewer = ctx.viewer()?;
         let id = self::id("project", &id)?;
-        projects::delete(&ctx.state().db, viewer, id).await.gql().map(|id| ID(id.to_string()))
+        projects::delete(&ctx.state().db, viewer, id)
+            .await
+            .gql()
+            .map(|id| ID(id.to_string()))
     }
 
     /// Idempotent: adding a member twice is not an error.
-    async fn add_project_member(&self, ctx: &Context<'_>, project_id: ID, user_id: ID) -> async_graphql::Result<Project> {
+    async fn add_project_member(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        user_id: ID,
+    ) -> async_graphql::Result<Project> {
         let viewer = ctx.viewer()?;
         let project_id = self::id("project", &project_id)?;
         let user_id = self::id("user", &user_id)?;
-        projects::add_member(&ctx.state().db, viewer, project_id, user_id).await.gql().map(Project)
+        projects::add_member(&ctx.state().db, viewer, project_id, user_id)
+            .await
+            .gql()
+            .map(Project)
     }
 
     /// CONFLICT while the user performs open defects in the project.
-    async fn remove_project_member(&self, ctx: &Context<'_>, project_id: ID, user_id: ID) -> async_graphql::Result<Project> {
+    async fn remove_project_member(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        user_id: ID,
+    ) -> async_graphql::Result<Project> {
         let viewer = ctx.viewer()?;
         let project_id = self::id("project", &project_id)?;
         let user_id = self::id("user", &user_id)?;
-        projects::remove_member(&ctx.state().db, viewer, project_id, user_id).await.gql().map(Project)
+        projects::remove_member(&ctx.state().db, viewer, project_id, user_id)
+            .await
+            .gql()
+            .map(Project)
     }
 
-    async fn create_stage(&self, ctx: &Context<'_>, project_id: ID, input: CreateStageInput) -> async_graphql::Result<Stage> {
+    async fn create_stage(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        input: CreateStageInput,
+    ) -> async_graphql::Result<Stage> {
         let viewer = ctx.viewer()?;
         let project_id = self::id("project", &project_id)?;
         let input = stages::NewStage {
@@ -235,10 +284,18 @@ impl ProjectMutation {
             start_date: input.start_date.map(|d| d.0),
             end_date: input.end_date.map(|d| d.0),
         };
-        stages::create(&ctx.state().db, viewer, project_id, input).await.gql().map(Stage)
+        stages::create(&ctx.state().db, viewer, project_id, input)
+            .await
+            .gql()
+            .map(Stage)
     }
 
-    async fn update_stage(&self, ctx: &Context<'_>, id: ID, input: UpdateStageInput) -> async_graphql::Result<Stage> {
+    async fn update_stage(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateStageInput,
+    ) -> async_graphql::Result<Stage> {
         let viewer = ctx.viewer()?;
         let id = self::id("stage", &id)?;
         let patch = stages::StagePatch {
@@ -248,13 +305,19 @@ impl ProjectMutation {
             start_date: patch(input.start_date, |d| d.0),
             end_date: patch(input.end_date, |d| d.0),
         };
-        stages::update(&ctx.state().db, viewer, id, patch).await.gql().map(Stage)
+        stages::update(&ctx.state().db, viewer, id, patch)
+            .await
+            .gql()
+            .map(Stage)
     }
 
     /// CONFLICT while the stage has defects.
     async fn delete_stage(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let viewer = ctx.viewer()?;
         let id = self::id("stage", &id)?;
-        stages::delete(&ctx.state().db, viewer, id).await.gql().map(|id| ID(id.to_string()))
+        stages::delete(&ctx.state().db, viewer, id)
+            .await
+            .gql()
+            .map(|id| ID(id.to_string()))
     }
 }

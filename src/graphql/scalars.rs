@@ -29,7 +29,10 @@ impl From<NaiveDate> for Date {
 }
 
 /// `MaybeUndefined` to the domain's `Patch`.
-pub fn patch<T, U>(v: async_graphql::MaybeUndefined<T>, f: impl FnOnce(T) -> U) -> crate::domain::Patch<U> {
+pub fn patch<T, U>(
+    v: async_graphql::MaybeUndefined<T>,
+    f: impl FnOnce(T) -> U,
+) -> crate::domain::Patch<U> {
     match v {
         async_graphql::MaybeUndefined::Undefined => None,
         async_graphql::MaybeUndefined::Null => Some(None),

@@ -78,7 +78,10 @@ impl UserQuery {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         let viewer = ctx.viewer()?;
-        users::me(&ctx.state().db, viewer).await.gql().map(User::from)
+        users::me(&ctx.state().db, viewer)
+            .await
+            .gql()
+            .map(User::from)
     }
 
     /// Users, ordered by username. Managers and admins only.
@@ -96,7 +99,11 @@ impl UserQuery {
         let args = PageArgs::new(first, after.as_deref()).gql()?;
         let filter = users::UserFilter { role, search };
         let page = users::list(db, viewer, &filter, &args).await.gql()?;
-        let total = if wants_total(ctx) { users::count(db, viewer, &filter).await.gql()? } else { 0 };
+        let total = if wants_total(ctx) {
+            users::count(db, viewer, &filter).await.gql()?
+        } else {
+            0
+        };
         Ok(UserConnection::new(page.map(User::from), total))
     }
 
@@ -104,7 +111,10 @@ impl UserQuery {
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
         let viewer = ctx.viewer()?;
         let id = self::id("user", &id)?;
-        users::get(&ctx.state().db, viewer, id).await.gql().map(|u| Some(u.into()))
+        users::get(&ctx.state().db, viewer, id)
+            .await
+            .gql()
+            .map(|u| Some(u.into()))
     }
 }
 
@@ -114,7 +124,11 @@ pub struct UserMutation;
 #[Object]
 impl UserMutation {
     /// Admins only.
-    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> async_graphql::Result<User> {
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateUserInput,
+    ) -> async_graphql::Result<User> {
         let viewer = ctx.viewer()?;
         let input = users::NewUser {
             username: input.username,
@@ -123,11 +137,19 @@ impl UserMutation {
             password: input.password,
             role: input.role,
         };
-        users::create(&ctx.state().db, viewer, input).await.gql().map(User::from)
+        users::create(&ctx.state().db, viewer, input)
+            .await
+            .gql()
+            .map(User::from)
     }
 
     /// Admins only. `isActive: false` deactivates the account and ends its sessions.
-    async fn update_user(&self, ctx: &Context<'_>, id: ID, input: UpdateUserInput) -> async_graphql::Result<User> {
+    async fn update_user(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateUserInput,
+    ) -> async_graphql::Result<User> {
         let viewer = ctx.viewer()?;
         let id = self::id("user", &id)?;
         let patch = users::UserPatch {
@@ -136,13 +158,24 @@ impl UserMutation {
             password: patch(input.password, |v| v),
             is_active: patch(input.is_active, |v| v),
         };
-        users::update(&ctx.state().db, viewer, id, patch).await.gql().map(User::from)
+        users::update(&ctx.state().db, viewer, id, patch)
+            .await
+            .gql()
+            .map(User::from)
     }
 
     /// Admins only.
-    async fn set_user_role(&self, ctx: &Context<'_>, id: ID, role: Role) -> async_graphql::Result<User> {
+    async fn set_user_role(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        role: Role,
+    ) -> async_graphql::Result<User> {
         let viewer = ctx.viewer()?;
         let id = self::id("user", &id)?;
-        users::set_role(&ctx.state().db, viewer, id, role).await.gql().map(User::from)
+        users::set_role(&ctx.state().db, viewer, id, role)
+            .await
+            .gql()
+            .map(User::from)
     }
 }

@@ -61,5 +61,7 @@ pub async fn refresh(
     payload: Result<Json<RefreshBody>, JsonRejection>,
 ) -> Result<Json<TokenResponse>, AppError> {
     let b = body(payload)?;
-    Ok(Json(service::refresh(&http.state, &b.refresh).await?.into()))
+    Ok(Json(
+        service::refresh(&http.state, &b.refresh).await?.into(),
+    ))
 }

@@ -41,13 +41,23 @@ fn too_large() -> Response {
     )
 }
 
-async fn execute(http: &Http, headers: &HeaderMap, client: ClientAddr, request: async_graphql::Request) -> Response {
+async fn execute(
+    http: &Http,
+    headers: &HeaderMap,
+    client: ClientAddr,
+    request: async_graphql::Request,
+) -> Response {
     let auth = viewer::resolve(&http.state, headers).await;
     let request = loaders::register(request.data(auth).data(client), &http.state.db);
     GraphQLResponse::from(http.schema.execute(request).await).into_response()
 }
 
-pub async fn post(State(http): State<Http>, client: ClientAddr, headers: HeaderMap, body: Body) -> Response {
+pub async fn post(
+    State(http): State<Http>,
+    client: ClientAddr,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let max_file = http.state.config.max_upload_bytes;
     let limit = max_file.saturating_add(ENVELOPE_BYTES);
     let declared = headers
@@ -71,20 +81,36 @@ pub async fn post(State(http): State<Http>, client: ClientAddr, headers: HeaderM
             }
         });
     let reader = tokio_util::io::StreamReader::new(stream).compat();
-    let options = MultipartOptions::default().max_file_size(usize::try_from(max_file).unwrap_or(usize::MAX)).max_num_files(10);
+    let options = MultipartOptions::default()
+        .max_file_size(usize::try_from(max_file).unwrap_or(usize::MAX))
+        .max_num_files(10);
     let request = match async_graphql::http::receive_body(content_type, reader, options).await {
         Ok(r) => r,
         Err(ParseRequestError::PayloadTooLarge) => return too_large(),
-        Err(ParseRequestError::Io(e)) if e.kind() == std::io::ErrorKind::FileTooLarge => return too_large(),
+        Err(ParseRequestError::Io(e)) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+            return too_large();
+        }
         Err(e) => {
             let message = match e {
-                ParseRequestError::InvalidRequest(_) => "the body is not a valid GraphQL request".to_owned(),
+                ParseRequestError::InvalidRequest(_) => {
+                    "the body is not a valid GraphQL request".to_owned()
+                }
                 ParseRequestError::InvalidFilesMap(_) => "the multipart map is invalid".to_owned(),
-                ParseRequestError::MissingOperatorsPart => "the multipart body has no operations part".to_owned(),
-                ParseRequestError::MissingMapPart => "the multipart body has no map part".to_owned(),
-                ParseRequestError::NotUpload => "the multipart map points at a non-file field".to_owned(),
-                ParseRequestError::MissingFiles => "the multipart map names missing files".to_owned(),
-                ParseRequestError::UnsupportedBatch => "batched requests are not supported".to_owned(),
+                ParseRequestError::MissingOperatorsPart => {
+                    "the multipart body has no operations part".to_owned()
+                }
+                ParseRequestError::MissingMapPart => {
+                    "the multipart body has no map part".to_owned()
+                }
+                ParseRequestError::NotUpload => {
+                    "the multipart map points at a non-file field".to_owned()
+                }
+                ParseRequestError::MissingFiles => {
+                    "the multipart map names missing files".to_owned()
+                }
+                ParseRequestError::UnsupportedBatch => {
+                    "batched requests are not supported".to_owned()
+                }
                 _ => "the request could not be read".to_owned(),
             };
             return graphql_error(StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED", &message);
@@ -94,7 +120,12 @@ pub async fn post(State(http): State<Http>, client: ClientAddr, headers: HeaderM
 }
 
 /// GraphiQL for a browser; a `?query=` is executed, except mutations, which need POST.
-pub async fn get(State(http): State<Http>, client: ClientAddr, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn get(
+    State(http): State<Http>,
+    client: ClientAddr,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let Some(query) = query.filter(|q| !q.is_empty()) else {
         if !http.state.config.graphiql {
             return graphql_error(StatusCode::NOT_FOUND, "NOT_FOUND", "GraphiQL is disabled");
@@ -103,17 +134,28 @@ pub async fn get(State(http): State<Http>, client: ClientAddr, headers: HeaderMa
     };
     let request = match async_graphql::http::parse_query_string(&query) {
         Ok(r) => r,
-        Err(_) => return graphql_error(StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED", "the query string is not a valid GraphQL request"),
+        Err(_) => {
+            return graphql_error(
+                StatusCode::BAD_REQUEST,
+                "GRAPHQL_PARSE_FAILED",
+                "the query string is not a valid GraphQL request",
+            );
+        }
     };
     if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
-        let mutation = doc.operations.iter().any(|(_, op)| op.node.ty != OperationType::Query);
+        let mutation = doc
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.ty != OperationType::Query);
         if mutation {
             let mut response = graphql_error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "GRAPHQL_VALIDATION_FAILED",
                 "mutations must be sent with POST",
             );
-            response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+            response
+                .headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
             return response;
         }
     }

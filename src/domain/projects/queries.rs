@@ -47,26 +47,37 @@ pub fn filtered(viewer: &Viewer, filter: &ProjectFilter) -> Select<projects::Ent
     if let Some(status) = filter.status {
         q = q.filter(projects::Column::Status.eq(status));
     }
-    if let Some(expr) = filter.search.as_deref().and_then(|s| search::matches(projects::Column::SearchText, s)) {
+    if let Some(expr) = filter
+        .search
+        .as_deref()
+        .and_then(|s| search::matches(projects::Column::SearchText, s))
+    {
         q = q.filter(expr);
     }
     q
 }
 
 /// Ordered by title, then id.
-pub fn page(viewer: &Viewer, filter: &ProjectFilter, after: Option<&Cursor>) -> AppResult<Select<projects::Entity>> {
+pub fn page(
+    viewer: &Viewer,
+    filter: &ProjectFilter,
+    after: Option<&Cursor>,
+) -> AppResult<Select<projects::Entity>> {
     let mut q = filtered(viewer, filter);
     if let Some(c) = after {
         let (title, id) = (c.str(0)?, c.id()?);
         q = q.filter(
-            Condition::any().add(projects::Column::Title.gt(title.clone())).add(
-                Condition::all()
-                    .add(projects::Column::Title.eq(title))
-                    .add(projects::Column::Id.gt(id)),
-            ),
+            Condition::any()
+                .add(projects::Column::Title.gt(title.clone()))
+                .add(
+                    Condition::all()
+                        .add(projects::Column::Title.eq(title))
+                        .add(projects::Column::Id.gt(id)),
+                ),
         );
     }
-    Ok(q.order_by_asc(projects::Column::Title).order_by_asc(projects::Column::Id))
+    Ok(q.order_by_asc(projects::Column::Title)
+        .order_by_asc(projects::Column::Id))
 }
 
 pub fn cursor(p: &projects::Model) -> Cursor {

@@ -48,7 +48,9 @@ pub(crate) fn require_manage(viewer: &Viewer) -> AppResult<()> {
     if policy::can_manage(viewer.role) {
         Ok(())
     } else {
-        Err(AppError::forbidden("only managers and admins may change projects"))
+        Err(AppError::forbidden(
+            "only managers and admins may change projects",
+        ))
     }
 }
 
@@ -74,14 +76,26 @@ pub async fn list(
     Ok(Page::from_rows(rows, args, queries::cursor))
 }
 
-pub async fn count(db: &DatabaseConnection, viewer: &Viewer, filter: &ProjectFilter) -> AppResult<u64> {
+pub async fn count(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &ProjectFilter,
+) -> AppResult<u64> {
     Ok(queries::filtered(viewer, filter).count(db).await?)
 }
 
-pub async fn create(db: &DatabaseConnection, viewer: &Viewer, input: NewProject) -> AppResult<projects::Model> {
+pub async fn create(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    input: NewProject,
+) -> AppResult<projects::Model> {
     require_manage(viewer)?;
     let title = validate::title("title", &input.title, TITLE_MAX)?;
-    let description = validate::text("description", input.description.as_deref().unwrap_or(""), DESCRIPTION_MAX)?;
+    let description = validate::text(
+        "description",
+        input.description.as_deref().unwrap_or(""),
+        DESCRIPTION_MAX,
+    )?;
     validate::date_range(input.start_date, input.end_date)?;
     let now = time::now();
     Ok(projects::ActiveModel {
@@ -99,7 +113,12 @@ pub async fn create(db: &DatabaseConnection, viewer: &Viewer, input: NewProject)
     .await?)
 }
 
-pub async fn update(db: &DatabaseConnection, viewer: &Viewer, id: i32, patch: ProjectPatch) -> AppResult<projects::Model> {
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i32,
+    patch: ProjectPatch,
+) -> AppResult<projects::Model> {
     let project = get(db, viewer, id).await?;
     require_manage(viewer)?;
     let mut next = project.clone();
@@ -107,7 +126,8 @@ pub async fn update(db: &DatabaseConnection, viewer: &Viewer, id: i32, patch: Pr
         next.title = validate::title("title", title.as_deref().unwrap_or(""), TITLE_MAX)?;
     }
     if let Some(d) = patch.description {
-        next.description = validate::text("description", d.as_deref().unwrap_or(""), DESCRIPTION_MAX)?;
+        next.description =
+            validate::text("description", d.as_deref().unwrap_or(""), DESCRIPTION_MAX)?;
     }
     if let Some(d) = patch.start_date {
         next.start_date = d;
@@ -144,12 +164,19 @@ pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppRes
             "the project still has {defects} defect(s); delete or move them first"
         )));
     }
-    projects::Entity::delete_by_id(project.id).exec(&txn).await?;
+    projects::Entity::delete_by_id(project.id)
+        .exec(&txn)
+        .await?;
     txn.commit().await?;
     Ok(project.id)
 }
 
-pub async fn add_member(db: &DatabaseConnection, viewer: &Viewer, project_id: i32, user_id: i32) -> AppResult<projects::Model> {
+pub async fn add_member(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    project_id: i32,
+    user_id: i32,
+) -> AppResult<projects::Model> {
     let project = get(db, viewer, project_id).await?;
     require_manage(viewer)?;
     let user = users::Entity::find_by_id(user_id)
@@ -172,7 +199,12 @@ pub async fn add_member(db: &DatabaseConnection, viewer: &Viewer, project_id: i3
 }
 
 /// Removes a membership; refused while the user performs open defects in the project.
-pub async fn remove_member(db: &DatabaseConnection, viewer: &Viewer, project_id: i32, user_id: i32) -> AppResult<projects::Model> {
+pub async fn remove_member(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    project_id: i32,
+    user_id: i32,
+) -> AppResult<projects::Model> {
     let project = get(db, viewer, project_id).await?;
     require_manage(viewer)?;
     let txn = db.begin().await?;
@@ -196,7 +228,11 @@ pub async fn remove_member(db: &DatabaseConnection, viewer: &Viewer, project_id:
     Ok(project)
 }
 
-pub async fn is_member(db: &impl sea_orm::ConnectionTrait, project_id: i32, user_id: i32) -> AppResult<bool> {
+pub async fn is_member(
+    db: &impl sea_orm::ConnectionTrait,
+    project_id: i32,
+    user_id: i32,
+) -> AppResult<bool> {
     Ok(project_members::Entity::find_by_id((project_id, user_id))
         .select_only()
         .column(project_members::Column::UserId)

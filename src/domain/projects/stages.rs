@@ -45,18 +45,29 @@ pub async fn get(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppResult
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found("stage"))?;
-    get_project(db, viewer, stage.project_id).await.map_err(|e| match e {
-        AppError::NotFound(_) => AppError::not_found("stage"),
-        other => other,
-    })?;
+    get_project(db, viewer, stage.project_id)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound(_) => AppError::not_found("stage"),
+            other => other,
+        })?;
     Ok(stage)
 }
 
-pub async fn create(db: &DatabaseConnection, viewer: &Viewer, project_id: i32, input: NewStage) -> AppResult<stages::Model> {
+pub async fn create(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    project_id: i32,
+    input: NewStage,
+) -> AppResult<stages::Model> {
     let project = get_project(db, viewer, project_id).await?;
     require_manage(viewer)?;
     let title = validate::title("title", &input.title, 200)?;
-    let description = validate::text("description", input.description.as_deref().unwrap_or(""), 10_000)?;
+    let description = validate::text(
+        "description",
+        input.description.as_deref().unwrap_or(""),
+        10_000,
+    )?;
     validate::date_range(input.start_date, input.end_date)?;
     let txn = db.begin().await?;
     let position = match input.position {
@@ -65,7 +76,10 @@ pub async fn create(db: &DatabaseConnection, viewer: &Viewer, project_id: i32, i
             // Appended after the last stage.
             let max: Option<i32> = stages::Entity::find()
                 .select_only()
-                .column_as(Expr::from(Func::max(Expr::col(stages::Column::Position))), "max")
+                .column_as(
+                    Expr::from(Func::max(Expr::col(stages::Column::Position))),
+                    "max",
+                )
                 .filter(stages::Column::ProjectId.eq(project.id))
                 .into_tuple()
                 .one(&txn)
@@ -92,7 +106,12 @@ pub async fn create(db: &DatabaseConnection, viewer: &Viewer, project_id: i32, i
     Ok(stage)
 }
 
-pub async fn update(db: &DatabaseConnection, viewer: &Viewer, id: i32, patch: StagePatch) -> AppResult<stages::Model> {
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i32,
+    patch: StagePatch,
+) -> AppResult<stages::Model> {
     let stage = get(db, viewer, id).await?;
     require_manage(viewer)?;
     let mut next = stage.clone();
@@ -103,7 +122,8 @@ pub async fn update(db: &DatabaseConnection, viewer: &Viewer, id: i32, patch: St
         next.description = validate::text("description", d.as_deref().unwrap_or(""), 10_000)?;
     }
     if let Some(p) = patch.position {
-        next.position = valid_position(p.ok_or_else(|| AppError::bad_input("position", "must not be null"))?)?;
+        next.position =
+            valid_position(p.ok_or_else(|| AppError::bad_input("position", "must not be null"))?)?;
     }
     if let Some(d) = patch.start_date {
         next.start_date = d;
@@ -132,7 +152,9 @@ pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppRes
         .count(&txn)
         .await?;
     if n > 0 {
-        return Err(AppError::Conflict(format!("the stage still has {n} defect(s)")));
+        return Err(AppError::Conflict(format!(
+            "the stage still has {n} defect(s)"
+        )));
     }
     stages::Entity::delete_by_id(stage.id).exec(&txn).await?;
     txn.commit().await?;

@@ -18,7 +18,11 @@ pub fn filtered(filter: &UserFilter) -> Select<users::Entity> {
     if let Some(role) = filter.role {
         q = q.filter(users::Column::Role.eq(role));
     }
-    if let Some(expr) = filter.search.as_deref().and_then(|s| search::matches(users::Column::SearchText, s)) {
+    if let Some(expr) = filter
+        .search
+        .as_deref()
+        .and_then(|s| search::matches(users::Column::SearchText, s))
+    {
         q = q.filter(expr);
     }
     q
@@ -30,14 +34,17 @@ pub fn page(filter: &UserFilter, after: Option<&Cursor>) -> AppResult<Select<use
     if let Some(c) = after {
         let (name, id) = (c.str(0)?, c.id()?);
         q = q.filter(
-            Condition::any().add(users::Column::Username.gt(name.clone())).add(
-                Condition::all()
-                    .add(users::Column::Username.eq(name))
-                    .add(users::Column::Id.gt(id)),
-            ),
+            Condition::any()
+                .add(users::Column::Username.gt(name.clone()))
+                .add(
+                    Condition::all()
+                        .add(users::Column::Username.eq(name))
+                        .add(users::Column::Id.gt(id)),
+                ),
         );
     }
-    Ok(q.order_by_asc(users::Column::Username).order_by_asc(users::Column::Id))
+    Ok(q.order_by_asc(users::Column::Username)
+        .order_by_asc(users::Column::Id))
 }
 
 pub fn cursor(u: &users::Model) -> Cursor {

@@ -44,7 +44,9 @@ pub async fn me(db: &DatabaseConnection, viewer: &Viewer) -> AppResult<users::Mo
 
 pub async fn get(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppResult<users::Model> {
     if id != viewer.id && !policy::can_list(viewer.role) {
-        return Err(AppError::forbidden("only managers and admins may look up users"));
+        return Err(AppError::forbidden(
+            "only managers and admins may look up users",
+        ));
     }
     users::Entity::find_by_id(id)
         .one(db)
@@ -56,7 +58,9 @@ fn require_list(viewer: &Viewer) -> AppResult<()> {
     if policy::can_list(viewer.role) {
         Ok(())
     } else {
-        Err(AppError::forbidden("only managers and admins may list users"))
+        Err(AppError::forbidden(
+            "only managers and admins may list users",
+        ))
     }
 }
 
@@ -82,7 +86,11 @@ pub async fn list(
     Ok(Page::from_rows(rows, args, queries::cursor))
 }
 
-pub async fn count(db: &DatabaseConnection, viewer: &Viewer, filter: &UserFilter) -> AppResult<u64> {
+pub async fn count(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &UserFilter,
+) -> AppResult<u64> {
     require_list(viewer)?;
     Ok(queries::filtered(filter).count(db).await?)
 }
@@ -90,7 +98,9 @@ pub async fn count(db: &DatabaseConnection, viewer: &Viewer, filter: &UserFilter
 fn valid_username(raw: &str) -> AppResult<String> {
     let v = raw.trim();
     let ok_len = (3..=150).contains(&v.chars().count());
-    let ok_chars = v.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+'));
+    let ok_chars = v
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+'));
     if !ok_len || !ok_chars {
         return Err(AppError::bad_input(
             "username",
@@ -105,10 +115,17 @@ fn valid_email(raw: &str) -> AppResult<String> {
     let shaped = v.len() <= 254
         && !v.chars().any(|c| c.is_whitespace() || c.is_control())
         && v.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
         });
     if !shaped {
-        return Err(AppError::bad_input("email", "is not a valid e-mail address"));
+        return Err(AppError::bad_input(
+            "email",
+            "is not a valid e-mail address",
+        ));
     }
     Ok(v)
 }
@@ -131,13 +148,22 @@ async fn ensure_unique(
 }
 
 /// Creates an account. Admins only, except for the bootstrap path (`create-admin`).
-pub async fn create(db: &DatabaseConnection, viewer: &Viewer, input: NewUser) -> AppResult<users::Model> {
+pub async fn create(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    input: NewUser,
+) -> AppResult<users::Model> {
     require_manage(viewer)?;
     insert(db, input).await
 }
 
 /// The first admin of a fresh installation (the `create-admin` command).
-pub async fn create_admin(db: &DatabaseConnection, username: &str, email: &str, password: &str) -> AppResult<users::Model> {
+pub async fn create_admin(
+    db: &DatabaseConnection,
+    username: &str,
+    email: &str,
+    password: &str,
+) -> AppResult<users::Model> {
     insert(
         db,
         NewUser {
@@ -154,7 +180,11 @@ pub async fn create_admin(db: &DatabaseConnection, username: &str, email: &str, 
 async fn insert(db: &DatabaseConnection, input: NewUser) -> AppResult<users::Model> {
     let username = valid_username(&input.username)?;
     let email = valid_email(&input.email)?;
-    let full_name = validate::text("fullName", input.full_name.as_deref().unwrap_or("").trim(), 200)?;
+    let full_name = validate::text(
+        "fullName",
+        input.full_name.as_deref().unwrap_or("").trim(),
+        200,
+    )?;
     password::validate(&input.password)?;
     ensure_unique(db, users::Column::Username, "username", &username, None).await?;
     ensure_unique(db, users::Column::Email, "email", &email, None).await?;
@@ -183,18 +213,28 @@ async fn load(db: &impl ConnectionTrait, id: i32) -> AppResult<users::Model> {
         .ok_or_else(|| AppError::not_found("user"))
 }
 
-pub async fn update(db: &DatabaseConnection, viewer: &Viewer, id: i32, patch: UserPatch) -> AppResult<users::Model> {
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i32,
+    patch: UserPatch,
+) -> AppResult<users::Model> {
     require_manage(viewer)?;
     let user = load(db, id).await?;
     let mut am: users::ActiveModel = user.clone().into();
     let mut revoke_sessions = false;
     if let Some(email) = patch.email {
-        let email = valid_email(&email.ok_or_else(|| AppError::bad_input("email", "must not be null"))?)?;
+        let email =
+            valid_email(&email.ok_or_else(|| AppError::bad_input("email", "must not be null"))?)?;
         ensure_unique(db, users::Column::Email, "email", &email, Some(id)).await?;
         am.email = Set(email);
     }
     if let Some(name) = patch.full_name {
-        am.full_name = Set(validate::text("fullName", name.unwrap_or_default().trim(), 200)?);
+        am.full_name = Set(validate::text(
+            "fullName",
+            name.unwrap_or_default().trim(),
+            200,
+        )?);
     }
     if let Some(pw) = patch.password {
         let pw = pw.ok_or_else(|| AppError::bad_input("password", "must not be null"))?;
@@ -205,7 +245,10 @@ pub async fn update(db: &DatabaseConnection, viewer: &Viewer, id: i32, patch: Us
     if let Some(active) = patch.is_active {
         let active = active.ok_or_else(|| AppError::bad_input("isActive", "must not be null"))?;
         if !active && id == viewer.id {
-            return Err(AppError::bad_input("isActive", "you cannot deactivate your own account"));
+            return Err(AppError::bad_input(
+                "isActive",
+                "you cannot deactivate your own account",
+            ));
         }
         revoke_sessions |= !active;
         am.is_active = Set(active);
@@ -235,11 +278,19 @@ pub async fn update(db: &DatabaseConnection, viewer: &Viewer, id: i32, patch: Us
     Ok(updated)
 }
 
-pub async fn set_role(db: &DatabaseConnection, viewer: &Viewer, id: i32, role: Role) -> AppResult<users::Model> {
+pub async fn set_role(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i32,
+    role: Role,
+) -> AppResult<users::Model> {
     require_manage(viewer)?;
     let user = load(db, id).await?;
     if id == viewer.id && role != user.role {
-        return Err(AppError::bad_input("role", "you cannot change your own role"));
+        return Err(AppError::bad_input(
+            "role",
+            "you cannot change your own role",
+        ));
     }
     let mut am: users::ActiveModel = user.into();
     am.role = Set(role);
@@ -258,7 +309,15 @@ mod tests {
         assert!(valid_username("ann smith").is_err());
         assert!(valid_username("ann';--").is_err());
         assert_eq!(valid_email("Ann@Example.COM").unwrap(), "ann@example.com");
-        for bad in ["ann", "ann@", "@x.org", "ann@x", "a b@x.org", "ann@x.org.", "a@b@x.org"] {
+        for bad in [
+            "ann",
+            "ann@",
+            "@x.org",
+            "ann@x",
+            "a b@x.org",
+            "ann@x.org.",
+            "a@b@x.org",
+        ] {
             assert!(valid_email(bad).is_err(), "{bad}");
         }
     }

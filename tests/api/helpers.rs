@@ -1,0 +1,397 @@
+use std::sync::{
+    OnceLock,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use axum::{
+    Router,
+    body::Body,
+    http::{HeaderMap, Method, Request, StatusCode, header},
+};
+use defect_control::{
+    auth::Viewer,
+    config::Config,
+    db,
+    domain::projects::service as projects,
+    entities::{enums::Role, project_members, projects as project_rows, stages, users},
+    state::AppState,
+};
+use http_body_util::BodyExt;
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, Set, Statement,
+};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub const PASSWORD: &str = "password123";
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+pub struct TestApp {
+    pub backend: &'static str,
+    pub state: AppState,
+    pub router: Router,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A user made for a test, with a ready access token.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub id: i32,
+    pub username: String,
+    pub role: Role,
+    pub token: String,
+}
+
+impl Actor {
+    pub fn viewer(&self) -> Viewer {
+        Viewer {
+            id: self.id,
+            username: self.username.clone(),
+            role: self.role,
+        }
+    }
+    pub fn gid(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+/// One fresh app per backend: SQLite always, PostgreSQL when TEST_DATABASE_URL is set.
+pub async fn apps() -> Vec<TestApp> {
+    apps_with(|_| {}).await
+}
+
+pub async fn apps_with(tweak: impl Fn(&mut Config)) -> Vec<TestApp> {
+    let mut out = Vec::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+    out.push(build("sqlite", &url, Some(dir), &tweak).await);
+    if let Ok(admin_url) = std::env::var("TEST_DATABASE_URL")
+        && !admin_url.is_empty()
+    {
+        let url = fresh_postgres(&admin_url).await;
+        out.push(build("postgres", &url, None, &tweak).await);
+    }
+    out
+}
+
+async fn build(
+    backend: &'static str,
+    url: &str,
+    dir: Option<tempfile::TempDir>,
+    tweak: &impl Fn(&mut Config),
+) -> TestApp {
+    let conn = db::connect(url).await.expect("connect");
+    db::migrate(&conn).await.expect("migrate");
+    let mut config = Config::for_database(url);
+    config.jwt_secret = Some("test-secret-test-secret-test-secret!".into());
+    tweak(&mut config);
+    let state = AppState::new(conn, config);
+    let router = defect_control::app(state.clone());
+    TestApp {
+        backend,
+        state,
+        router,
+        _dir: dir,
+    }
+}
+
+/// Creates `dct_<pid>_<n>` on the server of `admin_url` and returns its URL.
+async fn fresh_postgres(admin_url: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let name = format!("dct_{}_{}", std::process::id(), n);
+    let admin = sea_orm::Database::connect(admin_url)
+        .await
+        .expect("connect TEST_DATABASE_URL");
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .expect("drop");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    admin.close().await.ok();
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (admin_url, String::new()),
+    };
+    let base = &base[..base.rfind('/').expect("database URL has a path")];
+    format!("{base}/{name}{query}")
+}
+
+/// One argon2 hash for every fixture user, computed once (hashing is deliberately slow).
+fn fixture_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        use argon2::{
+            Argon2, PasswordHasher,
+            password_hash::{SaltString, rand_core::OsRng},
+        };
+        Argon2::default()
+            .hash_password(PASSWORD.as_bytes(), &SaltString::generate(&mut OsRng))
+            .expect("hash")
+            .to_string()
+    })
+}
+
+impl TestApp {
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.state.db
+    }
+
+    pub async fn request(&self, req: Request<Body>) -> Response {
+        let res = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("router answers");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        self.request(req.body(Body::from(body.to_string())).expect("request"))
+            .await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = Request::builder().method(Method::GET).uri(path);
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        self.request(req.body(Body::empty()).expect("request"))
+            .await
+    }
+
+    /// A GraphQL request over POST /graphql; returns the whole response body.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let res = self
+            .post_json(
+                "/graphql",
+                token,
+                json!({ "query": query, "variables": variables }),
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::OK,
+            "[{}] {}",
+            self.backend,
+            res.body
+        );
+        res.body
+    }
+
+    /// Runs a GraphQL operation that must succeed; returns `data`.
+    pub async fn ok(&self, actor: &Actor, query: &str, variables: Value) -> Value {
+        let body = self.gql(Some(&actor.token), query, variables).await;
+        assert!(
+            body.get("errors").is_none(),
+            "[{}] expected success, got {body}",
+            self.backend
+        );
+        body["data"].clone()
+    }
+
+    /// Runs a GraphQL operation that must fail; returns the first error's code.
+    pub async fn code(&self, token: Option<&str>, query: &str, variables: Value) -> String {
+        let body = self.gql(token, query, variables).await;
+        let err = &body["errors"][0];
+        assert!(
+            !err.is_null(),
+            "[{}] expected an error, got {body}",
+            self.backend
+        );
+        err["extensions"]["code"]
+            .as_str()
+            .unwrap_or("<none>")
+            .to_owned()
+    }
+
+    pub async fn actor(&self, role: Role) -> Actor {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let username = format!("{}{}", format!("{role:?}").to_lowercase(), n);
+        let now = defect_control::time::now();
+        let user = users::ActiveModel {
+            username: Set(username.clone()),
+            email: Set(format!("{username}@test.local")),
+            full_name: Set(format!("Test {username}")),
+            password_hash: Set(fixture_hash().to_owned()),
+            role: Set(role),
+            is_active: Set(true),
+            search_text: Set(format!(
+                "{username}\ntest {username}\n{username}@test.local"
+            )),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.db())
+        .await
+        .expect("insert user");
+        let token = self
+            .state
+            .keys
+            .issue_access(user.id, std::time::Duration::from_secs(600))
+            .expect("token");
+        Actor {
+            id: user.id,
+            username,
+            role,
+            token,
+        }
+    }
+
+    /// An admin, a manager, an engineer who is a member of `project`, an engineer who
+    /// is not, and an observer.
+    pub async fn cast(&self) -> Cast {
+        Cast {
+            admin: self.actor(Role::Admin).await,
+            manager: self.actor(Role::Manager).await,
+            engineer: self.actor(Role::Engineer).await,
+            outsider: self.actor(Role::Engineer).await,
+            observer: self.actor(Role::Observer).await,
+        }
+    }
+
+    pub async fn project(&self, owner: &Actor, title: &str) -> project_rows::Model {
+        projects::create(
+            self.db(),
+            &owner.viewer(),
+            projects::NewProject {
+                title: title.into(),
+                description: None,
+                start_date: None,
+                end_date: None,
+                status: None,
+            },
+        )
+        .await
+        .expect("create project")
+    }
+
+    pub async fn add_member(&self, project: i32, user: i32) {
+        project_members::ActiveModel {
+            project_id: Set(project),
+            user_id: Set(user),
+            created_at: Set(defect_control::time::now()),
+        }
+        .insert(self.db())
+        .await
+        .expect("add member");
+    }
+
+    pub async fn stage(&self, project: i32, title: &str) -> stages::Model {
+        let now = defect_control::time::now();
+        stages::ActiveModel {
+            project_id: Set(project),
+            title: Set(title.into()),
+            description: Set(String::new()),
+            position: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.db())
+        .await
+        .expect("insert stage")
+    }
+
+    /// Every row of the tables this issue writes, to prove a refused mutation changed nothing.
+    pub async fn snapshot(&self) -> String {
+        let db = self.db();
+        let u = users::Entity::find()
+            .order_by_asc(users::Column::Id)
+            .all(db)
+            .await
+            .expect("users");
+        let p = project_rows::Entity::find()
+            .order_by_asc(project_rows::Column::Id)
+            .all(db)
+            .await
+            .expect("projects");
+        let s = stages::Entity::find()
+            .order_by_asc(stages::Column::Id)
+            .all(db)
+            .await
+            .expect("stages");
+        let m = project_members::Entity::find()
+            .order_by_asc(project_members::Column::ProjectId)
+            .order_by_asc(project_members::Column::UserId)
+            .all(db)
+            .await
+            .expect("members");
+        format!("{u:?}\n{p:?}\n{s:?}\n{m:?}")
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let backend = self.db().get_database_backend();
+        let row = self
+            .db()
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count")
+            .expect("row");
+        row.try_get::<i64>("", "n").expect("n")
+    }
+}
+
+pub struct Cast {
+    pub admin: Actor,
+    pub manager: Actor,
+    /// Made a member of the test's project by the test.
+    pub engineer: Actor,
+    /// An engineer who is not a member.
+    pub outsider: Actor,
+    pub observer: Actor,
+}
+
+impl Cast {
+    pub fn all(&self) -> [&Actor; 5] {
+        [
+            &self.admin,
+            &self.manager,
+            &self.engineer,
+            &self.outsider,
+            &self.observer,
+        ]
+    }
+}
+
+/// The code of the first error, or "OK".
+pub fn outcome(body: &Value) -> String {
+    match body["errors"][0]["extensions"]["code"].as_str() {
+        Some(c) => c.to_owned(),
+        None if body.get("errors").is_some() => "<no code>".into(),
+        None => "OK".into(),
+    }
+}

@@ -1,0 +1,11 @@
+#![allow(clippy::unwrap_used)]
+//! Integration tests: through the router (HTTP semantics) on a fresh database each,
+//! SQLite always and PostgreSQL too when TEST_DATABASE_URL is set.
+mod helpers;
+
+mod auth;
+mod errors;
+mod projects;
+mod schema;
+mod server;
+mod users;
