@@ -1,5 +1,6 @@
 //! The rules. Services take a `&Viewer`, load through `visible_to`, check the policy and
 //! write in one transaction.
+pub mod defects;
 pub mod pagination;
 pub mod projects;
 pub mod search;

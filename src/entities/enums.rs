@@ -112,6 +112,17 @@ pub enum DefectStatus {
 impl DefectStatus {
     pub const OPEN: [DefectStatus; 3] = [Self::New, Self::InProgress, Self::Review];
 
+    /// The GraphQL / contract spelling, e.g. `IN_PROGRESS`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::New => "NEW",
+            Self::InProgress => "IN_PROGRESS",
+            Self::Review => "REVIEW",
+            Self::Closed => "CLOSED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
     pub fn is_final(self) -> bool {
         matches!(self, Self::Closed | Self::Cancelled)
     }

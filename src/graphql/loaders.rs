@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::{
-    entities::{project_members, projects, stages, users},
+    entities::{comments, project_members, projects, stages, status_changes, users},
     error::AppError,
 };
 
@@ -112,4 +112,80 @@ where
         .load_one(key)
         .await
         .map_err(|e| e.extend())
+}
+
+pub struct StageByIdLoader(pub DatabaseConnection);
+pub struct CommentsByDefectLoader(pub DatabaseConnection);
+pub struct HistoryByDefectLoader(pub DatabaseConnection);
+pub struct CommentCountByDefectLoader(pub DatabaseConnection);
+
+impl Loader<i32> for StageByIdLoader {
+    type Value = stages::Model;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = stages::Entity::find()
+            .filter(stages::Column::Id.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await?;
+        Ok(rows.into_iter().map(|s| (s.id, s)).collect())
+    }
+}
+
+/// Oldest first.
+impl Loader<i32> for CommentsByDefectLoader {
+    type Value = Vec<comments::Model>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = comments::Entity::find()
+            .filter(comments::Column::DefectId.is_in(keys.iter().copied()))
+            .order_by_asc(comments::Column::Id)
+            .all(&self.0)
+            .await?;
+        let mut out: HashMap<i32, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for c in rows {
+            out.entry(c.defect_id).or_default().push(c);
+        }
+        Ok(out)
+    }
+}
+
+/// Oldest first.
+impl Loader<i32> for HistoryByDefectLoader {
+    type Value = Vec<status_changes::Model>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = status_changes::Entity::find()
+            .filter(status_changes::Column::DefectId.is_in(keys.iter().copied()))
+            .order_by_asc(status_changes::Column::Id)
+            .all(&self.0)
+            .await?;
+        let mut out: HashMap<i32, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for h in rows {
+            out.entry(h.defect_id).or_default().push(h);
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<i32> for CommentCountByDefectLoader {
+    type Value = i64;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows: Vec<(i32, i64)> = comments::Entity::find()
+            .select_only()
+            .column(comments::Column::DefectId)
+            .column_as(comments::Column::Id.count(), "n")
+            .filter(comments::Column::DefectId.is_in(keys.iter().copied()))
+            .group_by(comments::Column::DefectId)
+            .into_tuple()
+            .all(&self.0)
+            .await?;
+        let mut out: HashMap<i32, i64> = keys.iter().map(|k| (*k, 0)).collect();
+        out.extend(rows);
+        Ok(out)
+    }
 }

@@ -1,6 +1,7 @@
 //! The GraphQL transport: objects, thin resolvers, loaders and the error safety net.
 pub mod auth;
 pub mod context;
+pub mod defects;
 pub mod errors;
 pub mod loaders;
 pub mod pagination;
@@ -13,13 +14,18 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
-pub struct Query(users::UserQuery, projects::ProjectQuery);
+pub struct Query(
+    users::UserQuery,
+    projects::ProjectQuery,
+    defects::DefectQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     auth::AuthMutation,
     users::UserMutation,
     projects::ProjectMutation,
+    defects::DefectMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -1,0 +1,39 @@
+//! Comments: anyone who sees a defect may comment, final defects included.
+use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+
+use super::{policy, service};
+use crate::{
+    auth::Viewer,
+    domain::validate,
+    entities::comments,
+    error::{AppError, AppResult},
+    time,
+};
+
+pub const BODY_MAX: usize = 10_000;
+
+pub async fn add(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    defect_id: i32,
+    body: &str,
+) -> AppResult<comments::Model> {
+    let defect = service::get(db, viewer, defect_id).await?;
+    if !policy::can_comment(viewer) {
+        return Err(AppError::forbidden("you may not comment"));
+    }
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(AppError::bad_input("body", "must not be empty"));
+    }
+    let body = validate::text("body", body, BODY_MAX)?;
+    Ok(comments::ActiveModel {
+        defect_id: Set(defect.id),
+        author_id: Set(viewer.id),
+        body: Set(body),
+        created_at: Set(time::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}

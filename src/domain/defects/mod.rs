@@ -1,0 +1,6 @@
+pub mod comments;
+pub mod filter;
+pub mod policy;
+pub mod queries;
+pub mod service;
+pub mod transitions;

@@ -1,0 +1,114 @@
+//! Who may act on defects, comments and attachments (the contract's matrix).
+use crate::{
+    auth::Viewer,
+    entities::{defects, enums::Role},
+};
+
+/// Managers and admins; engineers only in projects they belong to.
+pub fn can_create(viewer: &Viewer, is_member: bool) -> bool {
+    match viewer.role {
+        Role::Admin | Role::Manager => true,
+        Role::Engineer => is_member,
+        Role::Observer => false,
+    }
+}
+
+/// The defect's author or performer.
+pub fn is_own(viewer: &Viewer, defect: &defects::Model) -> bool {
+    defect.author_id == viewer.id || defect.performer_id == Some(viewer.id)
+}
+
+/// Edit title, description, stage, priority, deadline.
+pub fn can_edit(viewer: &Viewer, defect: &defects::Model) -> bool {
+    match viewer.role {
+        Role::Admin | Role::Manager => true,
+        Role::Engineer => is_own(viewer, defect),
+        Role::Observer => false,
+    }
+}
+
+/// Assign or unassign a performer; delete a defect.
+pub fn can_manage(viewer: &Viewer) -> bool {
+    matches!(viewer.role, Role::Admin | Role::Manager)
+}
+
+/// Everyone who sees a defect may comment on it.
+pub fn can_comment(_viewer: &Viewer) -> bool {
+    true
+}
+
+pub fn can_upload(viewer: &Viewer, defect: &defects::Model) -> bool {
+    can_edit(viewer, defect)
+}
+
+pub fn can_delete_attachment(viewer: &Viewer, uploaded_by: i32) -> bool {
+    match viewer.role {
+        Role::Admin | Role::Manager => true,
+        Role::Engineer => uploaded_by == viewer.id,
+        Role::Observer => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entities::enums::{DefectStatus, Priority};
+
+    fn defect(author: i32, performer: Option<i32>) -> defects::Model {
+        let now = chrono::Utc::now();
+        defects::Model {
+            id: 1,
+            project_id: 1,
+            stage_id: None,
+            title: "t".into(),
+            description: String::new(),
+            search_text: String::new(),
+            priority: Priority::Low,
+            status: DefectStatus::New,
+            performer_id: performer,
+            author_id: author,
+            deadline: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            closed_at: None,
+        }
+    }
+
+    fn v(id: i32, role: Role) -> Viewer {
+        Viewer {
+            id,
+            username: "x".into(),
+            role,
+        }
+    }
+
+    #[test]
+    fn the_matrix_for_defects() {
+        let others = defect(100, Some(101));
+        let authored = defect(7, None);
+        let performed = defect(100, Some(7));
+        for role in [Role::Admin, Role::Manager] {
+            let me = v(7, role);
+            assert!(
+                can_create(&me, false)
+                    && can_edit(&me, &others)
+                    && can_manage(&me)
+                    && can_upload(&me, &others)
+            );
+            assert!(can_delete_attachment(&me, 100));
+        }
+        let eng = v(7, Role::Engineer);
+        assert!(can_create(&eng, true) && !can_create(&eng, false));
+        assert!(
+            !can_edit(&eng, &others) && can_edit(&eng, &authored) && can_edit(&eng, &performed)
+        );
+        assert!(!can_manage(&eng));
+        assert!(can_upload(&eng, &performed) && !can_upload(&eng, &others));
+        assert!(can_delete_attachment(&eng, 7) && !can_delete_attachment(&eng, 8));
+        let obs = v(7, Role::Observer);
+        assert!(!can_create(&obs, true) && !can_edit(&obs, &authored) && !can_manage(&obs));
+        assert!(!can_upload(&obs, &authored) && !can_delete_attachment(&obs, 7));
+        assert!(can_comment(&obs) && can_comment(&eng));
+    }
+}

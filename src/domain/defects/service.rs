@@ -1,0 +1,440 @@
+//! Use cases for defects. Every write goes through [`write`]: one optimistic
+//! `UPDATE … WHERE id = ? AND version = ?` and, for status moves, the history row, in one
+//! transaction.
+use chrono::NaiveDate;
+use sea_orm::{
+    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+    sea_query::{Expr, ExprTrait, SimpleExpr},
+};
+
+use super::{
+    filter::{DefectFilter, DefectOrder},
+    policy, queries,
+    transitions::{self, Mover, Refusal},
+};
+use crate::{
+    auth::Viewer,
+    domain::{
+        Patch,
+        pagination::{Page, PageArgs},
+        projects::service::is_member,
+        search, validate,
+    },
+    entities::{
+        defects::{self, Column},
+        enums::{DefectStatus, Priority, ProjectStatus, Role},
+        stages, status_changes, users,
+    },
+    error::{AppError, AppResult},
+    time,
+};
+
+pub const TITLE_MAX: usize = 300;
+pub const DESCRIPTION_MAX: usize = 20_000;
+
+pub struct NewDefect {
+    pub project_id: i32,
+    pub stage_id: Option<i32>,
+    pub title: String,
+    pub description: Option<String>,
+    pub priority: Option<Priority>,
+    pub deadline: Option<NaiveDate>,
+    pub performer_id: Option<i32>,
+}
+
+#[derive(Default)]
+pub struct DefectPatch {
+    pub stage_id: Patch<i32>,
+    pub title: Patch<String>,
+    pub description: Patch<String>,
+    pub priority: Patch<Priority>,
+    pub deadline: Patch<NaiveDate>,
+}
+
+/// A defect the viewer can see, or NOT_FOUND.
+pub async fn get(db: &impl ConnectionTrait, viewer: &Viewer, id: i32) -> AppResult<defects::Model> {
+    queries::visible_to(viewer)
+        .filter(Column::Id.eq(id))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("defect"))
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &DefectFilter,
+    order: DefectOrder,
+    args: &PageArgs,
+) -> AppResult<Page<defects::Model>> {
+    let mut q = super::filter::filtered(queries::visible_to(viewer), filter, queries::today());
+    if let Some(c) = &args.after {
+        q = q.filter(order.after(c)?);
+    }
+    let rows = order.apply(q).limit(args.first + 1).all(db).await?;
+    Ok(Page::from_rows(rows, args, |d| order.cursor(d)))
+}
+
+pub async fn count(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &DefectFilter,
+) -> AppResult<u64> {
+    Ok(
+        super::filter::filtered(queries::visible_to(viewer), filter, queries::today())
+            .count(db)
+            .await?,
+    )
+}
+
+pub fn mover(viewer: &Viewer, defect: &defects::Model) -> Mover {
+    Mover {
+        role: viewer.role,
+        is_performer: defect.performer_id == Some(viewer.id),
+    }
+}
+
+/// The statuses the viewer may move this defect to now.
+pub fn allowed_transitions(viewer: &Viewer, defect: &defects::Model) -> Vec<DefectStatus> {
+    transitions::allowed(
+        defect.status,
+        mover(viewer, defect),
+        defect.performer_id.is_some(),
+    )
+}
+
+pub fn is_overdue(defect: &defects::Model, today: NaiveDate) -> bool {
+    !defect.status.is_final() && defect.deadline.is_some_and(|d| d < today)
+}
+
+async fn check_stage(db: &impl ConnectionTrait, project_id: i32, stage_id: i32) -> AppResult<()> {
+    let stage = stages::Entity::find_by_id(stage_id).one(db).await?;
+    match stage {
+        Some(s) if s.project_id == project_id => Ok(()),
+        _ => Err(AppError::bad_input(
+            "stageId",
+            "the stage does not belong to the defect's project",
+        )),
+    }
+}
+
+async fn check_performer(
+    db: &impl ConnectionTrait,
+    project_id: i32,
+    user_id: i32,
+) -> AppResult<()> {
+    let field = "performerId";
+    let user = users::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::bad_input(field, "no such user"))?;
+    if !user.is_active {
+        return Err(AppError::bad_input(field, "the user is deactivated"));
+    }
+    if user.role != Role::Engineer {
+        return Err(AppError::bad_input(
+            field,
+            "the performer must be an ENGINEER",
+        ));
+    }
+    if !is_member(db, project_id, user_id).await? {
+        return Err(AppError::bad_input(
+            field,
+            "the performer must be a member of the defect's project",
+        ));
+    }
+    Ok(())
+}
+
+fn refuse_final(defect: &defects::Model, what: &str) -> AppResult<()> {
+    if defect.status.is_final() {
+        return Err(AppError::bad_input(
+            "status",
+            format!(
+                "the defect is {} and final: {what} is not possible, only comments",
+                defect.status.name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_version(defect: &defects::Model, expected: Option<i32>) -> AppResult<()> {
+    match expected {
+        Some(v) if v != defect.version => Err(stale(defect.version)),
+        _ => Ok(()),
+    }
+}
+
+fn stale(current: i32) -> AppError {
+    AppError::Conflict(format!(
+        "the defect was changed by someone else (now at version {current}); reload and try again"
+    ))
+}
+
+pub async fn create(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    input: NewDefect,
+) -> AppResult<defects::Model> {
+    let project = crate::domain::projects::service::get(db, viewer, input.project_id).await?;
+    let member = is_member(db, project.id, viewer.id).await?;
+    if !policy::can_create(viewer, member) {
+        return Err(AppError::forbidden(
+            "you may not register defects in this project",
+        ));
+    }
+    if input.performer_id.is_some() && !policy::can_manage(viewer) {
+        return Err(AppError::forbidden("only managers may assign a performer"));
+    }
+    if project.status == ProjectStatus::Closed {
+        return Err(AppError::bad_input(
+            "projectId",
+            "the project is closed; no new defects",
+        ));
+    }
+    let title = validate::title("title", &input.title, TITLE_MAX)?;
+    let description = validate::text(
+        "description",
+        input.description.as_deref().unwrap_or(""),
+        DESCRIPTION_MAX,
+    )?;
+    if let Some(stage) = input.stage_id {
+        check_stage(db, project.id, stage).await?;
+    }
+    if let Some(performer) = input.performer_id {
+        check_performer(db, project.id, performer).await?;
+    }
+    let now = time::now();
+    let txn = db.begin().await?;
+    let defect = defects::ActiveModel {
+        project_id: Set(project.id),
+        stage_id: Set(input.stage_id),
+        search_text: Set(search::normalize(&[&title, &description])),
+        title: Set(title),
+        description: Set(description),
+        priority: Set(input.priority.unwrap_or(Priority::Medium)),
+        status: Set(DefectStatus::New),
+        performer_id: Set(input.performer_id),
+        author_id: Set(viewer.id),
+        deadline: Set(input.deadline),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        closed_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    history(&txn, defect.id, None, DefectStatus::New, viewer.id, None).await?;
+    txn.commit().await?;
+    Ok(defect)
+}
+
+async fn history(
+    db: &impl ConnectionTrait,
+    defect_id: i32,
+    from: Option<DefectStatus>,
+    to: DefectStatus,
+    by: i32,
+    comment: Option<String>,
+) -> AppResult<()> {
+    status_changes::ActiveModel {
+        defect_id: Set(defect_id),
+        from_status: Set(from),
+        to_status: Set(to),
+        changed_by: Set(by),
+        changed_at: Set(time::now()),
+        comment: Set(comment),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// A status move to record with the update.
+struct Move {
+    from: DefectStatus,
+    to: DefectStatus,
+    comment: Option<String>,
+}
+
+/// Applies `changes` to the defect at the version it was read at, bumping the version;
+/// zero rows means someone else wrote first: CONFLICT, and nothing changes.
+async fn write(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    defect: &defects::Model,
+    changes: Vec<(Column, SimpleExpr)>,
+    status_move: Option<Move>,
+) -> AppResult<defects::Model> {
+    let txn = db.begin().await?;
+    // The UPDATE is the transaction's first statement: on SQLite it takes the write lock
+    // (waiting for a concurrent writer) before anything is read.
+    let mut update = defects::Entity::update_many()
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .col_expr(Column::UpdatedAt, Expr::value(time::now()))
+        .filter(Column::Id.eq(defect.id))
+        .filter(Column::Version.eq(defect.version));
+    for (col, value) in changes {
+        update = update.col_expr(col, value);
+    }
+    if update.exec(&txn).await?.rows_affected != 1 {
+        txn.rollback().await?;
+        let current = defects::Entity::find_by_id(defect.id).one(db).await?;
+        return Err(match current {
+            Some(d) => stale(d.version),
+            None => AppError::not_found("defect"),
+        });
+    }
+    if let Some(m) = status_move {
+        history(&txn, defect.id, Some(m.from), m.to, viewer.id, m.comment).await?;
+    }
+    let updated = defects::Entity::find_by_id(defect.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("defect"))?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i32,
+    patch: DefectPatch,
+    expected_version: Option<i32>,
+) -> AppResult<defects::Model> {
+    let defect = get(db, viewer, id).await?;
+    if !policy::can_edit(viewer, &defect) {
+        return Err(AppError::forbidden(
+            "you may edit only defects you authored or perform",
+        ));
+    }
+    refuse_final(&defect, "editing")?;
+    check_version(&defect, expected_version)?;
+    let mut changes: Vec<(Column, SimpleExpr)> = Vec::new();
+    let (mut title, mut description) = (defect.title.clone(), defect.description.clone());
+    if let Some(t) = patch.title {
+        title = validate::title("title", t.as_deref().unwrap_or(""), TITLE_MAX)?;
+        changes.push((Column::Title, Expr::value(title.clone())));
+    }
+    if let Some(d) = patch.description {
+        description = validate::text("description", d.as_deref().unwrap_or(""), DESCRIPTION_MAX)?;
+        changes.push((Column::Description, Expr::value(description.clone())));
+    }
+    if changes
+        .iter()
+        .any(|(c, _)| matches!(c, Column::Title | Column::Description))
+    {
+        changes.push((
+            Column::SearchText,
+            Expr::value(search::normalize(&[&title, &description])),
+        ));
+    }
+    if let Some(stage) = patch.stage_id {
+        if let Some(s) = stage {
+            check_stage(db, defect.project_id, s).await?;
+        }
+        changes.push((Column::StageId, Expr::value(stage)));
+    }
+    if let Some(p) = patch.priority {
+        let p = p.ok_or_else(|| AppError::bad_input("priority", "must not be null"))?;
+        changes.push((Column::Priority, Expr::value(p.to_value())));
+    }
+    if let Some(d) = patch.deadline {
+        changes.push((Column::Deadline, Expr::value(d)));
+    }
+    write(db, viewer, &defect, changes, None).await
+}
+
+pub async fn assign(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i32,
+    performer_id: Option<i32>,
+    expected_version: Option<i32>,
+) -> AppResult<defects::Model> {
+    let defect = get(db, viewer, id).await?;
+    if !policy::can_manage(viewer) {
+        return Err(AppError::forbidden("only managers may assign a performer"));
+    }
+    refuse_final(&defect, "assignment")?;
+    check_version(&defect, expected_version)?;
+    match performer_id {
+        Some(p) => check_performer(db, defect.project_id, p).await?,
+        None if defect.status != DefectStatus::New => {
+            return Err(AppError::bad_input(
+                "performerId",
+                "a defect in progress or in review needs a performer",
+            ));
+        }
+        None => {}
+    }
+    write(
+        db,
+        viewer,
+        &defect,
+        vec![(Column::PerformerId, Expr::value(performer_id))],
+        None,
+    )
+    .await
+}
+
+pub async fn change_status(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i32,
+    to: DefectStatus,
+    comment: Option<String>,
+    expected_version: Option<i32>,
+) -> AppResult<defects::Model> {
+    let defect = get(db, viewer, id).await?;
+    transitions::check(
+        defect.status,
+        to,
+        mover(viewer, &defect),
+        defect.performer_id.is_some(),
+    )
+    .map_err(|r| match r {
+        Refusal::Invalid(m) => AppError::InvalidTransition(m),
+        Refusal::Forbidden(m) => AppError::Forbidden(m),
+    })?;
+    check_version(&defect, expected_version)?;
+    let comment = match comment.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(c) => Some(validate::text("comment", c, DESCRIPTION_MAX)?),
+    };
+    let mut changes = vec![(Column::Status, Expr::value(to.to_value()))];
+    if to == DefectStatus::Closed {
+        changes.push((Column::ClosedAt, Expr::value(Some(time::now()))));
+    }
+    write(
+        db,
+        viewer,
+        &defect,
+        changes,
+        Some(Move {
+            from: defect.status,
+            to,
+            comment,
+        }),
+    )
+    .await
+}
+
+/// Deletes a defect with its comments, history and attachment rows. Managers only.
+pub async fn delete(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i32,
+) -> AppResult<defects::Model> {
+    let defect = get(db, viewer, id).await?;
+    if !policy::can_manage(viewer) {
+        return Err(AppError::forbidden("only managers may delete defects"));
+    }
+    defects::Entity::delete_by_id(defect.id).exec(db).await?;
+    Ok(defect)
+}

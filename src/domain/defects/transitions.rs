@@ -1,0 +1,233 @@
+//! The defect status machine: which moves exist and who may make them. The service
+//! and `allowedTransitions` both ask [`check`], so what the UI offers is exactly what
+//! the server accepts.
+use crate::entities::enums::{DefectStatus, Role};
+
+use DefectStatus::*;
+
+/// Who may make a move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Managers,
+    ManagersOrPerformer,
+}
+
+/// The moves of the machine; anything else is refused.
+const MOVES: [(DefectStatus, DefectStatus, Who); 6] = [
+    (New, InProgress, Who::Managers),
+    (New, Cancelled, Who::Managers),
+    (InProgress, Review, Who::ManagersOrPerformer),
+    (InProgress, Cancelled, Who::Managers),
+    (Review, Closed, Who::Managers),
+    (Review, InProgress, Who::Managers),
+];
+
+/// The caller as the machine sees them.
+#[derive(Clone, Copy, Debug)]
+pub struct Mover {
+    pub role: Role,
+    /// The caller performs this defect.
+    pub is_performer: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The machine has no such move (INVALID_TRANSITION).
+    Invalid(String),
+    /// The move exists but this caller may not make it (FORBIDDEN).
+    Forbidden(String),
+}
+
+fn name(s: DefectStatus) -> &'static str {
+    s.name()
+}
+
+fn why_invalid(from: DefectStatus, to: DefectStatus) -> String {
+    match (from, to) {
+        _ if from == to => format!("the defect is already {}", name(to)),
+        (Closed | Cancelled, _) => format!("a {} defect is final", name(from)),
+        (_, Closed) => "only a defect in review can be closed".into(),
+        (_, Review) => "only a defect in progress can be sent to review".into(),
+        (_, New) => "a defect cannot go back to NEW".into(),
+        (Review, Cancelled) => {
+            "a defect in review can be closed or returned for rework, not cancelled".into()
+        }
+        _ => format!("a defect cannot move from {} to {}", name(from), name(to)),
+    }
+}
+
+/// Decides one move. `has_performer`: `IN_PROGRESS` needs someone to do the work.
+pub fn check(
+    from: DefectStatus,
+    to: DefectStatus,
+    mover: Mover,
+    has_performer: bool,
+) -> Result<(), Refusal> {
+    let Some((_, _, who)) = MOVES.iter().find(|(f, t, _)| *f == from && *t == to) else {
+        return Err(Refusal::Invalid(why_invalid(from, to)));
+    };
+    let manager = matches!(mover.role, Role::Admin | Role::Manager);
+    let allowed = match who {
+        Who::Managers => manager,
+        Who::ManagersOrPerformer => manager || (mover.role == Role::Engineer && mover.is_performer),
+    };
+    if !allowed {
+        return Err(Refusal::Forbidden(match who {
+            Who::Managers => format!(
+                "only managers may move a defect from {} to {}",
+                name(from),
+                name(to)
+            ),
+            Who::ManagersOrPerformer => {
+                "only managers and the defect's performer may send it to review".into()
+            }
+        }));
+    }
+    if to == InProgress && !has_performer {
+        return Err(Refusal::Invalid(
+            "assign a performer before work can start".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Every status the mover may move the defect to now, in enum order.
+pub fn allowed(from: DefectStatus, mover: Mover, has_performer: bool) -> Vec<DefectStatus> {
+    [New, InProgress, Review, Closed, Cancelled]
+        .into_iter()
+        .filter(|to| check(from, *to, mover, has_performer).is_ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [DefectStatus; 5] = [New, InProgress, Review, Closed, Cancelled];
+    const ROLES: [Role; 4] = [Role::Admin, Role::Manager, Role::Engineer, Role::Observer];
+
+    /// The contract's table, written out independently of `MOVES`.
+    fn expected(role: Role, performer: bool, from: DefectStatus, to: DefectStatus) -> &'static str {
+        let manager = matches!(role, Role::Admin | Role::Manager);
+        let exists = matches!(
+            (from, to),
+            (New, InProgress)
+                | (New, Cancelled)
+                | (InProgress, Review)
+                | (InProgress, Cancelled)
+                | (Review, Closed)
+                | (Review, InProgress)
+        );
+        if !exists {
+            return "invalid";
+        }
+        let may =
+            manager || ((from, to) == (InProgress, Review) && role == Role::Engineer && performer);
+        if may { "ok" } else { "forbidden" }
+    }
+
+    #[test]
+    fn every_role_from_and_to_matches_the_contract() {
+        for role in ROLES {
+            for performer in [false, true] {
+                for from in ALL {
+                    for to in ALL {
+                        let got = match check(
+                            from,
+                            to,
+                            Mover {
+                                role,
+                                is_performer: performer,
+                            },
+                            true,
+                        ) {
+                            Ok(()) => "ok",
+                            Err(Refusal::Invalid(_)) => "invalid",
+                            Err(Refusal::Forbidden(_)) => "forbidden",
+                        };
+                        assert_eq!(
+                            got,
+                            expected(role, performer, from, to),
+                            "{role:?} performer={performer} {from:?}->{to:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn work_cannot_start_without_a_performer() {
+        let m = Mover {
+            role: Role::Manager,
+            is_performer: false,
+        };
+        assert!(matches!(
+            check(New, InProgress, m, false),
+            Err(Refusal::Invalid(_))
+        ));
+        assert!(matches!(
+            check(Review, InProgress, m, false),
+            Err(Refusal::Invalid(_))
+        ));
+        assert!(!allowed(New, m, false).contains(&InProgress));
+        assert_eq!(allowed(New, m, true), vec![InProgress, Cancelled]);
+    }
+
+    #[test]
+    fn final_states_allow_nothing() {
+        for role in ROLES {
+            for from in [Closed, Cancelled] {
+                assert!(
+                    allowed(
+                        from,
+                        Mover {
+                            role,
+                            is_performer: true
+                        },
+                        true
+                    )
+                    .is_empty()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn allowed_lists_what_check_accepts() {
+        let eng = Mover {
+            role: Role::Engineer,
+            is_performer: true,
+        };
+        assert_eq!(allowed(InProgress, eng, true), vec![Review]);
+        assert!(allowed(Review, eng, true).is_empty());
+        let obs = Mover {
+            role: Role::Observer,
+            is_performer: false,
+        };
+        for from in ALL {
+            assert!(allowed(from, obs, true).is_empty());
+        }
+        let mgr = Mover {
+            role: Role::Manager,
+            is_performer: false,
+        };
+        assert_eq!(allowed(Review, mgr, true), vec![InProgress, Closed]);
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let m = Mover {
+            role: Role::Admin,
+            is_performer: false,
+        };
+        let Err(Refusal::Invalid(msg)) = check(New, Closed, m, true) else {
+            panic!()
+        };
+        assert_eq!(msg, "only a defect in review can be closed");
+        let Err(Refusal::Invalid(msg)) = check(Closed, InProgress, m, true) else {
+            panic!()
+        };
+        assert!(msg.contains("final"));
+    }
+}
