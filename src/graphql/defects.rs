@@ -290,6 +290,8 @@ impl DefectQuery {
         let page = defects::list(db, viewer, &filter, order, &args)
             .await
             .gql()?;
+        let rows: Vec<_> = page.items.iter().map(|(_, d)| d.clone()).collect();
+        loaders::prime_defects(ctx, &rows).await?;
         let total = if wants_total(ctx) {
             defects::count(db, viewer, &filter).await.gql()?
         } else {

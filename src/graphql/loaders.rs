@@ -1,12 +1,20 @@
 //! DataLoaders for children of objects that were already authorised. Registered per
-//! request, so nothing is cached across viewers.
-use std::collections::HashMap;
+//! request (with a per-request cache), so nothing is shared across viewers.
+//!
+//! A list resolver also *primes* the loaders for the page it returns ([`prime_defects`],
+//! [`prime_projects`]): async-graphql's loader batches by a 1 ms timer, and a large page
+//! resolved by a slow executor splits into several batches; priming makes one batch per
+//! relation regardless of timing, so a page costs a constant number of statements.
+use std::collections::{BTreeSet, HashMap};
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{
+    Context,
+    dataloader::{DataLoader, HashMapCache, Loader},
+};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::{
-    entities::{comments, project_members, projects, stages, status_changes, users},
+    entities::{comments, defects, project_members, projects, stages, status_changes, users},
     error::AppError,
 };
 
@@ -82,21 +90,24 @@ impl Loader<i32> for MembersByProjectLoader {
 }
 
 /// Adds a fresh set of loaders to one request.
+type Cached<L> = DataLoader<L, HashMapCache>;
+
 pub fn register(
     request: async_graphql::Request,
     db: &DatabaseConnection,
 ) -> async_graphql::Request {
+    fn loader<L: Loader<i32>>(l: L) -> Cached<L> {
+        DataLoader::with_cache(l, tokio::spawn, HashMapCache::default())
+    }
     request
-        .data(DataLoader::new(UserByIdLoader(db.clone()), tokio::spawn))
-        .data(DataLoader::new(ProjectByIdLoader(db.clone()), tokio::spawn))
-        .data(DataLoader::new(
-            StagesByProjectLoader(db.clone()),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            MembersByProjectLoader(db.clone()),
-            tokio::spawn,
-        ))
+        .data(loader(UserByIdLoader(db.clone())))
+        .data(loader(ProjectByIdLoader(db.clone())))
+        .data(loader(StagesByProjectLoader(db.clone())))
+        .data(loader(MembersByProjectLoader(db.clone())))
+        .data(loader(StageByIdLoader(db.clone())))
+        .data(loader(CommentsByDefectLoader(db.clone())))
+        .data(loader(HistoryByDefectLoader(db.clone())))
+        .data(loader(CommentCountByDefectLoader(db.clone())))
 }
 
 /// Loads one value through the request's loader `L`.
@@ -108,10 +119,108 @@ where
     L: Loader<i32, Error = AppError>,
 {
     use async_graphql::ErrorExtensions;
-    ctx.data_unchecked::<DataLoader<L>>()
+    // A loader missing from the request is a programming error: it surfaces as an
+    // INTERNAL_SERVER_ERROR through the safety net instead of a panic.
+    ctx.data::<Cached<L>>()?
         .load_one(key)
         .await
         .map_err(|e| e.extend())
+}
+
+/// Loads many keys in one batch (and caches them for this request).
+async fn load_many<L>(
+    ctx: &Context<'_>,
+    keys: BTreeSet<i32>,
+) -> async_graphql::Result<HashMap<i32, L::Value>>
+where
+    L: Loader<i32, Error = AppError>,
+{
+    use async_graphql::ErrorExtensions;
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    ctx.data::<Cached<L>>()?
+        .load_many(keys)
+        .await
+        .map_err(|e| e.extend())
+}
+
+/// Whether the connection's nodes (via `nodes` or `edges.node`) select `path`.
+fn selects(ctx: &Context<'_>, path: &[&str]) -> bool {
+    let la = ctx.look_ahead();
+    let (mut a, mut b) = (la.field("nodes"), la.field("edges").field("node"));
+    for p in path {
+        a = a.field(p);
+        b = b.field(p);
+    }
+    a.exists() || b.exists()
+}
+
+async fn prime_project_children(
+    ctx: &Context<'_>,
+    ids: &BTreeSet<i32>,
+    prefix: &[&'static str],
+) -> async_graphql::Result<()> {
+    let with = |f: &'static str| [prefix, &[f]].concat();
+    if selects(ctx, &with("members")) {
+        load_many::<MembersByProjectLoader>(ctx, ids.clone()).await?;
+    }
+    if selects(ctx, &with("stages")) {
+        load_many::<StagesByProjectLoader>(ctx, ids.clone()).await?;
+    }
+    Ok(())
+}
+
+/// One batch per relation for a page of projects.
+pub async fn prime_projects(
+    ctx: &Context<'_>,
+    rows: &[projects::Model],
+) -> async_graphql::Result<()> {
+    let ids: BTreeSet<i32> = rows.iter().map(|p| p.id).collect();
+    prime_project_children(ctx, &ids, &[]).await
+}
+
+/// One batch per relation for a page of defects, for the fields the query selects.
+pub async fn prime_defects(
+    ctx: &Context<'_>,
+    rows: &[defects::Model],
+) -> async_graphql::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let defect_ids: BTreeSet<i32> = rows.iter().map(|d| d.id).collect();
+    let project_ids: BTreeSet<i32> = rows.iter().map(|d| d.project_id).collect();
+    if selects(ctx, &["project"]) || selects(ctx, &["stage", "project"]) {
+        load_many::<ProjectByIdLoader>(ctx, project_ids.clone()).await?;
+    }
+    prime_project_children(ctx, &project_ids, &["project"]).await?;
+    if selects(ctx, &["stage"]) {
+        load_many::<StageByIdLoader>(ctx, rows.iter().filter_map(|d| d.stage_id).collect()).await?;
+    }
+    let mut users: BTreeSet<i32> = BTreeSet::new();
+    if selects(ctx, &["performer"]) {
+        users.extend(rows.iter().filter_map(|d| d.performer_id));
+    }
+    if selects(ctx, &["author"]) {
+        users.extend(rows.iter().map(|d| d.author_id));
+    }
+    if selects(ctx, &["comments"]) {
+        let comments = load_many::<CommentsByDefectLoader>(ctx, defect_ids.clone()).await?;
+        if selects(ctx, &["comments", "author"]) {
+            users.extend(comments.values().flatten().map(|c| c.author_id));
+        }
+    }
+    if selects(ctx, &["history"]) {
+        let history = load_many::<HistoryByDefectLoader>(ctx, defect_ids.clone()).await?;
+        if selects(ctx, &["history", "changedBy"]) {
+            users.extend(history.values().flatten().map(|h| h.changed_by));
+        }
+    }
+    if selects(ctx, &["commentCount"]) {
+        load_many::<CommentCountByDefectLoader>(ctx, defect_ids).await?;
+    }
+    load_many::<UserByIdLoader>(ctx, users).await?;
+    Ok(())
 }
 
 pub struct StageByIdLoader(pub DatabaseConnection);

@@ -34,7 +34,7 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 pub const MAX_DEPTH: usize = 12;
 /// Every field costs 1 and a list costs its page size times its children, so 1,000
 /// aliased heavy fields or a nested list of lists are refused up front.
-pub const MAX_COMPLEXITY: usize = 5_000;
+pub const MAX_COMPLEXITY: usize = 20_000;
 
 pub fn build_schema(state: Option<AppState>) -> AppSchema {
     let introspection = state.as_ref().is_none_or(|s| s.config.introspection);

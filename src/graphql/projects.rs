@@ -160,6 +160,8 @@ impl ProjectQuery {
         let args = PageArgs::new(first, after.as_deref()).gql()?;
         let filter = projects::ProjectFilter { status, search };
         let page = projects::list(db, viewer, &filter, &args).await.gql()?;
+        let rows: Vec<_> = page.items.iter().map(|(_, p)| p.clone()).collect();
+        loaders::prime_projects(ctx, &rows).await?;
         let total = if wants_total(ctx) {
             projects::count(db, viewer, &filter).await.gql()?
         } else {

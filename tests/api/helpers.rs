@@ -1,5 +1,5 @@
 use std::sync::{
-    OnceLock,
+    Arc, OnceLock,
     atomic::{AtomicUsize, Ordering},
 };
 
@@ -13,7 +13,10 @@ use defect_control::{
     config::Config,
     db,
     domain::projects::service as projects,
-    entities::{enums::Role, project_members, projects as project_rows, stages, users},
+    entities::{
+        comments, defects, enums::Role, project_members, projects as project_rows, stages,
+        status_changes, users,
+    },
     state::AppState,
 };
 use http_body_util::BodyExt;
@@ -30,6 +33,8 @@ pub struct TestApp {
     pub backend: &'static str,
     pub state: AppState,
     pub router: Router,
+    /// SQL statements run through the app's connection (for N+1 tests).
+    pub statements: Arc<AtomicUsize>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -86,8 +91,17 @@ async fn build(
     dir: Option<tempfile::TempDir>,
     tweak: &impl Fn(&mut Config),
 ) -> TestApp {
-    let conn = db::connect(url).await.expect("connect");
+    let mut conn = db::connect(url).await.expect("connect");
     db::migrate(&conn).await.expect("migrate");
+    let statements = Arc::new(AtomicUsize::new(0));
+    let counter = statements.clone();
+    let show = std::env::var_os("SHOW_SQL").is_some();
+    conn.set_metric_callback(move |info| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        if show {
+            eprintln!("SQL {}", info.statement);
+        }
+    });
     let mut config = Config::for_database(url);
     config.jwt_secret = Some("test-secret-test-secret-test-secret!".into());
     tweak(&mut config);
@@ -97,6 +111,7 @@ async fn build(
         backend,
         state,
         router,
+        statements,
         _dir: dir,
     }
 }
@@ -113,7 +128,10 @@ async fn fresh_postgres(admin_url: &str) -> String {
         .await
         .expect("drop");
     admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        // Byte-order collation, as on SQLite, so orderings can be checked exactly.
+        .execute_unprepared(&format!(
+            "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C'"
+        ))
         .await
         .expect("create database");
     admin.close().await.ok();
@@ -347,7 +365,22 @@ impl TestApp {
             .all(db)
             .await
             .expect("members");
-        format!("{u:?}\n{p:?}\n{s:?}\n{m:?}")
+        let d = defects::Entity::find()
+            .order_by_asc(defects::Column::Id)
+            .all(db)
+            .await
+            .expect("defects");
+        let c = comments::Entity::find()
+            .order_by_asc(comments::Column::Id)
+            .all(db)
+            .await
+            .expect("comments");
+        let h = status_changes::Entity::find()
+            .order_by_asc(status_changes::Column::Id)
+            .all(db)
+            .await
+            .expect("history");
+        format!("{u:?}\n{p:?}\n{s:?}\n{m:?}\n{d:?}\n{c:?}\n{h:?}")
     }
 
     pub async fn count(&self, table: &str) -> i64 {

@@ -4,6 +4,8 @@
 mod helpers;
 
 mod auth;
+mod defect_lists;
+mod defects;
 mod errors;
 mod projects;
 mod schema;

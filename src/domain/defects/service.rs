@@ -392,6 +392,8 @@ pub async fn change_status(
     expected_version: Option<i32>,
 ) -> AppResult<defects::Model> {
     let defect = get(db, viewer, id).await?;
+    // A stale version first: the caller acted on a state that no longer holds.
+    check_version(&defect, expected_version)?;
     transitions::check(
         defect.status,
         to,
@@ -402,7 +404,6 @@ pub async fn change_status(
         Refusal::Invalid(m) => AppError::InvalidTransition(m),
         Refusal::Forbidden(m) => AppError::Forbidden(m),
     })?;
-    check_version(&defect, expected_version)?;
     let comment = match comment.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(c) => Some(validate::text("comment", c, DESCRIPTION_MAX)?),
