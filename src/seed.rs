@@ -7,9 +7,10 @@ use serde::Deserialize;
 
 use crate::{
     auth::Viewer,
-    domain::{projects, users},
+    domain::{defects, projects, users},
     entities::{
-        enums::{ProjectStatus, Role},
+        defects as defect_rows,
+        enums::{DefectStatus, Priority, ProjectStatus, Role},
         projects as project_rows, stages as stage_rows, users as user_rows,
     },
     error::{AppError, AppResult},
@@ -21,6 +22,40 @@ pub struct SeedFile {
     pub users: Vec<SeedUser>,
     #[serde(default)]
     pub projects: Vec<SeedProject>,
+    #[serde(default)]
+    pub defects: Vec<SeedDefect>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedDefect {
+    /// Project title.
+    pub project: String,
+    /// Stage title within the project.
+    pub stage: Option<String>,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub priority: Option<Priority>,
+    /// Relative to the day of seeding, so the demo always has overdue and upcoming work.
+    pub deadline_in_days: Option<i64>,
+    /// Usernames.
+    pub author: String,
+    pub performer: Option<String>,
+    /// The status to walk the defect to, through the transition service.
+    pub status: DefectStatus,
+    /// Return it from review once on the way (rework).
+    #[serde(default)]
+    pub rework: bool,
+    #[serde(default)]
+    pub comments: Vec<SeedComment>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedComment {
+    pub author: String,
+    pub body: String,
 }
 
 #[derive(Deserialize)]
@@ -56,6 +91,7 @@ pub struct SeedReport {
     pub users_created: usize,
     pub projects_created: usize,
     pub stages_created: usize,
+    pub defects_created: usize,
 }
 
 pub async fn load_file(db: &DatabaseConnection, path: &Path) -> anyhow_lite::Result<SeedReport> {
@@ -181,5 +217,115 @@ pub async fn apply(db: &DatabaseConnection, file: &SeedFile) -> AppResult<SeedRe
             projects::service::add_member(db, &viewer, project.id, user.id).await?;
         }
     }
+    let manager = match file.users.iter().find(|u| u.role == Role::Manager) {
+        Some(m) => find_user(db, &m.username)
+            .await?
+            .map(|u| Viewer::from_user(&u)),
+        None => None,
+    }
+    .unwrap_or_else(|| viewer.clone());
+    for d in &file.defects {
+        if seed_defect(db, &manager, d).await? {
+            report.defects_created += 1;
+        }
+    }
     Ok(report)
+}
+
+async fn user_viewer(db: &DatabaseConnection, username: &str) -> AppResult<Viewer> {
+    find_user(db, username)
+        .await?
+        .map(|u| Viewer::from_user(&u))
+        .ok_or_else(|| AppError::bad_input("defects", format!("unknown user {username:?}")))
+}
+
+/// Creates one defect and walks it to its status as real users would; `false` when a
+/// defect with that title already exists in the project.
+async fn seed_defect(db: &DatabaseConnection, manager: &Viewer, d: &SeedDefect) -> AppResult<bool> {
+    let project = project_rows::Entity::find()
+        .filter(project_rows::Column::Title.eq(&d.project))
+        .one(db)
+        .await?
+        .ok_or_else(|| {
+            AppError::bad_input("defects", format!("unknown project {:?}", d.project))
+        })?;
+    let exists = defect_rows::Entity::find()
+        .filter(defect_rows::Column::ProjectId.eq(project.id))
+        .filter(defect_rows::Column::Title.eq(&d.title))
+        .one(db)
+        .await?
+        .is_some();
+    if exists {
+        return Ok(false);
+    }
+    let stage_id = match &d.stage {
+        Some(title) => Some(
+            stage_rows::Entity::find()
+                .filter(stage_rows::Column::ProjectId.eq(project.id))
+                .filter(stage_rows::Column::Title.eq(title))
+                .one(db)
+                .await?
+                .ok_or_else(|| AppError::bad_input("defects", format!("unknown stage {title:?}")))?
+                .id,
+        ),
+        None => None,
+    };
+    let author = user_viewer(db, &d.author).await?;
+    let performer = match &d.performer {
+        Some(p) => Some(user_viewer(db, p).await?),
+        None => None,
+    };
+    let today = chrono::Utc::now().date_naive();
+    let defect = defects::service::create(
+        db,
+        &author,
+        defects::service::NewDefect {
+            project_id: project.id,
+            stage_id,
+            title: d.title.clone(),
+            description: Some(d.description.clone()),
+            priority: d.priority,
+            deadline: d
+                .deadline_in_days
+                .map(|n| today + chrono::Duration::days(n)),
+            performer_id: None,
+        },
+    )
+    .await?;
+    if let Some(p) = &performer {
+        defects::service::assign(db, manager, defect.id, Some(p.id), None).await?;
+    }
+    use DefectStatus::*;
+    let mut path = match d.status {
+        New => vec![],
+        InProgress => vec![InProgress],
+        Review | Closed => vec![InProgress, Review],
+        Cancelled => vec![Cancelled],
+    };
+    if d.rework && matches!(d.status, Review | Closed) {
+        path.extend([InProgress, Review]);
+    }
+    if d.status == Closed {
+        path.push(Closed);
+    }
+    let mut current = New;
+    for to in path {
+        // The performer sends work to review; managers make every other move.
+        let by = match (to, &performer) {
+            (Review, Some(p)) => p,
+            _ => manager,
+        };
+        let note = match (current, to) {
+            (_, Review) => Some("Готово к проверке / ready for review".to_owned()),
+            (Review, InProgress) => Some("Returned for rework".to_owned()),
+            _ => None,
+        };
+        defects::service::change_status(db, by, defect.id, to, note, None).await?;
+        current = to;
+    }
+    for c in &d.comments {
+        let who = user_viewer(db, &c.author).await?;
+        defects::comments::add(db, &who, defect.id, &c.body).await?;
+    }
+    Ok(true)
 }

@@ -9,5 +9,6 @@ mod defects;
 mod errors;
 mod projects;
 mod schema;
+mod seed;
 mod server;
 mod users;
