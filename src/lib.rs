@@ -9,6 +9,7 @@ pub mod graphql;
 pub mod http;
 pub mod seed;
 pub mod state;
+pub mod storage;
 pub mod time;
 
 pub use http::app;

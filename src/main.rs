@@ -106,7 +106,8 @@ async fn run(command: Command) -> Result<(), BoxError> {
                 tracing::info!(?report, "seed loaded");
             }
             let bind = config.bind_addr;
-            let state = AppState::new(conn.clone(), config);
+            let state = AppState::new(conn.clone(), config)?;
+            tracing::info!(storage = %state.storage.description, "attachments storage");
             let listener = tokio::net::TcpListener::bind(bind).await?;
             tracing::info!("listening on http://{bind} (GraphiQL at http://{bind}/graphql)");
             axum::serve(

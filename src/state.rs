@@ -2,7 +2,12 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::throttle::LoginThrottle, auth::tokens::Keys, config::Config};
+use crate::{
+    auth::throttle::LoginThrottle,
+    auth::tokens::Keys,
+    config::{Config, ConfigError},
+    storage::{LinkSigner, Storage},
+};
 
 /// Everything a request handler may need; cheap to clone.
 #[derive(Clone)]
@@ -11,10 +16,14 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub keys: Arc<Keys>,
     pub throttle: Arc<LoginThrottle>,
+    pub storage: Arc<Storage>,
+    pub links: Arc<LinkSigner>,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, config: Config) -> Self {
+    /// Fails when `STORAGE_URL` cannot be used.
+    pub fn new(db: DatabaseConnection, config: Config) -> Result<Self, ConfigError> {
+        let storage = Storage::from_url(&config.storage_url)?;
         let keys = match &config.jwt_secret {
             Some(secret) => Keys::new(secret.as_bytes()),
             None => {
@@ -26,11 +35,14 @@ impl AppState {
             }
         };
         let throttle = LoginThrottle::new(config.login_max_failures, config.login_lockout);
-        AppState {
+        let links = LinkSigner::new(keys.secret());
+        Ok(AppState {
             db,
             config: Arc::new(config),
             keys: Arc::new(keys),
             throttle: Arc::new(throttle),
-        }
+            storage: Arc::new(storage),
+            links: Arc::new(links),
+        })
     }
 }

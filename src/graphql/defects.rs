@@ -1,11 +1,12 @@
 //! Defect, Comment and StatusChange objects; the defect queries and mutations.
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Upload};
 use chrono::{DateTime, Utc};
+use tokio::io::AsyncReadExt;
 
 use crate::{
     domain::{
         defects::{
-            comments,
+            attachments, comments,
             filter::{self, DefectOrderField, SortDirection},
             queries::today,
             service as defects,
@@ -13,7 +14,7 @@ use crate::{
         pagination::PageArgs,
     },
     entities::{
-        comments as comment_rows, defects as defect_rows,
+        attachments as attachment_rows, comments as comment_rows, defects as defect_rows,
         enums::{DefectStatus, Priority},
         status_changes,
     },
@@ -21,14 +22,15 @@ use crate::{
     graphql::{
         context::ContextExt,
         loaders::{
-            self, CommentCountByDefectLoader, CommentsByDefectLoader, HistoryByDefectLoader,
-            ProjectByIdLoader, StageByIdLoader, UserByIdLoader,
+            self, AttachmentsByDefectLoader, CommentCountByDefectLoader, CommentsByDefectLoader,
+            HistoryByDefectLoader, ProjectByIdLoader, StageByIdLoader, UserByIdLoader,
         },
         pagination::wants_total,
         projects::{Project, Stage},
         scalars::{Date, id, patch},
         users::User,
     },
+    storage::{FileKind, unix_now},
 };
 
 async fn user(ctx: &Context<'_>, id: i32) -> async_graphql::Result<User> {
@@ -105,6 +107,16 @@ impl Defect {
     async fn version(&self) -> i32 {
         self.0.version
     }
+    /// Photos and documents, oldest first.
+    #[graphql(complexity = "5 * child_complexity")]
+    async fn attachments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Attachment>> {
+        let rows = loaders::load_one::<AttachmentsByDefectLoader>(ctx, self.0.id).await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(Attachment)
+            .collect())
+    }
     /// Oldest first.
     #[graphql(complexity = "5 * child_complexity")]
     async fn comments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Comment>> {
@@ -131,6 +143,58 @@ impl Defect {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<DefectStatus>> {
         Ok(defects::allowed_transitions(ctx.viewer()?, &self.0))
+    }
+}
+
+/// A file attached to a defect: a photo (JPEG, PNG, WebP) or a PDF.
+#[derive(Clone)]
+pub struct Attachment(pub attachment_rows::Model);
+
+#[Object]
+impl Attachment {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The uploader's filename, sanitised (metadata only).
+    async fn filename(&self) -> &str {
+        &self.0.filename
+    }
+    /// Decided from the content, not the name.
+    async fn content_type(&self) -> &str {
+        &self.0.content_type
+    }
+    /// Bytes.
+    async fn size(&self) -> i32 {
+        i32::try_from(self.0.size).unwrap_or(i32::MAX)
+    }
+    async fn sha256(&self) -> &str {
+        &self.0.sha256
+    }
+    async fn width(&self) -> Option<i32> {
+        self.0.width
+    }
+    async fn height(&self) -> Option<i32> {
+        self.0.height
+    }
+    /// A signed link valid for 15 minutes; usable in `<img src>` without a header.
+    async fn url(&self, ctx: &Context<'_>) -> String {
+        ctx.state()
+            .links
+            .url(self.0.id, FileKind::Original, unix_now())
+    }
+    /// For images: a JPEG of at most 320 px a side, signed like `url`.
+    async fn thumbnail_url(&self, ctx: &Context<'_>) -> Option<String> {
+        self.0.thumbnail_key.as_ref().map(|_| {
+            ctx.state()
+                .links
+                .url(self.0.id, FileKind::Thumbnail, unix_now())
+        })
+    }
+    async fn uploaded_by(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        user(ctx, self.0.uploaded_by).await
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
     }
 }
 
@@ -379,7 +443,7 @@ impl DefectMutation {
     async fn delete_defect(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let viewer = ctx.viewer()?;
         let id = self::id("defect", &id)?;
-        defects::delete(&ctx.state().db, viewer, id)
+        defects::delete(ctx.state(), viewer, id)
             .await
             .gql()
             .map(|d| ID(d.id.to_string()))
@@ -442,5 +506,49 @@ impl DefectMutation {
             .await
             .gql()
             .map(Comment)
+    }
+
+    /// Attaches a photo or PDF (GraphQL multipart request). Managers and admins: any
+    /// visible defect; engineers: their own. The type is decided from the content.
+    async fn upload_attachment(
+        &self,
+        ctx: &Context<'_>,
+        defect_id: ID,
+        file: Upload,
+    ) -> async_graphql::Result<Attachment> {
+        let viewer = ctx.viewer()?;
+        let id = self::id("defect", &defect_id)?;
+        let value = file
+            .value(ctx)
+            .map_err(|_| AppError::bad_input("file", "no file was sent"))
+            .gql()?;
+        let limit = ctx.state().config.max_upload_bytes;
+        let mut bytes = Vec::new();
+        // The multipart reader already enforces the limit; reading one byte past it keeps
+        // this safe even if that ever changes.
+        tokio::fs::File::from_std(value.content)
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(AppError::internal)
+            .gql()?;
+        let upload = attachments::Upload {
+            filename: value.filename,
+            bytes,
+        };
+        attachments::upload(ctx.state(), viewer, id, upload)
+            .await
+            .gql()
+            .map(Attachment)
+    }
+
+    /// Managers and admins: any; engineers: the ones they uploaded. Removes the stored files.
+    async fn delete_attachment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let viewer = ctx.viewer()?;
+        let id = self::id("attachment", &id)?;
+        attachments::delete(ctx.state(), viewer, id)
+            .await
+            .gql()
+            .map(|id| ID(id.to_string()))
     }
 }

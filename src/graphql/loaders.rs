@@ -14,7 +14,9 @@ use async_graphql::{
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::{
-    entities::{comments, defects, project_members, projects, stages, status_changes, users},
+    entities::{
+        attachments, comments, defects, project_members, projects, stages, status_changes, users,
+    },
     error::AppError,
 };
 
@@ -105,6 +107,7 @@ pub fn register(
         .data(loader(StagesByProjectLoader(db.clone())))
         .data(loader(MembersByProjectLoader(db.clone())))
         .data(loader(StageByIdLoader(db.clone())))
+        .data(loader(AttachmentsByDefectLoader(db.clone())))
         .data(loader(CommentsByDefectLoader(db.clone())))
         .data(loader(HistoryByDefectLoader(db.clone())))
         .data(loader(CommentCountByDefectLoader(db.clone())))
@@ -216,6 +219,12 @@ pub async fn prime_defects(
             users.extend(history.values().flatten().map(|h| h.changed_by));
         }
     }
+    if selects(ctx, &["attachments"]) {
+        let files = load_many::<AttachmentsByDefectLoader>(ctx, defect_ids.clone()).await?;
+        if selects(ctx, &["attachments", "uploadedBy"]) {
+            users.extend(files.values().flatten().map(|a| a.uploaded_by));
+        }
+    }
     if selects(ctx, &["commentCount"]) {
         load_many::<CommentCountByDefectLoader>(ctx, defect_ids).await?;
     }
@@ -224,6 +233,26 @@ pub async fn prime_defects(
 }
 
 pub struct StageByIdLoader(pub DatabaseConnection);
+pub struct AttachmentsByDefectLoader(pub DatabaseConnection);
+
+/// Oldest first.
+impl Loader<i32> for AttachmentsByDefectLoader {
+    type Value = Vec<attachments::Model>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = attachments::Entity::find()
+            .filter(attachments::Column::DefectId.is_in(keys.iter().copied()))
+            .order_by_asc(attachments::Column::Id)
+            .all(&self.0)
+            .await?;
+        let mut out: HashMap<i32, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for a in rows {
+            out.entry(a.defect_id).or_default().push(a);
+        }
+        Ok(out)
+    }
+}
 pub struct CommentsByDefectLoader(pub DatabaseConnection);
 pub struct HistoryByDefectLoader(pub DatabaseConnection);
 pub struct CommentCountByDefectLoader(pub DatabaseConnection);

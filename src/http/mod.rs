@@ -1,4 +1,5 @@
 //! The HTTP transport: routes, the REST shim and the GraphQL endpoint.
+pub mod attachments;
 pub mod auth;
 pub mod graphql;
 pub mod health;
@@ -41,6 +42,8 @@ pub fn app(state: AppState) -> Router {
         .route("/graphql", post(graphql::post).get(graphql::get))
         .route("/api/auth/login/", post(auth::login))
         .route("/api/auth/refresh/", post(auth::refresh))
+        .route("/api/attachments/{id}/file", get(attachments::file))
+        .route("/api/attachments/{id}/thumbnail", get(attachments::thumbnail))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .fallback(not_found)

@@ -105,7 +105,7 @@ async fn build(
     let mut config = Config::for_database(url);
     config.jwt_secret = Some("test-secret-test-secret-test-secret!".into());
     tweak(&mut config);
-    let state = AppState::new(conn, config);
+    let state = AppState::new(conn, config).expect("state");
     let router = defect_control::app(state.clone());
     TestApp {
         backend,

@@ -3,10 +3,12 @@
 //! SQLite always and PostgreSQL too when TEST_DATABASE_URL is set.
 mod helpers;
 
+mod attachments;
 mod auth;
 mod defect_lists;
 mod defects;
 mod errors;
+mod files;
 mod projects;
 mod schema;
 mod seed;

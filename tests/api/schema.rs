@@ -9,8 +9,6 @@ use async_graphql::parser::{
 /// Outline items that later issues build. Each entry is `Type` or `Type.field`.
 /// Emptying this list is part of finishing those issues.
 const NOT_YET_BUILT: &[&str] = &[
-    "Attachment",
-    "Defect.attachments",
     "StatusCount",
     "PriorityCount",
     "ReportSummary",
@@ -18,10 +16,7 @@ const NOT_YET_BUILT: &[&str] = &[
     "EngineerReport",
     "Reports",
     "ReportFilter",
-    "Upload",
     "Query.reports",
-    "Mutation.uploadAttachment",
-    "Mutation.deleteAttachment",
 ];
 
 /// `Type.field(args): type` lines, plus `Type` and enum values, for comparison.

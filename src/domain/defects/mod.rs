@@ -1,4 +1,6 @@
+pub mod attachments;
 pub mod comments;
+pub mod files;
 pub mod filter;
 pub mod policy;
 pub mod queries;

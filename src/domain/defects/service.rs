@@ -426,16 +426,20 @@ pub async fn change_status(
     .await
 }
 
-/// Deletes a defect with its comments, history and attachment rows. Managers only.
+/// Deletes a defect with its comments, history and attachments (rows, then stored
+/// objects). Managers only.
 pub async fn delete(
-    db: &DatabaseConnection,
+    state: &crate::state::AppState,
     viewer: &Viewer,
     id: i32,
 ) -> AppResult<defects::Model> {
+    let db = &state.db;
     let defect = get(db, viewer, id).await?;
     if !policy::can_manage(viewer) {
         return Err(AppError::forbidden("only managers may delete defects"));
     }
+    let keys = super::attachments::keys_of_defect(db, defect.id).await?;
     defects::Entity::delete_by_id(defect.id).exec(db).await?;
+    state.storage.delete_all(&keys).await;
     Ok(defect)
 }

@@ -1,0 +1,166 @@
+//! Uploading and deleting attachments. Storage and database stay consistent: an object
+//! whose row could not be written is removed, a row is only written after its objects
+//! are stored, and deleting rows removes their objects.
+use bytes::Bytes;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+
+use super::{files, policy, service};
+use crate::{
+    auth::Viewer,
+    auth::tokens::random_token,
+    entities::attachments,
+    error::{AppError, AppResult},
+    state::AppState,
+    time,
+};
+
+pub struct Upload {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+}
+
+fn storage_error(e: impl std::error::Error + Send + Sync + 'static) -> AppError {
+    AppError::internal(e)
+}
+
+pub async fn upload(
+    state: &AppState,
+    viewer: &Viewer,
+    defect_id: i32,
+    file: Upload,
+) -> AppResult<attachments::Model> {
+    let db = &state.db;
+    let defect = service::get(db, viewer, defect_id).await?;
+    if !policy::can_upload(viewer, &defect) {
+        return Err(AppError::forbidden(
+            "you may attach files only to defects you authored or perform",
+        ));
+    }
+    if defect.status.is_final() {
+        return Err(AppError::bad_input(
+            "defectId",
+            format!(
+                "the defect is {} and final: uploads are not possible",
+                defect.status.name()
+            ),
+        ));
+    }
+    if file.bytes.len() as u64 > state.config.max_upload_bytes {
+        return Err(AppError::PayloadTooLarge(format!(
+            "the file is larger than {} bytes",
+            state.config.max_upload_bytes
+        )));
+    }
+    if file.bytes.is_empty() {
+        return Err(AppError::bad_input("file", "is empty"));
+    }
+    let filename = files::sanitize_filename(&file.filename);
+    let bytes = Bytes::from(file.bytes);
+    let inspected = {
+        let bytes = bytes.clone();
+        tokio::task::spawn_blocking(move || files::inspect(&bytes))
+            .await
+            .map_err(AppError::internal)??
+    };
+    // Generated keys: the user's filename never reaches the storage path.
+    let key = format!("attachments/{}/{}", defect.id, random_token());
+    let thumb_key = inspected
+        .thumbnail
+        .as_ref()
+        .map(|_| format!("{key}-thumb.jpg"));
+    state
+        .storage
+        .put(&key, bytes)
+        .await
+        .map_err(storage_error)?;
+    if let (Some(tk), Some(thumb)) = (&thumb_key, inspected.thumbnail)
+        && let Err(e) = state.storage.put(tk, Bytes::from(thumb)).await
+    {
+        state.storage.delete_all(std::slice::from_ref(&key)).await;
+        return Err(storage_error(e));
+    }
+    let row = attachments::ActiveModel {
+        defect_id: Set(defect.id),
+        uploaded_by: Set(viewer.id),
+        filename: Set(filename),
+        content_type: Set(inspected.content_type.to_owned()),
+        size: Set(i64::try_from(inspected.size).unwrap_or(i64::MAX)),
+        sha256: Set(inspected.sha256),
+        width: Set(inspected.width.map(|w| w as i32)),
+        height: Set(inspected.height.map(|h| h as i32)),
+        storage_key: Set(key.clone()),
+        thumbnail_key: Set(thumb_key.clone()),
+        created_at: Set(time::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    match row {
+        Ok(row) => Ok(row),
+        Err(e) => {
+            let keys: Vec<String> = std::iter::once(key).chain(thumb_key).collect();
+            state.storage.delete_all(&keys).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// An attachment whose defect the viewer can see, with that defect.
+pub async fn get(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i32,
+) -> AppResult<(attachments::Model, crate::entities::defects::Model)> {
+    let row = attachments::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("attachment"))?;
+    let defect = service::get(db, viewer, row.defect_id)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound(_) => AppError::not_found("attachment"),
+            other => other,
+        })?;
+    Ok((row, defect))
+}
+
+pub async fn delete(state: &AppState, viewer: &Viewer, id: i32) -> AppResult<i32> {
+    let (row, defect) = get(&state.db, viewer, id).await?;
+    if !policy::can_delete_attachment(viewer, row.uploaded_by) {
+        return Err(AppError::forbidden(
+            "you may delete only attachments you uploaded",
+        ));
+    }
+    if defect.status.is_final() {
+        return Err(AppError::bad_input(
+            "id",
+            format!(
+                "the defect is {} and final: its attachments are kept",
+                defect.status.name()
+            ),
+        ));
+    }
+    attachments::Entity::delete_by_id(row.id)
+        .exec(&state.db)
+        .await?;
+    state
+        .storage
+        .delete_all(&object_keys(std::slice::from_ref(&row)))
+        .await;
+    Ok(row.id)
+}
+
+pub fn object_keys(rows: &[attachments::Model]) -> Vec<String> {
+    rows.iter()
+        .flat_map(|a| std::iter::once(a.storage_key.clone()).chain(a.thumbnail_key.clone()))
+        .collect()
+}
+
+/// The stored objects of a defect's attachments (collected before the defect is deleted).
+pub async fn keys_of_defect(db: &DatabaseConnection, defect_id: i32) -> AppResult<Vec<String>> {
+    let rows = attachments::Entity::find()
+        .filter(attachments::Column::DefectId.eq(defect_id))
+        .all(db)
+        .await?;
+    Ok(object_keys(&rows))
+}
