@@ -31,6 +31,10 @@ pub struct Config {
     pub login_lockout: Duration,
     pub graphiql: bool,
     pub introspection: bool,
+    /// A request that has produced no response by then answers 503.
+    pub request_timeout: Duration,
+    /// After SIGTERM/Ctrl-C, how long in-flight requests may take to finish.
+    pub shutdown_grace: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -133,6 +137,11 @@ impl Config {
             .filter(|n| *n > 0)
             .ok_or_else(|| err("LOGIN_MAX_FAILURES", "must be between 1 and 4294967295"))?;
         let login_lockout = Duration::from_secs(number(&val, "LOGIN_LOCKOUT_SECS", 300)?);
+        let request_timeout = Duration::from_secs(number(&val, "REQUEST_TIMEOUT_SECS", 30)?);
+        if request_timeout < Duration::from_secs(2) {
+            return Err(err("REQUEST_TIMEOUT_SECS", "must be at least 2"));
+        }
+        let shutdown_grace = Duration::from_secs(number(&val, "SHUTDOWN_GRACE_SECS", 20)?);
         let graphiql = boolean(&val, "GRAPHIQL", true)?;
         let introspection = boolean(&val, "INTROSPECTION", true)?;
         Ok(Config {
@@ -149,7 +158,15 @@ impl Config {
             login_lockout,
             graphiql,
             introspection,
+            request_timeout,
+            shutdown_grace,
         })
+    }
+
+    /// SQL statements are cut off before the request timeout, so a slow query cannot
+    /// hold a connection past the request that wanted it (PostgreSQL).
+    pub fn statement_timeout(&self) -> Duration {
+        self.request_timeout - Duration::from_secs(1)
     }
 
     /// A configuration for tests and tools: development defaults with the given database.
@@ -235,6 +252,8 @@ mod tests {
             ("JWT_SECRET", "short"),
             ("APP_ENV", "staging"),
             ("GRAPHIQL", "maybe"),
+            ("REQUEST_TIMEOUT_SECS", "1"),
+            ("SHUTDOWN_GRACE_SECS", "soon"),
         ] {
             let e = with(&[(key, value)]).expect_err(key);
             assert_eq!(e.key, key);

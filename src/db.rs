@@ -4,7 +4,14 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 
-pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+/// Connects with bounded waits: 5 s to connect or to get a pooled connection (a full pool
+/// answers 503 instead of queueing forever) and, on PostgreSQL, a server-side
+/// `statement_timeout`. Dropped connections (a database restart) are replaced by the
+/// pool, which checks idle connections before handing them out.
+pub async fn connect(
+    url: &str,
+    statement_timeout: Option<Duration>,
+) -> Result<DatabaseConnection, DbErr> {
     if let Some(path) = sqlite_file(url)
         && let Some(dir) = std::path::Path::new(path).parent()
         && !dir.as_os_str().is_empty()
@@ -17,7 +24,12 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(true)
         .sqlx_logging(false);
+    if let Some(t) = statement_timeout {
+        let ms = t.as_millis().to_string();
+        opts.map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", ms.clone())]));
+    }
     let db = Database::connect(opts).await?;
     if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
         // WAL lets readers and a writer work at once and is a property of the file, so

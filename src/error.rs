@@ -31,9 +31,9 @@ pub enum AppError {
     PayloadTooLarge(String),
     #[error("too many failed attempts; retry in {retry_after} s")]
     RateLimited { retry_after: u64 },
-    /// The database is overloaded or unreachable; the client may retry.
-    #[error("service unavailable, retry later")]
-    Unavailable,
+    /// Overloaded, out of time, or the database is unreachable; the client may retry.
+    #[error("{0}")]
+    Unavailable(String),
     /// The cause is logged, never shown.
     #[error("internal server error")]
     Internal(Arc<dyn std::error::Error + Send + Sync>),
@@ -68,7 +68,7 @@ impl AppError {
             AppError::Conflict(_) => "CONFLICT",
             AppError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             AppError::RateLimited { .. } => "RATE_LIMITED",
-            AppError::Unavailable => "SERVICE_UNAVAILABLE",
+            AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
             AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -82,7 +82,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -104,7 +104,9 @@ impl From<DbErr> for AppError {
                 AppError::Conflict("the object is referenced by other data".into())
             }
             _ => match err {
-                DbErr::ConnectionAcquire(_) => AppError::Unavailable,
+                DbErr::ConnectionAcquire(_) => {
+                    AppError::Unavailable("the database is busy; retry shortly".into())
+                }
                 other => AppError::internal(other),
             },
         }
@@ -147,7 +149,7 @@ impl IntoResponse for AppError {
         let mut response = (self.status(), Json(body)).into_response();
         let retry = match &self {
             AppError::RateLimited { retry_after } => Some(*retry_after),
-            AppError::Unavailable => Some(1),
+            AppError::Unavailable(_) => Some(1),
             _ => None,
         };
         if let Some(secs) = retry

@@ -8,6 +8,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod seed;
+pub mod server;
 pub mod state;
 pub mod storage;
 pub mod time;

@@ -1,12 +1,11 @@
 use std::{
     io::{BufRead, IsTerminal},
-    net::SocketAddr,
     path::PathBuf,
     process::ExitCode,
 };
 
 use clap::{Parser, Subcommand};
-use defect_control::{config::Config, db, graphql, seed, state::AppState};
+use defect_control::{config::Config, db, graphql, seed, server, state::AppState};
 use tracing_subscriber::{EnvFilter, fmt};
 
 #[derive(Parser)]
@@ -44,6 +43,8 @@ enum Command {
     Seed { file: PathBuf },
     /// Print the GraphQL schema (SDL).
     PrintSchema,
+    /// Exit 0 when the server on BIND_ADDR answers /health (the container's probe).
+    Healthcheck,
 }
 
 fn init_tracing() {
@@ -64,6 +65,22 @@ async fn main() -> ExitCode {
         print!("{}", graphql::sdl());
         return ExitCode::SUCCESS;
     }
+    if let Some(Command::Healthcheck) = cli.command {
+        let bind = match Config::from_env() {
+            Ok(c) => c.bind_addr,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        return match server::healthcheck(bind).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("unhealthy: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     init_tracing();
     match run(cli.command.unwrap_or(Command::Serve { seed: None })).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -78,7 +95,7 @@ type BoxError = Box<dyn std::error::Error>;
 
 async fn run(command: Command) -> Result<(), BoxError> {
     let config = Config::from_env()?;
-    let conn = db::connect(&config.database_url).await?;
+    let conn = db::connect(&config.database_url, Some(config.statement_timeout())).await?;
     db::migrate(&conn).await?;
     match command {
         Command::Migrate => {
@@ -108,18 +125,14 @@ async fn run(command: Command) -> Result<(), BoxError> {
             let bind = config.bind_addr;
             let state = AppState::new(conn.clone(), config)?;
             tracing::info!(storage = %state.storage.description, "attachments storage");
+            let grace = state.config.shutdown_grace;
             let listener = tokio::net::TcpListener::bind(bind).await?;
             tracing::info!("listening on http://{bind} (GraphiQL at http://{bind}/graphql)");
-            axum::serve(
-                listener,
-                defect_control::app(state).into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+            server::serve(listener, state, server::shutdown_signal(), grace).await?;
             conn.close().await?;
             tracing::info!("stopped");
         }
-        Command::PrintSchema => unreachable!("handled before start-up"),
+        Command::PrintSchema | Command::Healthcheck => unreachable!("handled before start-up"),
     }
     Ok(())
 }
@@ -136,24 +149,4 @@ fn read_password(from_stdin: bool) -> Result<String, BoxError> {
         return Err("the passwords do not match".into());
     }
     Ok(first)
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
 }

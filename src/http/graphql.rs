@@ -25,7 +25,8 @@ use crate::{
 /// Room for the multipart envelope around the largest allowed file.
 const ENVELOPE_BYTES: u64 = 1024 * 1024;
 
-fn graphql_error(status: StatusCode, code: &str, message: &str) -> Response {
+/// A GraphQL-shaped error response for failures outside the executor.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
         axum::Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })),
@@ -34,7 +35,7 @@ fn graphql_error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 fn too_large() -> Response {
-    graphql_error(
+    error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
         "PAYLOAD_TOO_LARGE",
         "the request is larger than MAX_UPLOAD_BYTES allows",
@@ -113,7 +114,7 @@ pub async fn post(
                 }
                 _ => "the request could not be read".to_owned(),
             };
-            return graphql_error(StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED", &message);
+            return error_response(StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED", &message);
         }
     };
     execute(&http, &headers, client, request).await
@@ -128,14 +129,14 @@ pub async fn get(
 ) -> Response {
     let Some(query) = query.filter(|q| !q.is_empty()) else {
         if !http.state.config.graphiql {
-            return graphql_error(StatusCode::NOT_FOUND, "NOT_FOUND", "GraphiQL is disabled");
+            return error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "GraphiQL is disabled");
         }
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     };
     let request = match async_graphql::http::parse_query_string(&query) {
         Ok(r) => r,
         Err(_) => {
-            return graphql_error(
+            return error_response(
                 StatusCode::BAD_REQUEST,
                 "GRAPHQL_PARSE_FAILED",
                 "the query string is not a valid GraphQL request",
@@ -148,7 +149,7 @@ pub async fn get(
             .iter()
             .any(|(_, op)| op.node.ty != OperationType::Query);
         if mutation {
-            let mut response = graphql_error(
+            let mut response = error_response(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "GRAPHQL_VALIDATION_FAILED",
                 "mutations must be sent with POST",

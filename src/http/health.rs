@@ -15,6 +15,6 @@ pub async fn health() -> impl IntoResponse {
 pub async fn ready(State(http): State<Http>) -> Result<Json<serde_json::Value>, AppError> {
     match tokio::time::timeout(Duration::from_secs(2), http.state.db.ping()).await {
         Ok(Ok(())) => Ok(Json(json!({ "status": "ready" }))),
-        _ => Err(AppError::Unavailable),
+        _ => Err(AppError::Unavailable("the database does not answer".into())),
     }
 }

@@ -6,10 +6,14 @@ pub mod health;
 
 use std::net::SocketAddr;
 
+use std::time::Duration;
+
 use axum::{
     Router,
-    extract::{ConnectInfo, FromRequestParts},
-    http::{HeaderName, HeaderValue, Method, request::Parts},
+    extract::{ConnectInfo, FromRequestParts, Request, State},
+    http::{HeaderName, HeaderValue, Method, StatusCode, request::Parts},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use tower_http::{
@@ -37,6 +41,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn app(state: AppState) -> Router {
     let schema = build_schema(Some(state.clone()));
     let cors = cors(&state.config.cors_origins);
+    let request_timeout = state.config.request_timeout;
     let http = Http { state, schema };
     let mut router = Router::new()
         .route("/graphql", post(graphql::post).get(graphql::get))
@@ -48,6 +53,7 @@ pub fn app(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .fallback(not_found)
         .with_state(http)
+        .layer(middleware::from_fn_with_state(request_timeout, timeout))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let id = req
@@ -83,6 +89,31 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
         let list: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
         layer.allow_origin(AllowOrigin::list(list))
     })
+}
+
+/// A request that has not produced its response in time answers 503 with a code (the
+/// body of a streaming response, such as an export, is not cut).
+async fn timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    let graphql = req.uri().path() == "/graphql";
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let err = AppError::Unavailable(format!(
+                "the request took longer than {} s",
+                limit.as_secs()
+            ));
+            tracing::warn!("request timed out");
+            if graphql {
+                graphql::error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    err.code(),
+                    &err.to_string(),
+                )
+            } else {
+                err.into_response()
+            }
+        }
+    }
 }
 
 async fn not_found() -> AppError {

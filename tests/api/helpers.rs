@@ -91,7 +91,9 @@ async fn build(
     dir: Option<tempfile::TempDir>,
     tweak: &impl Fn(&mut Config),
 ) -> TestApp {
-    let mut conn = db::connect(url).await.expect("connect");
+    let mut conn = db::connect(url, Some(std::time::Duration::from_secs(29)))
+        .await
+        .expect("connect");
     db::migrate(&conn).await.expect("migrate");
     let statements = Arc::new(AtomicUsize::new(0));
     let counter = statements.clone();

@@ -9,6 +9,7 @@ mod defect_lists;
 mod defects;
 mod errors;
 mod files;
+mod operations;
 mod projects;
 mod schema;
 mod seed;
