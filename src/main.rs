@@ -43,6 +43,8 @@ enum Command {
     Seed { file: PathBuf },
     /// Print the GraphQL schema (SDL).
     PrintSchema,
+    /// Print the OpenAPI document of the REST shim.
+    PrintOpenapi,
     /// Exit 0 when the server on BIND_ADDR answers /health (the container's probe).
     Healthcheck,
 }
@@ -63,6 +65,10 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::PrintSchema) = cli.command {
         print!("{}", graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
+    if let Some(Command::PrintOpenapi) = cli.command {
+        print!("{}", defect_control::http::openapi::json());
         return ExitCode::SUCCESS;
     }
     if let Some(Command::Healthcheck) = cli.command {
@@ -132,7 +138,9 @@ async fn run(command: Command) -> Result<(), BoxError> {
             conn.close().await?;
             tracing::info!("stopped");
         }
-        Command::PrintSchema | Command::Healthcheck => unreachable!("handled before start-up"),
+        Command::PrintSchema | Command::PrintOpenapi | Command::Healthcheck => {
+            unreachable!("handled before start-up")
+        }
     }
     Ok(())
 }

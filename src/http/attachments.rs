@@ -20,6 +20,21 @@ use crate::{
     storage::{FileKind, unix_now},
 };
 
+/// The stored file. Authorised by the signed link from GraphQL (`exp` and `sig`, no
+/// header needed) or by a bearer token of a user who can see the defect.
+#[utoipa::path(get, path = "/api/attachments/{id}/file", tag = "attachments",
+    params(
+        ("id" = String, Path, description = "Attachment id"),
+        ("exp" = Option<u64>, Query, description = "Link expiry (Unix seconds)"),
+        ("sig" = Option<String>, Query, description = "Link signature")
+    ),
+    responses(
+        (status = 200, description = "The file, with its exact Content-Type, nosniff and an RFC 6266 Content-Disposition", content_type = "application/octet-stream"),
+        (status = 401, description = "Neither a link signature nor a token", body = super::openapi::ErrorBody),
+        (status = 403, description = "Invalid or expired link", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such attachment, or not visible", body = super::openapi::ErrorBody)
+    ),
+    security((), ("bearer" = [])))]
 pub async fn file(
     http: State<Http>,
     id: Path<String>,
@@ -31,6 +46,20 @@ pub async fn file(
         .into_response()
 }
 
+/// An image attachment's JPEG thumbnail (at most 320 px a side); authorised like `file`.
+#[utoipa::path(get, path = "/api/attachments/{id}/thumbnail", tag = "attachments",
+    params(
+        ("id" = String, Path, description = "Attachment id"),
+        ("exp" = Option<u64>, Query, description = "Link expiry (Unix seconds)"),
+        ("sig" = Option<String>, Query, description = "Link signature")
+    ),
+    responses(
+        (status = 200, description = "The thumbnail", content_type = "image/jpeg"),
+        (status = 401, description = "Neither a link signature nor a token", body = super::openapi::ErrorBody),
+        (status = 403, description = "Invalid or expired link", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such attachment or no thumbnail", body = super::openapi::ErrorBody)
+    ),
+    security((), ("bearer" = [])))]
 pub async fn thumbnail(
     http: State<Http>,
     id: Path<String>,

@@ -11,22 +11,26 @@ use crate::{
     error::AppError,
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginBody {
     username: String,
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RefreshBody {
     refresh: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
+    /// A JWT for `Authorization: Bearer`.
     access: String,
+    /// Opaque; single use (each refresh returns a new one).
     refresh: String,
+    /// Always `Bearer`.
     token_type: &'static str,
+    /// Seconds until `access` expires.
     expires_in: u64,
 }
 
@@ -46,6 +50,16 @@ fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
         .map_err(|e| AppError::bad_input("body", e.body_text()))
 }
 
+/// Exchange a username and password for tokens. The same 401 answers an unknown user,
+/// a wrong password and an inactive user; repeated failures answer 429 with Retry-After.
+#[utoipa::path(post, path = "/api/auth/login/", tag = "auth", request_body = LoginBody,
+    responses(
+        (status = 200, description = "Tokens", body = TokenResponse),
+        (status = 400, description = "Malformed body", body = super::openapi::ErrorBody),
+        (status = 401, description = "Bad credentials", body = super::openapi::ErrorBody),
+        (status = 429, description = "Too many failed attempts", body = super::openapi::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait")))
+    ))]
 pub async fn login(
     State(http): State<Http>,
     client: ClientAddr,
@@ -56,6 +70,14 @@ pub async fn login(
     Ok(Json(pair.into()))
 }
 
+/// Rotate a refresh token: returns a new pair; the given token is refused from now on,
+/// and presenting it again revokes every token of that login.
+#[utoipa::path(post, path = "/api/auth/refresh/", tag = "auth", request_body = RefreshBody,
+    responses(
+        (status = 200, description = "New tokens", body = TokenResponse),
+        (status = 400, description = "Malformed body", body = super::openapi::ErrorBody),
+        (status = 401, description = "Unknown, expired, used or revoked token", body = super::openapi::ErrorBody)
+    ))]
 pub async fn refresh(
     State(http): State<Http>,
     payload: Result<Json<RefreshBody>, JsonRejection>,

@@ -7,11 +7,18 @@ use super::Http;
 use crate::error::AppError;
 
 /// Liveness: the process answers.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "Alive", body = super::openapi::StatusBody)))]
 pub async fn health() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
 /// Readiness: the database answers within two seconds.
+#[utoipa::path(get, path = "/ready", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = super::openapi::StatusBody),
+        (status = 503, description = "The database does not answer", body = super::openapi::ErrorBody)
+    ))]
 pub async fn ready(State(http): State<Http>) -> Result<Json<serde_json::Value>, AppError> {
     match tokio::time::timeout(Duration::from_secs(2), http.state.db.ping()).await {
         Ok(Ok(())) => Ok(Json(json!({ "status": "ready" }))),

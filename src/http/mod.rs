@@ -3,6 +3,7 @@ pub mod attachments;
 pub mod auth;
 pub mod graphql;
 pub mod health;
+pub mod openapi;
 
 use std::net::SocketAddr;
 
@@ -49,6 +50,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/auth/refresh/", post(auth::refresh))
         .route("/api/attachments/{id}/file", get(attachments::file))
         .route("/api/attachments/{id}/thumbnail", get(attachments::thumbnail))
+        .route("/api/openapi.json", get(openapi::serve))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .fallback(not_found)

@@ -109,3 +109,36 @@ fn schema_covers_the_contract_outline() {
         "built already, remove from NOT_YET_BUILT: {built:?}"
     );
 }
+
+#[test]
+fn committed_openapi_is_current() {
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json"))
+        .expect("openapi.json");
+    assert!(
+        committed == defect_control::http::openapi::json(),
+        "openapi.json is stale: run `cargo run -- print-openapi > openapi.json` and review the diff"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_served_and_describes_every_rest_endpoint() {
+    for app in crate::helpers::apps().await {
+        let res = app.get("/api/openapi.json", None).await;
+        assert_eq!(res.status, 200);
+        assert_eq!(res.body["openapi"], "3.1.0");
+        let paths = res.body["paths"].as_object().unwrap();
+        for path in [
+            "/api/auth/login/",
+            "/api/auth/refresh/",
+            "/api/attachments/{id}/file",
+            "/api/attachments/{id}/thumbnail",
+            "/health",
+            "/ready",
+        ] {
+            assert!(paths.contains_key(path), "{path} is described");
+        }
+        let served: serde_json::Value =
+            serde_json::from_str(&defect_control::http::openapi::json()).unwrap();
+        assert_eq!(res.body, served);
+    }
+}
