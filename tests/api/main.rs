@@ -8,6 +8,7 @@ mod defect_lists;
 mod defects;
 mod errors;
 mod projects;
+mod reports;
 mod schema;
 mod seed;
 mod server;
