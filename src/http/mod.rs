@@ -1,5 +1,6 @@
 //! The HTTP transport: routes, the REST shim and the GraphQL endpoint.
 pub mod auth;
+pub mod export;
 pub mod graphql;
 pub mod health;
 
@@ -41,6 +42,7 @@ pub fn app(state: AppState) -> Router {
         .route("/graphql", post(graphql::post).get(graphql::get))
         .route("/api/auth/login/", post(auth::login))
         .route("/api/auth/refresh/", post(auth::refresh))
+        .route("/api/reports/export/", get(export::export))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .fallback(not_found)

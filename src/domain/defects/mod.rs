@@ -1,4 +1,5 @@
 pub mod comments;
+pub mod export;
 pub mod filter;
 pub mod policy;
 pub mod queries;
