@@ -7,6 +7,8 @@ mod auth;
 mod defect_lists;
 mod defects;
 mod errors;
+mod export;
+mod fixtures;
 mod projects;
 mod reports;
 mod schema;

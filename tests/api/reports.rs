@@ -2,118 +2,21 @@
 //! dataset: every status and priority, zeros, the overdue date boundary, average hours,
 //! project and date filters, engineers and projects without defects, role limits and a
 //! statement count that does not grow with the data.
-use std::sync::atomic::Ordering;
+mod access;
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use defect_control::{
-    domain::defects::service::{self, NewDefect},
-    entities::{
-        defects,
-        enums::{DefectStatus, Priority, Role},
-        users,
-    },
+use chrono::{Duration, NaiveDate, Utc};
+use defect_control::entities::{
+    defects,
+    enums::{DefectStatus, Priority, Role},
+    users,
 };
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::{Value, json};
 
-use crate::helpers::{Actor, TestApp, apps};
-
-/// One defect as a test wants it: walked through the real services, then given a
-/// controlled `created_at` (and `closed_at` = `created_at` + `hours` when CLOSED).
-#[derive(Clone, Debug)]
-pub struct Spec {
-    pub project: i32,
-    pub stage: Option<i32>,
-    pub title: String,
-    pub description: String,
-    pub priority: Priority,
-    pub status: DefectStatus,
-    pub performer: Option<i32>,
-    pub deadline: Option<NaiveDate>,
-    pub created_at: DateTime<Utc>,
-    pub hours: f64,
-}
-
-impl Spec {
-    pub fn new(project: i32, created_at: DateTime<Utc>) -> Self {
-        Spec {
-            project,
-            stage: None,
-            title: "Defect".into(),
-            description: String::new(),
-            priority: Priority::Medium,
-            status: DefectStatus::New,
-            performer: None,
-            deadline: None,
-            created_at,
-            hours: 0.0,
-        }
-    }
-
-    fn open(&self) -> bool {
-        DefectStatus::OPEN.contains(&self.status)
-    }
-
-    fn overdue(&self, today: NaiveDate) -> bool {
-        self.open() && self.deadline.is_some_and(|d| d < today)
-    }
-}
-
-/// Whole seconds, so both backends compute hours exactly.
-pub fn base_time() -> DateTime<Utc> {
-    let t = Utc::now() - Duration::days(30);
-    Utc.timestamp_opt(t.timestamp(), 0).unwrap()
-}
-
-/// Creates the defect as `author`; `manager` assigns and moves it.
-pub async fn make(app: &TestApp, author: &Actor, manager: &Actor, s: &Spec) -> defects::Model {
-    let d = service::create(
-        app.db(),
-        &author.viewer(),
-        NewDefect {
-            project_id: s.project,
-            stage_id: s.stage,
-            title: s.title.clone(),
-            description: Some(s.description.clone()),
-            priority: Some(s.priority),
-            deadline: s.deadline,
-            performer_id: None,
-        },
-    )
-    .await
-    .unwrap();
-    let mgr = manager.viewer();
-    if let Some(p) = s.performer {
-        service::assign(app.db(), &mgr, d.id, Some(p), None)
-            .await
-            .unwrap();
-    }
-    use DefectStatus::*;
-    let path: &[DefectStatus] = match s.status {
-        New => &[],
-        InProgress => &[InProgress],
-        Review => &[InProgress, Review],
-        Closed => &[InProgress, Review, Closed],
-        Cancelled => &[Cancelled],
-    };
-    for to in path {
-        service::change_status(app.db(), &mgr, d.id, *to, None, None)
-            .await
-            .unwrap();
-    }
-    let row = defects::Entity::find_by_id(d.id)
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut am: defects::ActiveModel = row.into();
-    am.created_at = Set(s.created_at);
-    if s.status == Closed {
-        let ms = (s.hours * 3_600_000.0).round() as i64;
-        am.closed_at = Set(Some(s.created_at + Duration::milliseconds(ms)));
-    }
-    am.update(app.db()).await.unwrap()
-}
+use crate::{
+    fixtures::{Spec, base_time, make},
+    helpers::{Actor, TestApp, apps},
+};
 
 const STATUSES: [(DefectStatus, &str); 5] = [
     (DefectStatus::New, "NEW"),
@@ -180,20 +83,20 @@ type Row = (
     f64,
 );
 
-struct Data {
-    manager: Actor,
-    observer: Actor,
-    engineer: Actor,
+pub struct Data {
+    pub manager: Actor,
+    pub observer: Actor,
+    pub engineer: Actor,
     /// Active engineers, with the inactive one last.
-    engineers: Vec<Actor>,
+    pub engineers: Vec<Actor>,
     /// (id, title): Alpha, Bravo, Charlie (no defects).
-    projects: Vec<(i32, &'static str)>,
-    specs: Vec<Spec>,
-    rows: Vec<defects::Model>,
-    today: NaiveDate,
+    pub projects: Vec<(i32, &'static str)>,
+    pub specs: Vec<Spec>,
+    pub rows: Vec<defects::Model>,
+    pub today: NaiveDate,
 }
 
-async fn dataset(app: &TestApp) -> Data {
+pub async fn dataset(app: &TestApp) -> Data {
     let admin = app.actor(Role::Admin).await;
     let manager = app.actor(Role::Manager).await;
     let observer = app.actor(Role::Observer).await;
@@ -264,11 +167,11 @@ async fn dataset(app: &TestApp) -> Data {
     }
 }
 
-const SUMMARY: &str = "query($f: ReportFilter) { reports { summary(filter: $f) {
+pub const SUMMARY: &str = "query($f: ReportFilter) { reports { summary(filter: $f) {
     total open overdue byStatus { status count } byPriority { priority count } avgResolutionHours } } }";
-const BY_PROJECT: &str = "query($f: ReportFilter) { reports { byProject(filter: $f) {
+pub const BY_PROJECT: &str = "query($f: ReportFilter) { reports { byProject(filter: $f) {
     project { id title } total open closed cancelled overdue byStatus { status count } avgResolutionHours } } }";
-const BY_ENGINEER: &str = "query($f: ReportFilter) { reports { byEngineer(filter: $f) {
+pub const BY_ENGINEER: &str = "query($f: ReportFilter) { reports { byEngineer(filter: $f) {
     engineer { id username } assigned open inReview closed overdue avgResolutionHours } } }";
 
 #[tokio::test]
@@ -523,76 +426,5 @@ async fn by_engineer_lists_active_engineers_by_username_with_zeros() {
             .await["reports"]["byEngineer"]
             .clone();
         check(got, expected(&|s| s.created_at <= to));
-    }
-}
-
-#[tokio::test]
-async fn reports_are_for_admins_managers_and_observers() {
-    for app in apps().await {
-        let data = dataset(&app).await;
-        let admin = app.actor(Role::Admin).await;
-        for q in [SUMMARY, BY_PROJECT, BY_ENGINEER] {
-            for ok in [&admin, &data.manager, &data.observer] {
-                app.ok(ok, q, json!({})).await;
-            }
-            assert_eq!(
-                app.code(Some(&data.engineer.token), q, json!({})).await,
-                "FORBIDDEN"
-            );
-            assert_eq!(app.code(None, q, json!({})).await, "UNAUTHENTICATED");
-            assert_eq!(
-                app.code(Some("garbage"), q, json!({})).await,
-                "UNAUTHENTICATED"
-            );
-        }
-        let bare = "{ reports { __typename } }";
-        assert_eq!(
-            app.code(Some(&data.engineer.token), bare, json!({})).await,
-            "FORBIDDEN"
-        );
-    }
-}
-
-/// Statements run by one report request (the viewer lookup included).
-async fn cost(app: &TestApp, actor: &Actor, query: &str) -> usize {
-    let before = app.statements.load(Ordering::SeqCst);
-    app.ok(actor, query, json!({ "f": {} })).await;
-    app.statements.load(Ordering::SeqCst) - before
-}
-
-#[tokio::test]
-async fn each_report_costs_the_same_few_statements_whatever_the_data() {
-    for app in apps().await {
-        let data = dataset(&app).await;
-        let m = &data.manager;
-        let small = [
-            cost(&app, m, SUMMARY).await,
-            cost(&app, m, BY_PROJECT).await,
-            cost(&app, m, BY_ENGINEER).await,
-        ];
-        // The viewer lookup, the aggregate, and for lists the rows reported on.
-        assert_eq!(small, [2, 3, 3], "[{}]", app.backend);
-        let admin = app.actor(Role::Admin).await;
-        let extra = app.project(&admin, "Delta").await.id;
-        for e in &data.engineers[..3] {
-            app.add_member(extra, e.id).await;
-        }
-        for i in 0..40 {
-            let spec = Spec {
-                performer: Some(data.engineers[i % 3].id),
-                status: DefectStatus::Closed,
-                hours: i as f64,
-                ..Spec::new(extra, base_time())
-            };
-            make(&app, m, m, &spec).await;
-        }
-        let large = [
-            cost(&app, m, SUMMARY).await,
-            cost(&app, m, BY_PROJECT).await,
-            cost(&app, m, BY_ENGINEER).await,
-        ];
-        assert_eq!(small, large, "[{}]", app.backend);
-        let total = app.ok(m, SUMMARY, json!({})).await["reports"]["summary"]["total"].clone();
-        assert_eq!(total, 51);
     }
 }
