@@ -150,9 +150,10 @@ struct Export {
 }
 
 impl Export {
-    /// Up to [`BATCH`] matching rows with ids above `after`.
+    /// Up to [`BATCH`] matching rows with ids above `after`, names joined in the same
+    /// statement so a batch is one round trip.
     async fn batch(&self, after: i32) -> AppResult<Vec<Row>> {
-        let id = |table: &'static str| Expr::col((table, users::Column::Id));
+        let user_id = |alias: &'static str| Expr::col((alias, users::Column::Id));
         let mut q = queries::visible_to(&self.viewer)
             .filter(self.filter.condition(self.today))
             .filter(Column::Id.gt(after))
@@ -195,13 +196,13 @@ impl Export {
                 JoinType::LeftJoin,
                 users::Entity,
                 "performer",
-                id("performer").equals((defects::Entity, Column::PerformerId)),
+                user_id("performer").equals((defects::Entity, Column::PerformerId)),
             )
             .join_as(
                 JoinType::InnerJoin,
                 users::Entity,
                 "author",
-                id("author").equals((defects::Entity, Column::AuthorId)),
+                user_id("author").equals((defects::Entity, Column::AuthorId)),
             );
         Ok(q.into_model::<Row>().all(&self.db).await?)
     }
