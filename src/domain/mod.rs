@@ -3,6 +3,7 @@
 pub mod defects;
 pub mod pagination;
 pub mod projects;
+pub mod reports;
 pub mod search;
 pub mod users;
 pub mod validate;

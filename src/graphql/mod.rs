@@ -6,6 +6,7 @@ pub mod errors;
 pub mod loaders;
 pub mod pagination;
 pub mod projects;
+pub mod reports;
 pub mod scalars;
 pub mod users;
 
@@ -18,6 +19,7 @@ pub struct Query(
     users::UserQuery,
     projects::ProjectQuery,
     defects::DefectQuery,
+    reports::ReportQuery,
 );
 
 #[derive(MergedObject, Default)]

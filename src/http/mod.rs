@@ -1,6 +1,7 @@
 //! The HTTP transport: routes, the REST shim and the GraphQL endpoint.
 pub mod attachments;
 pub mod auth;
+pub mod export;
 pub mod graphql;
 pub mod health;
 pub mod openapi;
@@ -51,6 +52,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/attachments/{id}/file", get(attachments::file))
         .route("/api/attachments/{id}/thumbnail", get(attachments::thumbnail))
         .route("/api/openapi.json", get(openapi::serve))
+        .route("/api/reports/export/", get(export::export))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .fallback(not_found)

@@ -55,6 +55,7 @@ impl Modify for BearerAuth {
         super::auth::refresh,
         super::attachments::file,
         super::attachments::thumbnail,
+        super::export::export,
         super::health::health,
         super::health::ready,
     ),

@@ -8,16 +8,7 @@ use async_graphql::parser::{
 
 /// Outline items that later issues build. Each entry is `Type` or `Type.field`.
 /// Emptying this list is part of finishing those issues.
-const NOT_YET_BUILT: &[&str] = &[
-    "StatusCount",
-    "PriorityCount",
-    "ReportSummary",
-    "ProjectReport",
-    "EngineerReport",
-    "Reports",
-    "ReportFilter",
-    "Query.reports",
-];
+const NOT_YET_BUILT: &[&str] = &[];
 
 /// `Type.field(args): type` lines, plus `Type` and enum values, for comparison.
 fn items(doc: &ServiceDocument) -> BTreeSet<String> {
@@ -83,12 +74,14 @@ fn committed_schema_is_current() {
 
 #[test]
 fn schema_covers_the_contract_outline() {
-    let outline_path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/contract/schema-outline.graphql"
-    );
-    let outline =
-        std::fs::read_to_string(outline_path).expect("the contract outline beside the checkout");
+    // `../shared` beside the checkout; a git worktree nested inside it looks further up.
+    let outline_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .skip(1)
+        .map(|dir| dir.join("shared/contract/schema-outline.graphql"))
+        .find(|path| path.exists())
+        .expect("the contract outline beside the checkout");
+    let outline = std::fs::read_to_string(outline_path).expect("the contract outline");
     let ours = items(&parse_schema(defect_control::graphql::sdl()).expect("our SDL parses"));
     let wanted = items(&parse_schema(outline).expect("outline parses"));
     let missing: Vec<&String> = wanted

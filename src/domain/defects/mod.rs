@@ -1,5 +1,6 @@
 pub mod attachments;
 pub mod comments;
+pub mod export;
 pub mod files;
 pub mod filter;
 pub mod policy;

@@ -1,0 +1,136 @@
+//! Report use cases: the role gate, the filter, and the rows reported on.
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+
+use super::{
+    policy,
+    queries::{self, Counts},
+};
+use crate::{
+    auth::Viewer,
+    domain::{
+        defects::{filter::DefectFilter, queries::today},
+        projects::queries as projects_queries,
+    },
+    entities::{defects, enums::Role, projects, users},
+    error::{AppError, AppResult},
+};
+
+/// Narrows every report. `from`/`to` bound `created_at`, inclusive.
+#[derive(Clone, Debug, Default)]
+pub struct ReportFilter {
+    pub project_id: Option<i32>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl ReportFilter {
+    /// Reports count exactly what the defect list would show for the same bounds.
+    fn defects(&self) -> DefectFilter {
+        DefectFilter {
+            project_id: self.project_id,
+            created_from: self.from,
+            created_to: self.to,
+            ..Default::default()
+        }
+    }
+}
+
+pub fn check(viewer: &Viewer) -> AppResult<()> {
+    if policy::can_view(viewer.role) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(
+            "reports are for admins, managers and observers",
+        ))
+    }
+}
+
+/// Counts over every visible defect that matches the filter.
+pub async fn summary(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &ReportFilter,
+) -> AppResult<Counts> {
+    check(viewer)?;
+    let rows = queries::aggregate(db, viewer, &filter.defects(), None, today()).await?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .map_or_else(Counts::zero, |(_, c)| c))
+}
+
+/// Matches aggregate rows to `keys`, giving zeros to keys without defects.
+fn merge<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> i32,
+    rows: Vec<(Option<i32>, Counts)>,
+) -> Vec<(T, Counts)> {
+    let mut by_key: HashMap<i32, Counts> = rows
+        .into_iter()
+        .filter_map(|(k, c)| k.map(|k| (k, c)))
+        .collect();
+    items
+        .into_iter()
+        .map(|t| {
+            let c = by_key.remove(&key(&t)).unwrap_or_else(Counts::zero);
+            (t, c)
+        })
+        .collect()
+}
+
+/// Every project the viewer can see, zero rows included, ordered by title. With
+/// `projectId` only that project is listed: the others would show nothing but zeros.
+pub async fn by_project(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &ReportFilter,
+) -> AppResult<Vec<(projects::Model, Counts)>> {
+    check(viewer)?;
+    let mut q = projects_queries::visible_to(viewer);
+    if let Some(id) = filter.project_id {
+        q = q.filter(projects::Column::Id.eq(id));
+    }
+    let list = q
+        .order_by_asc(projects::Column::Title)
+        .order_by_asc(projects::Column::Id)
+        .all(db)
+        .await?;
+    let rows = queries::aggregate(
+        db,
+        viewer,
+        &filter.defects(),
+        Some(defects::Column::ProjectId),
+        today(),
+    )
+    .await?;
+    Ok(merge(list, |p| p.id, rows))
+}
+
+/// Every active engineer, zero rows included, ordered by username; counts are over the
+/// defects they perform.
+pub async fn by_engineer(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &ReportFilter,
+) -> AppResult<Vec<(users::Model, Counts)>> {
+    check(viewer)?;
+    let list = users::Entity::find()
+        .filter(users::Column::Role.eq(Role::Engineer))
+        .filter(users::Column::IsActive.eq(true))
+        .order_by_asc(users::Column::Username)
+        .order_by_asc(users::Column::Id)
+        .all(db)
+        .await?;
+    let rows = queries::aggregate(
+        db,
+        viewer,
+        &filter.defects(),
+        Some(defects::Column::PerformerId),
+        today(),
+    )
+    .await?;
+    Ok(merge(list, |u| u.id, rows))
+}
