@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_users_and_tokens;
 mod m20261126_000002_projects_and_stages;
 mod m20261126_000003_defects;
+mod m20261126_000004_defect_list_counts;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_users_and_tokens::Migration),
             Box::new(m20261126_000002_projects_and_stages::Migration),
             Box::new(m20261126_000003_defects::Migration),
+            Box::new(m20261126_000004_defect_list_counts::Migration),
         ]
     }
 }

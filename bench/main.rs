@@ -1,0 +1,253 @@
+//! Benchmarks: `bench generate` fills PostgreSQL with a realistic dataset; `bench run`
+//! starts the release server on it and drives the standard scenarios over HTTP;
+//! `bench statements` counts SQL statements per request in-process. See bench/README.md.
+mod generate;
+mod load;
+mod statements;
+
+use std::{process::Stdio, sync::Arc, time::{Duration, Instant}};
+
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use http_body_util::{BodyExt, Full};
+use load::{Outcome, Target, drive, graphql};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(about = "defect-control benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fill a PostgreSQL database (replacing its data) with a deterministic dataset.
+    Generate {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        defects: u64,
+        #[arg(long, default_value_t = 200)]
+        users: usize,
+        #[arg(long, default_value_t = 30)]
+        projects: usize,
+        #[arg(long, default_value_t = 6)]
+        stages: usize,
+    },
+    /// Start the server binary on the database and run the load scenarios.
+    Run {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        /// The server binary (build it with `cargo build --release`).
+        #[arg(long, default_value = "target/release/defect-control")]
+        server: String,
+        #[arg(long, default_value = "127.0.0.1:8099")]
+        bind: String,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Comma-separated: list,detail,search,search-count,summary,by-project,by-engineer,writes,export
+        #[arg(long, default_value = "list,detail,search,search-count,summary,by-project,by-engineer,writes,export")]
+        scenarios: String,
+    },
+    /// Count SQL statements per request for each scenario (in-process, no HTTP load).
+    Statements {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+    },
+}
+
+pub const LIST: &str = "query($f: DefectFilter, $n: Int) { defects(filter: $f, first: $n) { totalCount nodes { id title status priority deadline isOverdue project { title } stage { title } performer { username } author { username } commentCount } } }";
+/// The list without `totalCount`: what a search box's results page asks first.
+pub const SEARCH: &str = "query($f: DefectFilter, $n: Int) { defects(filter: $f, first: $n) { nodes { id title status priority deadline isOverdue project { title } stage { title } performer { username } author { username } commentCount } pageInfo { hasNextPage endCursor } } }";
+pub const DETAIL: &str = "query($id: ID!) { defect(id: $id) { id title description status version allowedTransitions project { title } stage { title } performer { username } author { username } comments { body createdAt author { username } } history { fromStatus toStatus changedAt comment changedBy { username } } } }";
+pub const SUMMARY: &str = "{ reports { summary { total open overdue avgResolutionHours byStatus { status count } byPriority { priority count } } } }";
+pub const BY_PROJECT: &str = "{ reports { byProject { project { title } total open closed cancelled overdue avgResolutionHours } } }";
+pub const BY_ENGINEER: &str = "{ reports { byEngineer { engineer { username } assigned open inReview closed overdue avgResolutionHours } } }";
+pub const SEARCH_TERMS: [&str; 6] = ["трещина", "fire seal", "арматур", "leak", "протечка", "paint"];
+
+fn mix(x: u64) -> u64 {
+    let mut x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+pub fn list_vars(seed: u64) -> serde_json::Value {
+    json!({ "n": 50, "f": { "projectId": (1 + seed % 30).to_string(), "status": ["NEW", "IN_PROGRESS", "REVIEW"] } })
+}
+
+pub fn search_vars(seed: u64) -> serde_json::Value {
+    json!({ "n": 50, "f": { "search": SEARCH_TERMS[(seed % 6) as usize] } })
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    match Cli::parse().command {
+        Command::Generate { database_url, defects, users, projects, stages } => {
+            generate::run(&database_url, generate::Spec { defects, projects, stages_per_project: stages, users }).await
+        }
+        Command::Statements { database_url } => statements::run(&database_url).await,
+        Command::Run { database_url, server, bind, concurrency, seconds, scenarios } => {
+            run(&database_url, &server, &bind, concurrency, Duration::from_secs(seconds), &scenarios).await
+        }
+    }
+}
+
+async fn run(database_url: &str, server: &str, bind: &str, concurrency: usize, duration: Duration, scenarios: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let base = format!("http://{bind}");
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(server)
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("BIND_ADDR", bind)
+        .env("JWT_SECRET", "bench-secret-bench-secret-bench-secret!")
+        .env("STORAGE_URL", "memory://")
+        .env("RUST_LOG", "warn")
+        .env("LOGIN_MAX_FAILURES", "1000")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child.id().ok_or("server did not start")?;
+    let client = load::client(concurrency * 2);
+    loop {
+        let req = hyper::Request::get(format!("{base}/ready")).body(Full::new(Bytes::new()))?;
+        if let Ok(res) = client.request(req).await
+            && res.status().is_success()
+        {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err("the server did not become ready in 30 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let ready = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = load::rss_mib(pid).unwrap_or(f64::NAN);
+    println!("start to ready: {:.0} ms; idle RSS: {idle:.1} MiB", ready.as_secs_f64() * 1000.0);
+
+    let login = hyper::Request::post(format!("{base}/api/auth/login/"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(json!({ "username": "admin1", "password": "bench12345" }).to_string())))?;
+    let res = client.request(login).await?.into_body().collect().await?.to_bytes();
+    let token = serde_json::from_slice::<serde_json::Value>(&res)?["access"].as_str().ok_or("login failed: was the dataset generated?")?.to_owned();
+    let target = Arc::new(Target { base: base.clone(), token });
+    let total: u64 = {
+        let (_, v) = graphql(&client, &target, "{ defects(first: 1) { totalCount } }", json!({})).await;
+        v["data"]["defects"]["totalCount"].as_u64().unwrap_or(1)
+    };
+    println!("defects: {total}\n");
+    println!("| scenario | connections | req/s | p50 ms | p95 ms | p99 ms | errors | conflicts | |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let query_scenario = |name: &'static str, query: &'static str, vars: fn(u64, u64) -> serde_json::Value| {
+        let (client, target) = (client.clone(), target.clone());
+        async move {
+            let r = drive(name, concurrency, duration, move |w, n| {
+                let (client, target) = (client.clone(), target.clone());
+                async move { graphql(&client, &target, query, vars(mix((w as u64) << 32 | n), total)).await.0 }
+            })
+            .await;
+            println!("{}", r.row(concurrency, ""));
+        }
+    };
+    for s in scenarios.split(',') {
+        match s.trim() {
+            "list" => query_scenario("filtered list (50 rows)", LIST, |seed, _| list_vars(seed)).await,
+            "detail" => query_scenario("defect detail", DETAIL, |seed, total| json!({ "id": (1 + seed % total).to_string() })).await,
+            "search" => query_scenario("text search (50 rows)", SEARCH, |seed, _| search_vars(seed)).await,
+            "search-count" => query_scenario("text search + totalCount", LIST, |seed, _| search_vars(seed)).await,
+            "summary" => query_scenario("report: summary", SUMMARY, |_, _| json!({})).await,
+            "by-project" => query_scenario("report: byProject", BY_PROJECT, |_, _| json!({})).await,
+            "by-engineer" => query_scenario("report: byEngineer", BY_ENGINEER, |_, _| json!({})).await,
+            "writes" => writes(&client, &target, concurrency, duration).await?,
+            "export" => export(&client, &target, pid).await?,
+            "" => {}
+            other => return Err(format!("unknown scenario {other}").into()),
+        }
+    }
+    println!("\npeak RSS over the whole run: {:.1} MiB", load::peak_rss_mib(pid).unwrap_or(f64::NAN));
+    child.kill().await.ok();
+    Ok(())
+}
+
+/// Half comments, half status moves (IN_PROGRESS ⇄ REVIEW), each worker on its own
+/// defects so the only conflicts are real races.
+async fn writes(client: &load::HttpClient, target: &Arc<Target>, concurrency: usize, duration: Duration) -> Result<(), Box<dyn std::error::Error>> {
+    let mut owned: Vec<Vec<(String, bool)>> = vec![Vec::new(); concurrency];
+    let (_, v) = graphql(client, target, "{ defects(filter: { status: [IN_PROGRESS] }, first: 100) { nodes { id } } }", json!({})).await;
+    for (i, n) in v["data"]["defects"]["nodes"].as_array().ok_or("no defects in progress")?.iter().enumerate() {
+        owned[i % concurrency].push((n["id"].as_str().unwrap_or_default().to_owned(), false));
+    }
+    let owned: Arc<Vec<std::sync::Mutex<Vec<(String, bool)>>>> = Arc::new(owned.into_iter().map(std::sync::Mutex::new).collect());
+    let (client, target) = (client.clone(), target.clone());
+    let r = drive("mixed writes (comment / status)", concurrency, duration, move |w, n| {
+        let (client, target, owned) = (client.clone(), target.clone(), owned.clone());
+        async move {
+            let pick = {
+                let mut mine = owned[w].lock().expect("lock");
+                if mine.is_empty() {
+                    return Outcome::Error;
+                }
+                let k = (n as usize / 2) % mine.len();
+                let (id, in_review) = mine[k].clone();
+                if n % 2 == 1 {
+                    mine[k].1 = !in_review;
+                }
+                (id, in_review)
+            };
+            let (id, in_review) = pick;
+            if n % 2 == 0 {
+                graphql(&client, &target, "mutation($id: ID!) { addComment(defectId: $id, body: \"bench\") { id } }", json!({ "id": id })).await.0
+            } else {
+                let to = if in_review { "IN_PROGRESS" } else { "REVIEW" };
+                graphql(&client, &target, "mutation($id: ID!, $s: DefectStatus!) { changeDefectStatus(id: $id, status: $s) { version } }", json!({ "id": id, "s": to })).await.0
+            }
+        }
+    })
+    .await;
+    println!("{}", r.row(concurrency, ""));
+    Ok(())
+}
+
+/// The whole table as CSV: rows/s, bytes and the server's RSS while it streams.
+async fn export(client: &load::HttpClient, target: &Arc<Target>, pid: u32) -> Result<(), Box<dyn std::error::Error>> {
+    let before = load::rss_mib(pid).unwrap_or(f64::NAN);
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        tokio::spawn(async move {
+            let mut peak = 0f64;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(load::rss_mib(pid).unwrap_or(0.0));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            peak
+        })
+    };
+    let started = Instant::now();
+    let req = hyper::Request::get(format!("{}/api/reports/export/", target.base))
+        .header("authorization", format!("Bearer {}", target.token))
+        .body(Full::new(Bytes::new()))?;
+    let mut body = client.request(req).await?.into_body();
+    let (mut bytes, mut lines) = (0usize, 0usize);
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            bytes += data.len();
+            lines += data.iter().filter(|b| **b == b'\n').count();
+        }
+    }
+    let elapsed = started.elapsed();
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.await?;
+    let rows = lines.saturating_sub(1);
+    println!(
+        "\nCSV export: {rows} rows, {:.1} MiB in {:.1} s = {:.0} rows/s; server RSS {before:.1} MiB before, {peak:.1} MiB peak while streaming",
+        bytes as f64 / 1048576.0,
+        elapsed.as_secs_f64(),
+        rows as f64 / elapsed.as_secs_f64()
+    );
+    Ok(())
+}
