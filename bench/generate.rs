@@ -42,7 +42,16 @@ const TITLES: [&str; 24] = [
     "Skirting board gap",
     "Handrail loose",
 ];
-const PLACES: [&str; 8] = ["секция 1", "секция 2", "level 3", "level 7", "ось А/4", "grid C-D/7", "подвал", "roof"];
+const PLACES: [&str; 8] = [
+    "секция 1",
+    "секция 2",
+    "level 3",
+    "level 7",
+    "ось А/4",
+    "grid C-D/7",
+    "подвал",
+    "roof",
+];
 
 /// splitmix64: the same input, the same "random" number, on every run.
 fn mix(mut x: u64) -> u64 {
@@ -56,7 +65,11 @@ fn csv_text(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-async fn copy(db: &DatabaseConnection, statement: &str, data: &str) -> Result<(), Box<dyn std::error::Error>> {
+async fn copy(
+    db: &DatabaseConnection,
+    statement: &str,
+    data: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
     let pool = db.get_postgres_connection_pool();
     let mut conn = pool.acquire().await?;
     let mut copy = conn.copy_in_raw(statement).await?;
@@ -120,10 +133,24 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
     let mut stages = String::new();
     for p in 1..=spec.projects {
         let title = format!("Объект {p:02} — Site {p:02}");
-        writeln!(projects, "{p},{},Bench project,,,ACTIVE,{},{},{}", csv_text(&title), csv_text(&search_text(&[&title, "bench project"])), ts(now), ts(now))?;
+        writeln!(
+            projects,
+            "{p},{},Bench project,,,ACTIVE,{},{},{}",
+            csv_text(&title),
+            csv_text(&search_text(&[&title, "bench project"])),
+            ts(now),
+            ts(now)
+        )?;
         for s in 0..spec.stages_per_project {
             let id = (p - 1) * spec.stages_per_project + s + 1;
-            writeln!(stages, "{id},{p},Stage {},\"\",{},,,{},{}", s + 1, s + 1, ts(now), ts(now))?;
+            writeln!(
+                stages,
+                "{id},{p},Stage {},\"\",{},,,{},{}",
+                s + 1,
+                s + 1,
+                ts(now),
+                ts(now)
+            )?;
         }
     }
     copy(&conn, "COPY projects (id, title, description, start_date, end_date, status, search_text, created_at, updated_at) FROM STDIN (FORMAT csv)", &projects).await?;
@@ -142,7 +169,12 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
             }
         }
     }
-    copy(&conn, "COPY project_members (project_id, user_id, created_at) FROM STDIN (FORMAT csv)", &members).await?;
+    copy(
+        &conn,
+        "COPY project_members (project_id, user_id, created_at) FROM STDIN (FORMAT csv)",
+        &members,
+    )
+    .await?;
 
     // Defects, history and comments, in batches of 100k.
     let span = Duration::days(730).num_seconds() as u64;
@@ -152,16 +184,28 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
     let mut first = 1u64;
     while first <= spec.defects {
         let last = (first + batch - 1).min(spec.defects);
-        let (mut defects, mut history, mut comments) = (String::new(), String::new(), String::new());
+        let (mut defects, mut history, mut comments) =
+            (String::new(), String::new(), String::new());
         for i in first..=last {
             let r = mix(i);
             let p = (r % spec.projects as u64) as usize + 1;
             let stage = match (r >> 8) % 7 {
                 6 => String::new(),
-                s => ((p - 1) * spec.stages_per_project + (s as usize % spec.stages_per_project) + 1).to_string(),
+                s => {
+                    ((p - 1) * spec.stages_per_project + (s as usize % spec.stages_per_project) + 1)
+                        .to_string()
+                }
             };
-            let title = format!("{} ({})", TITLES[((r >> 16) % 24) as usize], PLACES[((r >> 24) % 8) as usize]);
-            let description = if (r >> 28) % 3 == 0 { String::new() } else { format!("Found during inspection #{i}; see photos.") };
+            let title = format!(
+                "{} ({})",
+                TITLES[((r >> 16) % 24) as usize],
+                PLACES[((r >> 24) % 8) as usize]
+            );
+            let description = if (r >> 28) % 3 == 0 {
+                String::new()
+            } else {
+                format!("Found during inspection #{i}; see photos.")
+            };
             let priority = (r >> 32) % 3;
             // NEW 20%, IN_PROGRESS 20%, REVIEW 10%, CLOSED 40%, CANCELLED 10%.
             let status = match (r >> 36) % 10 {
@@ -171,17 +215,32 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
                 9 => 4,
                 _ => 3,
             };
-            let created = now - Duration::seconds((span * (spec.defects - i) / spec.defects) as i64 + 60);
+            let created =
+                now - Duration::seconds((span * (spec.defects - i) / spec.defects) as i64 + 60);
             let deadline = match (r >> 40) % 5 {
                 0 => String::new(),
-                d => (created + Duration::days(7 + (d as i64) * 10)).date_naive().to_string(),
+                d => (created + Duration::days(7 + (d as i64) * 10))
+                    .date_naive()
+                    .to_string(),
             };
             let team = &per_project[p];
             // Half of the NEW and CANCELLED defects have nobody assigned.
             let unassigned = matches!(status, 0 | 4) && (r >> 44) % 2 == 0;
-            let performer = if team.is_empty() || unassigned { None } else { Some(team[((r >> 48) as usize) % team.len()]) };
-            let status = if performer.is_none() && matches!(status, 1..=3) { 0 } else { status };
-            let author = if (r >> 52) % 3 == 0 && !team.is_empty() { team[((r >> 54) as usize) % team.len()] } else { managers[((r >> 56) as usize) % managers.len()] };
+            let performer = if team.is_empty() || unassigned {
+                None
+            } else {
+                Some(team[((r >> 48) as usize) % team.len()])
+            };
+            let status = if performer.is_none() && matches!(status, 1..=3) {
+                0
+            } else {
+                status
+            };
+            let author = if (r >> 52) % 3 == 0 && !team.is_empty() {
+                team[((r >> 54) as usize) % team.len()]
+            } else {
+                managers[((r >> 56) as usize) % managers.len()]
+            };
             let manager = managers[((r >> 58) as usize) % managers.len()];
             // The status path and when each step happened.
             let path: &[i16] = match status {
@@ -193,16 +252,40 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
             };
             let step = Duration::hours(1 + ((r >> 20) % 72) as i64);
             let mut at = created;
-            writeln!(history, "{},{i},,0,{author},{},", { history_id += 1; history_id }, ts(at))?;
+            writeln!(
+                history,
+                "{},{i},,0,{author},{},",
+                {
+                    history_id += 1;
+                    history_id
+                },
+                ts(at)
+            )?;
             let mut from = 0;
             for to in path {
                 at += step;
-                let by = if *to == 2 { performer.unwrap_or(manager) } else { manager };
-                writeln!(history, "{},{i},{from},{to},{by},{},", { history_id += 1; history_id }, ts(at))?;
+                let by = if *to == 2 {
+                    performer.unwrap_or(manager)
+                } else {
+                    manager
+                };
+                writeln!(
+                    history,
+                    "{},{i},{from},{to},{by},{},",
+                    {
+                        history_id += 1;
+                        history_id
+                    },
+                    ts(at)
+                )?;
                 from = *to;
             }
             let updated = at.min(now);
-            let closed = if status == 3 { ts(updated) } else { String::new() };
+            let closed = if status == 3 {
+                ts(updated)
+            } else {
+                String::new()
+            };
             let version = 1 + path.len() + usize::from(performer.is_some());
             let lower = search_text(&[&title, &description]);
             writeln!(
@@ -216,17 +299,45 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
                 ts(updated),
             )?;
             for c in 0..((r >> 60) % 5) {
-                let who = if c % 2 == 0 { manager } else { performer.unwrap_or(author) };
-                writeln!(comments, "{},{i},{who},{},{}", { comment_id += 1; comment_id }, csv_text("Проверено на обходе / checked on site"), ts(created + Duration::hours(c as i64 + 2)))?;
+                let who = if c % 2 == 0 {
+                    manager
+                } else {
+                    performer.unwrap_or(author)
+                };
+                writeln!(
+                    comments,
+                    "{},{i},{who},{},{}",
+                    {
+                        comment_id += 1;
+                        comment_id
+                    },
+                    csv_text("Проверено на обходе / checked on site"),
+                    ts(created + Duration::hours(c as i64 + 2))
+                )?;
             }
         }
         copy(&conn, "COPY defects (id, project_id, stage_id, title, description, search_text, priority, status, performer_id, author_id, deadline, version, created_at, updated_at, closed_at) FROM STDIN (FORMAT csv)", &defects).await?;
         copy(&conn, "COPY status_changes (id, defect_id, from_status, to_status, changed_by, changed_at, comment) FROM STDIN (FORMAT csv)", &history).await?;
-        copy(&conn, "COPY comments (id, defect_id, author_id, body, created_at) FROM STDIN (FORMAT csv)", &comments).await?;
-        eprintln!("  {last} defects ({:.0} s)", started.elapsed().as_secs_f64());
+        copy(
+            &conn,
+            "COPY comments (id, defect_id, author_id, body, created_at) FROM STDIN (FORMAT csv)",
+            &comments,
+        )
+        .await?;
+        eprintln!(
+            "  {last} defects ({:.0} s)",
+            started.elapsed().as_secs_f64()
+        );
         first = last + 1;
     }
-    for table in ["users", "projects", "stages", "defects", "status_changes", "comments"] {
+    for table in [
+        "users",
+        "projects",
+        "stages",
+        "defects",
+        "status_changes",
+        "comments",
+    ] {
         conn.execute_unprepared(&format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))")).await?;
     }
     // As autovacuum would after a while: statistics, and visibility maps for index-only scans.

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 pub type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
 pub fn client(pool: usize) -> HttpClient {
-    Client::builder(TokioExecutor::new()).pool_max_idle_per_host(pool).build_http()
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(pool)
+        .build_http()
 }
 
 pub struct Target {
@@ -30,16 +32,25 @@ pub enum Outcome {
     Error,
 }
 
-pub async fn graphql(client: &HttpClient, t: &Target, query: &str, variables: Value) -> (Outcome, Value) {
+pub async fn graphql(
+    client: &HttpClient,
+    t: &Target,
+    query: &str,
+    variables: Value,
+) -> (Outcome, Value) {
     let body = json!({ "query": query, "variables": variables }).to_string();
     let req = hyper::Request::post(format!("{}/graphql", t.base))
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {}", t.token))
         .body(Full::new(Bytes::from(body)))
         .expect("request");
-    let Ok(res) = client.request(req).await else { return (Outcome::Error, Value::Null) };
+    let Ok(res) = client.request(req).await else {
+        return (Outcome::Error, Value::Null);
+    };
     let ok_status = res.status().is_success();
-    let Ok(bytes) = res.into_body().collect().await.map(|b| b.to_bytes()) else { return (Outcome::Error, Value::Null) };
+    let Ok(bytes) = res.into_body().collect().await.map(|b| b.to_bytes()) else {
+        return (Outcome::Error, Value::Null);
+    };
     let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let code = v["errors"][0]["extensions"]["code"].as_str();
     let outcome = match (ok_status, code) {
@@ -85,7 +96,12 @@ impl Report {
 }
 
 /// Runs `make_request(worker, n)` on `concurrency` workers for `duration`.
-pub async fn drive<F, Fut>(name: &str, concurrency: usize, duration: Duration, make_request: F) -> Report
+pub async fn drive<F, Fut>(
+    name: &str,
+    concurrency: usize,
+    duration: Duration,
+    make_request: F,
+) -> Report
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = Outcome> + Send,
@@ -120,7 +136,14 @@ where
         }
     }
     latencies.sort();
-    Report { name: name.into(), requests: latencies.len(), errors, conflicts, elapsed: started.elapsed(), latencies }
+    Report {
+        name: name.into(),
+        requests: latencies.len(),
+        errors,
+        conflicts,
+        elapsed: started.elapsed(),
+        latencies,
+    }
 }
 
 /// Peak resident memory of a process so far (Linux `VmHWM`), in MiB.

@@ -5,7 +5,11 @@ mod generate;
 mod load;
 mod statements;
 
-use std::{process::Stdio, sync::Arc, time::{Duration, Instant}};
+use std::{
+    process::Stdio,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
@@ -49,7 +53,10 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
         /// Comma-separated: list,detail,search,search-count,summary,by-project,by-engineer,writes,export
-        #[arg(long, default_value = "list,detail,search,search-count,summary,by-project,by-engineer,writes,export")]
+        #[arg(
+            long,
+            default_value = "list,detail,search,search-count,summary,by-project,by-engineer,writes,export"
+        )]
         scenarios: String,
     },
     /// Count SQL statements per request for each scenario (in-process, no HTTP load).
@@ -66,7 +73,14 @@ pub const DETAIL: &str = "query($id: ID!) { defect(id: $id) { id title descripti
 pub const SUMMARY: &str = "{ reports { summary { total open overdue avgResolutionHours byStatus { status count } byPriority { priority count } } } }";
 pub const BY_PROJECT: &str = "{ reports { byProject { project { title } total open closed cancelled overdue avgResolutionHours } } }";
 pub const BY_ENGINEER: &str = "{ reports { byEngineer { engineer { username } assigned open inReview closed overdue avgResolutionHours } } }";
-pub const SEARCH_TERMS: [&str; 6] = ["трещина", "fire seal", "арматур", "leak", "протечка", "paint"];
+pub const SEARCH_TERMS: [&str; 6] = [
+    "трещина",
+    "fire seal",
+    "арматур",
+    "leak",
+    "протечка",
+    "paint",
+];
 
 fn mix(x: u64) -> u64 {
     let mut x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -86,17 +100,54 @@ pub fn search_vars(seed: u64) -> serde_json::Value {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match Cli::parse().command {
-        Command::Generate { database_url, defects, users, projects, stages } => {
-            generate::run(&database_url, generate::Spec { defects, projects, stages_per_project: stages, users }).await
+        Command::Generate {
+            database_url,
+            defects,
+            users,
+            projects,
+            stages,
+        } => {
+            generate::run(
+                &database_url,
+                generate::Spec {
+                    defects,
+                    projects,
+                    stages_per_project: stages,
+                    users,
+                },
+            )
+            .await
         }
         Command::Statements { database_url } => statements::run(&database_url).await,
-        Command::Run { database_url, server, bind, concurrency, seconds, scenarios } => {
-            run(&database_url, &server, &bind, concurrency, Duration::from_secs(seconds), &scenarios).await
+        Command::Run {
+            database_url,
+            server,
+            bind,
+            concurrency,
+            seconds,
+            scenarios,
+        } => {
+            run(
+                &database_url,
+                &server,
+                &bind,
+                concurrency,
+                Duration::from_secs(seconds),
+                &scenarios,
+            )
+            .await
         }
     }
 }
 
-async fn run(database_url: &str, server: &str, bind: &str, concurrency: usize, duration: Duration, scenarios: &str) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(
+    database_url: &str,
+    server: &str,
+    bind: &str,
+    concurrency: usize,
+    duration: Duration,
+    scenarios: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
     let base = format!("http://{bind}");
     let started = Instant::now();
     let mut child = tokio::process::Command::new(server)
@@ -127,61 +178,134 @@ async fn run(database_url: &str, server: &str, bind: &str, concurrency: usize, d
     let ready = started.elapsed();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = load::rss_mib(pid).unwrap_or(f64::NAN);
-    println!("start to ready: {:.0} ms; idle RSS: {idle:.1} MiB", ready.as_secs_f64() * 1000.0);
+    println!(
+        "start to ready: {:.0} ms; idle RSS: {idle:.1} MiB",
+        ready.as_secs_f64() * 1000.0
+    );
 
     let login = hyper::Request::post(format!("{base}/api/auth/login/"))
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(json!({ "username": "admin1", "password": "bench12345" }).to_string())))?;
-    let res = client.request(login).await?.into_body().collect().await?.to_bytes();
-    let token = serde_json::from_slice::<serde_json::Value>(&res)?["access"].as_str().ok_or("login failed: was the dataset generated?")?.to_owned();
-    let target = Arc::new(Target { base: base.clone(), token });
+        .body(Full::new(Bytes::from(
+            json!({ "username": "admin1", "password": "bench12345" }).to_string(),
+        )))?;
+    let res = client
+        .request(login)
+        .await?
+        .into_body()
+        .collect()
+        .await?
+        .to_bytes();
+    let token = serde_json::from_slice::<serde_json::Value>(&res)?["access"]
+        .as_str()
+        .ok_or("login failed: was the dataset generated?")?
+        .to_owned();
+    let target = Arc::new(Target {
+        base: base.clone(),
+        token,
+    });
     let total: u64 = {
-        let (_, v) = graphql(&client, &target, "{ defects(first: 1) { totalCount } }", json!({})).await;
+        let (_, v) = graphql(
+            &client,
+            &target,
+            "{ defects(first: 1) { totalCount } }",
+            json!({}),
+        )
+        .await;
         v["data"]["defects"]["totalCount"].as_u64().unwrap_or(1)
     };
     println!("defects: {total}\n");
-    println!("| scenario | connections | req/s | p50 ms | p95 ms | p99 ms | errors | conflicts | |");
+    println!(
+        "| scenario | connections | req/s | p50 ms | p95 ms | p99 ms | errors | conflicts | |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
-    let query_scenario = |name: &'static str, query: &'static str, vars: fn(u64, u64) -> serde_json::Value| {
-        let (client, target) = (client.clone(), target.clone());
-        async move {
-            let r = drive(name, concurrency, duration, move |w, n| {
-                let (client, target) = (client.clone(), target.clone());
-                async move { graphql(&client, &target, query, vars(mix((w as u64) << 32 | n), total)).await.0 }
-            })
-            .await;
-            println!("{}", r.row(concurrency, ""));
-        }
-    };
+    let query_scenario =
+        |name: &'static str, query: &'static str, vars: fn(u64, u64) -> serde_json::Value| {
+            let (client, target) = (client.clone(), target.clone());
+            async move {
+                let r = drive(name, concurrency, duration, move |w, n| {
+                    let (client, target) = (client.clone(), target.clone());
+                    async move {
+                        graphql(
+                            &client,
+                            &target,
+                            query,
+                            vars(mix((w as u64) << 32 | n), total),
+                        )
+                        .await
+                        .0
+                    }
+                })
+                .await;
+                println!("{}", r.row(concurrency, ""));
+            }
+        };
     for s in scenarios.split(',') {
         match s.trim() {
-            "list" => query_scenario("filtered list (50 rows)", LIST, |seed, _| list_vars(seed)).await,
-            "detail" => query_scenario("defect detail", DETAIL, |seed, total| json!({ "id": (1 + seed % total).to_string() })).await,
-            "search" => query_scenario("text search (50 rows)", SEARCH, |seed, _| search_vars(seed)).await,
-            "search-count" => query_scenario("text search + totalCount", LIST, |seed, _| search_vars(seed)).await,
+            "list" => {
+                query_scenario("filtered list (50 rows)", LIST, |seed, _| list_vars(seed)).await
+            }
+            "detail" => {
+                query_scenario(
+                    "defect detail",
+                    DETAIL,
+                    |seed, total| json!({ "id": (1 + seed % total).to_string() }),
+                )
+                .await
+            }
+            "search" => {
+                query_scenario("text search (50 rows)", SEARCH, |seed, _| search_vars(seed)).await
+            }
+            "search-count" => {
+                query_scenario("text search + totalCount", LIST, |seed, _| {
+                    search_vars(seed)
+                })
+                .await
+            }
             "summary" => query_scenario("report: summary", SUMMARY, |_, _| json!({})).await,
             "by-project" => query_scenario("report: byProject", BY_PROJECT, |_, _| json!({})).await,
-            "by-engineer" => query_scenario("report: byEngineer", BY_ENGINEER, |_, _| json!({})).await,
+            "by-engineer" => {
+                query_scenario("report: byEngineer", BY_ENGINEER, |_, _| json!({})).await
+            }
             "writes" => writes(&client, &target, concurrency, duration).await?,
             "export" => export(&client, &target, pid).await?,
             "" => {}
             other => return Err(format!("unknown scenario {other}").into()),
         }
     }
-    println!("\npeak RSS over the whole run: {:.1} MiB", load::peak_rss_mib(pid).unwrap_or(f64::NAN));
+    println!(
+        "\npeak RSS over the whole run: {:.1} MiB",
+        load::peak_rss_mib(pid).unwrap_or(f64::NAN)
+    );
     child.kill().await.ok();
     Ok(())
 }
 
 /// Half comments, half status moves (IN_PROGRESS ⇄ REVIEW), each worker on its own
 /// defects so the only conflicts are real races.
-async fn writes(client: &load::HttpClient, target: &Arc<Target>, concurrency: usize, duration: Duration) -> Result<(), Box<dyn std::error::Error>> {
+async fn writes(
+    client: &load::HttpClient,
+    target: &Arc<Target>,
+    concurrency: usize,
+    duration: Duration,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut owned: Vec<Vec<(String, bool)>> = vec![Vec::new(); concurrency];
-    let (_, v) = graphql(client, target, "{ defects(filter: { status: [IN_PROGRESS] }, first: 100) { nodes { id } } }", json!({})).await;
-    for (i, n) in v["data"]["defects"]["nodes"].as_array().ok_or("no defects in progress")?.iter().enumerate() {
+    let (_, v) = graphql(
+        client,
+        target,
+        "{ defects(filter: { status: [IN_PROGRESS] }, first: 100) { nodes { id } } }",
+        json!({}),
+    )
+    .await;
+    for (i, n) in v["data"]["defects"]["nodes"]
+        .as_array()
+        .ok_or("no defects in progress")?
+        .iter()
+        .enumerate()
+    {
         owned[i % concurrency].push((n["id"].as_str().unwrap_or_default().to_owned(), false));
     }
-    let owned: Arc<Vec<std::sync::Mutex<Vec<(String, bool)>>>> = Arc::new(owned.into_iter().map(std::sync::Mutex::new).collect());
+    let owned: Arc<Vec<std::sync::Mutex<Vec<(String, bool)>>>> =
+        Arc::new(owned.into_iter().map(std::sync::Mutex::new).collect());
     let (client, target) = (client.clone(), target.clone());
     let r = drive("mixed writes (comment / status)", concurrency, duration, move |w, n| {
         let (client, target, owned) = (client.clone(), target.clone(), owned.clone());
@@ -213,7 +337,11 @@ async fn writes(client: &load::HttpClient, target: &Arc<Target>, concurrency: us
 }
 
 /// The whole table as CSV: rows/s, bytes and the server's RSS while it streams.
-async fn export(client: &load::HttpClient, target: &Arc<Target>, pid: u32) -> Result<(), Box<dyn std::error::Error>> {
+async fn export(
+    client: &load::HttpClient,
+    target: &Arc<Target>,
+    pid: u32,
+) -> Result<(), Box<dyn std::error::Error>> {
     let before = load::rss_mib(pid).unwrap_or(f64::NAN);
     let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let sampler = {

@@ -21,7 +21,9 @@ pub async fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::for_database(url);
     config.jwt_secret = Some("bench-secret-bench-secret-bench-secret!".into());
     let state = AppState::new(conn, config)?;
-    let token = state.keys.issue_access(1, std::time::Duration::from_secs(600))?;
+    let token = state
+        .keys
+        .issue_access(1, std::time::Duration::from_secs(600))?;
     let app = defect_control::app(state);
     let count = |query: &'static str, vars: Value| {
         let (app, token, counter) = (app.clone(), token.clone(), counter.clone());
@@ -45,13 +47,34 @@ pub async fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     for n in [10, 50, 100] {
         let mut vars = crate::list_vars(7);
         vars["n"] = json!(n);
-        println!("| filtered list, {n} rows | {} |", count(crate::LIST, vars).await);
+        println!(
+            "| filtered list, {n} rows | {} |",
+            count(crate::LIST, vars).await
+        );
     }
-    println!("| defect detail | {} |", count(crate::DETAIL, json!({ "id": "12345" })).await);
-    println!("| text search, 50 rows | {} |", count(crate::SEARCH, crate::search_vars(0)).await);
-    println!("| text search + totalCount | {} |", count(crate::LIST, crate::search_vars(0)).await);
-    println!("| report: summary | {} |", count(crate::SUMMARY, json!({})).await);
-    println!("| report: byProject | {} |", count(crate::BY_PROJECT, json!({})).await);
-    println!("| report: byEngineer | {} |", count(crate::BY_ENGINEER, json!({})).await);
+    println!(
+        "| defect detail | {} |",
+        count(crate::DETAIL, json!({ "id": "12345" })).await
+    );
+    println!(
+        "| text search, 50 rows | {} |",
+        count(crate::SEARCH, crate::search_vars(0)).await
+    );
+    println!(
+        "| text search + totalCount | {} |",
+        count(crate::LIST, crate::search_vars(0)).await
+    );
+    println!(
+        "| report: summary | {} |",
+        count(crate::SUMMARY, json!({})).await
+    );
+    println!(
+        "| report: byProject | {} |",
+        count(crate::BY_PROJECT, json!({})).await
+    );
+    println!(
+        "| report: byEngineer | {} |",
+        count(crate::BY_ENGINEER, json!({})).await
+    );
     Ok(())
 }

@@ -5,6 +5,7 @@ mod m20261126_000001_users_and_tokens;
 mod m20261126_000002_projects_and_stages;
 mod m20261126_000003_defects;
 mod m20261126_000004_defect_list_counts;
+mod m20261126_000005_report_covering_index;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_projects_and_stages::Migration),
             Box::new(m20261126_000003_defects::Migration),
             Box::new(m20261126_000004_defect_list_counts::Migration),
+            Box::new(m20261126_000005_report_covering_index::Migration),
         ]
     }
 }

@@ -23,7 +23,12 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_index(Index::drop().name("idx_defects_project_id_status").table(Defects::Table).to_owned())
+            .drop_index(
+                Index::drop()
+                    .name("idx_defects_project_id_status")
+                    .table(Defects::Table)
+                    .to_owned(),
+            )
             .await
     }
 }

@@ -371,7 +371,10 @@ impl DefectQuery {
             return Ok(None);
         };
         match defects::get(&ctx.state().db, viewer, id).await {
-            Ok(d) => Ok(Some(Defect(d))),
+            Ok(d) => {
+                loaders::prime_defects(ctx, std::slice::from_ref(&d)).await?;
+                Ok(Some(Defect(d)))
+            }
             Err(AppError::NotFound(_)) => Ok(None),
             Err(e) => Err(e).gql(),
         }

@@ -130,7 +130,8 @@ where
         .map_err(|e| e.extend())
 }
 
-/// Loads many keys in one batch (and caches them for this request).
+/// Loads many keys now — one query, without the batching delay — and caches them for
+/// the rest of this request.
 async fn load_many<L>(
     ctx: &Context<'_>,
     keys: BTreeSet<i32>,
@@ -142,48 +143,58 @@ where
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    ctx.data::<Cached<L>>()?
-        .load_many(keys)
-        .await
-        .map_err(|e| e.extend())
+    let loader = ctx.data::<Cached<L>>()?;
+    let keys: Vec<i32> = keys.into_iter().collect();
+    let values = loader.loader().load(&keys).await.map_err(|e| e.extend())?;
+    loader.feed_many(values.clone()).await;
+    Ok(values)
 }
 
-/// Whether the connection's nodes (via `nodes` or `edges.node`) select `path`.
+/// `load_many` when `wanted`, else nothing.
+async fn load_if<L>(
+    ctx: &Context<'_>,
+    wanted: bool,
+    keys: &BTreeSet<i32>,
+) -> async_graphql::Result<HashMap<i32, L::Value>>
+where
+    L: Loader<i32, Error = AppError>,
+{
+    if wanted {
+        load_many::<L>(ctx, keys.clone()).await
+    } else {
+        Ok(HashMap::new())
+    }
+}
+
+/// Whether the selection asks for `path` below the current field: on a connection's
+/// nodes (via `nodes` or `edges.node`), or directly on a single object.
 fn selects(ctx: &Context<'_>, path: &[&str]) -> bool {
     let la = ctx.look_ahead();
-    let (mut a, mut b) = (la.field("nodes"), la.field("edges").field("node"));
+    let (mut a, mut b, mut c) = (la.field("nodes"), la.field("edges").field("node"), la);
     for p in path {
         a = a.field(p);
         b = b.field(p);
+        c = c.field(p);
     }
-    a.exists() || b.exists()
+    a.exists() || b.exists() || c.exists()
 }
 
-async fn prime_project_children(
-    ctx: &Context<'_>,
-    ids: &BTreeSet<i32>,
-    prefix: &[&'static str],
-) -> async_graphql::Result<()> {
-    let with = |f: &'static str| [prefix, &[f]].concat();
-    if selects(ctx, &with("members")) {
-        load_many::<MembersByProjectLoader>(ctx, ids.clone()).await?;
-    }
-    if selects(ctx, &with("stages")) {
-        load_many::<StagesByProjectLoader>(ctx, ids.clone()).await?;
-    }
-    Ok(())
-}
-
-/// One batch per relation for a page of projects.
+/// One query per relation for a page of projects, run concurrently.
 pub async fn prime_projects(
     ctx: &Context<'_>,
     rows: &[projects::Model],
 ) -> async_graphql::Result<()> {
     let ids: BTreeSet<i32> = rows.iter().map(|p| p.id).collect();
-    prime_project_children(ctx, &ids, &[]).await
+    tokio::try_join!(
+        load_if::<MembersByProjectLoader>(ctx, selects(ctx, &["members"]), &ids),
+        load_if::<StagesByProjectLoader>(ctx, selects(ctx, &["stages"]), &ids),
+    )?;
+    Ok(())
 }
 
-/// One batch per relation for a page of defects, for the fields the query selects.
+/// One query per relation for a page of defects (or one defect), for the fields the
+/// query selects: the relations known from the rows at once, concurrently, then the
+/// users they name.
 pub async fn prime_defects(
     ctx: &Context<'_>,
     rows: &[defects::Model],
@@ -191,15 +202,23 @@ pub async fn prime_defects(
     if rows.is_empty() {
         return Ok(());
     }
-    let defect_ids: BTreeSet<i32> = rows.iter().map(|d| d.id).collect();
+    let ids: BTreeSet<i32> = rows.iter().map(|d| d.id).collect();
     let project_ids: BTreeSet<i32> = rows.iter().map(|d| d.project_id).collect();
-    if selects(ctx, &["project"]) || selects(ctx, &["stage", "project"]) {
-        load_many::<ProjectByIdLoader>(ctx, project_ids.clone()).await?;
-    }
-    prime_project_children(ctx, &project_ids, &["project"]).await?;
-    if selects(ctx, &["stage"]) {
-        load_many::<StageByIdLoader>(ctx, rows.iter().filter_map(|d| d.stage_id).collect()).await?;
-    }
+    let stage_ids: BTreeSet<i32> = rows.iter().filter_map(|d| d.stage_id).collect();
+    let (_, _, _, _, comments, history, files, _) = tokio::try_join!(
+        load_if::<ProjectByIdLoader>(
+            ctx,
+            selects(ctx, &["project"]) || selects(ctx, &["stage", "project"]),
+            &project_ids
+        ),
+        load_if::<MembersByProjectLoader>(ctx, selects(ctx, &["project", "members"]), &project_ids),
+        load_if::<StagesByProjectLoader>(ctx, selects(ctx, &["project", "stages"]), &project_ids),
+        load_if::<StageByIdLoader>(ctx, selects(ctx, &["stage"]), &stage_ids),
+        load_if::<CommentsByDefectLoader>(ctx, selects(ctx, &["comments"]), &ids),
+        load_if::<HistoryByDefectLoader>(ctx, selects(ctx, &["history"]), &ids),
+        load_if::<AttachmentsByDefectLoader>(ctx, selects(ctx, &["attachments"]), &ids),
+        load_if::<CommentCountByDefectLoader>(ctx, selects(ctx, &["commentCount"]), &ids),
+    )?;
     let mut users: BTreeSet<i32> = BTreeSet::new();
     if selects(ctx, &["performer"]) {
         users.extend(rows.iter().filter_map(|d| d.performer_id));
@@ -207,26 +226,14 @@ pub async fn prime_defects(
     if selects(ctx, &["author"]) {
         users.extend(rows.iter().map(|d| d.author_id));
     }
-    if selects(ctx, &["comments"]) {
-        let comments = load_many::<CommentsByDefectLoader>(ctx, defect_ids.clone()).await?;
-        if selects(ctx, &["comments", "author"]) {
-            users.extend(comments.values().flatten().map(|c| c.author_id));
-        }
+    if selects(ctx, &["comments", "author"]) {
+        users.extend(comments.values().flatten().map(|c| c.author_id));
     }
-    if selects(ctx, &["history"]) {
-        let history = load_many::<HistoryByDefectLoader>(ctx, defect_ids.clone()).await?;
-        if selects(ctx, &["history", "changedBy"]) {
-            users.extend(history.values().flatten().map(|h| h.changed_by));
-        }
+    if selects(ctx, &["history", "changedBy"]) {
+        users.extend(history.values().flatten().map(|h| h.changed_by));
     }
-    if selects(ctx, &["attachments"]) {
-        let files = load_many::<AttachmentsByDefectLoader>(ctx, defect_ids.clone()).await?;
-        if selects(ctx, &["attachments", "uploadedBy"]) {
-            users.extend(files.values().flatten().map(|a| a.uploaded_by));
-        }
-    }
-    if selects(ctx, &["commentCount"]) {
-        load_many::<CommentCountByDefectLoader>(ctx, defect_ids).await?;
+    if selects(ctx, &["attachments", "uploadedBy"]) {
+        users.extend(files.values().flatten().map(|a| a.uploaded_by));
     }
     load_many::<UserByIdLoader>(ctx, users).await?;
     Ok(())

@@ -42,9 +42,11 @@ pub const COLUMNS: [&str; 13] = [
     "closed_at",
 ];
 
-/// Rows per statement: enough to amortise the round trip, few enough that a batch
-/// stays within a few hundred kilobytes.
-const BATCH: u64 = 1000;
+/// Rows per statement: enough to amortise the round trip and the join's planning, few
+/// enough that a batch stays around a megabyte. Measured at a million rows: 95k rows/s
+/// with 1,000, 131k with 5,000. Reading the next batch while encoding the current one
+/// was tried and measured slower on 2 cores (~108k rows/s), so batches run in turn.
+pub const BATCH: u64 = 5000;
 
 /// Lets Excel recognise the file as UTF-8 (Cyrillic titles) when asked for.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
