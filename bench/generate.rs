@@ -201,7 +201,7 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
                 TITLES[((r >> 16) % 24) as usize],
                 PLACES[((r >> 24) % 8) as usize]
             );
-            let description = if (r >> 28) % 3 == 0 {
+            let description = if (r >> 28).is_multiple_of(3) {
                 String::new()
             } else {
                 format!("Found during inspection #{i}; see photos.")
@@ -225,7 +225,7 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
             };
             let team = &per_project[p];
             // Half of the NEW and CANCELLED defects have nobody assigned.
-            let unassigned = matches!(status, 0 | 4) && (r >> 44) % 2 == 0;
+            let unassigned = matches!(status, 0 | 4) && (r >> 44).is_multiple_of(2);
             let performer = if team.is_empty() || unassigned {
                 None
             } else {
@@ -236,7 +236,7 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
             } else {
                 status
             };
-            let author = if (r >> 52) % 3 == 0 && !team.is_empty() {
+            let author = if (r >> 52).is_multiple_of(3) && !team.is_empty() {
                 team[((r >> 54) as usize) % team.len()]
             } else {
                 managers[((r >> 56) as usize) % managers.len()]

@@ -280,6 +280,9 @@ async fn run(
     Ok(())
 }
 
+/// Each connection's defects, with whether each is in review now.
+type Owned = Arc<Vec<std::sync::Mutex<Vec<(String, bool)>>>>;
+
 /// Half comments, half status moves (IN_PROGRESS ⇄ REVIEW), each worker on its own
 /// defects so the only conflicts are real races.
 async fn writes(
@@ -304,8 +307,7 @@ async fn writes(
     {
         owned[i % concurrency].push((n["id"].as_str().unwrap_or_default().to_owned(), false));
     }
-    let owned: Arc<Vec<std::sync::Mutex<Vec<(String, bool)>>>> =
-        Arc::new(owned.into_iter().map(std::sync::Mutex::new).collect());
+    let owned: Owned = Arc::new(owned.into_iter().map(std::sync::Mutex::new).collect());
     let (client, target) = (client.clone(), target.clone());
     let r = drive("mixed writes (comment / status)", concurrency, duration, move |w, n| {
         let (client, target, owned) = (client.clone(), target.clone(), owned.clone());
