@@ -31,6 +31,9 @@ pub struct Config {
     pub login_lockout: Duration,
     pub graphiql: bool,
     pub introspection: bool,
+    /// The API's public origin (e.g. `https://defects.example.com`) for absolute
+    /// attachment links; unset: taken from each request's `Host` header.
+    pub public_url: Option<String>,
     /// A request that has produced no response by then answers 503.
     pub request_timeout: Duration,
     /// After SIGTERM/Ctrl-C, how long in-flight requests may take to finish.
@@ -137,6 +140,15 @@ impl Config {
             .filter(|n| *n > 0)
             .ok_or_else(|| err("LOGIN_MAX_FAILURES", "must be between 1 and 4294967295"))?;
         let login_lockout = Duration::from_secs(number(&val, "LOGIN_LOCKOUT_SECS", 300)?);
+        let public_url = val("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(u) = &public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(err(
+                "PUBLIC_URL",
+                "must be an http(s) origin, e.g. https://defects.example.com",
+            ));
+        }
         let request_timeout = Duration::from_secs(number(&val, "REQUEST_TIMEOUT_SECS", 30)?);
         if request_timeout < Duration::from_secs(2) {
             return Err(err("REQUEST_TIMEOUT_SECS", "must be at least 2"));
@@ -158,6 +170,7 @@ impl Config {
             login_lockout,
             graphiql,
             introspection,
+            public_url,
             request_timeout,
             shutdown_grace,
         })
@@ -254,6 +267,7 @@ mod tests {
             ("GRAPHIQL", "maybe"),
             ("REQUEST_TIMEOUT_SECS", "1"),
             ("SHUTDOWN_GRACE_SECS", "soon"),
+            ("PUBLIC_URL", "defects.example.com"),
         ] {
             let e = with(&[(key, value)]).expect_err(key);
             assert_eq!(e.key, key);

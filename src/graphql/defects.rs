@@ -30,6 +30,7 @@ use crate::{
         scalars::{Date, id, patch},
         users::User,
     },
+    http::graphql::PublicOrigin,
     storage::{FileKind, unix_now},
 };
 
@@ -146,6 +147,12 @@ impl Defect {
     }
 }
 
+/// A signed link, absolute when the request's public origin is known.
+fn link(ctx: &Context<'_>, id: i32, kind: FileKind) -> String {
+    let origin = ctx.data_opt::<PublicOrigin>().map_or("", |o| o.0.as_str());
+    format!("{origin}{}", ctx.state().links.url(id, kind, unix_now()))
+}
+
 /// A file attached to a defect: a photo (JPEG, PNG, WebP) or a PDF.
 #[derive(Clone)]
 pub struct Attachment(pub attachment_rows::Model);
@@ -178,17 +185,14 @@ impl Attachment {
     }
     /// A signed link valid for 15 minutes; usable in `<img src>` without a header.
     async fn url(&self, ctx: &Context<'_>) -> String {
-        ctx.state()
-            .links
-            .url(self.0.id, FileKind::Original, unix_now())
+        link(ctx, self.0.id, FileKind::Original)
     }
     /// For images: a JPEG of at most 320 px a side, signed like `url`.
     async fn thumbnail_url(&self, ctx: &Context<'_>) -> Option<String> {
-        self.0.thumbnail_key.as_ref().map(|_| {
-            ctx.state()
-                .links
-                .url(self.0.id, FileKind::Thumbnail, unix_now())
-        })
+        self.0
+            .thumbnail_key
+            .as_ref()
+            .map(|_| link(ctx, self.0.id, FileKind::Thumbnail))
     }
     async fn uploaded_by(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         user(ctx, self.0.uploaded_by).await

@@ -22,6 +22,30 @@ use crate::{
     graphql::loaders,
 };
 
+/// Where links in responses point: `PUBLIC_URL`, else `http://<Host>` of the request
+/// (so `url` works in an `<img src>` of a frontend served from another origin), else
+/// nothing (relative links).
+#[derive(Clone, Debug, Default)]
+pub struct PublicOrigin(pub String);
+
+impl PublicOrigin {
+    pub fn of(config: &crate::config::Config, headers: &HeaderMap) -> Self {
+        if let Some(u) = &config.public_url {
+            return PublicOrigin(u.clone());
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                !h.is_empty()
+                    && h.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')
+                    })
+            });
+        PublicOrigin(host.map(|h| format!("http://{h}")).unwrap_or_default())
+    }
+}
+
 /// Room for the multipart envelope around the largest allowed file.
 const ENVELOPE_BYTES: u64 = 1024 * 1024;
 
@@ -49,7 +73,8 @@ async fn execute(
     request: async_graphql::Request,
 ) -> Response {
     let auth = viewer::resolve(&http.state, headers).await;
-    let request = loaders::register(request.data(auth).data(client), &http.state.db);
+    let origin = PublicOrigin::of(&http.state.config, headers);
+    let request = loaders::register(request.data(auth).data(client).data(origin), &http.state.db);
     GraphQLResponse::from(http.schema.execute(request).await).into_response()
 }
 

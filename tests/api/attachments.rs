@@ -593,7 +593,12 @@ async fn curl_uploads_with_the_readme_command() {
             .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stdout)));
         let a = &body["data"]["uploadAttachment"];
         assert_eq!(a["sha256"], hex::encode(Sha256::digest(&bytes)), "{body}");
-        let url = format!("http://{addr}{}", a["url"].as_str().unwrap());
+        // Absolute, from the request's Host: usable in an <img src> of another origin.
+        let url = a["url"].as_str().unwrap().to_owned();
+        assert!(
+            url.starts_with(&format!("http://{addr}/api/attachments/")),
+            "{url}"
+        );
         let got = tokio::process::Command::new("curl")
             .args(["-s", &url])
             .output()
@@ -643,5 +648,42 @@ async fn uploads_round_trip_through_s3() {
         )
         .await;
         assert!(objects(&app).await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn links_use_the_configured_public_url() {
+    for app in apps_with(|c| {
+        c.storage_url = "memory://".into();
+        c.public_url = Some("https://defects.example.com".into());
+    })
+    .await
+    {
+        let w = world(&app).await;
+        let d = create(
+            &app,
+            &w.cast.manager,
+            json!({ "projectId": w.project, "title": "Leak" }),
+        )
+        .await;
+        let a = upload(
+            &app,
+            &w.cast.manager,
+            &d["id"],
+            "a.png",
+            &files::png(20, 20),
+        )
+        .await["data"]["uploadAttachment"]
+            .clone();
+        for field in ["url", "thumbnailUrl"] {
+            let link = a[field].as_str().unwrap();
+            assert!(
+                link.starts_with("https://defects.example.com/api/attachments/"),
+                "{link}"
+            );
+            // The path part opens the file.
+            let path = link.trim_start_matches("https://defects.example.com");
+            assert_eq!(fetch(&app, path, None).await.0, StatusCode::OK);
+        }
     }
 }
