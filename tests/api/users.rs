@@ -295,3 +295,29 @@ async fn users_filter_by_role_and_search_and_page_by_username() {
         assert_eq!(seen.len(), 5);
     }
 }
+
+#[tokio::test]
+async fn lists_default_to_twenty_rows_and_say_more_follow() {
+    for app in apps().await {
+        let admin = app.actor(Role::Admin).await;
+        for _ in 0..24 {
+            app.actor(Role::Observer).await;
+        }
+        let data = app
+            .ok(&admin, "{ users { totalCount nodes { id } edges { cursor } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }", json!({}))
+            .await;
+        let u = &data["users"];
+        assert_eq!(u["totalCount"], 25);
+        assert_eq!(u["nodes"].as_array().unwrap().len(), 20);
+        assert_eq!(u["pageInfo"]["hasNextPage"], true);
+        assert_eq!(u["pageInfo"]["hasPreviousPage"], false);
+        assert_eq!(u["pageInfo"]["startCursor"], u["edges"][0]["cursor"]);
+        assert_eq!(u["pageInfo"]["endCursor"], u["edges"][19]["cursor"]);
+        let rest = app
+            .ok(&admin, "query($a: String) { users(after: $a) { nodes { id } pageInfo { hasNextPage hasPreviousPage } } }", json!({ "a": u["pageInfo"]["endCursor"] }))
+            .await;
+        assert_eq!(rest["users"]["nodes"].as_array().unwrap().len(), 5);
+        assert_eq!(rest["users"]["pageInfo"]["hasNextPage"], false);
+        assert_eq!(rest["users"]["pageInfo"]["hasPreviousPage"], true);
+    }
+}
