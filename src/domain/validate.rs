@@ -45,12 +45,15 @@ pub fn date_range(start: Option<NaiveDate>, end: Option<NaiveDate>) -> AppResult
     }
 }
 
+/// One of our opaque IDs, or `None` for anything else (text, SQL, zero, negatives,
+/// numbers out of range). Every place that reads an ID decides only what `None` means.
+pub fn parse_id(raw: &str) -> Option<i32> {
+    raw.parse::<i32>().ok().filter(|v| *v > 0)
+}
+
 /// Parses an opaque ID. Anything that is not one of ours is simply not found.
 pub fn id(what: &str, raw: &str) -> AppResult<i32> {
-    raw.parse::<i32>()
-        .ok()
-        .filter(|v| *v > 0)
-        .ok_or_else(|| AppError::not_found(what))
+    parse_id(raw).ok_or_else(|| AppError::not_found(what))
 }
 
 #[cfg(test)]

@@ -51,9 +51,7 @@ pub struct ExportParams {
 }
 
 fn id(key: &str, v: &str) -> AppResult<i32> {
-    v.parse::<i32>()
-        .ok()
-        .filter(|n| *n > 0)
+    crate::domain::validate::parse_id(v)
         .ok_or_else(|| AppError::bad_input(key, "expected a numeric id"))
 }
 

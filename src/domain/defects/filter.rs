@@ -38,7 +38,7 @@ pub struct DefectFilter {
 
 /// An id from a filter: anything that is not one of ours becomes 0, which matches nothing.
 pub fn filter_id(raw: &str) -> i32 {
-    raw.parse::<i32>().ok().filter(|v| *v > 0).unwrap_or(0)
+    crate::domain::validate::parse_id(raw).unwrap_or(0)
 }
 
 fn open_statuses() -> Vec<i16> {
