@@ -7,7 +7,10 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{AppError, AppResult};
+use crate::{
+    error::{AppError, AppResult},
+    time::unix_now,
+};
 
 pub const ISSUER: &str = "defect-control";
 pub const AUDIENCE: &str = "defect-control-api";
@@ -58,7 +61,7 @@ impl Keys {
     }
 
     pub fn issue_access(&self, user_id: i32, ttl: Duration) -> AppResult<String> {
-        let now = now_secs();
+        let now = unix_now();
         let claims = Claims {
             sub: user_id.to_string(),
             iss: ISSUER.into(),
@@ -81,13 +84,6 @@ impl Keys {
         }
         data.claims.sub.parse().map_err(|_| invalid())
     }
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// 256 random bits, URL-safe.
@@ -115,7 +111,7 @@ mod tests {
     }
 
     fn claims() -> Claims {
-        let now = now_secs();
+        let now = unix_now();
         Claims {
             sub: "7".into(),
             iss: ISSUER.into(),
@@ -173,7 +169,7 @@ mod tests {
     #[test]
     fn expired_tokens_are_refused() {
         let mut c = claims();
-        c.exp = now_secs() - 120;
+        c.exp = unix_now() - 120;
         let t = forge(&c, Algorithm::HS256, b"0123456789abcdef0123456789abcdef");
         assert!(keys().verify_access(&t).is_err());
     }

@@ -31,7 +31,8 @@ use crate::{
         users::User,
     },
     http::graphql::PublicOrigin,
-    storage::{FileKind, unix_now},
+    storage::FileKind,
+    time::unix_now,
 };
 
 async fn user(ctx: &Context<'_>, id: i32) -> async_graphql::Result<User> {

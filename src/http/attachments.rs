@@ -13,11 +13,8 @@ use sea_orm::EntityTrait;
 
 use super::Http;
 use crate::{
-    auth::viewer,
-    domain::defects::attachments,
-    entities::attachments as rows,
-    error::AppError,
-    storage::{FileKind, unix_now},
+    auth::viewer, domain::defects::attachments, entities::attachments as rows, error::AppError,
+    storage::FileKind, time::unix_now,
 };
 
 /// The stored file. Authorised by the signed link from GraphQL (`exp` and `sig`, no
