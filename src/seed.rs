@@ -94,27 +94,22 @@ pub struct SeedReport {
     pub defects_created: usize,
 }
 
-pub async fn load_file(db: &DatabaseConnection, path: &Path) -> anyhow_lite::Result<SeedReport> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow_lite::Error(format!("{}: {e}", path.display())))?;
-    let file: SeedFile = serde_json::from_str(&text)
-        .map_err(|e| anyhow_lite::Error(format!("{}: {e}", path.display())))?;
-    apply(db, &file)
-        .await
-        .map_err(|e| anyhow_lite::Error(format!("{}: {e}", path.display())))
+/// A seed file that could not be read or applied; the message names the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct SeedError {
+    pub path: String,
+    pub message: String,
 }
 
-/// Small error wrapper for the CLI (no anyhow dependency for one message).
-pub mod anyhow_lite {
-    #[derive(Debug)]
-    pub struct Error(pub String);
-    impl std::fmt::Display for Error {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str(&self.0)
-        }
-    }
-    impl std::error::Error for Error {}
-    pub type Result<T> = std::result::Result<T, Error>;
+pub async fn load_file(db: &DatabaseConnection, path: &Path) -> Result<SeedReport, SeedError> {
+    let fail = |e: &dyn std::fmt::Display| SeedError {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(&e))?;
+    let file: SeedFile = serde_json::from_str(&text).map_err(|e| fail(&e))?;
+    apply(db, &file).await.map_err(|e| fail(&e))
 }
 
 async fn find_user(db: &DatabaseConnection, username: &str) -> AppResult<Option<user_rows::Model>> {
