@@ -221,26 +221,16 @@ pub async fn update(
 ) -> AppResult<users::Model> {
     require_manage(viewer)?;
     let user = load(db, id).await?;
-    let mut am: users::ActiveModel = user.clone().into();
+    let mut next = user.clone();
     let mut revoke_sessions = false;
     if let Some(email) = patch.email {
         let email =
             valid_email(&email.ok_or_else(|| AppError::bad_input("email", "must not be null"))?)?;
         ensure_unique(db, users::Column::Email, "email", &email, Some(id)).await?;
-        am.email = Set(email);
+        next.email = email;
     }
     if let Some(name) = patch.full_name {
-        am.full_name = Set(validate::text(
-            "fullName",
-            name.unwrap_or_default().trim(),
-            200,
-        )?);
-    }
-    if let Some(pw) = patch.password {
-        let pw = pw.ok_or_else(|| AppError::bad_input("password", "must not be null"))?;
-        password::validate(&pw)?;
-        am.password_hash = Set(password::hash(pw).await?);
-        revoke_sessions = true;
+        next.full_name = validate::text("fullName", name.unwrap_or_default().trim(), 200)?;
     }
     if let Some(active) = patch.is_active {
         let active = active.ok_or_else(|| AppError::bad_input("isActive", "must not be null"))?;
@@ -251,20 +241,22 @@ pub async fn update(
             ));
         }
         revoke_sessions |= !active;
-        am.is_active = Set(active);
+        next.is_active = active;
     }
-    let email = match &am.email {
-        sea_orm::ActiveValue::Set(v) | sea_orm::ActiveValue::Unchanged(v) => v.clone(),
-        sea_orm::ActiveValue::NotSet => user.email.clone(),
-    };
-    let full_name = match &am.full_name {
-        sea_orm::ActiveValue::Set(v) | sea_orm::ActiveValue::Unchanged(v) => v.clone(),
-        sea_orm::ActiveValue::NotSet => user.full_name.clone(),
-    };
-    am.search_text = Set(search::normalize(&[&user.username, &full_name, &email]));
-    am.updated_at = Set(time::now());
+    // Last: hashing is the expensive step, done only once everything else is valid.
+    if let Some(pw) = patch.password {
+        let pw = pw.ok_or_else(|| AppError::bad_input("password", "must not be null"))?;
+        password::validate(&pw)?;
+        next.password_hash = password::hash(pw).await?;
+        revoke_sessions = true;
+    }
+    next.search_text = search::normalize(&[&next.username, &next.full_name, &next.email]);
+    next.updated_at = time::now();
     let txn = db.begin().await?;
-    let updated = am.update(&txn).await?;
+    let updated = users::ActiveModel::from(next)
+        .reset_all()
+        .update(&txn)
+        .await?;
     if revoke_sessions {
         // A new password or a deactivation ends every session of the account.
         refresh_tokens::Entity::update_many()
