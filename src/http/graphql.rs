@@ -158,7 +158,7 @@ pub async fn get(
         }
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     };
-    let request = match async_graphql::http::parse_query_string(&query) {
+    let mut request = match async_graphql::http::parse_query_string(&query) {
         Ok(r) => r,
         Err(_) => {
             return error_response(
@@ -168,7 +168,9 @@ pub async fn get(
             );
         }
     };
-    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
+    // `parsed_query` keeps the document on the request, so the executor does not parse
+    // it a second time; a document that does not parse fails there, with its code.
+    if let Ok(doc) = request.parsed_query() {
         let mutation = doc
             .operations
             .iter()
