@@ -172,6 +172,16 @@ impl<T> GqlResultExt<T> for AppResult<T> {
     }
 }
 
+/// For nullable lookups such as `project(id)`: an object the viewer cannot see is `null`,
+/// any other error keeps its code.
+pub fn found_or_null<T>(result: AppResult<T>) -> async_graphql::Result<Option<T>> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(AppError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e.extend()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

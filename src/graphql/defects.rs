@@ -18,7 +18,7 @@ use crate::{
         enums::{DefectStatus, Priority},
         status_changes,
     },
-    error::{AppError, GqlResultExt},
+    error::{AppError, GqlResultExt, found_or_null},
     graphql::{
         context::ContextExt,
         loaders::{
@@ -375,14 +375,11 @@ impl DefectQuery {
         let Ok(id) = self::id("defect", &id) else {
             return Ok(None);
         };
-        match defects::get(&ctx.state().db, viewer, id).await {
-            Ok(d) => {
-                loaders::prime_defects(ctx, std::slice::from_ref(&d)).await?;
-                Ok(Some(Defect(d)))
-            }
-            Err(AppError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e).gql(),
-        }
+        let Some(d) = found_or_null(defects::get(&ctx.state().db, viewer, id).await)? else {
+            return Ok(None);
+        };
+        loaders::prime_defects(ctx, std::slice::from_ref(&d)).await?;
+        Ok(Some(Defect(d)))
     }
 }
 

@@ -8,7 +8,7 @@ use crate::{
         projects::{service as projects, stages},
     },
     entities::{enums::ProjectStatus, projects as project_rows, stages as stage_rows},
-    error::{AppError, GqlResultExt},
+    error::{AppError, GqlResultExt, found_or_null},
     graphql::{
         context::ContextExt,
         loaders::{self, MembersByProjectLoader, ProjectByIdLoader, StagesByProjectLoader},
@@ -176,11 +176,7 @@ impl ProjectQuery {
         let Ok(id) = self::id("project", &id) else {
             return Ok(None);
         };
-        match projects::get(&ctx.state().db, viewer, id).await {
-            Ok(p) => Ok(Some(Project(p))),
-            Err(AppError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e).gql(),
-        }
+        Ok(found_or_null(projects::get(&ctx.state().db, viewer, id).await)?.map(Project))
     }
 }
 
