@@ -20,6 +20,20 @@ use crate::{
     error::AppError,
 };
 
+/// Rows by their parent key, in the order given; every asked key present (an empty list
+/// for a parent without children).
+fn group<R>(
+    keys: &[i32],
+    rows: impl IntoIterator<Item = R>,
+    key: impl Fn(&R) -> i32,
+) -> HashMap<i32, Vec<R>> {
+    let mut out: HashMap<i32, Vec<R>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+    for r in rows {
+        out.entry(key(&r)).or_default().push(r);
+    }
+    out
+}
+
 pub struct UserByIdLoader(pub DatabaseConnection);
 pub struct ProjectByIdLoader(pub DatabaseConnection);
 pub struct StagesByProjectLoader(pub DatabaseConnection);
@@ -62,11 +76,7 @@ impl Loader<i32> for StagesByProjectLoader {
             .order_by_asc(stages::Column::Id)
             .all(&self.0)
             .await?;
-        let mut out: HashMap<i32, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for s in rows {
-            out.entry(s.project_id).or_default().push(s);
-        }
-        Ok(out)
+        Ok(group(keys, rows, |r| r.project_id))
     }
 }
 
@@ -81,7 +91,8 @@ impl Loader<i32> for MembersByProjectLoader {
             .order_by_asc(users::Column::Username)
             .all(&self.0)
             .await?;
-        let mut out: HashMap<i32, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        // Joined rows: the user, grouped by the membership's project.
+        let mut out: HashMap<i32, Self::Value> = group(keys, [], |_: &users::Model| 0);
         for (m, u) in rows {
             if let Some(u) = u {
                 out.entry(m.project_id).or_default().push(u);
@@ -253,11 +264,7 @@ impl Loader<i32> for AttachmentsByDefectLoader {
             .order_by_asc(attachments::Column::Id)
             .all(&self.0)
             .await?;
-        let mut out: HashMap<i32, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for a in rows {
-            out.entry(a.defect_id).or_default().push(a);
-        }
-        Ok(out)
+        Ok(group(keys, rows, |r| r.defect_id))
     }
 }
 pub struct CommentsByDefectLoader(pub DatabaseConnection);
@@ -288,11 +295,7 @@ impl Loader<i32> for CommentsByDefectLoader {
             .order_by_asc(comments::Column::Id)
             .all(&self.0)
             .await?;
-        let mut out: HashMap<i32, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for c in rows {
-            out.entry(c.defect_id).or_default().push(c);
-        }
-        Ok(out)
+        Ok(group(keys, rows, |r| r.defect_id))
     }
 }
 
@@ -307,11 +310,7 @@ impl Loader<i32> for HistoryByDefectLoader {
             .order_by_asc(status_changes::Column::Id)
             .all(&self.0)
             .await?;
-        let mut out: HashMap<i32, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for h in rows {
-            out.entry(h.defect_id).or_default().push(h);
-        }
-        Ok(out)
+        Ok(group(keys, rows, |r| r.defect_id))
     }
 }
 
