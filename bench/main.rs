@@ -82,13 +82,6 @@ pub const SEARCH_TERMS: [&str; 6] = [
     "paint",
 ];
 
-fn mix(x: u64) -> u64 {
-    let mut x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
 pub fn list_vars(seed: u64) -> serde_json::Value {
     json!({ "n": 50, "f": { "projectId": (1 + seed % 30).to_string(), "status": ["NEW", "IN_PROGRESS", "REVIEW"] } })
 }
@@ -229,7 +222,7 @@ async fn run(
                             &client,
                             &target,
                             query,
-                            vars(mix((w as u64) << 32 | n), total),
+                            vars(generate::mix((w as u64) << 32 | n), total),
                         )
                         .await
                         .0
