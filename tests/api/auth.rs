@@ -310,3 +310,32 @@ async fn malformed_auth_bodies_are_bad_input() {
         assert_eq!(res.body["error"]["code"], "UNAUTHENTICATED");
     }
 }
+
+#[tokio::test]
+async fn many_failures_from_one_address_lock_that_address_out() {
+    // An address may fail four times the per-username limit before it is locked out.
+    for app in apps_with(|c| c.login_max_failures = 2).await {
+        let user = app.actor(Role::Engineer).await;
+        for i in 0..8 {
+            let res = app
+                .post_json(
+                    "/api/auth/login/",
+                    None,
+                    json!({ "username": format!("nobody{i}"), "password": "wrong-wrong" }),
+                )
+                .await;
+            assert_eq!(res.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+        }
+        // A real user with the right password, from the same address: refused for now.
+        let res = app
+            .post_json(
+                "/api/auth/login/",
+                None,
+                json!({ "username": user.username, "password": PASSWORD }),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(res.body["error"]["code"], "RATE_LIMITED");
+        assert!(res.headers.contains_key("retry-after"));
+    }
+}
