@@ -17,4 +17,5 @@ mod reports;
 mod schema;
 mod seed;
 mod server;
+mod transport;
 mod users;
