@@ -12,6 +12,7 @@ mod export;
 mod files;
 mod fixtures;
 mod operations;
+mod process;
 mod projects;
 mod reports;
 mod schema;
