@@ -271,6 +271,8 @@ mod tests {
         assert_eq!(c.access_token_ttl, Duration::from_secs(900));
         assert_eq!(c.refresh_token_ttl, Duration::from_secs(7 * 24 * 3600));
         assert!(c.jwt_secret.is_none());
+        assert_eq!(c.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(c.max_connections, 512);
     }
 
     #[test]
