@@ -24,7 +24,7 @@ use async_graphql::{
 };
 use axum::{
     extract::{Request, State},
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -62,11 +62,16 @@ pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) ->
             ));
             tracing::warn!("request timed out");
             if graphql {
-                super::graphql::error_response(
+                let mut response = super::graphql::error_response(
                     StatusCode::SERVICE_UNAVAILABLE,
                     err.code(),
                     &err.to_string(),
-                )
+                );
+                // As the REST shim's 503 does (`AppError::into_response`).
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
             } else {
                 err.into_response()
             }

@@ -386,6 +386,7 @@ async fn a_query_past_the_timeout_still_answers_503() {
             .await;
         txn.rollback().await.unwrap();
         assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers[header::RETRY_AFTER], "1");
         assert_eq!(
             res.body["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE",
             "{:?}",
