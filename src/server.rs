@@ -2,10 +2,11 @@
 //! shutdown, and the container health probe.
 //!
 //! `axum::serve` has no header-read timeout, idle timeout or connection cap, so the
-//! accept loop is ours: hyper's HTTP/1 connection with `header_read_timeout` (which, since
-//! hyper 1.6, also runs while a keep-alive connection waits for its next request, so it is
-//! the idle timeout too), a semaphore permit per connection, and hyper-util's
-//! `GracefulShutdown` to let in-flight requests finish.
+//! accept loop is ours: hyper's HTTP/1 connection with `header_read_timeout` (which, in
+//! the hyper we use (1.12, hyperium/hyper#3828), also runs while a keep-alive connection
+//! waits for its next request, so it is the idle timeout too: `idle_sockets_are_closed`
+//! checks it), a semaphore permit per connection, and hyper-util's `GracefulShutdown` to
+//! let in-flight requests finish.
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{body::Body, extract::ConnectInfo};

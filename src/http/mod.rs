@@ -25,6 +25,8 @@ use tower_http::{
     trace::TraceLayer,
 };
 
+use access::REQUEST_ID;
+
 use crate::{
     auth::viewer::ClientAddr,
     error::AppError,
@@ -38,8 +40,6 @@ pub struct Http {
     pub state: AppState,
     pub schema: AppSchema,
 }
-
-use access::REQUEST_ID;
 
 /// JSON bodies of the REST shim (login, refresh) are a few hundred bytes; more is 413.
 /// `/graphql` reads its body itself, under its own limits.
