@@ -41,8 +41,10 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
         .keep_alive(true);
+    warn_if_over_descriptor_limit(max);
     tokio::pin!(shutdown);
     let mut saturated = false;
+    let mut last_accept_error: Option<std::time::Instant> = None;
     loop {
         let (stream, remote) = tokio::select! {
             _ = &mut shutdown => break,
@@ -50,8 +52,12 @@ pub async fn serve(
                 Ok(pair) => pair,
                 Err(e) => {
                     // Out of file descriptors, or the peer left before we accepted: not
-                    // fatal; pause so a full descriptor table does not spin the loop.
-                    tracing::warn!(error = %e, "accept failed");
+                    // fatal; pause so a full descriptor table does not spin the loop, and
+                    // say so once every few seconds rather than ten times a second.
+                    if last_accept_error.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+                        tracing::warn!(error = %e, "accept failed (out of file descriptors? lower MAX_CONNECTIONS or raise ulimit -n)");
+                        last_accept_error = Some(std::time::Instant::now());
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -96,6 +102,29 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+/// Each connection is a file descriptor; with the cap above the process's limit, `accept`
+/// fails before the cap is reached (Linux only: elsewhere there is no `/proc`).
+fn warn_if_over_descriptor_limit(max_connections: usize) {
+    let Ok(limits) = std::fs::read_to_string("/proc/self/limits") else {
+        return;
+    };
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse::<usize>().ok());
+    // Room for the database pool, storage and log files.
+    if let Some(soft) = soft
+        && max_connections + 64 > soft
+    {
+        tracing::warn!(
+            max_connections,
+            open_files_limit = soft,
+            "MAX_CONNECTIONS is close to or above the open-files limit (ulimit -n); accept will fail first"
+        );
+    }
 }
 
 /// Best effort, without waiting: a fresh socket's send buffer takes these few bytes at
