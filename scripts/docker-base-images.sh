@@ -7,7 +7,7 @@
 #                         host's Rust toolchain (rustup's copy of 1.95), laid out like the
 #                         official image (RUSTUP_HOME=/usr/local/rustup,
 #                         CARGO_HOME=/usr/local/cargo, cargo on PATH)
-#   defect-control-postgres:16-bookworm-local
+#   defect-control-postgres:15-bookworm-local
 #                         Debian bookworm's postgresql (15) with an entrypoint that reads
 #                         POSTGRES_USER/PASSWORD/DB like the official postgres image; used
 #                         only by the smoke test's compose override (docker/compose.smoke.yml)
@@ -26,7 +26,7 @@ RUST_VERSION="${RUST_VERSION:-1.95}"
 RUSTUP_HOME_HOST="${RUSTUP_HOME:-$HOME/.rustup}"
 SLIM=debian:bookworm-slim
 RUST="rust:${RUST_VERSION}-bookworm"
-PG=defect-control-postgres:16-bookworm-local
+PG=defect-control-postgres:15-bookworm-local
 # Docker 20.10's client: the legacy builder uses local images without asking a registry.
 DOCKER="${DOCKER:-docker}"
 IF_MISSING=false
