@@ -63,11 +63,14 @@ COPY seed /app/seed
 
 # The working directory is /, so the server's relative defaults (./data/media,
 # sqlite://data/…), e.g. from an .env copied from .env.example, also land in /data.
+# NO_COLOR: the text log format would otherwise write ANSI colour codes into `docker logs`
+# (tracing-subscriber colours by default, TTY or not); LOG_FORMAT=json is unaffected.
 WORKDIR /
 ENV BIND_ADDR=0.0.0.0:8000 \
     STORAGE_URL=/data/media \
     DATABASE_URL="sqlite:///data/defect-control.db?mode=rwc" \
-    APP_ENV=production
+    APP_ENV=production \
+    NO_COLOR=1
 
 # Numeric, so a platform can verify the user is not root without reading /etc/passwd.
 USER 10001:10001
