@@ -1,24 +1,48 @@
 //! The safety net under the error rule: every error leaves with a code, and none leaves
 //! with internals in its message.
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::{
-    Response, ServerError, ServerResult, ValidationResult, Variables,
+    Positioned, Request, Response, ServerError, ServerResult, ValidationResult, Variables,
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+        NextRequest, NextValidation,
     },
-    parser::types::ExecutableDocument,
+    parser::types::{DocumentOperations, ExecutableDocument, VariableDefinition},
 };
+
+use super::{coerce, limits};
 
 pub struct SafetyNet;
 
 impl ExtensionFactory for SafetyNet {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(SafetyNetExtension)
+        Arc::new(SafetyNetExtension::default())
     }
 }
 
-struct SafetyNetExtension;
+/// One per request: what the later hooks need from the earlier ones.
+#[derive(Default)]
+struct SafetyNetExtension {
+    operation_name: Mutex<Option<String>>,
+    /// The chosen operation's variable definitions and the request's variables, kept from
+    /// parsing for coercion after validation.
+    variables: Mutex<Option<(Vec<Positioned<VariableDefinition>>, Variables)>>,
+}
+
+/// The operation the request runs: the named one, or the only one.
+fn chosen_definitions(
+    doc: &ExecutableDocument,
+    name: Option<&str>,
+) -> Option<Vec<Positioned<VariableDefinition>>> {
+    let op = match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        _ => return None,
+    };
+    Some(op.node.variable_definitions.clone())
+}
 
 fn with_code(mut err: ServerError, code: &str) -> ServerError {
     let has_code = err
@@ -35,6 +59,18 @@ fn with_code(mut err: ServerError, code: &str) -> ServerError {
 
 #[async_trait::async_trait]
 impl Extension for SafetyNetExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        if let Ok(mut name) = self.operation_name.lock() {
+            name.clone_from(&request.operation_name);
+        }
+        next.run(ctx, request).await
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -42,9 +78,21 @@ impl Extension for SafetyNetExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables)
+        let doc = next
+            .run(ctx, query, variables)
             .await
-            .map_err(|e| with_code(e, "GRAPHQL_PARSE_FAILED"))
+            .map_err(|e| with_code(e, "GRAPHQL_PARSE_FAILED"))?;
+        // The HTTP transport checks this off the runtime threads before it gets here; this
+        // covers every other way into the executor (linear, so cheap to repeat).
+        limits::check_document(&doc)?;
+        let name = self.operation_name.lock().ok().and_then(|n| n.clone());
+        if let (Some(defs), Ok(mut slot)) = (
+            chosen_definitions(&doc, name.as_deref()),
+            self.variables.lock(),
+        ) {
+            *slot = Some((defs, variables.clone()));
+        }
+        Ok(doc)
     }
 
     async fn validation(
@@ -52,6 +100,15 @@ impl Extension for SafetyNetExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
+        // Variables first: a variable of the wrong type is the caller's input
+        // (BAD_USER_INPUT naming the variable), not a document that fails validation.
+        let kept = self.variables.lock().ok().and_then(|mut v| v.take());
+        if let Some((defs, values)) = kept {
+            let errors = coerce::variables(&ctx.schema_env.registry, &defs, &values);
+            if !errors.is_empty() {
+                return Err(errors);
+            }
+        }
         next.run(ctx).await.map_err(|errors| {
             errors
                 .into_iter()

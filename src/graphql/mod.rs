@@ -1,8 +1,10 @@
 //! The GraphQL transport: objects, thin resolvers, loaders and the error safety net.
 pub mod auth;
+pub mod coerce;
 pub mod context;
 pub mod defects;
 pub mod errors;
+pub mod limits;
 pub mod loaders;
 pub mod pagination;
 pub mod projects;
