@@ -65,12 +65,16 @@ fn check(registry: &Registry, ty: &Type, value: &Value) -> Option<String> {
 fn named(registry: &Registry, name: &Name, value: &Value) -> Option<String> {
     let expected = || format!("expected \"{name}\", found {value}");
     let ok = match name.as_str() {
-        "Int" => matches!(value, Value::Number(n) if n.as_i64().is_some_and(|i| i32::try_from(i).is_ok())),
+        "Int" => {
+            matches!(value, Value::Number(n) if n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()))
+        }
         "Float" => matches!(value, Value::Number(_)),
         "String" => matches!(value, Value::String(_)),
         "Boolean" => matches!(value, Value::Boolean(_)),
-        "ID" => matches!(value, Value::String(_))
-            || matches!(value, Value::Number(n) if n.is_i64() || n.is_u64()),
+        "ID" => {
+            matches!(value, Value::String(_))
+                || matches!(value, Value::Number(n) if n.is_i64() || n.is_u64())
+        }
         // Custom scalars without an `is_valid` in the registry: parse them here, so a bad
         // value is refused before anything runs rather than in the middle of a resolver.
         "DateTime" => <chrono::DateTime<chrono::Utc> as ScalarType>::parse(value.clone()).is_ok(),
@@ -94,7 +98,9 @@ fn registered(registry: &Registry, name: &str, value: &Value) -> Option<String> 
             };
             match v {
                 Some(v) if enum_values.contains_key(v) => None,
-                _ => Some(format!("expected a value of enum \"{name}\", found {value}")),
+                _ => Some(format!(
+                    "expected a value of enum \"{name}\", found {value}"
+                )),
             }
         }
         MetaType::InputObject {
@@ -105,7 +111,9 @@ fn registered(registry: &Registry, name: &str, value: &Value) -> Option<String> 
             let Value::Object(fields) = value else {
                 return Some(format!("expected an object \"{name}\", found {value}"));
             };
-            if let Some(unknown) = fields.keys().find(|k| !input_fields.contains_key(k.as_str()))
+            if let Some(unknown) = fields
+                .keys()
+                .find(|k| !input_fields.contains_key(k.as_str()))
             {
                 return Some(format!("\"{name}\" has no field \"{unknown}\""));
             }
@@ -144,7 +152,8 @@ mod tests {
         res.errors
             .into_iter()
             .filter(|e| {
-                e.extensions.as_ref().and_then(|x| x.get("code")) == Some(&Value::from("BAD_USER_INPUT"))
+                e.extensions.as_ref().and_then(|x| x.get("code"))
+                    == Some(&Value::from("BAD_USER_INPUT"))
             })
             .map(|e| e.message)
             .collect()
@@ -155,16 +164,30 @@ mod tests {
         let q = "query ($id: ID!) { defect(id: $id) { id } }";
         let errs = coerce(q, serde_json::json!({})).await;
         assert_eq!(errs.len(), 1);
-        assert!(errs[0].contains("\"$id\"") && errs[0].contains("not provided"), "{errs:?}");
+        assert!(
+            errs[0].contains("\"$id\"") && errs[0].contains("not provided"),
+            "{errs:?}"
+        );
         assert!(coerce(q, serde_json::json!({ "id": null })).await[0].contains("\"$id\""));
         assert!(coerce(q, serde_json::json!({ "id": "7" })).await.is_empty());
         let q = "query ($f: DefectFilter) { defects(filter: $f) { totalCount } }";
         let errs = coerce(q, serde_json::json!({ "f": "open" })).await;
-        assert!(errs[0].contains("\"$f\"") && errs[0].contains("DefectFilter"), "{errs:?}");
+        assert!(
+            errs[0].contains("\"$f\"") && errs[0].contains("DefectFilter"),
+            "{errs:?}"
+        );
         let errs = coerce(q, serde_json::json!({ "f": { "status": ["NOPE"] } })).await;
         assert!(errs[0].contains("status"), "{errs:?}");
-        let errs = coerce(q, serde_json::json!({ "f": { "createdFrom": "yesterday" } })).await;
+        let errs = coerce(
+            q,
+            serde_json::json!({ "f": { "createdFrom": "yesterday" } }),
+        )
+        .await;
         assert!(errs[0].contains("createdFrom"), "{errs:?}");
-        assert!(coerce(q, serde_json::json!({ "f": { "status": "NEW" } })).await.is_empty());
+        assert!(
+            coerce(q, serde_json::json!({ "f": { "status": "NEW" } }))
+                .await
+                .is_empty()
+        );
     }
 }

@@ -130,7 +130,11 @@ pub fn check_document(doc: &ExecutableDocument) -> Result<(), ServerError> {
         .operations
         .iter()
         .map(|(_, op)| aliases_in(&op.node.selection_set))
-        .chain(doc.fragments.values().map(|f| aliases_in(&f.node.selection_set)))
+        .chain(
+            doc.fragments
+                .values()
+                .map(|f| aliases_in(&f.node.selection_set)),
+        )
         .sum();
     if aliases > MAX_ALIASES {
         return Err(refuse(format!(
@@ -221,7 +225,11 @@ mod tests {
     fn fan_out(levels: usize) -> String {
         let mut doc = String::from("{ ...G0 }");
         for i in 0..levels {
-            doc.push_str(&format!(" fragment G{i} on Query {{ ...G{} ...G{} }}", i + 1, i + 1));
+            doc.push_str(&format!(
+                " fragment G{i} on Query {{ ...G{} ...G{} }}",
+                i + 1,
+                i + 1
+            ));
         }
         doc.push_str(&format!(" fragment G{levels} on Query {{ __typename }}"));
         doc
@@ -253,12 +261,22 @@ mod tests {
         assert!(check(&tokens).unwrap_err().contains("tokens"));
         let deep = format!("{}{}", "{ a ".repeat(100), "}".repeat(100));
         assert!(check(&deep).unwrap_err().contains("nests"));
-        let aliases: String = (0..=MAX_ALIASES).map(|i| format!("a{i}: __typename ")).collect();
-        assert!(check(&format!("{{ {aliases} }}")).unwrap_err().contains("aliases"));
+        let aliases: String = (0..=MAX_ALIASES)
+            .map(|i| format!("a{i}: __typename "))
+            .collect();
+        assert!(
+            check(&format!("{{ {aliases} }}"))
+                .unwrap_err()
+                .contains("aliases")
+        );
         let fragments: String = (0..=MAX_FRAGMENTS)
             .map(|i| format!("fragment F{i} on Query {{ __typename }} "))
             .collect();
-        assert!(check(&format!("{{ __typename }} {fragments}")).unwrap_err().contains("fragments"));
+        assert!(
+            check(&format!("{{ __typename }} {fragments}"))
+                .unwrap_err()
+                .contains("fragments")
+        );
     }
 
     #[test]
