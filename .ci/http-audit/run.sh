@@ -7,7 +7,7 @@ bin="$1"
 port="${2:-18080}"
 tmp="$(mktemp -d)"
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
-(cd "$here" && npm ci --no-audit --no-fund --silent)
+(cd "$here" && npm ci --offline --no-audit --no-fund --silent)
 DATABASE_URL="sqlite://$tmp/audit.db?mode=rwc" STORAGE_URL="$tmp/media" \
   BIND_ADDR="127.0.0.1:$port" RUST_LOG=warn "$bin" serve >"$tmp/server.log" 2>&1 &
 pid=$!
