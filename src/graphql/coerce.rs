@@ -5,9 +5,18 @@
 //! The spec makes both request errors: nothing runs, and the message names the variable.
 use async_graphql::{
     Name, Positioned, ScalarType, ServerError, Value, Variables,
-    parser::types::{BaseType, Type, VariableDefinition},
-    registry::{MetaType, Registry},
+    parser::types::{
+        BaseType, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+        Type, VariableDefinition,
+    },
+    registry::{MetaType, MetaTypeName, Registry},
 };
+
+/// What input is checked against: the schema, and how many files the request carries.
+pub struct Cx<'a> {
+    pub registry: &'a Registry,
+    pub uploads: usize,
+}
 
 fn bad_input(message: String) -> ServerError {
     let mut err = ServerError::new(message, None);
@@ -20,7 +29,7 @@ fn bad_input(message: String) -> ServerError {
 /// One error per variable that is missing, null where it may not be, or of the wrong
 /// shape; an empty list when every variable coerces.
 pub fn variables(
-    registry: &Registry,
+    cx: &Cx<'_>,
     definitions: &[Positioned<VariableDefinition>],
     values: &Variables,
 ) -> Vec<ServerError> {
@@ -34,7 +43,7 @@ pub fn variables(
                 "Variable \"${name}\" of required type \"{ty}\" was not provided."
             ))),
             Some(value) => {
-                if let Some(reason) = check(registry, ty, value) {
+                if let Some(reason) = check(cx, ty, value) {
                     errors.push(bad_input(format!(
                         "Variable \"${name}\" got an invalid value: {reason}"
                     )));
@@ -45,24 +54,122 @@ pub fn variables(
     errors
 }
 
+/// Argument values of the operation run (variables substituted) that validation lets
+/// through but the executor would refuse: custom scalars (`DateTime`, `Date`, `Upload`)
+/// have no validity check in async-graphql's registry, so a bad literal would otherwise
+/// fail inside a resolver, after other fields ran. Run after validation; linear (each
+/// fragment once).
+pub fn arguments(
+    cx: &Cx<'_>,
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &Variables,
+) -> Vec<ServerError> {
+    let op = match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {
+            Some(op) => op,
+            None => return Vec::new(),
+        },
+        (DocumentOperations::Multiple(ops), None) => match ops.values().next() {
+            Some(op) if ops.len() == 1 => op,
+            _ => return Vec::new(),
+        },
+    };
+    let registry = cx.registry;
+    let root = match op.node.ty {
+        OperationType::Query => Some(registry.query_type.as_str()),
+        OperationType::Mutation => registry.mutation_type.as_deref(),
+        OperationType::Subscription => registry.subscription_type.as_deref(),
+    };
+    let mut errors = Vec::new();
+    let mut walk = |parent: &str, set: &SelectionSet| {
+        selection_arguments(cx, parent, set, variables, &mut errors);
+    };
+    if let Some(root) = root {
+        walk(root, &op.node.selection_set.node);
+    }
+    for fragment in doc.fragments.values() {
+        walk(
+            fragment.node.type_condition.node.on.node.as_str(),
+            &fragment.node.selection_set.node,
+        );
+    }
+    errors
+}
+
+fn selection_arguments(
+    cx: &Cx<'_>,
+    parent: &str,
+    set: &SelectionSet,
+    variables: &Variables,
+    errors: &mut Vec<ServerError>,
+) {
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(field) => {
+                let Some(meta) = cx
+                    .registry
+                    .types
+                    .get(parent)
+                    .and_then(|t| t.field_by_name(&field.node.name.node))
+                else {
+                    continue;
+                };
+                for (name, value) in &field.node.arguments {
+                    let Some(arg) = meta.args.get(name.node.as_str()) else {
+                        continue;
+                    };
+                    let (Some(ty), Ok(value)) = (
+                        Type::new(&arg.ty),
+                        value
+                            .node
+                            .clone()
+                            .into_const_with(|v| variables.get(&v).cloned().ok_or(())),
+                    ) else {
+                        continue;
+                    };
+                    if let Some(reason) = check(cx, &ty, &value) {
+                        let mut err = bad_input(format!("{}: {reason}", name.node));
+                        err.locations.push(name.pos);
+                        errors.push(err);
+                    }
+                }
+                let child = MetaTypeName::concrete_typename(&meta.ty);
+                selection_arguments(cx, child, &field.node.selection_set.node, variables, errors);
+            }
+            Selection::InlineFragment(inline) => {
+                let on = inline
+                    .node
+                    .type_condition
+                    .as_ref()
+                    .map_or(parent, |t| t.node.on.node.as_str());
+                selection_arguments(cx, on, &inline.node.selection_set.node, variables, errors);
+            }
+            // Fragment definitions are walked once each, by the caller.
+            Selection::FragmentSpread(_) => {}
+        }
+    }
+}
+
 /// Why `value` is not a `ty`, or `None` when it is.
-fn check(registry: &Registry, ty: &Type, value: &Value) -> Option<String> {
+fn check(cx: &Cx<'_>, ty: &Type, value: &Value) -> Option<String> {
     if matches!(value, Value::Null) {
         return (!ty.nullable).then(|| format!("expected \"{ty}\", found null"));
     }
     match &ty.base {
         BaseType::List(item) => match value {
             Value::List(items) => items.iter().enumerate().find_map(|(i, v)| {
-                check(registry, item, v).map(|reason| format!("at index {i}: {reason}"))
+                check(cx, item, v).map(|reason| format!("at index {i}: {reason}"))
             }),
             // A single value where a list is expected is a list of one.
-            other => check(registry, item, other),
+            other => check(cx, item, other),
         },
-        BaseType::Named(name) => named(registry, name, value),
+        BaseType::Named(name) => named(cx, name, value),
     }
 }
 
-fn named(registry: &Registry, name: &Name, value: &Value) -> Option<String> {
+fn named(cx: &Cx<'_>, name: &Name, value: &Value) -> Option<String> {
     let expected = || format!("expected \"{name}\", found {value}");
     let ok = match name.as_str() {
         "Int" => {
@@ -79,13 +186,21 @@ fn named(registry: &Registry, name: &Name, value: &Value) -> Option<String> {
         // value is refused before anything runs rather than in the middle of a resolver.
         "DateTime" => <chrono::DateTime<chrono::Utc> as ScalarType>::parse(value.clone()).is_ok(),
         "Date" => <super::scalars::Date as ScalarType>::parse(value.clone()).is_ok(),
-        other => return registered(registry, other, value),
+        // Only the multipart reader puts a file in a variable (`#__graphql_file__:<n>`),
+        // pointing at one of the request's uploads. Anything else would reach
+        // async-graphql's `Upload`, which panics on a non-numeric suffix (`parse`) or an
+        // index past the uploads (`value`).
+        "Upload" => matches!(value, Value::String(s) if s
+            .strip_prefix("#__graphql_file__:")
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|n| n < cx.uploads)),
+        other => return registered(cx, other, value),
     };
     (!ok).then(expected)
 }
 
-fn registered(registry: &Registry, name: &str, value: &Value) -> Option<String> {
-    match registry.types.get(name)? {
+fn registered(cx: &Cx<'_>, name: &str, value: &Value) -> Option<String> {
+    match cx.registry.types.get(name)? {
         MetaType::Scalar { is_valid, .. } => is_valid
             .as_ref()
             .is_some_and(|f| !f(value))
@@ -128,7 +243,7 @@ fn registered(registry: &Registry, name: &str, value: &Value) -> Option<String> 
                         "field \"{}\" of required type \"{ty}\" was not provided",
                         field.name
                     )),
-                    Some(v) => check(registry, &ty, v)
+                    Some(v) => check(cx, &ty, v)
                         .map(|reason| format!("in field \"{}\": {reason}", field.name)),
                 }
             })
@@ -189,5 +304,24 @@ mod tests {
                 .await
                 .is_empty()
         );
+    }
+
+    #[tokio::test]
+    async fn custom_scalar_literals_and_fake_uploads_are_refused_before_execution() {
+        let errs = coerce(
+            "{ defects(filter: { createdFrom: \"soon\" }) { totalCount } }",
+            serde_json::json!({}),
+        )
+        .await;
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].starts_with("filter:") && errs[0].contains("createdFrom"),
+            "{errs:?}"
+        );
+        let q = "mutation ($f: Upload!) { uploadAttachment(defectId: \"1\", file: $f) { id } }";
+        for fake in ["#__graphql_file__:x", "#__graphql_file__:0", "a file", ""] {
+            let errs = coerce(q, serde_json::json!({ "f": fake })).await;
+            assert!(errs[0].contains("\"$f\""), "{fake}: {errs:?}");
+        }
     }
 }

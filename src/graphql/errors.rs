@@ -24,10 +24,11 @@ impl ExtensionFactory for SafetyNet {
 /// One per request: what the later hooks need from the earlier ones.
 #[derive(Default)]
 struct SafetyNetExtension {
-    operation_name: Mutex<Option<String>>,
-    /// The chosen operation's variable definitions and the request's variables, kept from
-    /// parsing for coercion after validation.
-    variables: Mutex<Option<(Vec<Positioned<VariableDefinition>>, Variables)>>,
+    /// The operation name and the number of uploads, from the request.
+    request: Mutex<(Option<String>, usize)>,
+    /// The document and the request's variables, kept from parsing for coercion around
+    /// validation.
+    parsed: Mutex<Option<(ExecutableDocument, Variables)>>,
 }
 
 /// The operation the request runs: the named one, or the only one.
@@ -65,8 +66,8 @@ impl Extension for SafetyNetExtension {
         request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        if let Ok(mut name) = self.operation_name.lock() {
-            name.clone_from(&request.operation_name);
+        if let Ok(mut kept) = self.request.lock() {
+            *kept = (request.operation_name.clone(), request.uploads.len());
         }
         next.run(ctx, request).await
     }
@@ -85,12 +86,8 @@ impl Extension for SafetyNetExtension {
         // The HTTP transport checks this off the runtime threads before it gets here; this
         // covers every other way into the executor (linear, so cheap to repeat).
         limits::check_document(&doc)?;
-        let name = self.operation_name.lock().ok().and_then(|n| n.clone());
-        if let (Some(defs), Ok(mut slot)) = (
-            chosen_definitions(&doc, name.as_deref()),
-            self.variables.lock(),
-        ) {
-            *slot = Some((defs, variables.clone()));
+        if let Ok(mut slot) = self.parsed.lock() {
+            *slot = Some((doc.clone(), variables.clone()));
         }
         Ok(doc)
     }
@@ -102,14 +99,30 @@ impl Extension for SafetyNetExtension {
     ) -> Result<ValidationResult, Vec<ServerError>> {
         // Variables first: a variable of the wrong type is the caller's input
         // (BAD_USER_INPUT naming the variable), not a document that fails validation.
-        let kept = self.variables.lock().ok().and_then(|mut v| v.take());
-        if let Some((defs, values)) = kept {
-            let errors = coerce::variables(&ctx.schema_env.registry, &defs, &values);
+        let (name, uploads) = self.request.lock().map(|r| r.clone()).unwrap_or_default();
+        let cx = coerce::Cx {
+            registry: &ctx.schema_env.registry,
+            uploads,
+        };
+        let kept = self.parsed.lock().ok().and_then(|mut v| v.take());
+        if let Some((doc, values)) = &kept
+            && let Some(defs) = chosen_definitions(doc, name.as_deref())
+        {
+            let errors = coerce::variables(&cx, &defs, values);
             if !errors.is_empty() {
                 return Err(errors);
             }
         }
-        next.run(ctx).await.map_err(|errors| {
+        let result = next.run(ctx).await;
+        if result.is_ok()
+            && let Some((doc, values)) = &kept
+        {
+            let errors = coerce::arguments(&cx, doc, name.as_deref(), values);
+            if !errors.is_empty() {
+                return Err(errors);
+            }
+        }
+        result.map_err(|errors| {
             errors
                 .into_iter()
                 .map(|e| with_code(e, "GRAPHQL_VALIDATION_FAILED"))
@@ -127,15 +140,12 @@ impl Extension for SafetyNetExtension {
             if has_code {
                 continue;
             }
+            // By phase, not by message: input is coerced (variables) and checked
+            // (arguments) before execution, so an uncoded error without a path is a
+            // request-level problem found after validation (unknown operation name,
+            // several operations and none chosen) and one with a path is a resolver's.
             let code = if err.path.is_empty() {
-                // Request-level problems found after validation (unknown operation name,
-                // several operations and none chosen).
                 "GRAPHQL_VALIDATION_FAILED"
-            } else if err.message.starts_with("Failed to parse")
-                || err.message.starts_with("Invalid value")
-            {
-                // async-graphql's own input coercion inside a field.
-                "BAD_USER_INPUT"
             } else {
                 tracing::error!(message = %err.message, path = ?err.path, "uncoded error scrubbed");
                 err.message = "internal server error".into();

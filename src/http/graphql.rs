@@ -77,6 +77,15 @@ async fn execute(
     mut request: async_graphql::Request,
     method_is_get: bool,
 ) -> Response {
+    if request.query.trim().is_empty() {
+        // No `query` parameter (or an empty one): not a GraphQL request at all.
+        return response::error(
+            media,
+            StatusCode::BAD_REQUEST,
+            "GRAPHQL_PARSE_FAILED",
+            "the request has no query",
+        );
+    }
     let admitted = match document::admit(&mut request).await {
         Ok(a) => a,
         Err(e) => return response::graphql(media, async_graphql::Response::from_errors(vec![e])),
