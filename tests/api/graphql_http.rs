@@ -518,3 +518,85 @@ async fn uploads_one_file_mapped_twice_eleven_files_and_anonymous_bodies() {
         assert_eq!(app.count("attachments").await, 2);
     }
 }
+
+/// Input the executor used to refuse from inside a resolver (uncoded, so scrubbed to
+/// INTERNAL_SERVER_ERROR) or to panic on: each now gets its contract code up front.
+#[tokio::test]
+async fn odd_input_gets_a_contract_code_never_internal() {
+    for app in apps().await {
+        let admin = app.actor(Role::Admin).await;
+        let t = Some(admin.token.as_str());
+        let upload = "mutation($f: Upload!) { uploadAttachment(defectId: \"1\", file: $f) { id } }";
+        let cases = [
+            (
+                "{ defects(filter: {createdFrom: \"x\"}) { totalCount } }",
+                json!({}),
+                "BAD_USER_INPUT",
+            ),
+            (
+                "{ defects(filter: {deadlineFrom: \"2026-13-01\"}) { totalCount } }",
+                json!({}),
+                "BAD_USER_INPUT",
+            ),
+            (
+                "query($d: Date) { defects(filter: {deadlineFrom: $d}) { totalCount } }",
+                json!({ "d": "2026-02-30" }),
+                "BAD_USER_INPUT",
+            ),
+            (
+                "query($d: DateTime) { defects(filter: {createdFrom: $d}) { totalCount } }",
+                json!({ "d": 12 }),
+                "BAD_USER_INPUT",
+            ),
+            // A file reference without a file (JSON body): async-graphql would index past
+            // the uploads and panic.
+            (
+                upload,
+                json!({ "f": "#__graphql_file__:0" }),
+                "BAD_USER_INPUT",
+            ),
+            (
+                upload,
+                json!({ "f": "#__graphql_file__:x" }),
+                "BAD_USER_INPUT",
+            ),
+            (
+                "query($s: [DefectStatus!]) { defects(filter: {status: $s}) { totalCount } }",
+                json!({ "s": [null] }),
+                "BAD_USER_INPUT",
+            ),
+            ("query Q { me { id } }", json!({}), "OK"),
+            (
+                "{ me { id @include } }",
+                json!({}),
+                "GRAPHQL_VALIDATION_FAILED",
+            ),
+            (
+                "subscription { me { id } }",
+                json!({}),
+                "GRAPHQL_VALIDATION_FAILED",
+            ),
+        ];
+        for (query, vars, code) in cases {
+            let body = app.gql(t, query, vars.clone()).await;
+            assert_eq!(
+                crate::helpers::outcome(&body),
+                code,
+                "{query} {vars}: {body}"
+            );
+        }
+        // An unknown operation name is a request error too.
+        let res = app
+            .post_json(
+                "/graphql",
+                t,
+                json!({ "query": "query Q { me { id } }", "operationName": "Nope" }),
+            )
+            .await;
+        assert_eq!(
+            res.body["errors"][0]["extensions"]["code"],
+            "GRAPHQL_VALIDATION_FAILED"
+        );
+        assert_eq!(app.count("attachments").await, 0);
+    }
+}
