@@ -26,6 +26,8 @@ pub struct Config {
     pub jwt_secret: Option<String>,
     pub storage_url: String,
     pub max_upload_bytes: u64,
+    /// Largest JSON body of `POST /graphql` (multipart uploads have their own limit).
+    pub max_json_body_bytes: u64,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub cors_origins: Vec<String>,
@@ -114,6 +116,10 @@ impl Config {
         if max_upload_bytes == 0 {
             return Err(err("MAX_UPLOAD_BYTES", "must be positive"));
         }
+        let max_json_body_bytes = number(&val, "MAX_JSON_BODY_BYTES", 1024 * 1024)?;
+        if max_json_body_bytes == 0 {
+            return Err(err("MAX_JSON_BODY_BYTES", "must be positive"));
+        }
         let access_token_ttl = Duration::from_secs(number(&val, "ACCESS_TOKEN_TTL", 900)?);
         let refresh_token_ttl =
             Duration::from_secs(number(&val, "REFRESH_TOKEN_TTL", 7 * 24 * 3600)?);
@@ -180,6 +186,7 @@ impl Config {
             jwt_secret,
             storage_url,
             max_upload_bytes,
+            max_json_body_bytes,
             access_token_ttl,
             refresh_token_ttl,
             cors_origins,
@@ -280,6 +287,7 @@ mod tests {
         for (key, value) in [
             ("BIND_ADDR", "nowhere"),
             ("MAX_UPLOAD_BYTES", "20MB"),
+            ("MAX_JSON_BODY_BYTES", "0"),
             ("ACCESS_TOKEN_TTL", "-1"),
             ("DATABASE_URL", "mysql://x"),
             ("CORS_ORIGINS", "example.com"),

@@ -1,7 +1,7 @@
 //! Defect, Comment and StatusChange objects; the defect queries and mutations.
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Upload};
 use chrono::{DateTime, Utc};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::{
     domain::{
@@ -339,7 +339,7 @@ pub struct DefectQuery;
 #[Object]
 impl DefectQuery {
     /// Defects the viewer can see. Default order: newest first.
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "crate::graphql::pagination::cost(first) * child_complexity")]
     async fn defects(
         &self,
         ctx: &Context<'_>,
@@ -531,8 +531,16 @@ impl DefectMutation {
         let mut bytes = Vec::new();
         // The multipart reader already enforces the limit; reading one byte past it keeps
         // this safe even if that ever changes.
-        tokio::fs::File::from_std(value.content)
-            .take(limit.saturating_add(1))
+        let mut file = tokio::fs::File::from_std(value.content);
+        // One file may be mapped to several variables (the multipart spec allows it);
+        // each gets a handle on the same temp file, sharing its offset, so every reader
+        // starts from the beginning. Mutations run one after another, so reads do not
+        // interleave.
+        file.seek(std::io::SeekFrom::Start(0))
+            .await
+            .map_err(AppError::internal)
+            .gql()?;
+        file.take(limit.saturating_add(1))
             .read_to_end(&mut bytes)
             .await
             .map_err(AppError::internal)

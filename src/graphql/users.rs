@@ -85,7 +85,7 @@ impl UserQuery {
     }
 
     /// Users, ordered by username. Managers and admins only.
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "crate::graphql::pagination::cost(first) * child_complexity")]
     async fn users(
         &self,
         ctx: &Context<'_>,

@@ -30,7 +30,7 @@ use access::REQUEST_ID;
 use crate::{
     auth::viewer::ClientAddr,
     error::AppError,
-    graphql::{AppSchema, build_schema},
+    graphql::{AppSchema, build_introspection_schema, build_schema},
     state::AppState,
 };
 
@@ -39,6 +39,8 @@ use crate::{
 pub struct Http {
     pub state: AppState,
     pub schema: AppSchema,
+    /// Answers introspection-only documents (`None` when `INTROSPECTION=false`).
+    pub introspection: Option<AppSchema>,
 }
 
 /// JSON bodies of the REST shim (login, refresh) are a few hundred bytes; more is 413.
@@ -49,7 +51,12 @@ pub fn app(state: AppState) -> Router {
     let schema = build_schema(Some(state.clone()));
     let cors = cors(&state.config.cors_origins);
     let request_timeout = state.config.request_timeout;
-    let http = Http { state, schema };
+    let introspection = build_introspection_schema(&state);
+    let http = Http {
+        state,
+        schema,
+        introspection,
+    };
     let mut router = Router::new()
         .route("/graphql", post(graphql::post).get(graphql::get))
         .route("/api/auth/login/", post(auth::login))

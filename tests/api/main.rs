@@ -11,6 +11,7 @@ mod errors;
 mod export;
 mod files;
 mod fixtures;
+mod graphql_http;
 mod input_bounds;
 mod operations;
 mod process;
