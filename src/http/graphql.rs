@@ -1,15 +1,11 @@
 //! `POST /graphql` (JSON or multipart) and `GET /graphql` (GraphiQL, or a query).
-use async_graphql::{
-    ParseRequestError,
-    http::{GraphiQLSource, MultipartOptions},
-    parser::types::OperationType,
-};
+use async_graphql::{ParseRequestError, http::MultipartOptions, parser::types::OperationType};
 use async_graphql_axum::GraphQLResponse;
 use axum::{
     body::Body,
     extract::{RawQuery, State},
     http::{HeaderMap, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use futures_util::TryStreamExt;
 use http_body_util::{BodyExt, Limited};
@@ -153,10 +149,7 @@ pub async fn get(
     RawQuery(query): RawQuery,
 ) -> Response {
     let Some(query) = query.filter(|q| !q.is_empty()) else {
-        if !http.state.config.graphiql {
-            return error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "GraphiQL is disabled");
-        }
-        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+        return super::graphiql::page(&http.state.config, &headers);
     };
     let mut request = match async_graphql::http::parse_query_string(&query) {
         Ok(r) => r,

@@ -2,6 +2,7 @@
 pub mod attachments;
 pub mod auth;
 pub mod export;
+pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod openapi;
@@ -47,6 +48,8 @@ pub fn app(state: AppState) -> Router {
     let http = Http { state, schema };
     let mut router = Router::new()
         .route("/graphql", post(graphql::post).get(graphql::get))
+        .route("/graphql/assets/{file}", get(graphiql::asset))
+        .route("/", get(graphiql::root))
         .route("/api/auth/login/", post(auth::login))
         .route("/api/auth/refresh/", post(auth::refresh))
         .route("/api/attachments/{id}/file", get(attachments::file))

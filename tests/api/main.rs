@@ -11,6 +11,7 @@ mod errors;
 mod export;
 mod files;
 mod fixtures;
+mod graphiql;
 mod operations;
 mod projects;
 mod reports;
