@@ -21,6 +21,8 @@ fn links(page: &str) -> Vec<String> {
         .skip(1)
         .chain(page.split(" href=\"").skip(1))
         .filter_map(|rest| rest.split('"').next())
+        // `data:,` is the empty favicon that saves the browser a request.
+        .filter(|link| *link != "data:,")
         .map(str::to_owned)
         .collect()
 }
