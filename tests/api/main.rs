@@ -10,6 +10,7 @@ mod defects;
 mod errors;
 mod export;
 mod files;
+mod first_run;
 mod fixtures;
 mod graphiql;
 mod operations;
