@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # defect-control: a release build with S3 support, then a slim Debian runtime.
 #
 #   docker build -t defect-control:local .
@@ -9,6 +7,12 @@
 # Without other settings the container keeps SQLite and attachments in the /data volume;
 # docker-compose.yml runs it on PostgreSQL instead. JWT_SECRET is never part of the
 # image: APP_ENV=production makes the server refuse to start without it.
+#
+# Needs BuildKit (Docker 23+ by default, or DOCKER_BUILDKIT=1 on 20.10) for the cache
+# mounts. There is no `# syntax=` line on purpose: the Dockerfile frontend built into
+# BuildKit since Docker 20.10 has everything used here, and that line would make every
+# build pull a frontend image first, which fails without a registry. Without one, base
+# images come from scripts/docker-base-images.sh (see the README's Docker section).
 
 ARG RUST_VERSION=1.95
 
@@ -59,11 +63,14 @@ COPY seed /app/seed
 
 # The working directory is /, so the server's relative defaults (./data/media,
 # sqlite://data/…), e.g. from an .env copied from .env.example, also land in /data.
+# NO_COLOR: the text log format would otherwise write ANSI colour codes into `docker logs`
+# (tracing-subscriber colours by default, TTY or not); LOG_FORMAT=json is unaffected.
 WORKDIR /
 ENV BIND_ADDR=0.0.0.0:8000 \
     STORAGE_URL=/data/media \
     DATABASE_URL="sqlite:///data/defect-control.db?mode=rwc" \
-    APP_ENV=production
+    APP_ENV=production \
+    NO_COLOR=1
 
 # Numeric, so a platform can verify the user is not root without reading /etc/passwd.
 USER 10001:10001

@@ -52,3 +52,12 @@ up:
 # Stop and remove the containers (the volumes stay)
 down:
     docker compose down
+
+# Local stand-ins for the Dockerfile's base images and the smoke test's PostgreSQL image
+# (for a Docker engine that reaches no image registry; see the README's Docker section)
+docker-base-images *args:
+    bash scripts/docker-base-images.sh {{ args }}
+
+# Build the image, run it on SQLite and as the compose stack on PostgreSQL, smoke-test both
+docker-smoke:
+    bash scripts/docker-smoke.sh

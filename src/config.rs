@@ -1,6 +1,8 @@
 //! One `Config`, read once from the environment and validated at boot.
 use std::{net::SocketAddr, time::Duration};
 
+use tokio::sync::Semaphore;
+
 /// A configuration value that could not be used; the message names the key.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("configuration error in {key}: {message}")]
@@ -38,6 +40,12 @@ pub struct Config {
     pub request_timeout: Duration,
     /// After SIGTERM/Ctrl-C, how long in-flight requests may take to finish.
     pub shutdown_grace: Duration,
+    /// How long a connection may take to deliver a complete request head, counted from
+    /// its accept or from its previous response: bounds slow-header clients and idle
+    /// keep-alive sockets alike.
+    pub header_read_timeout: Duration,
+    /// Open connections at most; more are answered 503 and closed.
+    pub max_connections: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -154,6 +162,15 @@ impl Config {
             return Err(err("REQUEST_TIMEOUT_SECS", "must be at least 2"));
         }
         let shutdown_grace = Duration::from_secs(number(&val, "SHUTDOWN_GRACE_SECS", 20)?);
+        let header_read_timeout =
+            Duration::from_secs(number(&val, "HEADER_READ_TIMEOUT_SECS", 10)?);
+        if header_read_timeout.is_zero() {
+            return Err(err("HEADER_READ_TIMEOUT_SECS", "must be positive"));
+        }
+        let max_connections = usize::try_from(number(&val, "MAX_CONNECTIONS", 512)?)
+            .ok()
+            .filter(|n| (1..=Semaphore::MAX_PERMITS).contains(n))
+            .ok_or_else(|| err("MAX_CONNECTIONS", "must be a positive number"))?;
         let graphiql = boolean(&val, "GRAPHIQL", true)?;
         let introspection = boolean(&val, "INTROSPECTION", true)?;
         Ok(Config {
@@ -173,6 +190,8 @@ impl Config {
             public_url,
             request_timeout,
             shutdown_grace,
+            header_read_timeout,
+            max_connections,
         })
     }
 
@@ -252,6 +271,8 @@ mod tests {
         assert_eq!(c.access_token_ttl, Duration::from_secs(900));
         assert_eq!(c.refresh_token_ttl, Duration::from_secs(7 * 24 * 3600));
         assert!(c.jwt_secret.is_none());
+        assert_eq!(c.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(c.max_connections, 512);
     }
 
     #[test]
@@ -268,6 +289,8 @@ mod tests {
             ("REQUEST_TIMEOUT_SECS", "1"),
             ("SHUTDOWN_GRACE_SECS", "soon"),
             ("PUBLIC_URL", "defects.example.com"),
+            ("HEADER_READ_TIMEOUT_SECS", "0"),
+            ("MAX_CONNECTIONS", "0"),
         ] {
             let e = with(&[(key, value)]).expect_err(key);
             assert_eq!(e.key, key);

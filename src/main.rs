@@ -66,7 +66,12 @@ fn init_tracing() {
     if json {
         fmt().json().with_env_filter(filter).init();
     } else {
-        fmt().with_env_filter(filter).init();
+        // Colours only on a terminal: piped into a file or a log collector, escape codes
+        // would garble every line.
+        fmt()
+            .with_ansi(std::io::stdout().is_terminal())
+            .with_env_filter(filter)
+            .init();
     }
 }
 

@@ -1,11 +1,26 @@
-//! Running the HTTP server: graceful, bounded shutdown and the container health probe.
-use std::{future::Future, net::SocketAddr, time::Duration};
+//! Running the HTTP server: connection limits and timeouts, graceful and bounded
+//! shutdown, and the container health probe.
+//!
+//! `axum::serve` has no header-read timeout, idle timeout or connection cap, so the
+//! accept loop is ours: hyper's HTTP/1 connection with `header_read_timeout` (which, in
+//! the hyper we use (1.12, hyperium/hyper#3828), also runs while a keep-alive connection
+//! waits for its next request, so it is the idle timeout too: `idle_sockets_are_closed`
+//! checks it), a semaphore permit per connection, and hyper-util's `GracefulShutdown` to
+//! let in-flight requests finish.
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
+use axum::{body::Body, extract::ConnectInfo};
+use hyper::server::conn::http1;
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
+};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpListener,
-    sync::Notify,
+    net::{TcpListener, TcpStream},
+    sync::Semaphore,
 };
+use tower::ServiceExt;
 
 use crate::state::AppState;
 
@@ -17,24 +32,112 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let started = std::sync::Arc::new(Notify::new());
-    let signal = started.clone();
-    let server = axum::serve(
-        listener,
-        crate::app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: no new connections, finishing in-flight requests");
-        signal.notify_one();
-    });
+    let header_timeout = state.config.header_read_timeout;
+    let permits = Arc::new(Semaphore::new(state.config.max_connections));
+    let max = state.config.max_connections;
+    let router = crate::app(state);
+    let graceful = GracefulShutdown::new();
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    warn_if_over_descriptor_limit(max);
+    tokio::pin!(shutdown);
+    let mut saturated = false;
+    let mut last_accept_error: Option<std::time::Instant> = None;
+    loop {
+        let (stream, remote) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors, or the peer left before we accepted: not
+                    // fatal; pause so a full descriptor table does not spin the loop, and
+                    // say so once every few seconds rather than ten times a second.
+                    if last_accept_error.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+                        tracing::warn!(error = %e, "accept failed (out of file descriptors? lower MAX_CONNECTIONS or raise ulimit -n)");
+                        last_accept_error = Some(std::time::Instant::now());
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            if !saturated {
+                tracing::warn!(
+                    max_connections = max,
+                    "connection limit reached (MAX_CONNECTIONS): refusing new connections until some close"
+                );
+                saturated = true;
+            }
+            refuse(stream);
+            continue;
+        };
+        if saturated {
+            tracing::info!("below the connection limit again: accepting connections");
+            saturated = false;
+        }
+        let router = router.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                // The client address, as `into_make_service_with_connect_info` would give it.
+                req.extensions_mut().insert(ConnectInfo(remote));
+                router.clone().oneshot(req.map(Body::new))
+            });
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %remote, "connection closed with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: no new connections, finishing in-flight requests");
     tokio::select! {
-        result = server => result,
-        _ = async { started.notified().await; tokio::time::sleep(grace).await } => {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(grace) => {
             tracing::warn!(?grace, "in-flight requests did not finish in time; closing them");
-            Ok(())
         }
     }
+    Ok(())
+}
+
+/// Each connection is a file descriptor; with the cap above the process's limit, `accept`
+/// fails before the cap is reached (Linux only: elsewhere there is no `/proc`).
+fn warn_if_over_descriptor_limit(max_connections: usize) {
+    let Ok(limits) = std::fs::read_to_string("/proc/self/limits") else {
+        return;
+    };
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse::<usize>().ok());
+    // Room for the database pool, storage and log files.
+    if let Some(soft) = soft
+        && max_connections + 64 > soft
+    {
+        tracing::warn!(
+            max_connections,
+            open_files_limit = soft,
+            "MAX_CONNECTIONS is close to or above the open-files limit (ulimit -n); accept will fail first"
+        );
+    }
+}
+
+/// Best effort, without waiting: a fresh socket's send buffer takes these few bytes at
+/// once, and a client that is not reading loses nothing it needed.
+/// It is a coded 503, so a client (or a load balancer) knows to retry rather than seeing
+/// a bare reset.
+fn refuse(stream: TcpStream) {
+    let body = r#"{"error":{"code":"SERVICE_UNAVAILABLE","message":"too many connections; retry shortly"}}"#;
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.try_write(response.as_bytes());
 }
 
 /// SIGTERM or Ctrl-C.

@@ -15,16 +15,13 @@ pub fn title(field: &str, value: &str, max: usize) -> AppResult<String> {
             format!("must be at most {max} characters"),
         ));
     }
-    if v.chars().any(char::is_control) {
-        return Err(AppError::bad_input(
-            field,
-            "must not contain control characters",
-        ));
-    }
+    no_control(field, v)?;
     Ok(v.to_owned())
 }
 
-/// Free text: at most `max` characters.
+/// Multi-line free text: at most `max` characters; tabs and line breaks are the only
+/// control characters allowed (NUL and the rest are refused here rather than failing
+/// in PostgreSQL, which cannot store NUL, or garbling exports and logs).
 pub fn text(field: &str, value: &str, max: usize) -> AppResult<String> {
     if value.chars().count() > max {
         return Err(AppError::bad_input(
@@ -32,7 +29,56 @@ pub fn text(field: &str, value: &str, max: usize) -> AppResult<String> {
             format!("must be at most {max} characters"),
         ));
     }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(AppError::bad_input(
+            field,
+            "must not contain control characters other than tabs and line breaks",
+        ));
+    }
     Ok(value.to_owned())
+}
+
+/// Optional single-line text (a full name): at most `max` characters, no control
+/// characters at all.
+pub fn line(field: &str, value: &str, max: usize) -> AppResult<String> {
+    let v = text(field, value, max)?;
+    no_control(field, &v)?;
+    Ok(v)
+}
+
+/// A search query: a single line of at most 200 characters.
+pub fn search(value: Option<&str>) -> AppResult<()> {
+    if let Some(v) = value {
+        line("search", v, SEARCH_MAX)?;
+    }
+    Ok(())
+}
+
+pub const SEARCH_MAX: usize = 200;
+
+fn no_control(field: &str, value: &str) -> AppResult<()> {
+    if value.chars().any(char::is_control) {
+        return Err(AppError::bad_input(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// An enum list used as `IN (...)`: each value once, so a list of any length costs at
+/// most as many SQL parameters as the enum has values.
+pub fn distinct<T: PartialEq + Copy>(values: &[T]) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    for v in values {
+        if !out.contains(v) {
+            out.push(*v);
+        }
+    }
+    out
 }
 
 pub fn date_range(start: Option<NaiveDate>, end: Option<NaiveDate>) -> AppResult<()> {
@@ -71,6 +117,35 @@ mod tests {
         );
         assert!(title("title", "abcdefghijk", 10).is_err());
         assert!(title("title", "a\u{0}b", 10).is_err());
+    }
+
+    #[test]
+    fn control_characters_are_refused_except_tabs_and_line_breaks_in_text() {
+        assert_eq!(
+            text("body", "line 1\r\nline\t2", 100).unwrap(),
+            "line 1\r\nline\t2"
+        );
+        for bad in ["a\u{0}b", "a\u{1b}[31m", "a\u{7f}", "a\u{85}"] {
+            let e = text("body", bad, 100).unwrap_err().to_string();
+            assert!(e.starts_with("body:"), "{e}");
+            assert!(line("fullName", bad, 100).is_err());
+        }
+        assert!(line("fullName", "a\nb", 100).is_err());
+        assert!(search(Some("трещина")).is_ok());
+        assert!(search(None).is_ok());
+        assert!(
+            search(Some("a\u{0}"))
+                .unwrap_err()
+                .to_string()
+                .starts_with("search:")
+        );
+        assert!(search(Some(&"x".repeat(201))).is_err());
+    }
+
+    #[test]
+    fn enum_lists_are_deduplicated() {
+        let many: Vec<u8> = (0..70_000).map(|i| (i % 5) as u8).collect();
+        assert_eq!(distinct(&many), vec![0, 1, 2, 3, 4]);
     }
 
     #[test]

@@ -44,7 +44,8 @@ pub fn build_schema(state: Option<AppState>) -> AppSchema {
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(64)
-        .extension(errors::SafetyNet);
+        .extension(errors::SafetyNet)
+        .extension(crate::http::deadline::MutationsRunToCompletion);
     if !introspection {
         builder = builder.disable_introspection();
     }

@@ -46,8 +46,17 @@ impl From<service::TokenPair> for TokenResponse {
 }
 
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
-    body.map(|Json(b)| b)
-        .map_err(|e| AppError::bad_input("body", e.body_text()))
+    let b = body.map(|Json(b)| b).map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::PayloadTooLarge("body: too large".into())
+        } else {
+            AppError::bad_input("body", e.body_text())
+        }
+    })?;
+    // Both endpoints write (failure counters, token rotation): once the body is read they
+    // run to completion rather than answer 503 over a committed rotation.
+    super::deadline::begin_commit();
+    Ok(b)
 }
 
 /// Exchange a username and password for tokens. The same 401 answers an unknown user,

@@ -141,7 +141,10 @@ impl ExportParams {
                 "deadline_from" => f.deadline_from = Some(date(key, v)?),
                 "deadline_to" => f.deadline_to = Some(date(key, v)?),
                 "overdue" => f.overdue = Some(boolean(key, v)?),
-                "search" => f.search = Some(v.to_owned()),
+                "search" => {
+                    crate::domain::validate::search(Some(v))?;
+                    f.search = Some(v.to_owned());
+                }
                 _ => p.bom = boolean(key, v)?,
             }
         }

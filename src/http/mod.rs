@@ -1,6 +1,8 @@
 //! The HTTP transport: routes, the REST shim and the GraphQL endpoint.
+pub mod access;
 pub mod attachments;
 pub mod auth;
+pub mod deadline;
 pub mod export;
 pub mod graphiql;
 pub mod graphql;
@@ -13,10 +15,9 @@ use std::time::Duration;
 
 use axum::{
     Router,
-    extract::{ConnectInfo, FromRequestParts, Request, State},
-    http::{HeaderName, HeaderValue, Method, StatusCode, request::Parts},
-    middleware::{self, Next},
-    response::{IntoResponse, Response},
+    extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts},
+    http::{HeaderValue, Method, request::Parts},
+    middleware,
     routing::{get, post},
 };
 use tower_http::{
@@ -24,6 +25,8 @@ use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
+
+use access::REQUEST_ID;
 
 use crate::{
     auth::viewer::ClientAddr,
@@ -39,7 +42,9 @@ pub struct Http {
     pub schema: AppSchema,
 }
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// JSON bodies of the REST shim (login, refresh) are a few hundred bytes; more is 413.
+/// `/graphql` reads its body itself, under its own limits.
+const REST_BODY_LIMIT: usize = 64 * 1024;
 
 pub fn app(state: AppState) -> Router {
     let schema = build_schema(Some(state.clone()));
@@ -60,19 +65,41 @@ pub fn app(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .fallback(not_found)
         .with_state(http)
-        .layer(middleware::from_fn_with_state(request_timeout, timeout))
+        .layer(DefaultBodyLimit::max(REST_BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            request_timeout,
+            deadline::timeout,
+        ))
+        .layer(middleware::from_fn(access::json_errors))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                let id = req
-                    .headers()
-                    .get(REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }),
+            // The access log: one `info` line per request when its response is ready,
+            // inside a span carrying method, path and the (screened) request id.
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                })
+                .on_response(
+                    |res: &axum::http::Response<_>,
+                     latency: Duration,
+                     _: &tracing::Span| {
+                        tracing::info!(
+                            status = res.status().as_u16(),
+                            duration_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+                            "request"
+                        );
+                    },
+                )
+                // 5xx are already in the access line; causes are logged where they happen.
+                .on_failure(()),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::from_fn(access::screen_request_id));
     if let Some(cors) = cors {
         router = router.layer(cors);
     }
@@ -96,31 +123,6 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
         let list: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
         layer.allow_origin(AllowOrigin::list(list))
     })
-}
-
-/// A request that has not produced its response in time answers 503 with a code (the
-/// body of a streaming response, such as an export, is not cut).
-async fn timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
-    let graphql = req.uri().path() == "/graphql";
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => {
-            let err = AppError::Unavailable(format!(
-                "the request took longer than {} s",
-                limit.as_secs()
-            ));
-            tracing::warn!("request timed out");
-            if graphql {
-                graphql::error_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    err.code(),
-                    &err.to_string(),
-                )
-            } else {
-                err.into_response()
-            }
-        }
-    }
 }
 
 async fn not_found() -> AppError {

@@ -56,12 +56,7 @@ pub async fn upload(
     }
     let filename = files::sanitize_filename(&file.filename);
     let bytes = Bytes::from(file.bytes);
-    let inspected = {
-        let bytes = bytes.clone();
-        tokio::task::spawn_blocking(move || files::inspect(&bytes))
-            .await
-            .map_err(AppError::internal)??
-    };
+    let inspected = files::inspect_bounded(bytes.clone()).await?;
     // Generated keys: the user's filename never reaches the storage path.
     let key = format!("attachments/{}/{}", defect.id, random_token());
     let thumb_key = inspected

@@ -3,8 +3,10 @@
 //! thumbnail for images, and a filename that is metadata only.
 use std::io::Cursor;
 
-use image::{ImageFormat, ImageReader, Limits};
+use bytes::Bytes;
+use image::{ImageDecoder, ImageFormat, ImageReader, Limits};
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 use crate::error::{AppError, AppResult};
 
@@ -31,19 +33,73 @@ fn bad(message: &str) -> AppError {
     AppError::bad_input("file", message)
 }
 
-/// Decides whether the bytes are an accepted file and describes them. CPU-bound: run it
-/// on the blocking pool.
+/// What image decoding may hold at once across all uploads, in MiB. Decoding needs the
+/// whole bitmap (a 49-megapixel PNG of a few KB is 147 MB of RGB), so concurrent uploads
+/// of such images would otherwise add up to gigabytes. Each decode reserves its exact
+/// buffer size first (from the header) and waits its turn; an image larger than the
+/// whole budget runs alone. Not a setting: it is sized for the 50 MP limit below.
+pub const DECODE_BUDGET_MIB: u32 = 256;
+static DECODE_BUDGET: Semaphore = Semaphore::const_new(DECODE_BUDGET_MIB as usize);
+
+/// [`inspect`] on the blocking pool, under the decoding memory budget.
+pub async fn inspect_bounded(bytes: Bytes) -> AppResult<Inspected> {
+    let (_, format) = kind(&bytes)?;
+    let permit = match format {
+        Some(format) => {
+            let need = reader(&bytes, format)
+                .into_decoder()
+                .map_err(|e| image_error(&e))?
+                .total_bytes();
+            let mib = u32::try_from(need.div_ceil(1024 * 1024))
+                .unwrap_or(u32::MAX)
+                .clamp(1, DECODE_BUDGET_MIB);
+            Some(
+                DECODE_BUDGET
+                    .acquire_many(mib)
+                    .await
+                    .map_err(AppError::internal)?,
+            )
+        }
+        None => None,
+    };
+    // The permit moves into the task: if the request is dropped (client gone), the
+    // decode still runs to its end, and so must its reservation.
+    tokio::task::spawn_blocking(move || {
+        let result = inspect(&bytes);
+        drop(permit);
+        result
+    })
+    .await
+    .map_err(AppError::internal)?
+}
+
+/// The accepted content type, and the image format when it is an image.
+fn kind(bytes: &[u8]) -> AppResult<(&'static str, Option<ImageFormat>)> {
+    match infer::get(bytes).map(|k| k.mime_type()) {
+        Some("image/jpeg") => Ok(("image/jpeg", Some(ImageFormat::Jpeg))),
+        Some("image/png") => Ok(("image/png", Some(ImageFormat::Png))),
+        Some("image/webp") => Ok(("image/webp", Some(ImageFormat::WebP))),
+        Some("application/pdf") => Ok(("application/pdf", None)),
+        _ => Err(bad("only JPEG, PNG, WebP and PDF files are accepted")),
+    }
+}
+
+fn reader(bytes: &[u8], format: ImageFormat) -> ImageReader<Cursor<&[u8]>> {
+    let mut r = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    r.limits(limits);
+    r
+}
+
+/// Decides whether the bytes are an accepted file and describes them. CPU-bound and,
+/// for images, memory-hungry: call [`inspect_bounded`] from async code.
 pub fn inspect(bytes: &[u8]) -> AppResult<Inspected> {
     let sha256 = hex::encode(Sha256::digest(bytes));
     let size = bytes.len() as u64;
-    let kind = infer::get(bytes).map(|k| k.mime_type());
-    let (content_type, format) = match kind {
-        Some("image/jpeg") => ("image/jpeg", Some(ImageFormat::Jpeg)),
-        Some("image/png") => ("image/png", Some(ImageFormat::Png)),
-        Some("image/webp") => ("image/webp", Some(ImageFormat::WebP)),
-        Some("application/pdf") => ("application/pdf", None),
-        _ => return Err(bad("only JPEG, PNG, WebP and PDF files are accepted")),
-    };
+    let (content_type, format) = kind(bytes)?;
     let Some(format) = format else {
         if !bytes.windows(5).rev().take(1024).any(|w| w == b"%%EOF") {
             return Err(bad("the PDF is truncated or corrupt"));
@@ -57,24 +113,20 @@ pub fn inspect(bytes: &[u8]) -> AppResult<Inspected> {
             thumbnail: None,
         });
     };
-    let reader = || {
-        let mut r = ImageReader::with_format(Cursor::new(bytes), format);
-        let mut limits = Limits::default();
-        limits.max_image_width = Some(MAX_SIDE);
-        limits.max_image_height = Some(MAX_SIDE);
-        limits.max_alloc = Some(MAX_DECODE_ALLOC);
-        r.limits(limits);
-        r
-    };
     // Dimensions come from the header alone: refuse a bomb before decoding a pixel.
-    let (width, height) = reader().into_dimensions().map_err(|e| image_error(&e))?;
+    let (width, height) = reader(bytes, format)
+        .into_dimensions()
+        .map_err(|e| image_error(&e))?;
     if u64::from(width) * u64::from(height) > MAX_PIXELS || width > MAX_SIDE || height > MAX_SIDE {
         return Err(bad(
             "the image is too large (at most 50 megapixels, 20000 px a side)",
         ));
     }
-    let image = reader().decode().map_err(|e| image_error(&e))?;
+    let image = reader(bytes, format)
+        .decode()
+        .map_err(|e| image_error(&e))?;
     let thumb = image.thumbnail(THUMBNAIL_MAX, THUMBNAIL_MAX).to_rgb8();
+    drop(image);
     let mut out = Cursor::new(Vec::new());
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
         .encode_image(&thumb)
@@ -96,11 +148,19 @@ fn image_error(e: &image::ImageError) -> AppError {
     }
 }
 
-/// The user's filename as metadata: no directories, no control characters, no leading
-/// dots, at most 255 bytes. Never used as a storage key.
+/// Bidirectional controls: `photo\u{202E}gpj.exe` shows as `photoexe.jpg`.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// The user's filename as metadata: no directories, no control or bidi characters, no
+/// leading dots, at most 255 bytes. Never used as a storage key.
 pub fn sanitize_filename(raw: &str) -> String {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
+    let cleaned: String = last
+        .chars()
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
+        .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim();
     let mut out = String::new();
     for c in cleaned.chars() {
@@ -154,6 +214,11 @@ mod tests {
         assert_eq!(sanitize_filename("C:\\Users\\x\\фото 1.jpg"), "фото 1.jpg");
         assert_eq!(sanitize_filename("a\u{0}b\r\n.png"), "ab.png");
         assert_eq!(sanitize_filename(".."), "file");
+        assert_eq!(sanitize_filename("photo\u{202E}gpj.exe"), "photogpj.exe");
+        assert_eq!(
+            sanitize_filename("\u{2066}a\u{2069}\u{200E}b\u{200F}\u{061C}\u{202A}.pdf"),
+            "ab.pdf"
+        );
         assert_eq!(sanitize_filename(".hidden"), "hidden");
         assert_eq!(sanitize_filename(""), "file");
         assert!(sanitize_filename(&"ж".repeat(300)).len() <= 255);

@@ -8,7 +8,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use crate::{
-    domain::{pagination::Cursor, search},
+    domain::{pagination::Cursor, search, validate::distinct},
     entities::{
         defects::{self, Column},
         enums::{DefectStatus, Priority},
@@ -60,6 +60,11 @@ fn not_overdue_condition(today: NaiveDate) -> Condition {
 }
 
 impl DefectFilter {
+    /// What `condition` cannot refuse: text that is not a search query.
+    pub fn check(&self) -> AppResult<()> {
+        crate::domain::validate::search(self.search.as_deref())
+    }
+
     pub fn condition(&self, today: NaiveDate) -> Condition {
         let mut c = Condition::all();
         if let Some(id) = self.project_id {
@@ -74,11 +79,13 @@ impl DefectFilter {
         if let Some(id) = self.author_id {
             c = c.add(Column::AuthorId.eq(id));
         }
+        // Deduplicated: a 70,000-entry list must not become 70,000 SQL parameters.
         if !self.status.is_empty() {
-            c = c.add(Column::Status.is_in(self.status.iter().map(|s| s.to_value())));
+            c = c.add(Column::Status.is_in(distinct(&self.status).iter().map(|s| s.to_value())));
         }
         if !self.priority.is_empty() {
-            c = c.add(Column::Priority.is_in(self.priority.iter().map(|p| p.to_value())));
+            c = c
+                .add(Column::Priority.is_in(distinct(&self.priority).iter().map(|p| p.to_value())));
         }
         if let Some(t) = self.created_from {
             c = c.add(Column::CreatedAt.gte(t));

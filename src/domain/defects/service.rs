@@ -68,6 +68,7 @@ pub async fn list(
     order: DefectOrder,
     args: &PageArgs,
 ) -> AppResult<Page<defects::Model>> {
+    filter.check()?;
     let mut q = super::filter::filtered(queries::visible_to(viewer), filter, queries::today());
     if let Some(c) = &args.after {
         q = q.filter(order.after(c)?);
@@ -81,6 +82,7 @@ pub async fn count(
     viewer: &Viewer,
     filter: &DefectFilter,
 ) -> AppResult<u64> {
+    filter.check()?;
     Ok(
         super::filter::filtered(queries::visible_to(viewer), filter, queries::today())
             .count(db)

@@ -69,6 +69,7 @@ pub async fn list(
     filter: &ProjectFilter,
     args: &PageArgs,
 ) -> AppResult<Page<projects::Model>> {
+    validate::search(filter.search.as_deref())?;
     let rows = queries::page(viewer, filter, args.after.as_ref())?
         .limit(args.first + 1)
         .all(db)
@@ -81,6 +82,7 @@ pub async fn count(
     viewer: &Viewer,
     filter: &ProjectFilter,
 ) -> AppResult<u64> {
+    validate::search(filter.search.as_deref())?;
     Ok(queries::filtered(viewer, filter).count(db).await?)
 }
 

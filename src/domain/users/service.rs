@@ -79,6 +79,7 @@ pub async fn list(
     args: &PageArgs,
 ) -> AppResult<Page<users::Model>> {
     require_list(viewer)?;
+    validate::search(filter.search.as_deref())?;
     let rows = queries::page(filter, args.after.as_ref())?
         .limit(args.first + 1)
         .all(db)
@@ -92,6 +93,7 @@ pub async fn count(
     filter: &UserFilter,
 ) -> AppResult<u64> {
     require_list(viewer)?;
+    validate::search(filter.search.as_deref())?;
     Ok(queries::filtered(filter).count(db).await?)
 }
 
@@ -180,7 +182,7 @@ pub async fn create_admin(
 async fn insert(db: &DatabaseConnection, input: NewUser) -> AppResult<users::Model> {
     let username = valid_username(&input.username)?;
     let email = valid_email(&input.email)?;
-    let full_name = validate::text(
+    let full_name = validate::line(
         "fullName",
         input.full_name.as_deref().unwrap_or("").trim(),
         200,
@@ -230,7 +232,7 @@ pub async fn update(
         next.email = email;
     }
     if let Some(name) = patch.full_name {
-        next.full_name = validate::text("fullName", name.unwrap_or_default().trim(), 200)?;
+        next.full_name = validate::line("fullName", name.unwrap_or_default().trim(), 200)?;
     }
     if let Some(active) = patch.is_active {
         let active = active.ok_or_else(|| AppError::bad_input("isActive", "must not be null"))?;

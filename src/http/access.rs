@@ -1,0 +1,157 @@
+//! Request ids and the access log, and a JSON body for every error response.
+use axum::{
+    extract::Request,
+    http::{HeaderName, HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use http_body_util::BodyExt;
+
+use crate::error::AppError;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A client's request id is kept only if it is a short token of safe characters;
+/// anything else (newlines, quotes, ANSI escapes, a kilobyte of text) could forge or
+/// garble log lines, so it is dropped and a fresh id is generated in its place.
+pub fn acceptable_request_id(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Runs before `SetRequestIdLayer`, which then fills in a fresh id where this removed one.
+pub async fn screen_request_id(mut req: Request, next: Next) -> Response {
+    let bad = req
+        .headers()
+        .get_all(REQUEST_ID)
+        .iter()
+        .enumerate()
+        .any(|(i, v)| i > 0 || !acceptable_request_id(v));
+    if bad {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    next.run(req).await
+}
+
+/// Error bodies that axum writes itself (405 for a wrong method, extractor rejections in
+/// plain text, an empty 413) get the contract's shape: `{"error":{"code","message"}}`
+/// on the REST shim, `{"errors":[{"message","extensions":{"code"}}]}` on `/graphql`.
+/// Responses that are already JSON pass untouched.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let graphql = req.uri().path().starts_with("/graphql");
+    let method = req.method().clone();
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Rejection texts are short; anything longer is not shown.
+    let text = match http_body_util::Limited::new(body, 1024).collect().await {
+        Ok(b) => String::from_utf8_lossy(&b.to_bytes()).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let message = match status {
+        // axum adds the `Allow` header after this layer has run.
+        StatusCode::METHOD_NOT_ALLOWED => {
+            format!("method {method} is not allowed here (see the Allow header)")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large".to_owned(),
+        _ if text.is_empty() || text.chars().any(char::is_control) => status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_lowercase(),
+        _ => text,
+    };
+    let code = code_for(status);
+    let fresh = if graphql {
+        super::graphql::error_response(status, code, &message)
+    } else {
+        (
+            status,
+            axum::Json(serde_json::json!({ "error": { "code": code, "message": message } })),
+        )
+            .into_response()
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, fresh.into_body())
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// The contract's code for a status produced outside our handlers.
+fn code_for(status: StatusCode) -> &'static str {
+    let err = match status {
+        StatusCode::UNAUTHORIZED => AppError::Unauthenticated(String::new()),
+        StatusCode::FORBIDDEN => AppError::Forbidden(String::new()),
+        StatusCode::NOT_FOUND => AppError::NotFound(String::new()),
+        StatusCode::CONFLICT => AppError::Conflict(String::new()),
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(String::new()),
+        StatusCode::TOO_MANY_REQUESTS => AppError::RateLimited { retry_after: 1 },
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => {
+            AppError::Unavailable(String::new())
+        }
+        s if s.is_server_error() => return "INTERNAL_SERVER_ERROR",
+        // 400, 405, 406, 411, 415, 422 …: the request itself is wrong.
+        _ => AppError::BadUserInput(String::new()),
+    };
+    err.code()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_short_safe_tokens() {
+        for ok in ["abc", "0f8c-12.ab_C", &"a".repeat(64)] {
+            assert!(
+                acceptable_request_id(&HeaderValue::from_str(ok).unwrap()),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "",
+            "a b",
+            "x\"y",
+            "a;b",
+            "\u{1b}[31mred",
+            &"a".repeat(65),
+            "id=1 level=error",
+        ] {
+            let Ok(v) = HeaderValue::from_str(bad) else {
+                continue;
+            };
+            assert!(!acceptable_request_id(&v), "{bad:?}");
+        }
+        assert!(!acceptable_request_id(
+            &HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap()
+        ));
+    }
+
+    #[test]
+    fn statuses_map_to_contract_codes() {
+        assert_eq!(code_for(StatusCode::METHOD_NOT_ALLOWED), "BAD_USER_INPUT");
+        assert_eq!(
+            code_for(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            "BAD_USER_INPUT"
+        );
+        assert_eq!(code_for(StatusCode::PAYLOAD_TOO_LARGE), "PAYLOAD_TOO_LARGE");
+        assert_eq!(code_for(StatusCode::BAD_GATEWAY), "INTERNAL_SERVER_ERROR");
+        assert_eq!(code_for(StatusCode::NOT_FOUND), "NOT_FOUND");
+    }
+}

@@ -1,0 +1,105 @@
+//! The request timeout, and the one exception to it: work that has started to commit.
+//!
+//! A response must never report failure for work that was committed. Cancelling a
+//! request future half-way through a mutation can leave committed rows behind a 503 (a
+//! multipart request with many files committed all but the last one and answered 503),
+//! so the rule is: the deadline applies until a request starts to change data; from
+//! then on the request runs to completion and answers what really happened. Reading and
+//! parsing the body, authentication and queries stay bounded by the deadline; a
+//! mutation's own SQL is bounded by PostgreSQL's `statement_timeout` and the pool's
+//! acquire timeout, its CPU-heavy steps (image decoding) by their own semaphores.
+//!
+//! The mark is a task-local flag set by the code that starts the change: the GraphQL
+//! extension below when a top-level `Mutation` field begins, and the REST handlers that
+//! change data (login, refresh) once their body has been read.
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+use std::time::Duration;
+
+use async_graphql::{
+    ServerResult, Value,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo},
+};
+use axum::{
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use crate::error::AppError;
+
+tokio::task_local! {
+    static COMMITTING: Arc<AtomicBool>;
+}
+
+/// From here on the current request runs to completion even past its deadline. A no-op
+/// outside a request (tests calling the schema directly, the CLI).
+pub fn begin_commit() {
+    let _ = COMMITTING.try_with(|flag| flag.store(true, Ordering::SeqCst));
+}
+
+/// A request that has not produced its response in time answers 503 with a code, unless
+/// it has begun to commit (see the module comment). The body of a streaming response,
+/// such as an export, is not cut.
+pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    let graphql = req.uri().path() == "/graphql";
+    let committing = Arc::new(AtomicBool::new(false));
+    let run = COMMITTING.scope(committing.clone(), next.run(req));
+    tokio::pin!(run);
+    match tokio::time::timeout(limit, &mut run).await {
+        Ok(response) => response,
+        Err(_) if committing.load(Ordering::SeqCst) => {
+            tracing::warn!("past the request timeout: letting a started mutation finish");
+            run.await
+        }
+        Err(_) => {
+            let err = AppError::Unavailable(format!(
+                "the request took longer than {} s",
+                limit.as_secs()
+            ));
+            tracing::warn!("request timed out");
+            if graphql {
+                let mut response = super::graphql::error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    err.code(),
+                    &err.to_string(),
+                );
+                // As the REST shim's 503 does (`AppError::into_response`).
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+            } else {
+                err.into_response()
+            }
+        }
+    }
+}
+
+/// Marks the request as committing when the first top-level mutation field starts
+/// (mutation fields run one after another, so nothing has changed before that).
+pub struct MutationsRunToCompletion;
+
+impl ExtensionFactory for MutationsRunToCompletion {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(MutationsRunToCompletion)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for MutationsRunToCompletion {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        if info.path_node.parent.is_none() && info.parent_type == "Mutation" {
+            begin_commit();
+        }
+        next.run(ctx, info).await
+    }
+}
