@@ -2,15 +2,12 @@
 mod document;
 mod response;
 
-use async_graphql::{
-    ParseRequestError,
-    http::{GraphiQLSource, MultipartOptions},
-};
+use async_graphql::{ParseRequestError, http::MultipartOptions};
 use axum::{
     body::Body,
     extract::{RawQuery, State},
     http::{HeaderMap, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::Response,
 };
 use futures_util::TryStreamExt;
 use http_body_util::{BodyExt, Limited};
@@ -254,10 +251,7 @@ pub async fn get(
     RawQuery(query): RawQuery,
 ) -> Response {
     let Some(query) = query.filter(|q| !q.is_empty()) else {
-        if !http.state.config.graphiql {
-            return error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "GraphiQL is disabled");
-        }
-        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+        return super::graphiql::page(&http.state.config, &headers);
     };
     let media = MediaType::negotiate(&headers);
     let request = match async_graphql::http::parse_query_string(&query) {

@@ -4,6 +4,7 @@ pub mod attachments;
 pub mod auth;
 pub mod deadline;
 pub mod export;
+pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod openapi;
@@ -59,6 +60,8 @@ pub fn app(state: AppState) -> Router {
     };
     let mut router = Router::new()
         .route("/graphql", post(graphql::post).get(graphql::get))
+        .route("/graphql/assets/{file}", get(graphiql::asset))
+        .route("/", get(graphiql::root))
         .route("/api/auth/login/", post(auth::login))
         .route("/api/auth/refresh/", post(auth::refresh))
         .route("/api/attachments/{id}/file", get(attachments::file))
