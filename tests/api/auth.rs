@@ -160,7 +160,11 @@ async fn bad_tokens_are_unauthenticated() {
         tampered.pop();
         tampered.push(if user.token.ends_with('A') { 'B' } else { 'A' });
         let foreign = defect_control::auth::tokens::Keys::new(b"another-secret-another-secret-123")
-            .issue_access(user.id, std::time::Duration::from_secs(60))
+            .issue_access(
+                user.id,
+                "no-such-session",
+                std::time::Duration::from_secs(60),
+            )
             .unwrap();
         for token in [
             refresh.as_str(),
