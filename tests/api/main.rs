@@ -11,6 +11,7 @@ mod errors;
 mod export;
 mod files;
 mod fixtures;
+mod login_security;
 mod operations;
 mod projects;
 mod reports;
