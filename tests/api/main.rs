@@ -12,6 +12,7 @@ mod export;
 mod files;
 mod fixtures;
 mod login_security;
+mod memory;
 mod operations;
 mod projects;
 mod reports;
