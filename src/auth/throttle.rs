@@ -168,6 +168,7 @@ impl LoginThrottle {
     pub async fn refund(&self, db: &impl ConnectionTrait, r: Reservation) -> AppResult<()> {
         let Reservation { pair, others } = r;
         let [a, u] = others;
+        // The order of `keys`: a, u, ua.
         decrement(db, vec![a, u, pair]).await
     }
 
@@ -199,13 +200,31 @@ impl LoginThrottle {
     }
 }
 
+/// Gives one unit back on each key. An upsert (not `UPDATE … WHERE key IN …`) so rows are
+/// locked in the same order as by `reserve`, whatever plan PostgreSQL picks: no deadlock.
 async fn decrement(db: &impl ConnectionTrait, keys: Vec<String>) -> AppResult<()> {
-    login_attempts::Entity::update_many()
-        .col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1))
-        .filter(Column::Key.is_in(keys))
-        .filter(Column::Attempts.gt(0))
-        .exec(db)
-        .await?;
+    let now = i64::try_from(unix_now()).map_err(AppError::internal)?;
+    let mut upsert = Query::insert();
+    upsert.into_table(login_attempts::Entity).columns([
+        Column::Key,
+        Column::Attempts,
+        Column::WindowStart,
+    ]);
+    for key in keys {
+        upsert
+            .values([key.into(), 0.into(), now.into()])
+            .map_err(AppError::internal)?;
+    }
+    let current = Expr::col((login_attempts::Entity, Column::Attempts));
+    upsert.on_conflict(
+        OnConflict::column(Column::Key)
+            .value(
+                Column::Attempts,
+                Expr::case(current.clone().gt(0), current.sub(1)).finally(0),
+            )
+            .to_owned(),
+    );
+    db.execute(&upsert).await?;
     Ok(())
 }
 
