@@ -62,8 +62,14 @@ pub fn app(state: AppState) -> Router {
         .route("/graphql", post(graphql::post).get(graphql::get))
         .route("/graphql/assets/{file}", get(graphiql::asset))
         .route("/", get(graphiql::root))
-        .route("/api/auth/login/", post(auth::login))
-        .route("/api/auth/refresh/", post(auth::refresh))
+        .route(
+            "/api/auth/login/",
+            post(auth::login).layer(DefaultBodyLimit::max(auth::BODY_LIMIT)),
+        )
+        .route(
+            "/api/auth/refresh/",
+            post(auth::refresh).layer(DefaultBodyLimit::max(auth::BODY_LIMIT)),
+        )
         .route("/api/attachments/{id}/file", get(attachments::file))
         .route("/api/attachments/{id}/thumbnail", get(attachments::thumbnail))
         .route("/api/openapi.json", get(openapi::serve))
@@ -136,15 +142,18 @@ async fn not_found() -> AppError {
     AppError::NotFound("no such endpoint".into())
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+/// The client's address: the peer, or what a `TRUSTED_PROXIES` peer says it forwarded.
+impl FromRequestParts<Http> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(a)| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
-        Ok(ClientAddr(addr))
+    async fn from_request_parts(parts: &mut Parts, http: &Http) -> Result<Self, Self::Rejection> {
+        Ok(match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(peer)) => ClientAddr::resolve(
+                peer.ip(),
+                &parts.headers,
+                &http.state.config.trusted_proxies,
+            ),
+            None => ClientAddr("unknown".into()),
+        })
     }
 }

@@ -331,11 +331,11 @@ impl TestApp {
         .insert(self.db())
         .await
         .expect("insert user");
-        let token = self
-            .state
-            .keys
-            .issue_access(user.id, std::time::Duration::from_secs(600))
-            .expect("token");
+        // A real login session: access tokens live only as long as their session.
+        let token = defect_control::auth::service::open_session(&self.state, user.clone())
+            .await
+            .expect("session")
+            .access;
         Actor {
             id: user.id,
             username,

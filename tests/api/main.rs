@@ -15,6 +15,8 @@ mod fixtures;
 mod graphiql;
 mod graphql_http;
 mod input_bounds;
+mod login_security;
+mod memory;
 mod operations;
 mod process;
 mod projects;
