@@ -8,7 +8,6 @@ use crate::{
         defects::{
             attachments, comments,
             filter::{self, DefectOrderField, SortDirection},
-            queries::today,
             service as defects,
         },
         pagination::PageArgs,
@@ -93,7 +92,7 @@ impl Defect {
     }
     /// Open and the deadline is before today (UTC).
     async fn is_overdue(&self) -> bool {
-        defects::is_overdue(&self.0, today())
+        defects::is_overdue(&self.0, crate::time::today())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -448,7 +447,8 @@ impl DefectMutation {
     async fn delete_defect(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let viewer = ctx.viewer()?;
         let id = self::id("defect", &id)?;
-        defects::delete(ctx.state(), viewer, id)
+        let state = ctx.state();
+        defects::delete(&state.db, &state.storage, viewer, id)
             .await
             .gql()
             .map(|d| ID(d.id.to_string()))
@@ -541,7 +541,8 @@ impl DefectMutation {
             filename: value.filename,
             bytes,
         };
-        attachments::upload(ctx.state(), viewer, id, upload)
+        let state = ctx.state();
+        attachments::upload(&state.db, &state.storage, limit, viewer, id, upload)
             .await
             .gql()
             .map(Attachment)
@@ -551,7 +552,8 @@ impl DefectMutation {
     async fn delete_attachment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let viewer = ctx.viewer()?;
         let id = self::id("attachment", &id)?;
-        attachments::delete(ctx.state(), viewer, id)
+        let state = ctx.state();
+        attachments::delete(&state.db, &state.storage, viewer, id)
             .await
             .gql()
             .map(|id| ID(id.to_string()))

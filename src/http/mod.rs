@@ -7,6 +7,7 @@ pub mod export;
 pub mod graphql;
 pub mod health;
 pub mod openapi;
+pub mod viewer;
 
 use std::net::SocketAddr;
 

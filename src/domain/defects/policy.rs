@@ -2,6 +2,7 @@
 use crate::{
     auth::Viewer,
     entities::{defects, enums::Role},
+    error::{AppError, AppResult},
 };
 
 /// Managers and admins; engineers only in projects they belong to.
@@ -47,6 +48,22 @@ pub fn can_delete_attachment(viewer: &Viewer, uploaded_by: i32) -> bool {
         Role::Engineer => uploaded_by == viewer.id,
         Role::Observer => false,
     }
+}
+
+/// A final defect (CLOSED or CANCELLED) keeps its fields, performer and attachments;
+/// only comments may still be added. BAD_USER_INPUT against `field`, saying what the
+/// refusal means for this action (`consequence`).
+pub fn refuse_final(defect: &defects::Model, field: &str, consequence: &str) -> AppResult<()> {
+    if defect.status.is_final() {
+        return Err(AppError::bad_input(
+            field,
+            format!(
+                "the defect is {} and final: {consequence}",
+                defect.status.name()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ pub async fn list(
     args: &PageArgs,
 ) -> AppResult<Page<defects::Model>> {
     filter.check()?;
-    let mut q = super::filter::filtered(queries::visible_to(viewer), filter, queries::today());
+    let mut q = super::filter::filtered(queries::visible_to(viewer), filter, time::today());
     if let Some(c) = &args.after {
         q = q.filter(order.after(c)?);
     }
@@ -84,7 +84,7 @@ pub async fn count(
 ) -> AppResult<u64> {
     filter.check()?;
     Ok(
-        super::filter::filtered(queries::visible_to(viewer), filter, queries::today())
+        super::filter::filtered(queries::visible_to(viewer), filter, time::today())
             .count(db)
             .await?,
     )
@@ -144,19 +144,6 @@ async fn check_performer(
         return Err(AppError::bad_input(
             field,
             "the performer must be a member of the defect's project",
-        ));
-    }
-    Ok(())
-}
-
-fn refuse_final(defect: &defects::Model, what: &str) -> AppResult<()> {
-    if defect.status.is_final() {
-        return Err(AppError::bad_input(
-            "status",
-            format!(
-                "the defect is {} and final: {what} is not possible, only comments",
-                defect.status.name()
-            ),
         ));
     }
     Ok(())
@@ -315,7 +302,7 @@ pub async fn update(
             "you may edit only defects you authored or perform",
         ));
     }
-    refuse_final(&defect, "editing")?;
+    policy::refuse_final(&defect, "status", "editing is not possible, only comments")?;
     check_version(&defect, expected_version)?;
     let mut changes: Vec<(Column, SimpleExpr)> = Vec::new();
     let (mut title, mut description) = (defect.title.clone(), defect.description.clone());
@@ -363,7 +350,11 @@ pub async fn assign(
     if !policy::can_manage(viewer) {
         return Err(AppError::forbidden("only managers may assign a performer"));
     }
-    refuse_final(&defect, "assignment")?;
+    policy::refuse_final(
+        &defect,
+        "status",
+        "assignment is not possible, only comments",
+    )?;
     check_version(&defect, expected_version)?;
     match performer_id {
         Some(p) => check_performer(db, defect.project_id, p).await?,
@@ -431,17 +422,17 @@ pub async fn change_status(
 /// Deletes a defect with its comments, history and attachments (rows, then stored
 /// objects). Managers only.
 pub async fn delete(
-    state: &crate::state::AppState,
+    db: &DatabaseConnection,
+    storage: &crate::storage::Storage,
     viewer: &Viewer,
     id: i32,
 ) -> AppResult<defects::Model> {
-    let db = &state.db;
     let defect = get(db, viewer, id).await?;
     if !policy::can_manage(viewer) {
         return Err(AppError::forbidden("only managers may delete defects"));
     }
     let keys = super::attachments::keys_of_defect(db, defect.id).await?;
     defects::Entity::delete_by_id(defect.id).exec(db).await?;
-    state.storage.delete_all(&keys).await;
+    storage.delete_all(&keys).await;
     Ok(defect)
 }

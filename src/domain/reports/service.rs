@@ -10,10 +10,7 @@ use super::{
 };
 use crate::{
     auth::Viewer,
-    domain::{
-        defects::{filter::DefectFilter, queries::today},
-        projects::queries as projects_queries,
-    },
+    domain::{defects::filter::DefectFilter, projects::queries as projects_queries},
     entities::{defects, enums::Role, projects, users},
     error::{AppError, AppResult},
 };
@@ -55,7 +52,8 @@ pub async fn summary(
     filter: &ReportFilter,
 ) -> AppResult<Counts> {
     check(viewer)?;
-    let rows = queries::aggregate(db, viewer, &filter.defects(), None, today()).await?;
+    let rows =
+        queries::aggregate(db, viewer, &filter.defects(), None, crate::time::today()).await?;
     Ok(rows
         .into_iter()
         .next()
@@ -103,7 +101,7 @@ pub async fn by_project(
         viewer,
         &filter.defects(),
         Some(defects::Column::ProjectId),
-        today(),
+        crate::time::today(),
     )
     .await?;
     Ok(merge(list, |p| p.id, rows))
@@ -129,7 +127,7 @@ pub async fn by_engineer(
         viewer,
         &filter.defects(),
         Some(defects::Column::PerformerId),
-        today(),
+        crate::time::today(),
     )
     .await?;
     Ok(merge(list, |u| u.id, rows))
