@@ -180,6 +180,13 @@ mod tests {
     }
 
     #[test]
+    fn ids_that_are_not_ours_match_nothing() {
+        assert_eq!(id_or_nothing("12"), 12);
+        assert_eq!(id_or_nothing("1 OR 1=1"), 0);
+        assert_eq!(id_or_nothing("-3"), 0);
+    }
+
+    #[test]
     fn end_date_may_not_precede_start_date() {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
         assert!(date_range(d("2026-01-02"), d("2026-01-01")).is_err());

@@ -8,6 +8,7 @@ use super::{files, policy, service};
 use crate::{
     auth::Viewer,
     auth::tokens::random_token,
+    domain::require,
     entities::attachments,
     error::{AppError, AppResult},
     storage::{FileKind, LinkSigner, Storage},
@@ -33,11 +34,10 @@ pub async fn upload(
     file: Upload,
 ) -> AppResult<attachments::Model> {
     let defect = service::get(db, viewer, defect_id).await?;
-    if !policy::can_upload(viewer, &defect) {
-        return Err(AppError::forbidden(
-            "you may attach files only to defects you authored or perform",
-        ));
-    }
+    require(
+        policy::can_upload(viewer, &defect),
+        "you may attach files only to defects you authored or perform",
+    )?;
     policy::refuse_final(&defect, "defectId", "uploads are not possible")?;
     if file.bytes.len() as u64 > max_bytes {
         return Err(AppError::PayloadTooLarge(format!(
@@ -119,9 +119,10 @@ pub async fn open_signed(
     exp: u64,
     sig: &str,
 ) -> AppResult<attachments::Model> {
-    if !links.verify(id, kind, exp, sig, time::unix_now()) {
-        return Err(AppError::forbidden("the link is invalid or has expired"));
-    }
+    require(
+        links.verify(id, kind, exp, sig, time::unix_now()),
+        "the link is invalid or has expired",
+    )?;
     attachments::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -135,11 +136,10 @@ pub async fn delete(
     id: i32,
 ) -> AppResult<i32> {
     let (row, defect) = get(db, viewer, id).await?;
-    if !policy::can_delete_attachment(viewer, row.uploaded_by) {
-        return Err(AppError::forbidden(
-            "you may delete only attachments you uploaded",
-        ));
-    }
+    require(
+        policy::can_delete_attachment(viewer, row.uploaded_by),
+        "you may delete only attachments you uploaded",
+    )?;
     policy::refuse_final(&defect, "id", "its attachments are kept")?;
     attachments::Entity::delete_by_id(row.id).exec(db).await?;
     storage

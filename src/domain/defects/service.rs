@@ -19,7 +19,7 @@ use crate::{
         Patch,
         pagination::{Page, PageArgs},
         projects::service::is_member,
-        search, validate,
+        require, search, validate,
     },
     entities::{
         defects::{self, Column},
@@ -90,26 +90,6 @@ pub async fn count(
     )
 }
 
-pub fn mover(viewer: &Viewer, defect: &defects::Model) -> Mover {
-    Mover {
-        role: viewer.role,
-        is_performer: defect.performer_id == Some(viewer.id),
-    }
-}
-
-/// The statuses the viewer may move this defect to now.
-pub fn allowed_transitions(viewer: &Viewer, defect: &defects::Model) -> Vec<DefectStatus> {
-    transitions::allowed(
-        defect.status,
-        mover(viewer, defect),
-        defect.performer_id.is_some(),
-    )
-}
-
-pub fn is_overdue(defect: &defects::Model, today: NaiveDate) -> bool {
-    !defect.status.is_final() && defect.deadline.is_some_and(|d| d < today)
-}
-
 async fn check_stage(db: &impl ConnectionTrait, project_id: i32, stage_id: i32) -> AppResult<()> {
     let stage = stages::Entity::find_by_id(stage_id).one(db).await?;
     match stage {
@@ -169,14 +149,14 @@ pub async fn create(
 ) -> AppResult<defects::Model> {
     let project = crate::domain::projects::service::get(db, viewer, input.project_id).await?;
     let member = is_member(db, project.id, viewer.id).await?;
-    if !policy::can_create(viewer, member) {
-        return Err(AppError::forbidden(
-            "you may not register defects in this project",
-        ));
-    }
-    if input.performer_id.is_some() && !policy::can_manage(viewer) {
-        return Err(AppError::forbidden("only managers may assign a performer"));
-    }
+    require(
+        policy::can_create(viewer, member),
+        "you may not register defects in this project",
+    )?;
+    require(
+        input.performer_id.is_none() || policy::can_manage(viewer),
+        "only managers may assign a performer",
+    )?;
     if project.status == ProjectStatus::Closed {
         return Err(AppError::bad_input(
             "projectId",
@@ -297,11 +277,10 @@ pub async fn update(
     expected_version: Option<i32>,
 ) -> AppResult<defects::Model> {
     let defect = get(db, viewer, id).await?;
-    if !policy::can_edit(viewer, &defect) {
-        return Err(AppError::forbidden(
-            "you may edit only defects you authored or perform",
-        ));
-    }
+    require(
+        policy::can_edit(viewer, &defect),
+        "you may edit only defects you authored or perform",
+    )?;
     policy::refuse_final(&defect, "status", "editing is not possible, only comments")?;
     check_version(&defect, expected_version)?;
     let mut changes: Vec<(Column, SimpleExpr)> = Vec::new();
@@ -347,9 +326,10 @@ pub async fn assign(
     expected_version: Option<i32>,
 ) -> AppResult<defects::Model> {
     let defect = get(db, viewer, id).await?;
-    if !policy::can_manage(viewer) {
-        return Err(AppError::forbidden("only managers may assign a performer"));
-    }
+    require(
+        policy::can_manage(viewer),
+        "only managers may assign a performer",
+    )?;
     policy::refuse_final(
         &defect,
         "status",
@@ -390,7 +370,7 @@ pub async fn change_status(
     transitions::check(
         defect.status,
         to,
-        mover(viewer, &defect),
+        Mover::of(viewer, &defect),
         defect.performer_id.is_some(),
     )
     .map_err(|r| match r {
@@ -428,9 +408,10 @@ pub async fn delete(
     id: i32,
 ) -> AppResult<defects::Model> {
     let defect = get(db, viewer, id).await?;
-    if !policy::can_manage(viewer) {
-        return Err(AppError::forbidden("only managers may delete defects"));
-    }
+    require(
+        policy::can_manage(viewer),
+        "only managers may delete defects",
+    )?;
     let keys = super::attachments::keys_of_defect(db, defect.id).await?;
     defects::Entity::delete_by_id(defect.id).exec(db).await?;
     storage.delete_all(&keys).await;

@@ -10,9 +10,9 @@ use super::{
 };
 use crate::{
     auth::Viewer,
-    domain::{defects::filter::DefectFilter, projects::queries as projects_queries},
+    domain::{defects::filter::DefectFilter, projects::queries as projects_queries, require},
     entities::{defects, enums::Role, projects, users},
-    error::{AppError, AppResult},
+    error::AppResult,
 };
 
 /// Narrows every report. `from`/`to` bound `created_at`, inclusive.
@@ -36,13 +36,10 @@ impl ReportFilter {
 }
 
 pub fn check(viewer: &Viewer) -> AppResult<()> {
-    if policy::can_view(viewer.role) {
-        Ok(())
-    } else {
-        Err(AppError::forbidden(
-            "reports are for admins, managers and observers",
-        ))
-    }
+    require(
+        policy::can_view(viewer.role),
+        "reports are for admins, managers and observers",
+    )
 }
 
 /// Counts over every visible defect that matches the filter.

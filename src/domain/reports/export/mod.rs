@@ -24,8 +24,9 @@ use super::policy;
 use crate::{
     auth::Viewer,
     domain::defects::{filter::DefectFilter, queries},
+    domain::require,
     entities::defects::Column,
-    error::{AppError, AppResult},
+    error::AppResult,
 };
 
 /// Rows per statement: enough to amortise the round trip, few enough that a batch stays
@@ -98,9 +99,10 @@ pub struct Permit {
 
 /// FORBIDDEN unless [`policy::can_export`] allows the viewer's role.
 pub fn authorize(viewer: Viewer) -> AppResult<Permit> {
-    if !policy::can_export(viewer.role) {
-        return Err(AppError::forbidden("the export is for admins and managers"));
-    }
+    require(
+        policy::can_export(viewer.role),
+        "the export is for admins and managers",
+    )?;
     Ok(Permit { viewer })
 }
 
