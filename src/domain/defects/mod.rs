@@ -6,6 +6,7 @@ pub mod policy;
 pub mod queries;
 pub mod service;
 pub mod transitions;
+mod versioned;
 
 /// The CSV export moved to `reports::export` (one owner with its permission rule); this
 /// path stays for callers that name `defects::export` (the integration tests' `BATCH`).
