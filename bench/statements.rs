@@ -21,9 +21,14 @@ pub async fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::for_database(url);
     config.jwt_secret = Some("bench-secret-bench-secret-bench-secret!".into());
     let state = AppState::new(conn, config)?;
-    let token = state
-        .keys
-        .issue_access(1, std::time::Duration::from_secs(600))?;
+    // A real session: access tokens are only honoured while their login session lives.
+    let user = <defect_control::entities::users::Entity as sea_orm::EntityTrait>::find_by_id(1)
+        .one(&state.db)
+        .await?
+        .ok_or("the bench database has no user 1")?;
+    let token = defect_control::auth::service::open_session(&state, user)
+        .await?
+        .access;
     let app = defect_control::app(state);
     let count = |query: &'static str, vars: Value| {
         let (app, token, counter) = (app.clone(), token.clone(), counter.clone());

@@ -26,11 +26,22 @@ pub struct Config {
     pub jwt_secret: Option<String>,
     pub storage_url: String,
     pub max_upload_bytes: u64,
+    /// Largest JSON body of `POST /graphql` (multipart uploads have their own limit).
+    pub max_json_body_bytes: u64,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub cors_origins: Vec<String>,
     pub login_max_failures: u32,
     pub login_lockout: Duration,
+    /// Failed logins for one username from all addresses together (see `auth::throttle`).
+    pub login_max_failures_per_user: u32,
+    /// Failed logins from one client address, whatever the usernames.
+    pub login_max_failures_per_address: u32,
+    /// argon2 hashes at once (0: one per core) and how many may wait for a slot.
+    pub password_hash_concurrency: usize,
+    pub password_hash_queue: usize,
+    /// Peers whose `Forwarded`/`X-Forwarded-For` headers name the real client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub graphiql: bool,
     pub introspection: bool,
     /// The API's public origin (e.g. `https://defects.example.com`) for absolute
@@ -114,6 +125,10 @@ impl Config {
         if max_upload_bytes == 0 {
             return Err(err("MAX_UPLOAD_BYTES", "must be positive"));
         }
+        let max_json_body_bytes = number(&val, "MAX_JSON_BODY_BYTES", 1024 * 1024)?;
+        if max_json_body_bytes == 0 {
+            return Err(err("MAX_JSON_BODY_BYTES", "must be positive"));
+        }
         let access_token_ttl = Duration::from_secs(number(&val, "ACCESS_TOKEN_TTL", 900)?);
         let refresh_token_ttl =
             Duration::from_secs(number(&val, "REFRESH_TOKEN_TTL", 7 * 24 * 3600)?);
@@ -148,6 +163,22 @@ impl Config {
             .filter(|n| *n > 0)
             .ok_or_else(|| err("LOGIN_MAX_FAILURES", "must be between 1 and 4294967295"))?;
         let login_lockout = Duration::from_secs(number(&val, "LOGIN_LOCKOUT_SECS", 300)?);
+        if login_lockout.is_zero() {
+            return Err(err("LOGIN_LOCKOUT_SECS", "must be positive"));
+        }
+        let login_max_failures_per_user = positive_u32(&val, "LOGIN_MAX_FAILURES_PER_USER", 50)?;
+        let login_max_failures_per_address =
+            positive_u32(&val, "LOGIN_MAX_FAILURES_PER_ADDRESS", 20)?;
+        let password_hash_concurrency =
+            usize::try_from(number(&val, "PASSWORD_HASH_CONCURRENCY", 0)?)
+                .map_err(|_| err("PASSWORD_HASH_CONCURRENCY", "too large"))?;
+        let password_hash_queue = usize::try_from(number(&val, "PASSWORD_HASH_QUEUE", 8)?)
+            .map_err(|_| err("PASSWORD_HASH_QUEUE", "too large"))?;
+        let trusted_proxies = val("TRUSTED_PROXIES")
+            .map(|v| parse_networks(&v))
+            .transpose()
+            .map_err(|m| err("TRUSTED_PROXIES", m))?
+            .unwrap_or_default();
         let public_url = val("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned());
         if let Some(u) = &public_url
             && !(u.starts_with("http://") || u.starts_with("https://"))
@@ -180,11 +211,17 @@ impl Config {
             jwt_secret,
             storage_url,
             max_upload_bytes,
+            max_json_body_bytes,
             access_token_ttl,
             refresh_token_ttl,
             cors_origins,
             login_max_failures,
             login_lockout,
+            login_max_failures_per_user,
+            login_max_failures_per_address,
+            password_hash_concurrency,
+            password_hash_queue,
+            trusted_proxies,
             graphiql,
             introspection,
             public_url,
@@ -229,6 +266,30 @@ fn number(
             .parse()
             .map_err(|_| err(key, format!("expected a non-negative integer, got {v:?}"))),
     }
+}
+
+fn positive_u32(
+    val: &impl Fn(&str) -> Option<String>,
+    key: &'static str,
+    default: u64,
+) -> Result<u32, ConfigError> {
+    u32::try_from(number(val, key, default)?)
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| err(key, "must be between 1 and 4294967295"))
+}
+
+/// `10.0.0.0/8, 192.168.1.7, ::1`: CIDR blocks or single addresses.
+fn parse_networks(list: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("{s:?} is neither an address nor a CIDR block"))
+        })
+        .collect()
 }
 
 fn boolean(
@@ -280,6 +341,7 @@ mod tests {
         for (key, value) in [
             ("BIND_ADDR", "nowhere"),
             ("MAX_UPLOAD_BYTES", "20MB"),
+            ("MAX_JSON_BODY_BYTES", "0"),
             ("ACCESS_TOKEN_TTL", "-1"),
             ("DATABASE_URL", "mysql://x"),
             ("CORS_ORIGINS", "example.com"),
@@ -291,6 +353,10 @@ mod tests {
             ("PUBLIC_URL", "defects.example.com"),
             ("HEADER_READ_TIMEOUT_SECS", "0"),
             ("MAX_CONNECTIONS", "0"),
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("TRUSTED_PROXIES", "proxy.local"),
+            ("LOGIN_MAX_FAILURES_PER_USER", "0"),
+            ("LOGIN_LOCKOUT_SECS", "0"),
         ] {
             let e = with(&[(key, value)]).expect_err(key);
             assert_eq!(e.key, key);
@@ -304,6 +370,14 @@ mod tests {
         assert_eq!(e.key, "JWT_SECRET");
         let secret = "x".repeat(40);
         assert!(with(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).is_ok());
+    }
+
+    #[test]
+    fn trusted_proxies_take_blocks_and_addresses() {
+        let c = with(&[("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7 ,::1")]).unwrap();
+        let nets: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.168.1.7/32", "::1/128"]);
+        assert!(with(&[]).unwrap().trusted_proxies.is_empty());
     }
 
     #[test]

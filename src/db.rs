@@ -40,6 +40,49 @@ pub async fn connect(
     Ok(db)
 }
 
+/// `url` with its password replaced by `***`, to show which database is meant.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// A connection failure in words a person can act on: which `DATABASE_URL`, what
+/// probably went wrong, what to do (the driver's text alone says "pool timed out").
+pub fn explain(url: &str, err: &DbErr) -> String {
+    let shown = redacted(url);
+    let detail = err.to_string();
+    let hint = if let Some(path) = sqlite_file(url) {
+        if url.contains("mode=rwc") {
+            format!(
+                "SQLite cannot open or create {path}: check that its directory exists and is \
+                 writable by this user"
+            )
+        } else {
+            format!(
+                "SQLite cannot open {path}: to create the file, add `?mode=rwc` to DATABASE_URL \
+                 (sqlite://{path}?mode=rwc), and check that its directory is writable"
+            )
+        }
+    } else if url.starts_with("postgres") {
+        "nothing answered in time, or the server refused: is PostgreSQL running at that \
+         address, does the database exist (createdb), and are user and password right?"
+            .to_owned()
+    } else {
+        "use sqlite://FILE?mode=rwc or postgres://USER:PASSWORD@HOST:PORT/DATABASE".to_owned()
+    };
+    format!("cannot use the database DATABASE_URL={shown}: {hint} ({detail})")
+}
+
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
@@ -62,5 +105,36 @@ mod tests {
         );
         assert_eq!(super::sqlite_file("sqlite::memory:"), None);
         assert_eq!(super::sqlite_file("postgres://x"), None);
+    }
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(
+            super::redacted("postgres://app:s3cret@db:5432/dc?sslmode=disable"),
+            "postgres://app:***@db:5432/dc?sslmode=disable"
+        );
+        assert_eq!(
+            super::redacted("postgres://postgres@127.0.0.1/dc"),
+            "postgres://postgres@127.0.0.1/dc"
+        );
+        assert_eq!(
+            super::redacted("sqlite://data/x.db?mode=rwc"),
+            "sqlite://data/x.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn connection_errors_name_database_url_and_what_to_do() {
+        let err = sea_orm::DbErr::Custom("unable to open database file".into());
+        let text = super::explain("sqlite://nope/x.db", &err);
+        assert!(text.contains("DATABASE_URL=sqlite://nope/x.db"), "{text}");
+        assert!(text.contains("mode=rwc"), "{text}");
+        let text = super::explain("postgres://u:pw@127.0.0.1:1/dc", &err);
+        assert!(
+            text.contains("DATABASE_URL=postgres://u:***@127.0.0.1:1/dc"),
+            "{text}"
+        );
+        assert!(text.contains("is PostgreSQL running"), "{text}");
+        assert!(!text.contains("pw@"), "{text}");
     }
 }

@@ -1,6 +1,8 @@
 //! Demo fixtures, loaded through the services. Idempotent: what exists is left alone.
 use std::path::Path;
 
+mod backdate;
+
 use chrono::NaiveDate;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Deserialize;
@@ -219,8 +221,10 @@ pub async fn apply(db: &DatabaseConnection, file: &SeedFile) -> AppResult<SeedRe
         None => None,
     }
     .unwrap_or_else(|| viewer.clone());
-    for d in &file.defects {
-        if seed_defect(db, &manager, d).await? {
+    let now = crate::time::now();
+    for (index, d) in file.defects.iter().enumerate() {
+        if let Some(id) = seed_defect(db, &manager, d).await? {
+            backdate::spread(db, id, index, d.deadline_in_days, now).await?;
             report.defects_created += 1;
         }
     }
@@ -234,9 +238,13 @@ async fn user_viewer(db: &DatabaseConnection, username: &str) -> AppResult<Viewe
         .ok_or_else(|| AppError::bad_input("defects", format!("unknown user {username:?}")))
 }
 
-/// Creates one defect and walks it to its status as real users would; `false` when a
+/// Creates one defect and walks it to its status as real users would; `None` when a
 /// defect with that title already exists in the project.
-async fn seed_defect(db: &DatabaseConnection, manager: &Viewer, d: &SeedDefect) -> AppResult<bool> {
+async fn seed_defect(
+    db: &DatabaseConnection,
+    manager: &Viewer,
+    d: &SeedDefect,
+) -> AppResult<Option<i32>> {
     let project = project_rows::Entity::find()
         .filter(project_rows::Column::Title.eq(&d.project))
         .one(db)
@@ -251,7 +259,7 @@ async fn seed_defect(db: &DatabaseConnection, manager: &Viewer, d: &SeedDefect) 
         .await?
         .is_some();
     if exists {
-        return Ok(false);
+        return Ok(None);
     }
     let stage_id = match &d.stage {
         Some(title) => Some(
@@ -322,5 +330,5 @@ async fn seed_defect(db: &DatabaseConnection, manager: &Viewer, d: &SeedDefect) 
         let who = user_viewer(db, &c.author).await?;
         defects::comments::add(db, &who, defect.id, &c.body).await?;
     }
-    Ok(true)
+    Ok(Some(defect.id))
 }

@@ -3,7 +3,8 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    auth::throttle::LoginThrottle,
+    auth::password::HashPool,
+    auth::throttle::{Limits, LoginThrottle},
     auth::tokens::Keys,
     config::{Config, ConfigError},
     storage::{LinkSigner, Storage},
@@ -16,6 +17,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub keys: Arc<Keys>,
     pub throttle: Arc<LoginThrottle>,
+    pub hasher: Arc<HashPool>,
     pub storage: Arc<Storage>,
     pub links: Arc<LinkSigner>,
 }
@@ -34,13 +36,20 @@ impl AppState {
                 Keys::random()
             }
         };
-        let throttle = LoginThrottle::new(config.login_max_failures, config.login_lockout);
+        let throttle = LoginThrottle::new(Limits {
+            per_user_address: config.login_max_failures,
+            per_user: config.login_max_failures_per_user,
+            per_address: config.login_max_failures_per_address,
+            window: config.login_lockout,
+        });
+        let hasher = HashPool::new(config.password_hash_concurrency, config.password_hash_queue);
         let links = LinkSigner::new(keys.secret());
         Ok(AppState {
             db,
             config: Arc::new(config),
             keys: Arc::new(keys),
             throttle: Arc::new(throttle),
+            hasher: Arc::new(hasher),
             storage: Arc::new(storage),
             links: Arc::new(links),
         })

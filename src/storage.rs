@@ -19,6 +19,16 @@ pub struct Storage {
     prefix: Path,
     /// Where this storage lives, for logs (never contains credentials).
     pub description: String,
+    /// The directory, for local storage (checked to be writable).
+    local_dir: Option<std::path::PathBuf>,
+}
+
+/// Creates and removes a uniquely named file in `dir`: a directory the server may not
+/// write is found at start and by `/ready`, not by the first upload.
+fn probe(dir: &std::path::Path) -> std::io::Result<()> {
+    let file = dir.join(format!(".write-probe-{:016x}", rand::random::<u64>()));
+    std::fs::write(&file, b"")?;
+    std::fs::remove_file(&file)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +48,7 @@ impl Storage {
                 store: Arc::new(InMemory::new()),
                 prefix: Path::default(),
                 description: "memory".into(),
+                local_dir: None,
             });
         }
         if let Some(rest) = url.strip_prefix("s3://") {
@@ -56,11 +67,29 @@ impl Storage {
         std::fs::create_dir_all(dir).map_err(|e| bad(format!("{dir}: {e}")))?;
         let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
             .map_err(|e| bad(format!("{dir}: {e}")))?;
+        probe(std::path::Path::new(dir))
+            .map_err(|e| bad(format!("the directory {dir} is not writable: {e}")))?;
         Ok(Storage {
             store: Arc::new(store),
             prefix: Path::default(),
             description: format!("directory {dir}"),
+            local_dir: Some(dir.into()),
         })
+    }
+
+    /// `Err` with a reason when a local storage directory cannot be written now.
+    pub async fn check_writable(&self) -> Result<(), String> {
+        let Some(dir) = self.local_dir.clone() else {
+            return Ok(());
+        };
+        let shown = dir.display().to_string();
+        match tokio::task::spawn_blocking(move || probe(&dir)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!(
+                "the storage directory {shown} is not writable: {e}"
+            )),
+            Err(e) => Err(format!("the storage check failed: {e}")),
+        }
     }
 
     fn path(&self, key: &str) -> Path {
@@ -135,6 +164,7 @@ fn s3(bucket: &str, prefix: &str, url: &str) -> Result<Storage, String> {
         store: Arc::new(store),
         prefix: Path::from(prefix.trim_matches('/')),
         description: format!("s3 bucket {bucket}"),
+        local_dir: None,
     })
 }
 

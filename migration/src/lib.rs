@@ -6,6 +6,7 @@ mod m20261126_000002_projects_and_stages;
 mod m20261126_000003_defects;
 mod m20261126_000004_defect_list_counts;
 mod m20261126_000005_report_covering_index;
+mod m20261130_000101_login_attempts;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_defects::Migration),
             Box::new(m20261126_000004_defect_list_counts::Migration),
             Box::new(m20261126_000005_report_covering_index::Migration),
+            Box::new(m20261130_000101_login_attempts::Migration),
         ]
     }
 }

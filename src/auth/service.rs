@@ -22,39 +22,84 @@ fn bad_credentials() -> AppError {
     AppError::Unauthenticated("invalid username or password".into())
 }
 
+/// A login username or password the server refuses to even look up: too long for any
+/// account, or carrying control characters (a NUL byte would otherwise reach
+/// PostgreSQL, which rejects it with an internal error).
+fn validate_credentials(username: &str, password: &str) -> AppResult<()> {
+    const MAX_USERNAME_CHARS: usize = 150;
+    if username.chars().count() > MAX_USERNAME_CHARS {
+        return Err(AppError::bad_input(
+            "username",
+            format!("must be at most {MAX_USERNAME_CHARS} characters"),
+        ));
+    }
+    if password.chars().count() > password::MAX_PASSWORD_LEN {
+        return Err(AppError::bad_input(
+            "password",
+            format!("must be at most {} characters", password::MAX_PASSWORD_LEN),
+        ));
+    }
+    password::no_control_chars("username", username)?;
+    password::no_control_chars("password", password)
+}
+
 /// The same 401 for an unknown user, a wrong password and an inactive user; an unknown
-/// user still costs one hash verification.
+/// user still costs one hash verification. The throttle reserves budget *before* the
+/// password is verified (see `auth::throttle`).
 pub async fn login(
     state: &AppState,
     username: &str,
     password: &str,
     client: &str,
 ) -> AppResult<TokenPair> {
-    state.throttle.check(username, client)?;
+    validate_credentials(username, password)?;
+    let db = &state.db;
+    let reservation = state.throttle.reserve(db, username, client).await?;
+    let checked = check_password(state, username, password).await;
+    match checked {
+        Ok(Some(user)) => {
+            state.throttle.succeeded(db, reservation).await?;
+            issue(state, user, tokens::random_token()).await
+        }
+        Ok(None) => Err(bad_credentials()),
+        Err(e) => {
+            // Not verified (overload, database trouble): the attempt was no failure.
+            if let Err(refund) = state.throttle.refund(db, reservation).await {
+                tracing::warn!(error = %refund, "could not refund a login reservation");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The active user whose password this is, or `None`.
+async fn check_password(
+    state: &AppState,
+    username: &str,
+    password: &str,
+) -> AppResult<Option<users::Model>> {
     let user = users::Entity::find()
         .filter(users::Column::Username.eq(username))
         .one(&state.db)
         .await?;
     let hash = match &user {
         Some(u) => u.password_hash.clone(),
-        None => password::dummy_hash().await?,
+        None => password::dummy_hash(&state.hasher).await?,
     };
-    let ok = password::verify(hash, password.to_owned()).await?;
-    let user = match user {
-        Some(u) if ok && u.is_active => u,
-        _ => {
-            state.throttle.record_failure(username, client);
-            return Err(bad_credentials());
-        }
-    };
-    state.throttle.record_success(username);
+    let ok = state.hasher.verify(hash, password.to_owned()).await?;
+    Ok(user.filter(|u| ok && u.is_active))
+}
+
+/// Opens a new login session (refresh family) for `user`: what a successful login
+/// returns. Public for tools and tests that need a signed-in user without a password.
+pub async fn open_session(state: &AppState, user: users::Model) -> AppResult<TokenPair> {
     issue(state, user, tokens::random_token()).await
 }
 
 async fn issue(state: &AppState, user: users::Model, family: String) -> AppResult<TokenPair> {
     let access = state
         .keys
-        .issue_access(user.id, state.config.access_token_ttl)?;
+        .issue_access(user.id, &family, state.config.access_token_ttl)?;
     let refresh = store_refresh(state, &state.db, user.id, family).await?;
     Ok(TokenPair {
         access,
@@ -130,7 +175,7 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<TokenPair> {
     txn.commit().await?;
     let access = state
         .keys
-        .issue_access(user.id, state.config.access_token_ttl)?;
+        .issue_access(user.id, &row.family_id, state.config.access_token_ttl)?;
     Ok(TokenPair {
         access,
         refresh,

@@ -1,147 +1,330 @@
-//! Login throttling: failed attempts counted per username and per client address.
+//! The login failure budget, kept in the database.
 //!
-//! Hand-written rather than `governor`: a lockout must be *checked* on every attempt but
-//! *charged* only on failures, and governor's limiters have no way to ask without
-//! consuming a cell. The state is a bounded in-memory map (per process).
+//! Every attempt *reserves* one unit of budget before the password is verified, with one
+//! atomic upsert per attempt (`INSERT … ON CONFLICT (key) DO UPDATE SET attempts =
+//! attempts + 1 … RETURNING`), so N concurrent guesses spend N and no check-then-act gap
+//! lets a burst through. The budget lives in the `login_attempts` table rather than in
+//! process memory so that every server instance on one database shares it (issue 13:
+//! several instances behind one load balancer must not multiply the limit).
+//!
+//! Three keys, after OWASP's Authentication Cheat Sheet ("lock out per account *and*
+//! source, so an attacker cannot lock out a victim"):
+//! - `ua:<address>|<username>` — the tight limit (`LOGIN_MAX_FAILURES`): guessing one
+//!   account from one address;
+//! - `u:<username>` — a much higher limit (`LOGIN_MAX_FAILURES_PER_USER`) against guessing
+//!   one account from many addresses; a stranger on one address cannot reach it, because
+//!   refused attempts cost nothing and that address is stopped by the first key;
+//! - `a:<address>` — (`LOGIN_MAX_FAILURES_PER_ADDRESS`) against one address trying many
+//!   accounts.
+//!
+//! Each key counts in a fixed window (`LOGIN_LOCKOUT_SECS`) that starts with its first
+//! attempt; a refused request answers `RATE_LIMITED` with the seconds left in the window.
+//! `governor` and similar crates keep their state in memory, hence hand-written.
 use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
+    sync::atomic::{AtomicU32, Ordering},
+    time::Duration,
 };
 
-use crate::error::{AppError, AppResult};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    sea_query::{Expr, ExprTrait, OnConflict, Query},
+};
 
-const MAX_ENTRIES: usize = 100_000;
-/// An address may fail this many times more than a single username before it is locked
-/// out (several people behind one office NAT).
-const ADDRESS_FACTOR: u32 = 4;
+use crate::{
+    entities::login_attempts::{self, Column},
+    error::{AppError, AppResult},
+    time::unix_now,
+};
 
-struct Entry {
-    failures: u32,
-    window_start: Instant,
-    locked_until: Option<Instant>,
+/// How many reservations pass between two sweeps of expired rows.
+const SWEEP_EVERY: u32 = 256;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub per_user_address: u32,
+    pub per_user: u32,
+    pub per_address: u32,
+    pub window: Duration,
 }
 
 pub struct LoginThrottle {
-    max_failures: u32,
-    window: Duration,
-    entries: Mutex<HashMap<String, Entry>>,
+    limits: Limits,
+    reservations: AtomicU32,
+}
+
+/// Budget reserved for one attempt that is being verified.
+#[must_use = "a reservation is either kept (a failure) or settled with `succeeded`/`refund`"]
+pub struct Reservation {
+    pair: String,
+    others: [String; 2],
+}
+
+fn normalize(username: &str) -> String {
+    username.trim().to_lowercase()
 }
 
 impl LoginThrottle {
-    pub fn new(max_failures: u32, window: Duration) -> Self {
+    pub fn new(limits: Limits) -> Self {
         LoginThrottle {
-            max_failures,
-            window,
-            entries: Mutex::new(HashMap::new()),
+            limits,
+            reservations: AtomicU32::new(0),
         }
     }
 
-    fn keys(username: &str, addr: &str) -> [(String, u32); 2] {
+    fn keys(username: &str, addr: &str) -> [(String, u32); 3] {
+        let user = normalize(username);
         [
-            (format!("u:{}", username.to_lowercase()), 1),
-            (format!("a:{addr}"), ADDRESS_FACTOR),
+            (format!("a:{addr}"), 0),
+            (format!("u:{user}"), 1),
+            (format!("ua:{addr}|{user}"), 2),
         ]
     }
 
-    /// Refuses while either key is locked out.
-    pub fn check(&self, username: &str, addr: &str) -> AppResult<()> {
-        let now = Instant::now();
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let retry = Self::keys(username, addr)
-            .iter()
-            .filter_map(|(k, _)| entries.get(k)?.locked_until)
-            .filter(|until| *until > now)
-            .max();
-        match retry {
-            Some(until) => Err(AppError::RateLimited {
-                retry_after: (until - now).as_secs().max(1),
-            }),
-            None => Ok(()),
+    fn limit(&self, slot: u32) -> u32 {
+        match slot {
+            0 => self.limits.per_address,
+            1 => self.limits.per_user,
+            _ => self.limits.per_user_address,
         }
     }
 
-    pub fn record_failure(&self, username: &str, addr: &str) {
-        let now = Instant::now();
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            let window = self.window;
-            entries.retain(|_, e| {
-                e.locked_until.is_some_and(|u| u > now) || now - e.window_start < window
+    /// Spends one unit of every key's budget, or refuses (spending nothing) when any key
+    /// is exhausted.
+    pub async fn reserve(
+        &self,
+        db: &impl ConnectionTrait,
+        username: &str,
+        addr: &str,
+    ) -> AppResult<Reservation> {
+        let now = i64::try_from(unix_now()).map_err(AppError::internal)?;
+        let window = i64::try_from(self.limits.window.as_secs()).map_err(AppError::internal)?;
+        self.sweep(db, now - window).await;
+        let keys = Self::keys(username, addr);
+        let stale = Expr::col((login_attempts::Entity, Column::WindowStart)).lte(now - window);
+        let mut insert = Query::insert();
+        insert.into_table(login_attempts::Entity).columns([
+            Column::Key,
+            Column::Attempts,
+            Column::WindowStart,
+        ]);
+        // Keys in one fixed order in every statement, so two upserts never wait on each
+        // other's rows in opposite orders (no deadlock on PostgreSQL).
+        for (key, _) in &keys {
+            insert
+                .values([key.as_str().into(), 1.into(), now.into()])
+                .map_err(AppError::internal)?;
+        }
+        insert
+            .on_conflict(
+                OnConflict::column(Column::Key)
+                    .value(
+                        Column::Attempts,
+                        Expr::case(stale.clone(), 1)
+                            .finally(Expr::col((login_attempts::Entity, Column::Attempts)).add(1)),
+                    )
+                    .value(
+                        Column::WindowStart,
+                        Expr::case(stale, now)
+                            .finally(Expr::col((login_attempts::Entity, Column::WindowStart))),
+                    )
+                    .to_owned(),
+            )
+            .returning(Query::returning().columns([
+                Column::Key,
+                Column::Attempts,
+                Column::WindowStart,
+            ]));
+        let rows = db.query_all(&insert).await?;
+        let mut retry_after: Option<i64> = None;
+        for row in rows {
+            let key: String = row.try_get("", "key")?;
+            let attempts: i32 = row.try_get("", "attempts")?;
+            let start: i64 = row.try_get("", "window_start")?;
+            let Some((_, slot)) = keys.iter().find(|(k, _)| *k == key) else {
+                continue;
+            };
+            if i64::from(attempts) > i64::from(self.limit(*slot)) {
+                let left = Ord::max(start + window - now, 1);
+                retry_after = Some(retry_after.map_or(left, |r| Ord::max(r, left)));
+            }
+        }
+        let [(a, _), (u, _), (ua, _)] = keys;
+        let reservation = Reservation {
+            pair: ua,
+            others: [a, u],
+        };
+        if let Some(secs) = retry_after {
+            // A refused attempt is not verified, so it costs nothing: otherwise a stranger
+            // hammering from one address would drain the account's global budget.
+            self.refund(db, reservation).await?;
+            return Err(AppError::RateLimited {
+                retry_after: u64::try_from(secs).unwrap_or(1),
             });
         }
-        for (key, factor) in Self::keys(username, addr) {
-            let entry = entries.entry(key).or_insert(Entry {
-                failures: 0,
-                window_start: now,
-                locked_until: None,
-            });
-            if now - entry.window_start >= self.window {
-                entry.failures = 0;
-                entry.window_start = now;
-                entry.locked_until = None;
-            }
-            entry.failures += 1;
-            if entry.failures >= self.max_failures.saturating_mul(factor) {
-                entry.locked_until = Some(now + self.window);
-            }
-        }
+        Ok(reservation)
     }
 
-    /// A successful login clears the username's count (not the address's).
-    pub fn record_success(&self, username: &str) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.remove(&format!("u:{}", username.to_lowercase()));
+    /// Gives the reservation back (the password was never verified, e.g. overload).
+    pub async fn refund(&self, db: &impl ConnectionTrait, r: Reservation) -> AppResult<()> {
+        let Reservation { pair, others } = r;
+        let [a, u] = others;
+        // The order of `keys`: a, u, ua.
+        decrement(db, vec![a, u, pair]).await
     }
+
+    /// The right password from this address: its (username, address) count starts over,
+    /// and the global keys get this attempt back. Earlier failures on the global keys
+    /// stay: a success must not hand an attacker a fresh budget for the account.
+    pub async fn succeeded(&self, db: &impl ConnectionTrait, r: Reservation) -> AppResult<()> {
+        let Reservation { pair, others } = r;
+        login_attempts::Entity::delete_by_id(pair).exec(db).await?;
+        decrement(db, others.to_vec()).await
+    }
+
+    /// Deletes rows whose window has passed, now and then (never in the way of a login).
+    async fn sweep(&self, db: &impl ConnectionTrait, expired_at: i64) {
+        if !self
+            .reservations
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SWEEP_EVERY)
+        {
+            return;
+        }
+        if let Err(e) = login_attempts::Entity::delete_many()
+            .filter(Column::WindowStart.lte(expired_at))
+            .exec(db)
+            .await
+        {
+            tracing::warn!(error = %e, "could not sweep expired login attempts");
+        }
+    }
+}
+
+/// Gives one unit back on each key. An upsert (not `UPDATE … WHERE key IN …`) so rows are
+/// locked in the same order as by `reserve`, whatever plan PostgreSQL picks: no deadlock.
+async fn decrement(db: &impl ConnectionTrait, keys: Vec<String>) -> AppResult<()> {
+    let now = i64::try_from(unix_now()).map_err(AppError::internal)?;
+    let mut upsert = Query::insert();
+    upsert.into_table(login_attempts::Entity).columns([
+        Column::Key,
+        Column::Attempts,
+        Column::WindowStart,
+    ]);
+    for key in keys {
+        upsert
+            .values([key.into(), 0.into(), now.into()])
+            .map_err(AppError::internal)?;
+    }
+    let current = Expr::col((login_attempts::Entity, Column::Attempts));
+    upsert.on_conflict(
+        OnConflict::column(Column::Key)
+            .value(
+                Column::Attempts,
+                Expr::case(current.clone().gt(0), current.sub(1)).finally(0),
+            )
+            .to_owned(),
+    );
+    db.execute(&upsert).await?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sea_orm::DatabaseConnection;
 
-    #[test]
-    fn a_burst_of_failures_locks_the_username() {
-        let t = LoginThrottle::new(3, Duration::from_secs(60));
+    /// A file, not `:memory:`: every pooled connection must see the same database.
+    async fn db() -> (DatabaseConnection, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = crate::db::connect(&url, None).await.unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        (db, dir)
+    }
+
+    fn throttle(pair: u32, user: u32, addr: u32) -> LoginThrottle {
+        LoginThrottle::new(Limits {
+            per_user_address: pair,
+            per_user: user,
+            per_address: addr,
+            window: Duration::from_secs(60),
+        })
+    }
+
+    fn refused(r: AppResult<Reservation>) -> bool {
+        matches!(r, Err(AppError::RateLimited { retry_after }) if (1..=60).contains(&retry_after))
+    }
+
+    #[tokio::test]
+    async fn the_pair_budget_is_spent_then_refused() {
+        let ((db, _dir), t) = (db().await, throttle(3, 100, 100));
+        for _ in 0..3 {
+            let _failed = t.reserve(&db, "Ann", "1.1.1.1").await.unwrap();
+        }
+        assert!(refused(t.reserve(&db, "ann", "1.1.1.1").await));
+        // The same account from elsewhere, and others from here, still get in.
+        let _ = t.reserve(&db, "ann", "2.2.2.2").await.unwrap();
+        let _ = t.reserve(&db, "bob", "1.1.1.1").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn refused_attempts_do_not_drain_the_account_budget() {
+        let ((db, _dir), t) = (db().await, throttle(2, 5, 1000));
         for _ in 0..2 {
-            t.record_failure("Ann", "1.1.1.1");
-            assert!(t.check("ann", "1.1.1.1").is_ok());
+            let _ = t.reserve(&db, "ann", "6.6.6.6").await.unwrap();
         }
-        t.record_failure("ann", "1.1.1.1");
-        let e = t.check("ANN", "2.2.2.2").unwrap_err();
-        assert!(
-            matches!(e, AppError::RateLimited { retry_after } if retry_after > 0 && retry_after <= 60)
-        );
-        assert!(
-            t.check("bob", "2.2.2.2").is_ok(),
-            "other users are not affected"
-        );
-    }
-
-    #[test]
-    fn an_address_is_locked_after_many_usernames_fail() {
-        let t = LoginThrottle::new(2, Duration::from_secs(60));
-        for i in 0..8 {
-            t.record_failure(&format!("user{i}"), "9.9.9.9");
+        for _ in 0..50 {
+            assert!(refused(t.reserve(&db, "ann", "6.6.6.6").await));
         }
-        assert!(t.check("someone-new", "9.9.9.9").is_err());
-        assert!(t.check("someone-new", "8.8.8.8").is_ok());
+        // The stranger spent 2 of the account's 5; its owner elsewhere is not locked out.
+        let r = t.reserve(&db, "ann", "7.7.7.7").await.unwrap();
+        t.succeeded(&db, r).await.unwrap();
+        // Many addresses together reach the account's global limit.
+        for i in 0..3 {
+            let _ = t.reserve(&db, "ann", &format!("8.8.8.{i}")).await.unwrap();
+        }
+        assert!(refused(t.reserve(&db, "ann", "9.9.9.9").await));
     }
 
-    #[test]
-    fn the_lock_expires_after_the_window() {
-        let t = LoginThrottle::new(1, Duration::from_millis(30));
-        t.record_failure("ann", "x");
-        assert!(t.check("ann", "x").is_err());
-        std::thread::sleep(Duration::from_millis(40));
-        assert!(t.check("ann", "x").is_ok());
+    #[tokio::test]
+    async fn an_address_trying_many_accounts_is_refused() {
+        let ((db, _dir), t) = (db().await, throttle(5, 100, 4));
+        for i in 0..4 {
+            let _ = t
+                .reserve(&db, &format!("user{i}"), "3.3.3.3")
+                .await
+                .unwrap();
+        }
+        assert!(refused(t.reserve(&db, "someone-new", "3.3.3.3").await));
+        let _ = t.reserve(&db, "someone-new", "4.4.4.4").await.unwrap();
     }
 
-    #[test]
-    fn success_resets_the_username_count() {
-        let t = LoginThrottle::new(2, Duration::from_secs(60));
-        t.record_failure("ann", "x");
-        t.record_success("ann");
-        t.record_failure("ann", "y");
-        assert!(t.check("ann", "z").is_ok());
+    #[tokio::test]
+    async fn success_and_refund_give_the_budget_back() {
+        let ((db, _dir), t) = (db().await, throttle(2, 100, 100));
+        let failed = t.reserve(&db, "ann", "x").await.unwrap();
+        drop(failed);
+        let ok = t.reserve(&db, "ann", "x").await.unwrap();
+        t.succeeded(&db, ok).await.unwrap();
+        let r = t.reserve(&db, "ann", "x").await.unwrap();
+        t.refund(&db, r).await.unwrap();
+        let _ = t.reserve(&db, "ann", "x").await.unwrap();
+        let _ = t.reserve(&db, "ann", "x").await.unwrap();
+        assert!(refused(t.reserve(&db, "ann", "x").await));
+    }
+
+    #[tokio::test]
+    async fn the_window_expires() {
+        let (db, _dir) = db().await;
+        let t = throttle(1, 100, 100);
+        let _ = t.reserve(&db, "ann", "x").await.unwrap();
+        assert!(refused(t.reserve(&db, "ann", "x").await));
+        // Age the window instead of sleeping through it.
+        login_attempts::Entity::update_many()
+            .col_expr(Column::WindowStart, Expr::col(Column::WindowStart).sub(61))
+            .exec(&db)
+            .await
+            .unwrap();
+        let _ = t.reserve(&db, "ann", "x").await.unwrap();
     }
 }

@@ -24,6 +24,16 @@ pub struct Claims {
     pub exp: u64,
     pub iat: u64,
     pub typ: String,
+    /// The login session (refresh family) the token belongs to: the viewer lookup checks
+    /// it is still live, so revoking a family stops its access tokens at once.
+    pub sid: String,
+}
+
+/// Who a valid access token speaks for.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub user_id: i32,
+    pub session: String,
 }
 
 pub struct Keys {
@@ -60,7 +70,7 @@ impl Keys {
         &self.secret
     }
 
-    pub fn issue_access(&self, user_id: i32, ttl: Duration) -> AppResult<String> {
+    pub fn issue_access(&self, user_id: i32, session: &str, ttl: Duration) -> AppResult<String> {
         let now = unix_now();
         let claims = Claims {
             sub: user_id.to_string(),
@@ -69,20 +79,25 @@ impl Keys {
             iat: now,
             exp: now + ttl.as_secs(),
             typ: ACCESS_TYPE.into(),
+            sid: session.into(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(AppError::internal)
     }
 
-    /// The user id of a valid access token. Every failure is the same UNAUTHENTICATED.
-    pub fn verify_access(&self, token: &str) -> AppResult<i32> {
+    /// The user and session of a valid access token. Every failure is the same
+    /// UNAUTHENTICATED.
+    pub fn verify_access(&self, token: &str) -> AppResult<AccessClaims> {
         let invalid = || AppError::Unauthenticated("invalid or expired token".into());
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| invalid())?;
         if data.claims.typ != ACCESS_TYPE {
             return Err(invalid());
         }
-        data.claims.sub.parse().map_err(|_| invalid())
+        Ok(AccessClaims {
+            user_id: data.claims.sub.parse().map_err(|_| invalid())?,
+            session: data.claims.sid,
+        })
     }
 }
 
@@ -119,14 +134,21 @@ mod tests {
             iat: now,
             exp: now + 60,
             typ: ACCESS_TYPE.into(),
+            sid: "s1".into(),
         }
     }
 
     #[test]
     fn access_tokens_round_trip() {
         let k = keys();
-        let t = k.issue_access(7, Duration::from_secs(60)).unwrap();
-        assert_eq!(k.verify_access(&t).unwrap(), 7);
+        let t = k.issue_access(7, "fam", Duration::from_secs(60)).unwrap();
+        assert_eq!(
+            k.verify_access(&t).unwrap(),
+            AccessClaims {
+                user_id: 7,
+                session: "fam".into()
+            }
+        );
     }
 
     #[test]

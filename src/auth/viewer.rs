@@ -1,9 +1,15 @@
 //! The authenticated caller, resolved once per request by the transport.
+use std::net::IpAddr;
+
 use axum::http::HeaderMap;
-use sea_orm::{DatabaseConnection, EntityTrait};
+use ipnet::IpNet;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    sea_query::{Expr, ExprTrait, Query},
+};
 
 use crate::{
-    entities::{enums::Role, users},
+    entities::{enums::Role, refresh_tokens, users},
     error::{AppError, AppResult},
     state::AppState,
 };
@@ -57,6 +63,73 @@ impl Auth {
 #[derive(Clone, Debug)]
 pub struct ClientAddr(pub String);
 
+impl ClientAddr {
+    /// The connection's peer, or — when the peer is one of `trusted` proxies — the
+    /// nearest address in `Forwarded` (preferred) or `X-Forwarded-For` that is not a
+    /// trusted proxy itself. Headers from any other peer are ignored: a client could
+    /// write anything there.
+    pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Self {
+        let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+        if !is_trusted(&peer) {
+            return ClientAddr(peer.to_string());
+        }
+        let mut chain = forwarded_for(headers);
+        if chain.is_empty() {
+            chain = x_forwarded_for(headers);
+        }
+        // Read from the nearest hop back: each trusted proxy appended the address it saw.
+        let mut client = peer;
+        for hop in chain.iter().rev() {
+            let Some(ip) = hop else { break };
+            client = *ip;
+            if !is_trusted(ip) {
+                break;
+            }
+        }
+        ClientAddr(client.to_string())
+    }
+}
+
+/// `Forwarded: for=192.0.2.60;proto=http, for="[2001:db8::1]:4711"` (RFC 7239), in
+/// order; an entry that is not an address (`unknown`, an obfuscated name) is `None`.
+fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    headers
+        .get_all(axum::http::header::FORWARDED)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|element| {
+            element.split(';').find_map(|pair| {
+                let (k, v) = pair.split_once('=')?;
+                k.trim()
+                    .eq_ignore_ascii_case("for")
+                    .then(|| parse_node(v.trim().trim_matches('"')))
+            })
+        })
+        .collect()
+}
+
+fn x_forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|v| parse_node(v.trim()))
+        .collect()
+}
+
+/// `1.2.3.4`, `1.2.3.4:80`, `[::1]`, `[::1]:80` or `::1`.
+fn parse_node(node: &str) -> Option<IpAddr> {
+    if let Ok(ip) = node.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = node.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    node.parse::<std::net::SocketAddr>().ok().map(|s| s.ip())
+}
+
 pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Auth {
     let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
         return Auth::Anonymous;
@@ -68,11 +141,11 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Auth {
     }) else {
         return invalid();
     };
-    let user_id = match state.keys.verify_access(token.trim()) {
-        Ok(id) => id,
+    let claims = match state.keys.verify_access(token.trim()) {
+        Ok(c) => c,
         Err(e) => return Auth::Invalid(e),
     };
-    match load_active(&state.db, user_id).await {
+    match load_active(&state.db, claims.user_id, &claims.session).await {
         Ok(Some(user)) => Auth::Authenticated(Viewer::from_user(&user)),
         Ok(None) => invalid(),
         Err(e) => Auth::Invalid(e),
@@ -80,10 +153,93 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Auth {
 }
 
 /// Role and active flag come from the database on every request, so a role change or a
-/// deactivation takes effect whatever tokens the user still holds.
-async fn load_active(db: &DatabaseConnection, id: i32) -> AppResult<Option<users::Model>> {
+/// deactivation takes effect whatever tokens the user still holds. The same statement
+/// checks that the token's session (refresh family) has not been revoked — by reuse
+/// detection, a password change or a deactivation — so revoking it stops its access
+/// tokens at once without an extra round trip.
+async fn load_active(
+    db: &DatabaseConnection,
+    id: i32,
+    session: &str,
+) -> AppResult<Option<users::Model>> {
+    let live_session = Query::select()
+        .expr(Expr::val(1))
+        .from(refresh_tokens::Entity)
+        .and_where(
+            Expr::col((refresh_tokens::Entity, refresh_tokens::Column::FamilyId)).eq(session),
+        )
+        .and_where(
+            Expr::col((refresh_tokens::Entity, refresh_tokens::Column::UserId))
+                .equals((users::Entity, users::Column::Id)),
+        )
+        .and_where(Expr::col((refresh_tokens::Entity, refresh_tokens::Column::RevokedAt)).is_null())
+        .to_owned();
     Ok(users::Entity::find_by_id(id)
+        .filter(users::Column::IsActive.eq(true))
+        .filter(Expr::exists(live_session))
         .one(db)
-        .await?
-        .filter(|u| u.is_active))
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    fn resolve(peer: &str, pairs: &[(&str, &str)], trusted: &[&str]) -> String {
+        let trusted: Vec<IpNet> = trusted.iter().map(|t| t.parse().unwrap()).collect();
+        ClientAddr::resolve(peer.parse().unwrap(), &headers(pairs), &trusted).0
+    }
+
+    #[test]
+    fn headers_from_an_untrusted_peer_are_ignored() {
+        let spoof = [("x-forwarded-for", "1.2.3.4"), ("forwarded", "for=5.6.7.8")];
+        assert_eq!(resolve("9.9.9.9", &spoof, &[]), "9.9.9.9");
+        assert_eq!(resolve("9.9.9.9", &spoof, &["10.0.0.0/8"]), "9.9.9.9");
+    }
+
+    #[test]
+    fn a_trusted_proxy_names_the_client() {
+        let t = ["10.0.0.0/8"];
+        assert_eq!(
+            resolve("10.0.0.2", &[("x-forwarded-for", "1.2.3.4")], &t),
+            "1.2.3.4"
+        );
+        // The client may prepend lies; only the hop the trusted proxy appended counts.
+        assert_eq!(
+            resolve(
+                "10.0.0.2",
+                &[("x-forwarded-for", "6.6.6.6, 1.2.3.4, 10.0.0.7")],
+                &t
+            ),
+            "1.2.3.4"
+        );
+        assert_eq!(
+            resolve(
+                "10.0.0.2",
+                &[(
+                    "forwarded",
+                    "for=6.6.6.6, for=\"[2001:db8::1]:4711\";proto=https"
+                )],
+                &t
+            ),
+            "2001:db8::1"
+        );
+        assert_eq!(
+            resolve("10.0.0.2", &[("forwarded", "for=unknown")], &t),
+            "10.0.0.2",
+            "an unknown hop stops the walk at the proxy"
+        );
+        assert_eq!(resolve("10.0.0.2", &[], &t), "10.0.0.2");
+    }
 }

@@ -3,6 +3,7 @@ pub mod attachments;
 pub mod comments;
 pub mod defects;
 pub mod enums;
+pub mod login_attempts;
 pub mod project_members;
 pub mod projects;
 pub mod refresh_tokens;

@@ -25,7 +25,8 @@ impl From<service::TokenPair> for AuthPayload {
             refresh: p.refresh,
             token_type: "Bearer".into(),
             expires_in: i32::try_from(p.expires_in).unwrap_or(i32::MAX),
-            user: p.user.into(),
+            // The caller has just proved to be this user, whoever the request's token names.
+            user: User::own(p.user),
         }
     }
 }

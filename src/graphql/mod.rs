@@ -1,9 +1,11 @@
 //! The GraphQL transport: objects, thin resolvers, loaders and the error safety net.
 pub mod auth;
+pub mod coerce;
 pub mod commit;
 pub mod context;
 pub mod defects;
 pub mod errors;
+pub mod limits;
 pub mod loaders;
 pub mod pagination;
 pub mod projects;
@@ -54,6 +56,23 @@ pub fn build_schema(state: Option<AppState>) -> AppSchema {
         builder = builder.data(state);
     }
     builder.finish()
+}
+
+/// The schema for introspection-only documents: no depth or complexity limit (the
+/// standard introspection query nests `ofType` 8 levels inside `__schema.types.fields`),
+/// its work bounded by the document limits instead; it answers nothing but introspection.
+pub fn build_introspection_schema(state: &AppState) -> Option<AppSchema> {
+    if !state.config.introspection {
+        return None;
+    }
+    Some(
+        Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+            .introspection_only()
+            .limit_recursive_depth(64)
+            .extension(errors::SafetyNet)
+            .data(state.clone())
+            .finish(),
+    )
 }
 
 /// The SDL committed as `schema.graphql`.

@@ -28,6 +28,14 @@ pub fn parts<T: Clone>(page: Page<T>) -> (Vec<(String, T)>, PageInfo) {
     (edges, info)
 }
 
+/// The page size a list costs in the complexity limit. Clamped to the allowed range, so
+/// `first: 1000` is refused by the resolver as BAD_USER_INPUT naming `first` rather than
+/// by the complexity limit before any resolver runs.
+pub fn cost(first: Option<i32>) -> usize {
+    let max = i32::try_from(crate::domain::pagination::MAX_PAGE_SIZE).unwrap_or(i32::MAX);
+    usize::try_from(first.unwrap_or(20).clamp(1, max)).unwrap_or(1)
+}
+
 pub fn clamp_total(total: u64) -> i32 {
     i32::try_from(total).unwrap_or(i32::MAX)
 }

@@ -146,7 +146,7 @@ pub struct ProjectQuery;
 #[Object]
 impl ProjectQuery {
     /// Projects the viewer can see, ordered by title.
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "crate::graphql::pagination::cost(first) * child_complexity")]
     async fn projects(
         &self,
         ctx: &Context<'_>,

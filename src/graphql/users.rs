@@ -3,7 +3,10 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    domain::{pagination::PageArgs, users::service as users},
+    domain::{
+        pagination::PageArgs,
+        users::{policy, service as users},
+    },
     entities::{enums::Role, users as user_rows},
     error::GqlResultExt,
     graphql::{
@@ -17,6 +20,15 @@ use crate::{
 #[derive(Clone)]
 pub struct User {
     pub row: user_rows::Model,
+    /// Set where the caller has just proved to be this user (the login payload), when
+    /// the request's viewer is not yet them.
+    pub is_self: bool,
+}
+
+impl User {
+    pub fn own(row: user_rows::Model) -> Self {
+        User { row, is_self: true }
+    }
 }
 
 #[Object]
@@ -27,8 +39,13 @@ impl User {
     async fn username(&self) -> &str {
         &self.row.username
     }
-    async fn email(&self) -> &str {
-        &self.row.email
+    /// Admins, managers and the user themself; `null` for anyone else.
+    async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        if self.is_self {
+            return Ok(Some(&self.row.email));
+        }
+        let viewer = ctx.viewer()?;
+        Ok(policy::can_read_email(viewer.role, viewer.id, self.row.id).then_some(&*self.row.email))
     }
     async fn full_name(&self) -> &str {
         &self.row.full_name
@@ -48,7 +65,10 @@ crate::connection!(UserConnection, UserEdge, User);
 
 impl From<user_rows::Model> for User {
     fn from(row: user_rows::Model) -> Self {
-        User { row }
+        User {
+            row,
+            is_self: false,
+        }
     }
 }
 
@@ -85,7 +105,7 @@ impl UserQuery {
     }
 
     /// Users, ordered by username. Managers and admins only.
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "crate::graphql::pagination::cost(first) * child_complexity")]
     async fn users(
         &self,
         ctx: &Context<'_>,

@@ -45,10 +45,14 @@ impl From<service::TokenPair> for TokenResponse {
     }
 }
 
+/// Login and refresh bodies are a few hundred bytes; anything near this is abuse, and is
+/// refused before it is buffered (the routes carry a `DefaultBodyLimit` of this size).
+pub const BODY_LIMIT: usize = 16 * 1024;
+
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
     let b = body.map(|Json(b)| b).map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::PayloadTooLarge("body: too large".into())
+            AppError::PayloadTooLarge(format!("the body must be at most {BODY_LIMIT} bytes"))
         } else {
             AppError::bad_input("body", e.body_text())
         }
@@ -66,7 +70,10 @@ fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
         (status = 200, description = "Tokens", body = TokenResponse),
         (status = 400, description = "Malformed body", body = super::openapi::ErrorBody),
         (status = 401, description = "Bad credentials", body = super::openapi::ErrorBody),
+        (status = 413, description = "Body over 16 KiB", body = super::openapi::ErrorBody),
         (status = 429, description = "Too many failed attempts", body = super::openapi::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "Too many sign-ins at once", body = super::openapi::ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait")))
     ))]
 pub async fn login(

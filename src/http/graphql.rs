@@ -1,24 +1,22 @@
 //! `POST /graphql` (JSON or multipart) and `GET /graphql` (GraphiQL, or a query).
-use async_graphql::{
-    ParseRequestError,
-    http::{GraphiQLSource, MultipartOptions},
-    parser::types::OperationType,
-};
-use async_graphql_axum::GraphQLResponse;
+mod document;
+mod response;
+
+use async_graphql::{ParseRequestError, http::MultipartOptions};
 use axum::{
     body::Body,
     extract::{RawQuery, State},
     http::{HeaderMap, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::Response,
 };
 use futures_util::TryStreamExt;
 use http_body_util::{BodyExt, Limited};
-use serde_json::json;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
+pub use self::response::MediaType;
 use super::Http;
 use crate::{
-    auth::viewer::{self, ClientAddr},
+    auth::viewer::{self, Auth, ClientAddr},
     graphql::loaders,
 };
 
@@ -46,33 +44,112 @@ impl PublicOrigin {
 /// Room for the multipart envelope around the largest allowed file.
 const ENVELOPE_BYTES: u64 = 1024 * 1024;
 
-/// A GraphQL-shaped error response for failures outside the executor.
+/// Files (mapped upload variables) in one multipart request, as the README documents.
+pub const MAX_FILES: usize = 10;
+
+/// A GraphQL-shaped error response for failures outside the executor (`application/json`).
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })),
-    )
-        .into_response()
+    response::error(MediaType::Json, status, code, message)
 }
 
-fn too_large() -> Response {
-    error_response(
+fn too_large(media: MediaType, what: &str) -> Response {
+    response::error(
+        media,
         StatusCode::PAYLOAD_TOO_LARGE,
         "PAYLOAD_TOO_LARGE",
-        "the request is larger than MAX_UPLOAD_BYTES allows",
+        &format!("the request is larger than {what} allows"),
     )
 }
 
+/// Admits the document, then runs it on the schema it belongs to.
 async fn execute(
     http: &Http,
+    media: MediaType,
+    auth: Auth,
     headers: &HeaderMap,
     client: ClientAddr,
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
+    method_is_get: bool,
 ) -> Response {
-    let auth = viewer::resolve(&http.state, headers).await;
+    if request.query.trim().is_empty() {
+        // No `query` parameter (or an empty one): not a GraphQL request at all.
+        return response::error(
+            media,
+            StatusCode::BAD_REQUEST,
+            "GRAPHQL_PARSE_FAILED",
+            "the request has no query",
+        );
+    }
+    let admitted = match document::admit(&mut request).await {
+        Ok(a) => a,
+        Err(e) => return response::graphql(media, async_graphql::Response::from_errors(vec![e])),
+    };
+    if method_is_get && admitted.has_mutation {
+        let mut res = response::error(
+            media,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "GRAPHQL_VALIDATION_FAILED",
+            "mutations must be sent with POST",
+        );
+        res.headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        return res;
+    }
     let origin = PublicOrigin::of(&http.state.config, headers);
     let request = loaders::register(request.data(auth).data(client).data(origin), &http.state.db);
-    GraphQLResponse::from(http.schema.execute(request).await).into_response()
+    // The standard introspection query nests `ofType` deeper than MAX_DEPTH allows; it
+    // runs on a schema that answers introspection only, bounded by the document limits.
+    let schema = match (&http.introspection, admitted.introspection) {
+        (Some(schema), true) => schema,
+        _ => &http.schema,
+    };
+    response::graphql(media, schema.execute(request).await)
+}
+
+/// What `POST /graphql` accepts, from its `Content-Type`.
+enum BodyKind {
+    Json,
+    Multipart,
+}
+
+fn body_kind(headers: &HeaderMap) -> Result<BodyKind, &'static str> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err("a Content-Type is required: application/json or multipart/form-data");
+    };
+    let value = value.to_str().unwrap_or_default().to_ascii_lowercase();
+    let mut parts = value.split(';').map(str::trim);
+    let essence = parts.next().unwrap_or_default();
+    match essence {
+        "application/json" => {
+            // JSON is UTF-8 (RFC 8259); a declared charset must say so.
+            let charset_ok = parts
+                .filter_map(|p| p.strip_prefix("charset="))
+                .all(|c| c.trim_matches('"') == "utf-8");
+            if charset_ok {
+                Ok(BodyKind::Json)
+            } else {
+                Err("application/json bodies must be UTF-8")
+            }
+        }
+        "multipart/form-data" => Ok(BodyKind::Multipart),
+        // text/plain and form posts are what a cross-site page can send without a
+        // preflight: they never reach the executor.
+        _ => Err("POST /graphql takes application/json or multipart/form-data"),
+    }
+}
+
+fn read_error(e: ParseRequestError) -> String {
+    match e {
+        ParseRequestError::InvalidRequest(_) => "the body is not a valid GraphQL request",
+        ParseRequestError::InvalidFilesMap(_) => "the multipart map is invalid",
+        ParseRequestError::MissingOperatorsPart => "the multipart body has no operations part",
+        ParseRequestError::MissingMapPart => "the multipart body has no map part",
+        ParseRequestError::NotUpload => "the multipart map points at a non-file field",
+        ParseRequestError::MissingFiles => "the multipart map names missing files",
+        ParseRequestError::UnsupportedBatch => "batched requests are not supported",
+        _ => "the request could not be read",
+    }
+    .to_owned()
 }
 
 pub async fn post(
@@ -81,19 +158,44 @@ pub async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let max_file = http.state.config.max_upload_bytes;
-    let limit = max_file.saturating_add(ENVELOPE_BYTES);
+    let media = MediaType::negotiate(&headers);
+    let kind = match body_kind(&headers) {
+        Ok(k) => k,
+        Err(message) => {
+            return response::error(
+                media,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "GRAPHQL_PARSE_FAILED",
+                message,
+            );
+        }
+    };
+    let config = &http.state.config;
+    let max_file = config.max_upload_bytes;
+    let (limit, limit_name) = match kind {
+        BodyKind::Json => (config.max_json_body_bytes, "MAX_JSON_BODY_BYTES"),
+        BodyKind::Multipart => (
+            max_file
+                .saturating_mul(MAX_FILES as u64)
+                .saturating_add(ENVELOPE_BYTES),
+            "MAX_UPLOAD_BYTES",
+        ),
+    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return too_large();
+        return too_large(media, limit_name);
     }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let auth = viewer::resolve(&http.state, &headers).await;
+    if let BodyKind::Multipart = kind
+        && let Err(e) = auth.viewer()
+    {
+        // Uploads need a valid token; the files are not read (nor stored) without one.
+        // This also keeps cross-site form posts, which cannot carry the header, out.
+        return response::error(media, e.status(), e.code(), &e.to_string());
+    }
     let stream = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
         .into_data_stream()
         .map_err(|e| {
@@ -106,40 +208,36 @@ pub async fn post(
     let reader = tokio_util::io::StreamReader::new(stream).compat();
     let options = MultipartOptions::default()
         .max_file_size(usize::try_from(max_file).unwrap_or(usize::MAX))
-        .max_num_files(10);
+        .max_num_files(MAX_FILES);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let request = match async_graphql::http::receive_body(content_type, reader, options).await {
         Ok(r) => r,
-        Err(ParseRequestError::PayloadTooLarge) => return too_large(),
+        Err(ParseRequestError::PayloadTooLarge) => return too_large(media, limit_name),
         Err(ParseRequestError::Io(e)) if e.kind() == std::io::ErrorKind::FileTooLarge => {
-            return too_large();
+            return too_large(media, limit_name);
         }
         Err(e) => {
-            let message = match e {
-                ParseRequestError::InvalidRequest(_) => {
-                    "the body is not a valid GraphQL request".to_owned()
-                }
-                ParseRequestError::InvalidFilesMap(_) => "the multipart map is invalid".to_owned(),
-                ParseRequestError::MissingOperatorsPart => {
-                    "the multipart body has no operations part".to_owned()
-                }
-                ParseRequestError::MissingMapPart => {
-                    "the multipart body has no map part".to_owned()
-                }
-                ParseRequestError::NotUpload => {
-                    "the multipart map points at a non-file field".to_owned()
-                }
-                ParseRequestError::MissingFiles => {
-                    "the multipart map names missing files".to_owned()
-                }
-                ParseRequestError::UnsupportedBatch => {
-                    "batched requests are not supported".to_owned()
-                }
-                _ => "the request could not be read".to_owned(),
-            };
-            return error_response(StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED", &message);
+            return response::error(
+                media,
+                StatusCode::BAD_REQUEST,
+                "GRAPHQL_PARSE_FAILED",
+                &read_error(e),
+            );
         }
     };
-    execute(&http, &headers, client, request).await
+    // async-graphql's `max_num_files` only sizes the stream limit; the count is ours.
+    if request.uploads.len() > MAX_FILES {
+        return response::error(
+            media,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            &format!("at most {MAX_FILES} files per request"),
+        );
+    }
+    execute(&http, media, auth, &headers, client, request, false).await
 }
 
 /// GraphiQL for a browser; a `?query=` is executed, except mutations, which need POST.
@@ -150,39 +248,20 @@ pub async fn get(
     RawQuery(query): RawQuery,
 ) -> Response {
     let Some(query) = query.filter(|q| !q.is_empty()) else {
-        if !http.state.config.graphiql {
-            return error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "GraphiQL is disabled");
-        }
-        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+        return super::graphiql::page(&http.state.config, &headers);
     };
-    let mut request = match async_graphql::http::parse_query_string(&query) {
+    let media = MediaType::negotiate(&headers);
+    let request = match async_graphql::http::parse_query_string(&query) {
         Ok(r) => r,
         Err(_) => {
-            return error_response(
+            return response::error(
+                media,
                 StatusCode::BAD_REQUEST,
                 "GRAPHQL_PARSE_FAILED",
                 "the query string is not a valid GraphQL request",
             );
         }
     };
-    // `parsed_query` keeps the document on the request, so the executor does not parse
-    // it a second time; a document that does not parse fails there, with its code.
-    if let Ok(doc) = request.parsed_query() {
-        let mutation = doc
-            .operations
-            .iter()
-            .any(|(_, op)| op.node.ty != OperationType::Query);
-        if mutation {
-            let mut response = error_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "GRAPHQL_VALIDATION_FAILED",
-                "mutations must be sent with POST",
-            );
-            response
-                .headers_mut()
-                .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
-            return response;
-        }
-    }
-    execute(&http, &headers, client, request).await
+    let auth = viewer::resolve(&http.state, &headers).await;
+    execute(&http, media, auth, &headers, client, request, true).await
 }

@@ -13,15 +13,21 @@ pub async fn health() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// Readiness: the database answers within two seconds.
+/// Readiness: the database answers within 2 s and local storage can be written.
 #[utoipa::path(get, path = "/ready", tag = "operations",
     responses(
         (status = 200, description = "Ready", body = super::openapi::StatusBody),
-        (status = 503, description = "The database does not answer", body = super::openapi::ErrorBody)
+        (status = 503, description = "The database does not answer, or the storage directory cannot be written", body = super::openapi::ErrorBody)
     ))]
 pub async fn ready(State(http): State<Http>) -> Result<Json<serde_json::Value>, AppError> {
     match tokio::time::timeout(Duration::from_secs(2), http.state.db.ping()).await {
-        Ok(Ok(())) => Ok(Json(json!({ "status": "ready" }))),
-        _ => Err(AppError::Unavailable("the database does not answer".into())),
+        Ok(Ok(())) => {}
+        _ => return Err(AppError::Unavailable("the database does not answer".into())),
     }
+    http.state
+        .storage
+        .check_writable()
+        .await
+        .map_err(AppError::Unavailable)?;
+    Ok(Json(json!({ "status": "ready" })))
 }

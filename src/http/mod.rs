@@ -4,6 +4,7 @@ pub mod attachments;
 pub mod auth;
 pub mod deadline;
 pub mod export;
+pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod openapi;
@@ -31,7 +32,7 @@ use access::REQUEST_ID;
 use crate::{
     auth::viewer::ClientAddr,
     error::AppError,
-    graphql::{AppSchema, build_schema},
+    graphql::{AppSchema, build_introspection_schema, build_schema},
     state::AppState,
 };
 
@@ -40,6 +41,8 @@ use crate::{
 pub struct Http {
     pub state: AppState,
     pub schema: AppSchema,
+    /// Answers introspection-only documents (`None` when `INTROSPECTION=false`).
+    pub introspection: Option<AppSchema>,
 }
 
 /// JSON bodies of the REST shim (login, refresh) are a few hundred bytes; more is 413.
@@ -50,11 +53,24 @@ pub fn app(state: AppState) -> Router {
     let schema = build_schema(Some(state.clone()));
     let cors = cors(&state.config.cors_origins);
     let request_timeout = state.config.request_timeout;
-    let http = Http { state, schema };
+    let introspection = build_introspection_schema(&state);
+    let http = Http {
+        state,
+        schema,
+        introspection,
+    };
     let mut router = Router::new()
         .route("/graphql", post(graphql::post).get(graphql::get))
-        .route("/api/auth/login/", post(auth::login))
-        .route("/api/auth/refresh/", post(auth::refresh))
+        .route("/graphql/assets/{file}", get(graphiql::asset))
+        .route("/", get(graphiql::root))
+        .route(
+            "/api/auth/login/",
+            post(auth::login).layer(DefaultBodyLimit::max(auth::BODY_LIMIT)),
+        )
+        .route(
+            "/api/auth/refresh/",
+            post(auth::refresh).layer(DefaultBodyLimit::max(auth::BODY_LIMIT)),
+        )
         .route("/api/attachments/{id}/file", get(attachments::file))
         .route("/api/attachments/{id}/thumbnail", get(attachments::thumbnail))
         .route("/api/openapi.json", get(openapi::serve))
@@ -127,15 +143,18 @@ async fn not_found() -> AppError {
     AppError::NotFound("no such endpoint".into())
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+/// The client's address: the peer, or what a `TRUSTED_PROXIES` peer says it forwarded.
+impl FromRequestParts<Http> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(a)| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
-        Ok(ClientAddr(addr))
+    async fn from_request_parts(parts: &mut Parts, http: &Http) -> Result<Self, Self::Rejection> {
+        Ok(match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(peer)) => ClientAddr::resolve(
+                peer.ip(),
+                &parts.headers,
+                &http.state.config.trusted_proxies,
+            ),
+            None => ClientAddr("unknown".into()),
+        })
     }
 }

@@ -52,6 +52,10 @@ async fn login_answers_the_same_401_for_unknown_user_wrong_password_and_inactive
         am.is_active = Set(false);
         am.update(app.db()).await.unwrap();
 
+        let sessions_before = refresh_tokens::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap();
         let mut bodies = Vec::new();
         for (username, password) in [
             ("nobody-at-all", PASSWORD),
@@ -78,7 +82,8 @@ async fn login_answers_the_same_401_for_unknown_user_wrong_password_and_inactive
                 .count(app.db())
                 .await
                 .unwrap(),
-            0
+            sessions_before,
+            "no session was opened"
         );
     }
 }
@@ -129,7 +134,18 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
             .await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED);
         assert_eq!(res.body["error"]["code"], "UNAUTHENTICATED");
+        let family = refresh_tokens::Entity::find()
+            .filter(
+                refresh_tokens::Column::TokenHash
+                    .eq(defect_control::auth::tokens::hash_refresh(&r1)),
+            )
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap()
+            .family_id;
         let live = refresh_tokens::Entity::find()
+            .filter(refresh_tokens::Column::FamilyId.eq(family))
             .filter(refresh_tokens::Column::RevokedAt.is_null())
             .count(app.db())
             .await
@@ -160,7 +176,11 @@ async fn bad_tokens_are_unauthenticated() {
         tampered.pop();
         tampered.push(if user.token.ends_with('A') { 'B' } else { 'A' });
         let foreign = defect_control::auth::tokens::Keys::new(b"another-secret-another-secret-123")
-            .issue_access(user.id, std::time::Duration::from_secs(60))
+            .issue_access(
+                user.id,
+                "no-such-session",
+                std::time::Duration::from_secs(60),
+            )
             .unwrap();
         for token in [
             refresh.as_str(),
@@ -313,8 +333,13 @@ async fn malformed_auth_bodies_are_bad_input() {
 
 #[tokio::test]
 async fn many_failures_from_one_address_lock_that_address_out() {
-    // An address may fail four times the per-username limit before it is locked out.
-    for app in apps_with(|c| c.login_max_failures = 2).await {
+    // An address may fail LOGIN_MAX_FAILURES_PER_ADDRESS times, whatever the usernames.
+    for app in apps_with(|c| {
+        c.login_max_failures = 2;
+        c.login_max_failures_per_address = 8;
+    })
+    .await
+    {
         let user = app.actor(Role::Engineer).await;
         for i in 0..8 {
             let res = app

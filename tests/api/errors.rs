@@ -69,7 +69,9 @@ async fn malformed_documents_and_variables_get_coded_errors() {
             (
                 "query($n: Int) { users(first: $n) { totalCount } }",
                 json!({ "n": "ten" }),
-                "GRAPHQL_VALIDATION_FAILED",
+                // Variables that do not coerce are the caller's input (EVENTS.md, GraphQL
+                // over HTTP), not a document that fails validation.
+                "BAD_USER_INPUT",
             ),
             (
                 "query($n: Int) { users(first: $n) { totalCount } }",
@@ -84,7 +86,7 @@ async fn malformed_documents_and_variables_get_coded_errors() {
             (
                 "query($n: Int) { users(first: $n) { totalCount } }",
                 json!({ "n": 4294967296u64 }),
-                "GRAPHQL_VALIDATION_FAILED",
+                "BAD_USER_INPUT",
             ),
             (
                 "{ projects(first: 101) { totalCount } }",
@@ -136,7 +138,6 @@ async fn bodies_that_are_not_graphql_requests_are_parse_failures() {
         for (ct, body) in [
             ("application/json", "{not json"),
             ("application/json", "[1,2]"),
-            ("text/plain", "hello"),
         ] {
             let res = app
                 .request(
@@ -152,6 +153,20 @@ async fn bodies_that_are_not_graphql_requests_are_parse_failures() {
                 "{body}"
             );
         }
+        // Not a GraphQL content type at all: 415 (see graphql_http.rs for the rest).
+        let res = app
+            .request(
+                Request::post("/graphql")
+                    .header("content-type", "text/plain")
+                    .body(Body::from("hello"))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(
+            res.body["errors"][0]["extensions"]["code"],
+            "GRAPHQL_PARSE_FAILED"
+        );
         // Over the body limit by declaration: 413 with a code, before anything is read.
         let res = app
             .request(

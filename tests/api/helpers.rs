@@ -36,6 +36,54 @@ pub struct TestApp {
     /// SQL statements run through the app's connection (for N+1 tests).
     pub statements: Arc<AtomicUsize>,
     _dir: Option<tempfile::TempDir>,
+    /// Last, so the app's pool goes first.
+    _database: Option<DropDatabase>,
+}
+
+/// A test's own PostgreSQL database, dropped when the test's app goes away: at the
+/// end of the test and while unwinding from a failed assertion, so a run leaves
+/// nothing behind (only a killed process does; `.ci/run` drops those by pid).
+pub struct DropDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime, which cannot wait on a future itself:
+        // a thread with a runtime of its own does the work while this one waits.
+        let done = std::thread::spawn(move || -> Result<(), String> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async {
+                let admin = sea_orm::Database::connect(&admin_url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                // FORCE ends the app's pooled connections; the pool may still open a new
+                // one while it winds down, so a refused drop is tried again.
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let mut dropped = admin.execute_unprepared(&sql).await.map(|_| ());
+                for _ in 0..20 {
+                    if dropped.is_ok() {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    dropped = admin.execute_unprepared(&sql).await.map(|_| ());
+                }
+                admin.close().await.ok();
+                dropped.map_err(|e| e.to_string())
+            })
+        })
+        .join();
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("could not drop test database {}: {e}", self.name),
+            Err(_) => eprintln!("could not drop test database {}", self.name),
+        }
+    }
 }
 
 /// A user made for a test, with a ready access token.
@@ -79,8 +127,10 @@ pub async fn apps_with(tweak: impl Fn(&mut Config)) -> Vec<TestApp> {
     if let Ok(admin_url) = std::env::var("TEST_DATABASE_URL")
         && !admin_url.is_empty()
     {
-        let url = fresh_postgres(&admin_url).await;
-        out.push(build("postgres", &url, None, &tweak).await);
+        let (url, database) = fresh_postgres(&admin_url).await;
+        let mut app = build("postgres", &url, None, &tweak).await;
+        app._database = Some(database);
+        out.push(app);
     }
     out
 }
@@ -115,11 +165,13 @@ async fn build(
         router,
         statements,
         _dir: dir,
+        _database: None,
     }
 }
 
-/// Creates `dct_<pid>_<n>` on the server of `admin_url` and returns its URL.
-async fn fresh_postgres(admin_url: &str) -> String {
+/// Creates `dct_<pid>_<n>` on the server of `admin_url` and returns its URL, with the
+/// guard that drops it again.
+async fn fresh_postgres(admin_url: &str) -> (String, DropDatabase) {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let name = format!("dct_{}_{}", std::process::id(), n);
     let admin = sea_orm::Database::connect(admin_url)
@@ -137,12 +189,16 @@ async fn fresh_postgres(admin_url: &str) -> String {
         .await
         .expect("create database");
     admin.close().await.ok();
+    let guard = DropDatabase {
+        admin_url: admin_url.to_owned(),
+        name: name.clone(),
+    };
     let (base, query) = match admin_url.split_once('?') {
         Some((b, q)) => (b, format!("?{q}")),
         None => (admin_url, String::new()),
     };
     let base = &base[..base.rfind('/').expect("database URL has a path")];
-    format!("{base}/{name}{query}")
+    (format!("{base}/{name}{query}"), guard)
 }
 
 /// One argon2 hash for every fixture user, computed once (hashing is deliberately slow).
@@ -275,11 +331,11 @@ impl TestApp {
         .insert(self.db())
         .await
         .expect("insert user");
-        let token = self
-            .state
-            .keys
-            .issue_access(user.id, std::time::Duration::from_secs(600))
-            .expect("token");
+        // A real login session: access tokens live only as long as their session.
+        let token = defect_control::auth::service::open_session(&self.state, user.clone())
+            .await
+            .expect("session")
+            .access;
         Actor {
             id: user.id,
             username,

@@ -46,7 +46,26 @@ async fn the_demo_seed_loads_through_the_services_and_is_idempotent() {
                 d.closed_at.is_some(),
                 d.status == defect_control::entities::enums::DefectStatus::Closed
             );
+            // Times spread like real work: history in order, from creation on.
+            assert_eq!(h[0].changed_at, d.created_at, "{}", d.title);
+            assert!(
+                h.windows(2).all(|w| w[0].changed_at < w[1].changed_at),
+                "history in time order for {}",
+                d.title
+            );
+            assert_eq!(d.updated_at, h.last().unwrap().changed_at);
+            if let Some(closed) = d.closed_at {
+                assert_eq!(closed, h.last().unwrap().changed_at);
+                assert!(closed - d.created_at >= chrono::TimeDelta::hours(18));
+            }
+            assert!(d.created_at < chrono::Utc::now());
         }
+        let first = rows.iter().map(|d| d.created_at).min().unwrap();
+        let last = rows.iter().map(|d| d.created_at).max().unwrap();
+        assert!(
+            last - first >= chrono::TimeDelta::days(14),
+            "creation dates spread over weeks: {first} .. {last}"
+        );
         assert_eq!(statuses.len(), 5, "every status is represented");
         // The README's demo login works.
         let res = app

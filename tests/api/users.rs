@@ -136,11 +136,17 @@ async fn invalid_or_duplicate_users_are_bad_input_naming_the_field() {
             assert!(message.starts_with(field), "{message} names {field}");
             assert_eq!(app.snapshot().await, before);
         }
-        // An unknown role is a validation error of the document.
+        // An unknown role in a variable does not coerce: the caller's input, naming it.
         let body = app
             .gql(Some(&admin.token), CREATE, json!({ "i": { "username": "z1", "email": "z1@x.org", "password": "long-enough-1", "role": "KING" } }))
             .await;
-        assert_eq!(outcome(&body), "GRAPHQL_VALIDATION_FAILED");
+        assert_eq!(outcome(&body), "BAD_USER_INPUT");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("role")
+        );
     }
 }
 

@@ -11,6 +11,12 @@ pub fn can_manage(role: Role) -> bool {
     role == Role::Admin
 }
 
+/// A user's e-mail address: admins, managers and the user themself; `null` for anyone
+/// else (contract: engineers and observers do not read each other's addresses).
+pub fn can_read_email(viewer_role: Role, viewer_id: i32, user_id: i32) -> bool {
+    can_list(viewer_role) || viewer_id == user_id
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -26,6 +32,20 @@ mod tests {
         for (role, list, manage) in table {
             assert_eq!(can_list(role), list, "{role:?} list");
             assert_eq!(can_manage(role), manage, "{role:?} manage");
+        }
+    }
+
+    #[test]
+    fn email_is_for_managers_admins_and_oneself() {
+        let table = [
+            (Role::Admin, true),
+            (Role::Manager, true),
+            (Role::Engineer, false),
+            (Role::Observer, false),
+        ];
+        for (role, other) in table {
+            assert_eq!(can_read_email(role, 1, 2), other, "{role:?} other");
+            assert!(can_read_email(role, 1, 1), "{role:?} self");
         }
     }
 }

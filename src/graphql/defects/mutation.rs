@@ -1,6 +1,6 @@
 //! Defect mutations: create, update, delete, assign, move; comments and attachments.
 use async_graphql::{Context, ID, MaybeUndefined, Object, Upload};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::{
     inputs::{CreateDefectInput, UpdateDefectInput, input_id},
@@ -165,8 +165,16 @@ impl DefectMutation {
         let mut bytes = Vec::new();
         // The multipart reader already enforces the limit; reading one byte past it keeps
         // this safe even if that ever changes.
-        tokio::fs::File::from_std(value.content)
-            .take(limit.saturating_add(1))
+        let mut file = tokio::fs::File::from_std(value.content);
+        // One file may be mapped to several variables (the multipart spec allows it);
+        // each gets a handle on the same temp file, sharing its offset, so every reader
+        // starts from the beginning. Mutations run one after another, so reads do not
+        // interleave.
+        file.seek(std::io::SeekFrom::Start(0))
+            .await
+            .map_err(AppError::internal)
+            .gql()?;
+        file.take(limit.saturating_add(1))
             .read_to_end(&mut bytes)
             .await
             .map_err(AppError::internal)

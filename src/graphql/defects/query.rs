@@ -20,7 +20,7 @@ pub struct DefectQuery;
 #[Object]
 impl DefectQuery {
     /// Defects the viewer can see. Default order: newest first.
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "crate::graphql::pagination::cost(first) * child_complexity")]
     async fn defects(
         &self,
         ctx: &Context<'_>,

@@ -1,0 +1,158 @@
+// The GraphiQL page in a real browser (Debian's Chromium via puppeteer-core), offline:
+// every request to a host other than the server under test is blocked and fails the
+// test. Logs in through the REST shim, puts the token into the Headers pane, runs the
+// page's default query and sees data, then opens the documentation explorer and sees
+// the schema's types. Usage: BASE_URL=http://127.0.0.1:PORT node graphiql.mjs
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import puppeteer from "puppeteer-core";
+
+const BASE = process.env.BASE_URL ?? "http://127.0.0.1:18400";
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const TIMEOUT = 30_000;
+const base = new URL(BASE);
+
+const foreign = []; // requests to another host: each one fails the test
+const problems = []; // page errors and CSP violations
+const profile = mkdtempSync(join(tmpdir(), "dc-chromium-"));
+
+function fail(message) {
+  throw new Error(message);
+}
+
+const browser = await puppeteer.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  userDataDir: profile,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    // Belt and braces: even a request the interception below would not see cannot
+    // resolve any name but the server's.
+    `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${base.hostname}`,
+  ],
+});
+try {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  await page.setRequestInterception(true);
+  page.on("request", (req) => {
+    const url = new URL(req.url());
+    if (url.protocol === "data:" || url.protocol === "blob:" || url.host === base.host) {
+      req.continue();
+    } else {
+      foreign.push(req.url());
+      req.abort("blockedbyclient");
+    }
+  });
+  // WebSockets bypass request interception: watch them through the protocol.
+  const cdp = await page.createCDPSession();
+  await cdp.send("Network.enable");
+  cdp.on("Network.webSocketCreated", ({ url }) => {
+    if (new URL(url).host !== base.host) foreign.push(url);
+  });
+  page.on("response", (r) => {
+    if (r.status() >= 400) problems.push(`${r.status()} for ${r.url()}`);
+  });
+  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  page.on("console", (msg) => {
+    if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
+  });
+  await page.evaluateOnNewDocument(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+
+  const res = await page.goto(`${BASE}/graphql`, { waitUntil: "networkidle0" });
+  if (res.status() !== 200) fail(`GET /graphql answered ${res.status()}`);
+  if (foreign.length) fail(`requests to other hosts: ${foreign.join(", ")}`);
+  if (!res.headers()["content-security-policy"]) fail("the page has no CSP");
+  await page.waitForSelector(".graphiql-container");
+  console.log("page loaded");
+
+  // Log in through the REST shim, from the page (so connect-src is exercised too).
+  const access = await page.evaluate(async () => {
+    const r = await fetch("/api/auth/login/", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "manager", password: "manager12345" }),
+    });
+    return (await r.json()).access;
+  });
+  if (!access) fail("no access token from POST /api/auth/login/");
+  console.log("logged in");
+
+  // The Headers pane (open on first sight) is a CodeMirror editor: set its text.
+  await page.waitForSelector('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror');
+  await page.evaluate((token) => {
+    const cm = document.querySelector(
+      ".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror",
+    ).CodeMirror;
+    cm.setValue(JSON.stringify({ Authorization: `Bearer ${token}` }));
+  }, access);
+
+  // Run the default query and read the response pane.
+  const defaultQuery = await page.evaluate(
+    () => document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.getValue(),
+  );
+  if (!defaultQuery.includes("query Overview")) fail("the default query is missing");
+  await page.click(".graphiql-execute-button");
+  const text = await page
+    .waitForFunction(
+      () => {
+        const el = document.querySelector(".graphiql-response .CodeMirror");
+        const v = el && el.CodeMirror.getValue();
+        return v && v.trim().startsWith("{") ? v : null;
+      },
+      { polling: 200 },
+    )
+    .then((h) => h.jsonValue());
+  const body = JSON.parse(text);
+  if (body.errors) fail(`the default query failed: ${JSON.stringify(body.errors)}`);
+  if (body.data.me.username !== "manager") fail(`me is ${JSON.stringify(body.data.me)}`);
+  if (!(body.data.projects.totalCount > 0)) fail("no projects in the response");
+  if (!(body.data.defects.nodes.length > 0)) fail("no defects in the response");
+  console.log(
+    `query ran: ${body.data.projects.totalCount} projects, ${body.data.defects.totalCount} defects`,
+  );
+
+  // The documentation explorer needs the introspection query to be answered.
+  await page.click('button[aria-label="Show Documentation Explorer"]');
+  await page.waitForSelector(".graphiql-doc-explorer");
+  await page.waitForFunction(
+    () => {
+      const t = document.querySelector(".graphiql-doc-explorer")?.innerText ?? "";
+      return /Root Types/.test(t) || /Error fetching schema/i.test(t);
+    },
+    { polling: 200 },
+  );
+  const docs = await page.$eval(".graphiql-doc-explorer", (el) => el.innerText);
+  if (!/Root Types/.test(docs)) fail(`documentation explorer: ${docs.slice(0, 300)}`);
+  // Into the query type: the schema's own fields are listed.
+  await page.evaluate(() => {
+    const link = [...document.querySelectorAll(".graphiql-doc-explorer a")].find(
+      (a) => a.innerText.trim() === "Query",
+    );
+    link.click();
+  });
+  await page.waitForFunction(
+    () => /defects/.test(document.querySelector(".graphiql-doc-explorer")?.innerText ?? ""),
+    { polling: 200 },
+  );
+  console.log("documentation explorer shows the schema");
+
+  if (foreign.length) fail(`requests to other hosts: ${foreign.join(", ")}`);
+  if (problems.length) fail(`the page reported problems:\n${problems.join("\n")}`);
+  console.log("GraphiQL browser test passed (no request left the server's host)");
+} finally {
+  await browser.close();
+  rmSync(profile, { recursive: true, force: true });
+}

@@ -1,0 +1,297 @@
+//! Bounded work per document, checked before validation: size in bytes, tokens and
+//! nesting (cheap scans of the text, before the parser runs), then fragments, aliases
+//! and the number of field selections with fragment spreads expanded (on the parsed
+//! document, linear thanks to one memoised count per fragment).
+//!
+//! Why: async-graphql's validation walks fragment spreads as often as they are spread,
+//! so `{ ...G0 } fragment G0 on Query { ...G1 ...G1 } …` costs 2^N steps for a
+//! document of a few hundred bytes; depth and complexity limits run inside that walk
+//! and cannot stop it.
+use std::collections::HashMap;
+
+use async_graphql::{
+    Positioned, ServerError,
+    parser::types::{ExecutableDocument, Selection, SelectionSet},
+};
+
+/// A realistic screen's document is a few KiB; the standard introspection query ~2 KiB.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+/// Lexical tokens (names, punctuators, values) in the document.
+pub const MAX_TOKENS: usize = 10_000;
+/// Nesting of `{`, `[` and `(`: the parser recurses on it, so it is bounded before parsing.
+pub const MAX_NESTING: usize = 64;
+pub const MAX_FRAGMENTS: usize = 100;
+pub const MAX_ALIASES: usize = 100;
+/// Field selections with every fragment spread expanded (what the executor would walk).
+/// The standard introspection query has 220, a busy screen a few hundred. Validation has
+/// rules quadratic in a selection set's size, so this also bounds its cost (a request of
+/// 1,990 copies of one field takes ~50 ms end to end in a debug build).
+pub const MAX_FIELDS: u64 = 2_000;
+
+fn refuse(message: String) -> ServerError {
+    let mut err = ServerError::new(message, None);
+    err.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", "GRAPHQL_VALIDATION_FAILED");
+    err
+}
+
+/// Size, tokens and nesting, from the text alone (linear, no allocation).
+pub fn check_text(query: &str) -> Result<(), ServerError> {
+    if query.len() > MAX_DOCUMENT_BYTES {
+        return Err(refuse(format!(
+            "the document is {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
+            query.len()
+        )));
+    }
+    let (tokens, nesting) = scan(query.as_bytes());
+    if tokens > MAX_TOKENS {
+        return Err(refuse(format!(
+            "the document has more than {MAX_TOKENS} tokens"
+        )));
+    }
+    if nesting > MAX_NESTING {
+        return Err(refuse(format!(
+            "the document nests brackets deeper than {MAX_NESTING}"
+        )));
+    }
+    Ok(())
+}
+
+/// Counts tokens and the deepest bracket nesting. Hand-written because the parser is
+/// exactly what must not run on an unchecked document; it only needs to be close to the
+/// GraphQL lexer (a string or a name is one token), not exact.
+fn scan(src: &[u8]) -> (usize, usize) {
+    let (mut tokens, mut depth, mut max_depth, mut i) = (0usize, 0usize, 0usize, 0usize);
+    while i < src.len() {
+        let c = src[i];
+        match c {
+            b' ' | b'\t' | b'\n' | b'\r' | b',' => i += 1,
+            b'#' => {
+                while i < src.len() && src[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' => {
+                tokens += 1;
+                if src[i..].starts_with(b"\"\"\"") {
+                    i += 3;
+                    while i < src.len() && !src[i..].starts_with(b"\"\"\"") {
+                        i += if src[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 3;
+                } else {
+                    i += 1;
+                    while i < src.len() && src[i] != b'"' && src[i] != b'\n' {
+                        i += if src[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 1;
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                tokens += 1;
+                depth += 1;
+                max_depth = max_depth.max(depth);
+                i += 1;
+            }
+            b'}' | b']' | b')' => {
+                tokens += 1;
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            c if c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'+') => {
+                tokens += 1;
+                while i < src.len()
+                    && (src[i].is_ascii_alphanumeric() || matches!(src[i], b'_' | b'.' | b'+'))
+                {
+                    i += 1;
+                }
+                if i < src.len() && src[i] == b'-' {
+                    i += 1;
+                }
+            }
+            _ => {
+                tokens += 1;
+                i += 1;
+            }
+        }
+    }
+    (tokens, max_depth)
+}
+
+/// Fragments, aliases and expanded field selections of a parsed document.
+pub fn check_document(doc: &ExecutableDocument) -> Result<(), ServerError> {
+    if doc.fragments.len() > MAX_FRAGMENTS {
+        return Err(refuse(format!(
+            "the document defines {} fragments; the limit is {MAX_FRAGMENTS}",
+            doc.fragments.len()
+        )));
+    }
+    // Aliases as written (each selection set once, spreads not followed).
+    let aliases: usize = doc
+        .operations
+        .iter()
+        .map(|(_, op)| aliases_in(&op.node.selection_set))
+        .chain(
+            doc.fragments
+                .values()
+                .map(|f| aliases_in(&f.node.selection_set)),
+        )
+        .sum();
+    if aliases > MAX_ALIASES {
+        return Err(refuse(format!(
+            "the document has {aliases} aliases; the limit is {MAX_ALIASES}"
+        )));
+    }
+    let mut counter = Counter {
+        doc,
+        memo: HashMap::new(),
+    };
+    let mut fields = 0u64;
+    for (_, op) in doc.operations.iter() {
+        fields = fields.saturating_add(counter.selections(&op.node.selection_set)?);
+    }
+    if fields > MAX_FIELDS {
+        return Err(refuse(format!(
+            "the document selects more than {MAX_FIELDS} fields with its fragments expanded"
+        )));
+    }
+    Ok(())
+}
+
+fn aliases_in(set: &Positioned<SelectionSet>) -> usize {
+    set.node
+        .items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(f) => {
+                usize::from(f.node.alias.is_some()) + aliases_in(&f.node.selection_set)
+            }
+            Selection::InlineFragment(i) => aliases_in(&i.node.selection_set),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
+/// The expanded field count of a selection set; each fragment is counted once and
+/// remembered, so the check is linear in the document even when its expansion is not.
+struct Counter<'a> {
+    doc: &'a ExecutableDocument,
+    /// `None` while a fragment is being counted: seeing it again is a cycle.
+    memo: HashMap<&'a str, Option<u64>>,
+}
+
+impl<'a> Counter<'a> {
+    fn selections(&mut self, set: &'a Positioned<SelectionSet>) -> Result<u64, ServerError> {
+        let mut total = 0u64;
+        for item in &set.node.items {
+            let n = match &item.node {
+                Selection::Field(field) => {
+                    1u64.saturating_add(self.selections(&field.node.selection_set)?)
+                }
+                Selection::InlineFragment(inline) => self.selections(&inline.node.selection_set)?,
+                Selection::FragmentSpread(spread) => {
+                    self.fragment(spread.node.fragment_name.node.as_str())?
+                }
+            };
+            total = total.saturating_add(n);
+        }
+        Ok(total)
+    }
+
+    fn fragment(&mut self, name: &str) -> Result<u64, ServerError> {
+        // An unknown fragment is validation's to report.
+        let Some((key, def)) = self.doc.fragments.get_key_value(name) else {
+            return Ok(0);
+        };
+        match self.memo.get(key.as_str()) {
+            Some(Some(n)) => Ok(*n),
+            Some(None) => Err(refuse(format!(
+                "fragment \"{name}\" spreads itself (a cycle)"
+            ))),
+            None => {
+                self.memo.insert(key.as_str(), None);
+                let n = self.selections(&def.node.selection_set)?;
+                self.memo.insert(key.as_str(), Some(n));
+                Ok(n)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::parser::parse_query;
+
+    fn fan_out(levels: usize) -> String {
+        let mut doc = String::from("{ ...G0 }");
+        for i in 0..levels {
+            doc.push_str(&format!(
+                " fragment G{i} on Query {{ ...G{} ...G{} }}",
+                i + 1,
+                i + 1
+            ));
+        }
+        doc.push_str(&format!(" fragment G{levels} on Query {{ __typename }}"));
+        doc
+    }
+
+    fn check(query: &str) -> Result<(), String> {
+        check_text(query).map_err(|e| e.message)?;
+        let doc = parse_query(query).map_err(|e| e.to_string())?;
+        check_document(&doc).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn exponential_fragment_fan_out_is_refused_quickly() {
+        for levels in [22, 24, 64] {
+            let started = std::time::Instant::now();
+            let err = check(&fan_out(levels)).expect_err("refused");
+            assert!(err.contains("fields with its fragments expanded"), "{err}");
+            assert!(started.elapsed() < std::time::Duration::from_millis(200));
+        }
+        // 2^10 = 1,024 expanded selections: allowed; 2^11 = 2,048 is not.
+        assert!(check(&fan_out(10)).is_ok());
+        assert!(check(&fan_out(11)).is_err());
+    }
+
+    #[test]
+    fn each_limit_names_itself() {
+        let big = format!("{{ me {{ id }} }} #{}", "x".repeat(MAX_DOCUMENT_BYTES));
+        assert!(check(&big).unwrap_err().contains("bytes"));
+        let tokens = format!("{{ {} }}", "a ".repeat(MAX_TOKENS));
+        assert!(check(&tokens).unwrap_err().contains("tokens"));
+        let deep = format!("{}{}", "{ a ".repeat(100), "}".repeat(100));
+        assert!(check(&deep).unwrap_err().contains("nests"));
+        let aliases: String = (0..=MAX_ALIASES)
+            .map(|i| format!("a{i}: __typename "))
+            .collect();
+        assert!(
+            check(&format!("{{ {aliases} }}"))
+                .unwrap_err()
+                .contains("aliases")
+        );
+        let fragments: String = (0..=MAX_FRAGMENTS)
+            .map(|i| format!("fragment F{i} on Query {{ __typename }} "))
+            .collect();
+        assert!(
+            check(&format!("{{ __typename }} {fragments}"))
+                .unwrap_err()
+                .contains("fragments")
+        );
+    }
+
+    #[test]
+    fn a_fragment_cycle_is_refused_not_followed() {
+        let err = check("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }")
+            .unwrap_err();
+        assert!(err.contains("cycle"), "{err}");
+    }
+
+    #[test]
+    fn strings_and_comments_do_not_count_as_nesting() {
+        let q = format!("{{ a(s: \"{}\") }} # {}", "{".repeat(500), "[".repeat(500));
+        assert!(check_text(&q).is_ok());
+    }
+}

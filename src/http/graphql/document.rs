@@ -1,0 +1,91 @@
+//! Admitting a document: the cheap checks on the text on the runtime thread, then the
+//! parse and the expansion count on the blocking pool behind a small semaphore, so
+//! documents built to be expensive cannot occupy the threads that answer `/health`.
+use std::sync::{Arc, LazyLock};
+
+use async_graphql::{
+    ServerError,
+    parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
+};
+use tokio::sync::Semaphore;
+
+use crate::graphql::limits;
+
+/// At most one parse per core at a time; more wait for a permit (the request timeout
+/// bounds the wait).
+static PARSERS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Arc::new(Semaphore::new(cores))
+});
+
+/// What the transport needs to know about an admitted document.
+pub struct Admitted {
+    /// Every operation is a query that selects only `__schema`, `__type` and
+    /// `__typename`: it runs on the introspection schema.
+    pub introspection: bool,
+    pub has_mutation: bool,
+}
+
+/// Checks the request's document and keeps the parsed form on it, so the executor does
+/// not parse it again.
+pub async fn admit(request: &mut async_graphql::Request) -> Result<Admitted, ServerError> {
+    limits::check_text(&request.query)?;
+    let permit = PARSERS
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ServerError::new("the parser is shutting down", None))?;
+    let query = request.query.clone();
+    let parsed = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let doc = async_graphql::parser::parse_query(&query).map_err(|e| {
+            let mut err = ServerError::from(e);
+            err.extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "GRAPHQL_PARSE_FAILED");
+            err
+        })?;
+        limits::check_document(&doc)?;
+        Ok::<_, ServerError>(doc)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "the document parser task failed");
+        ServerError::new("internal server error", None)
+    })??;
+    let admitted = Admitted {
+        introspection: is_introspection(&parsed),
+        has_mutation: parsed
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.ty != OperationType::Query),
+    };
+    request.set_parsed_query(parsed);
+    Ok(admitted)
+}
+
+fn is_introspection(doc: &ExecutableDocument) -> bool {
+    doc.operations.iter().all(|(_, op)| {
+        op.node.ty == OperationType::Query && only_meta_fields(doc, &op.node.selection_set.node, 0)
+    })
+}
+
+/// Root fields through fragments; `depth` stops a fragment cycle (validation reports it).
+fn only_meta_fields(doc: &ExecutableDocument, set: &SelectionSet, depth: usize) -> bool {
+    depth < limits::MAX_FRAGMENTS
+        && set.items.iter().all(|item| match &item.node {
+            Selection::Field(f) => {
+                matches!(
+                    f.node.name.node.as_str(),
+                    "__schema" | "__type" | "__typename"
+                )
+            }
+            Selection::InlineFragment(i) => {
+                only_meta_fields(doc, &i.node.selection_set.node, depth + 1)
+            }
+            Selection::FragmentSpread(s) => doc
+                .fragments
+                .get(&s.node.fragment_name.node)
+                .is_some_and(|f| only_meta_fields(doc, &f.node.selection_set.node, depth + 1)),
+        })
+}
