@@ -7,6 +7,7 @@ mod m20261126_000003_defects;
 mod m20261126_000004_defect_list_counts;
 mod m20261126_000005_report_covering_index;
 mod m20261130_000101_login_attempts;
+mod m20261130_000201_defect_soft_delete;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_defect_list_counts::Migration),
             Box::new(m20261126_000005_report_covering_index::Migration),
             Box::new(m20261130_000101_login_attempts::Migration),
+            Box::new(m20261130_000201_defect_soft_delete::Migration),
         ]
     }
 }

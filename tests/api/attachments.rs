@@ -464,10 +464,17 @@ async fn uploads_and_deletions_follow_the_matrix() {
                 .await,
             "BAD_USER_INPUT"
         );
-        // Deleting the defect removes its attachments' objects.
+        // Deleting the defect keeps its files (soft delete); purging removes the objects.
         app.ok(
             &cast.manager,
             "mutation($id: ID!) { deleteDefect(id: $id) }",
+            json!({ "id": others["id"] }),
+        )
+        .await;
+        assert!(!objects(&app).await.is_empty());
+        app.ok(
+            &cast.admin,
+            "mutation($id: ID!) { purgeDefect(id: $id) }",
             json!({ "id": others["id"] }),
         )
         .await;

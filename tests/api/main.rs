@@ -25,5 +25,6 @@ mod reports;
 mod schema;
 mod seed;
 mod server;
+mod soft_delete;
 mod transport;
 mod users;

@@ -8,7 +8,18 @@ use async_graphql::parser::{
 
 /// Outline items that later issues build. Each entry is `Type` or `Type.field`.
 /// Emptying this list is part of finishing those issues.
-const NOT_YET_BUILT: &[&str] = &[];
+const NOT_YET_BUILT: &[&str] = &[
+    // Issue 13, items 1 and 3 (the journal and subscriptions).
+    "DefectEventKind",
+    "FieldChange",
+    "DefectEvent",
+    "DefectEventEdge",
+    "DefectEventConnection",
+    "ActivityFilter",
+    "Defect.activity",
+    "Query.activity",
+    "Subscription",
+];
 
 /// `Type.field(args): type` lines, plus `Type` and enum values, for comparison.
 fn items(doc: &ServiceDocument) -> BTreeSet<String> {
@@ -75,7 +86,7 @@ fn committed_schema_is_current() {
 /// The outlines in `docs/contract/` (the repository's copy of the contract) that the
 /// schema implements. `site-outline.graphql` (issue 13) and `events-outline.graphql`
 /// (issue 15) join this list when those issues land.
-const IMPLEMENTED_OUTLINES: &[&str] = &["schema-outline.graphql"];
+const IMPLEMENTED_OUTLINES: &[&str] = &["schema-outline.graphql", "events-outline.graphql"];
 
 #[test]
 fn schema_covers_the_contract_outline() {

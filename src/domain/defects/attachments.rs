@@ -123,9 +123,16 @@ pub async fn open_signed(
         links.verify(id, kind, exp, sig, time::unix_now()),
         "the link is invalid or has expired",
     )?;
-    attachments::Entity::find_by_id(id)
+    let row = attachments::Entity::find_by_id(id)
         .one(db)
         .await?
+        .ok_or_else(|| AppError::not_found("attachment"))?;
+    // A link issued before its defect was deleted stops working with the deletion.
+    let live = crate::entities::defects::Entity::find_by_id(row.defect_id)
+        .filter(crate::entities::defects::Column::DeletedAt.is_null())
+        .one(db)
+        .await?;
+    live.map(|_| row)
         .ok_or_else(|| AppError::not_found("attachment"))
 }
 

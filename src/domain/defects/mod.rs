@@ -6,6 +6,7 @@ pub mod policy;
 pub mod queries;
 pub mod service;
 pub mod transitions;
+pub mod trash;
 mod versioned;
 
 /// The CSV export moved to `reports::export` (one owner with its permission rule); this

@@ -25,6 +25,16 @@ pub fn can_manage(viewer: &Viewer) -> bool {
     viewer.role.is_manager()
 }
 
+/// Bring back a soft-deleted defect (and see the deleted ones).
+pub fn can_restore(viewer: &Viewer) -> bool {
+    viewer.role.is_manager()
+}
+
+/// Remove a soft-deleted defect for good: admins only.
+pub fn can_purge(viewer: &Viewer) -> bool {
+    viewer.role == Role::Admin
+}
+
 /// Everyone who sees a defect may comment on it.
 pub fn can_comment(_viewer: &Viewer) -> bool {
     true
@@ -83,6 +93,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             closed_at: None,
+            deleted_at: None,
         }
     }
 
@@ -121,5 +132,14 @@ mod tests {
         assert!(!can_create(&obs, true) && !can_edit(&obs, &authored) && !can_manage(&obs));
         assert!(!can_upload(&obs, &authored) && !can_delete_attachment(&obs, 7));
         assert!(can_comment(&obs) && can_comment(&eng));
+        for (role, restore, purge) in [
+            (Role::Admin, true, true),
+            (Role::Manager, true, false),
+            (Role::Engineer, false, false),
+            (Role::Observer, false, false),
+        ] {
+            assert_eq!(can_restore(&v(7, role)), restore, "{role:?}");
+            assert_eq!(can_purge(&v(7, role)), purge, "{role:?}");
+        }
     }
 }

@@ -318,22 +318,3 @@ pub async fn change_status(
     )
     .await
 }
-
-/// Deletes a defect with its comments, history and attachments (rows, then stored
-/// objects). Managers only.
-pub async fn delete(
-    db: &DatabaseConnection,
-    storage: &crate::storage::Storage,
-    viewer: &Viewer,
-    id: i32,
-) -> AppResult<defects::Model> {
-    let defect = get(db, viewer, id).await?;
-    require(
-        policy::can_manage(viewer),
-        "only managers may delete defects",
-    )?;
-    let keys = super::attachments::keys_of_defect(db, defect.id).await?;
-    defects::Entity::delete_by_id(defect.id).exec(db).await?;
-    storage.delete_all(&keys).await;
-    Ok(defect)
-}

@@ -7,7 +7,7 @@ use super::{
     objects::{Attachment, Comment, Defect},
 };
 use crate::{
-    domain::defects::{attachments, comments, service as defects},
+    domain::defects::{attachments, comments, service as defects, trash},
     entities::enums::DefectStatus,
     error::{AppError, GqlResultExt},
     graphql::{
@@ -77,15 +77,36 @@ impl DefectMutation {
             .map(Defect)
     }
 
-    /// Managers and admins. Removes the defect with its comments, history and attachments.
+    /// Managers and admins. Marks the defect deleted (`deletedAt`); its comments,
+    /// attachments and history stay, and `restoreDefect` brings it back.
     async fn delete_defect(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let viewer = ctx.viewer()?;
         let id = self::id("defect", &id)?;
-        let state = ctx.state();
-        defects::delete(&state.db, &state.storage, viewer, id)
+        trash::delete(&ctx.state().db, viewer, id)
             .await
             .gql()
             .map(|d| ID(d.id.to_string()))
+    }
+
+    /// Admins and managers; the defect and everything on it come back.
+    async fn restore_defect(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Defect> {
+        let viewer = ctx.viewer()?;
+        let id = self::id("defect", &id)?;
+        trash::restore(&ctx.state().db, viewer, id)
+            .await
+            .gql()
+            .map(Defect)
+    }
+
+    /// Admins only; a deleted defect, for good (rows and stored files).
+    async fn purge_defect(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let viewer = ctx.viewer()?;
+        let id = self::id("defect", &id)?;
+        let state = ctx.state();
+        trash::purge(&state.db, &state.storage, viewer, id)
+            .await
+            .gql()
+            .map(|d| ID(d.to_string()))
     }
 
     /// Managers and admins. `performerId: null` unassigns (only while NEW).

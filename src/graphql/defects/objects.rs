@@ -93,6 +93,11 @@ impl Defect {
     async fn closed_at(&self) -> Option<DateTime<Utc>> {
         self.0.closed_at
     }
+
+    /// Set while the defect is soft-deleted (seen through `deletedDefects`).
+    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.deleted_at
+    }
     /// Bumped by every change to the defect's fields, status or performer; pass it back as
     /// `expectedVersion` to refuse to overwrite someone else's change.
     async fn version(&self) -> i32 {

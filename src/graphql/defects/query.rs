@@ -7,7 +7,7 @@ use super::{
 };
 use crate::{
     domain::{
-        defects::{filter, service as defects},
+        defects::{filter, service as defects, trash},
         pagination::PageArgs,
     },
     error::{GqlResultExt, found_or_null},
@@ -58,5 +58,28 @@ impl DefectQuery {
         };
         loaders::prime_defects(ctx, std::slice::from_ref(&d)).await?;
         Ok(Some(Defect(d)))
+    }
+
+    /// Admins and managers: soft-deleted defects, most recent first.
+    #[graphql(complexity = "crate::graphql::pagination::cost(first) * child_complexity")]
+    async fn deleted_defects(
+        &self,
+        ctx: &Context<'_>,
+        project_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<DefectConnection> {
+        let viewer = ctx.viewer()?;
+        let args = PageArgs::new(first, after.as_deref()).gql()?;
+        let project_id = project_id
+            .as_ref()
+            .map(|p| self::id("project", p))
+            .transpose()?;
+        let (page, total) = trash::list(&ctx.state().db, viewer, project_id, &args)
+            .await
+            .gql()?;
+        let rows: Vec<_> = page.items.iter().map(|(_, d)| d.clone()).collect();
+        loaders::prime_defects(ctx, &rows).await?;
+        Ok(DefectConnection::new(page.map(Defect), total))
     }
 }
