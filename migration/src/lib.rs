@@ -8,6 +8,7 @@ mod m20261126_000004_defect_list_counts;
 mod m20261126_000005_report_covering_index;
 mod m20261130_000101_login_attempts;
 mod m20261130_000201_defect_soft_delete;
+mod m20261130_000202_defect_events;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_report_covering_index::Migration),
             Box::new(m20261130_000101_login_attempts::Migration),
             Box::new(m20261130_000201_defect_soft_delete::Migration),
+            Box::new(m20261130_000202_defect_events::Migration),
         ]
     }
 }

@@ -135,3 +135,40 @@ impl DefectStatus {
         matches!(self, Self::Closed | Self::Cancelled)
     }
 }
+
+/// What a journal event records (EVENTS.md).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DefectEventKind {
+    #[sea_orm(string_value = "CREATED")]
+    Created,
+    #[sea_orm(string_value = "UPDATED")]
+    Updated,
+    #[sea_orm(string_value = "ASSIGNED")]
+    Assigned,
+    #[sea_orm(string_value = "STATUS_CHANGED")]
+    StatusChanged,
+    #[sea_orm(string_value = "COMMENTED")]
+    Commented,
+    #[sea_orm(string_value = "ATTACHMENT_ADDED")]
+    AttachmentAdded,
+    #[sea_orm(string_value = "ATTACHMENT_REMOVED")]
+    AttachmentRemoved,
+    #[sea_orm(string_value = "DELETED")]
+    Deleted,
+    #[sea_orm(string_value = "RESTORED")]
+    Restored,
+}

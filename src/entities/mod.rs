@@ -1,6 +1,7 @@
 //! SeaORM entities: table shapes only, no rules.
 pub mod attachments;
 pub mod comments;
+pub mod defect_events;
 pub mod defects;
 pub mod enums;
 pub mod login_attempts;

@@ -22,6 +22,7 @@ pub struct Query(
     users::UserQuery,
     projects::ProjectQuery,
     defects::DefectQuery,
+    defects::ActivityQuery,
     reports::ReportQuery,
 );
 

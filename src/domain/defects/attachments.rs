@@ -2,14 +2,17 @@
 //! whose row could not be written is removed, a row is only written after its objects
 //! are stored, and deleting rows removes their objects.
 use bytes::Bytes;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
+};
 
-use super::{files, policy, service};
+use super::{files, journal, policy, service};
 use crate::{
     auth::Viewer,
     auth::tokens::random_token,
     domain::require,
-    entities::attachments,
+    entities::{attachments, defects, enums::DefectEventKind},
     error::{AppError, AppResult},
     storage::{FileKind, LinkSigner, Storage},
     time,
@@ -63,30 +66,53 @@ pub async fn upload(
         storage.delete_all(std::slice::from_ref(&key)).await;
         return Err(storage_error(e));
     }
-    let row = attachments::ActiveModel {
-        defect_id: Set(defect.id),
-        uploaded_by: Set(viewer.id),
-        filename: Set(filename),
-        content_type: Set(inspected.content_type.to_owned()),
-        size: Set(i64::try_from(inspected.size).unwrap_or(i64::MAX)),
-        sha256: Set(inspected.sha256),
-        width: Set(inspected.width.map(|w| w as i32)),
-        height: Set(inspected.height.map(|h| h as i32)),
-        storage_key: Set(key.clone()),
-        thumbnail_key: Set(thumb_key.clone()),
-        created_at: Set(time::now()),
-        ..Default::default()
-    }
-    .insert(db)
+    let row = insert_journalled(
+        db,
+        viewer,
+        &defect,
+        attachments::ActiveModel {
+            defect_id: Set(defect.id),
+            uploaded_by: Set(viewer.id),
+            filename: Set(filename),
+            content_type: Set(inspected.content_type.to_owned()),
+            size: Set(i64::try_from(inspected.size).unwrap_or(i64::MAX)),
+            sha256: Set(inspected.sha256),
+            width: Set(inspected.width.map(|w| w as i32)),
+            height: Set(inspected.height.map(|h| h as i32)),
+            storage_key: Set(key.clone()),
+            thumbnail_key: Set(thumb_key.clone()),
+            created_at: Set(time::now()),
+            ..Default::default()
+        },
+    )
     .await;
     match row {
         Ok(row) => Ok(row),
         Err(e) => {
             let keys: Vec<String> = std::iter::once(key).chain(thumb_key).collect();
             storage.delete_all(&keys).await;
-            Err(e.into())
+            Err(e)
         }
     }
+}
+
+/// The row and its ATTACHMENT_ADDED event, in one transaction.
+async fn insert_journalled(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    defect: &defects::Model,
+    row: attachments::ActiveModel,
+) -> AppResult<attachments::Model> {
+    let txn = db.begin().await?;
+    let row = row.insert(&txn).await?;
+    let about = journal::About {
+        comment_id: None,
+        attachment: Some(&row),
+    };
+    let kind = DefectEventKind::AttachmentAdded;
+    journal::record(&txn, viewer.id, defect, kind, &[], about).await?;
+    txn.commit().await?;
+    Ok(row)
 }
 
 /// An attachment whose defect the viewer can see, with that defect.
@@ -94,7 +120,7 @@ pub async fn get(
     db: &DatabaseConnection,
     viewer: &Viewer,
     id: i32,
-) -> AppResult<(attachments::Model, crate::entities::defects::Model)> {
+) -> AppResult<(attachments::Model, defects::Model)> {
     let row = attachments::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -128,8 +154,8 @@ pub async fn open_signed(
         .await?
         .ok_or_else(|| AppError::not_found("attachment"))?;
     // A link issued before its defect was deleted stops working with the deletion.
-    let live = crate::entities::defects::Entity::find_by_id(row.defect_id)
-        .filter(crate::entities::defects::Column::DeletedAt.is_null())
+    let live = defects::Entity::find_by_id(row.defect_id)
+        .filter(defects::Column::DeletedAt.is_null())
         .one(db)
         .await?;
     live.map(|_| row)
@@ -148,7 +174,15 @@ pub async fn delete(
         "you may delete only attachments you uploaded",
     )?;
     policy::refuse_final(&defect, "id", "its attachments are kept")?;
-    attachments::Entity::delete_by_id(row.id).exec(db).await?;
+    let txn = db.begin().await?;
+    let about = journal::About {
+        comment_id: None,
+        attachment: Some(&row),
+    };
+    let kind = DefectEventKind::AttachmentRemoved;
+    journal::record(&txn, viewer.id, &defect, kind, &[], about).await?;
+    attachments::Entity::delete_by_id(row.id).exec(&txn).await?;
+    txn.commit().await?;
     storage
         .delete_all(&object_keys(std::slice::from_ref(&row)))
         .await;

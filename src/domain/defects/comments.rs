@@ -1,12 +1,12 @@
 //! Comments: anyone who sees a defect may comment, final defects included.
-use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, Set, TransactionTrait};
 
-use super::{policy, service};
+use super::{journal, policy, service};
 use crate::{
     auth::Viewer,
     domain::require,
     domain::validate,
-    entities::comments,
+    entities::{comments, enums::DefectEventKind},
     error::{AppError, AppResult},
     time,
 };
@@ -26,13 +26,29 @@ pub async fn add(
         return Err(AppError::bad_input("body", "must not be empty"));
     }
     let body = validate::text("body", body, BODY_MAX)?;
-    Ok(comments::ActiveModel {
+    let txn = db.begin().await?;
+    let comment = comments::ActiveModel {
         defect_id: Set(defect.id),
         author_id: Set(viewer.id),
         body: Set(body),
         created_at: Set(time::now()),
         ..Default::default()
     }
-    .insert(db)
-    .await?)
+    .insert(&txn)
+    .await?;
+    let about = journal::About {
+        comment_id: Some(comment.id),
+        attachment: None,
+    };
+    journal::record(
+        &txn,
+        viewer.id,
+        &defect,
+        DefectEventKind::Commented,
+        &[],
+        about,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(comment)
 }

@@ -1,7 +1,9 @@
+pub mod activity;
 pub mod attachments;
 pub mod comments;
 pub mod files;
 pub mod filter;
+pub mod journal;
 pub mod policy;
 pub mod queries;
 pub mod service;

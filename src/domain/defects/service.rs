@@ -10,7 +10,7 @@ use sea_orm::{
 
 use super::{
     filter::{DefectFilter, DefectOrder},
-    policy, queries,
+    journal, policy, queries,
     transitions::{self, Mover, Refusal},
     versioned::{Move, check_version, history, write},
 };
@@ -24,7 +24,7 @@ use crate::{
     },
     entities::{
         defects::{self, Column},
-        enums::{DefectStatus, Priority, ProjectStatus, Role},
+        enums::{DefectEventKind, DefectStatus, Priority, ProjectStatus, Role},
         stages, users,
     },
     error::{AppError, AppResult},
@@ -185,6 +185,16 @@ pub async fn create(
     .insert(&txn)
     .await?;
     history(&txn, defect.id, None, DefectStatus::New, viewer.id, None).await?;
+    let changes = journal::diff(None, &defect);
+    journal::record(
+        &txn,
+        viewer.id,
+        &defect,
+        DefectEventKind::Created,
+        &changes,
+        journal::About::default(),
+    )
+    .await?;
     txn.commit().await?;
     Ok(defect)
 }
@@ -235,7 +245,7 @@ pub async fn update(
     if let Some(d) = patch.deadline {
         changes.push((Column::Deadline, Expr::value(d)));
     }
-    write(db, viewer, &defect, changes, None).await
+    write(db, viewer, &defect, changes, None, DefectEventKind::Updated).await
 }
 
 pub async fn assign(
@@ -272,6 +282,7 @@ pub async fn assign(
         &defect,
         vec![(Column::PerformerId, Expr::value(performer_id))],
         None,
+        DefectEventKind::Assigned,
     )
     .await
 }
@@ -315,6 +326,7 @@ pub async fn change_status(
             to,
             comment,
         }),
+        DefectEventKind::StatusChanged,
     )
     .await
 }

@@ -14,7 +14,10 @@ use crate::{
         pagination::{Cursor, Page, PageArgs},
         require,
     },
-    entities::defects::{self, Column},
+    entities::{
+        defects::{self, Column},
+        enums::DefectEventKind,
+    },
     error::{AppError, AppResult},
     storage::Storage,
     time,
@@ -51,6 +54,7 @@ pub async fn delete(
         &defect,
         vec![(Column::DeletedAt, Expr::value(Some(time::now())))],
         None,
+        DefectEventKind::Deleted,
     )
     .await
 }
@@ -73,12 +77,13 @@ pub async fn restore(
         &defect,
         vec![(Column::DeletedAt, Expr::value(none))],
         None,
+        DefectEventKind::Restored,
     )
     .await
 }
 
 /// Removes a deleted defect for good (admins only): its row and, by the foreign keys'
-/// cascade, its comments, attachments and history; then its stored objects.
+/// cascade, its comments, attachments, history and journal; then its stored objects.
 pub async fn purge(
     db: &DatabaseConnection,
     storage: &Storage,

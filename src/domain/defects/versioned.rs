@@ -7,11 +7,12 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, SimpleExpr},
 };
 
+use super::journal::{self, About};
 use crate::{
     auth::Viewer,
     entities::{
         defects::{self, Column},
-        enums::DefectStatus,
+        enums::{DefectEventKind, DefectStatus},
         status_changes,
     },
     error::{AppError, AppResult},
@@ -60,14 +61,18 @@ pub(super) struct Move {
     pub(super) comment: Option<String>,
 }
 
-/// Applies `changes` to the defect at the version it was read at, bumping the version;
-/// zero rows means someone else wrote first: CONFLICT, and nothing changes.
+/// Applies `changes` to the defect at the version it was read at, bumping the version,
+/// and journals the change as `kind` with the field diff of the row before and after;
+/// zero rows means someone else wrote first: CONFLICT, and nothing changes. An UPDATED
+/// or ASSIGNED write that changes no journalled field is a no-op: rolled back (no
+/// version bump, no event) and the defect returned as it was.
 pub(super) async fn write(
     db: &DatabaseConnection,
     viewer: &Viewer,
     defect: &defects::Model,
     changes: Vec<(Column, SimpleExpr)>,
     status_move: Option<Move>,
+    kind: DefectEventKind,
 ) -> AppResult<defects::Model> {
     let txn = db.begin().await?;
     // The UPDATE is the transaction's first statement: on SQLite it takes the write lock
@@ -95,6 +100,12 @@ pub(super) async fn write(
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::not_found("defect"))?;
+    let diff = journal::diff(Some(defect), &updated);
+    if diff.is_empty() && matches!(kind, DefectEventKind::Updated | DefectEventKind::Assigned) {
+        txn.rollback().await?;
+        return Ok(defect.clone());
+    }
+    journal::record(&txn, viewer.id, &updated, kind, &diff, About::default()).await?;
     txn.commit().await?;
     Ok(updated)
 }

@@ -24,7 +24,7 @@ use crate::{
     time::{today, unix_now},
 };
 
-async fn user(ctx: &Context<'_>, id: i32) -> async_graphql::Result<User> {
+pub(super) async fn user(ctx: &Context<'_>, id: i32) -> async_graphql::Result<User> {
     loaders::load_one::<UserByIdLoader>(ctx, id)
         .await?
         .map(User::from)
@@ -122,6 +122,16 @@ impl Defect {
     async fn comment_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
         let n = loaders::load_one::<CommentCountByDefectLoader>(ctx, self.0.id).await?;
         Ok(i32::try_from(n.unwrap_or(0)).unwrap_or(i32::MAX))
+    }
+    /// The journal of this defect: every change, oldest first.
+    #[graphql(complexity = "crate::graphql::pagination::cost(first) * child_complexity")]
+    async fn activity(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<super::events::DefectEventConnection> {
+        super::events::of_defect(ctx, self.0.id, first, after).await
     }
     /// Every status change, oldest first; the first is the creation (`fromStatus: null`).
     #[graphql(complexity = "5 * child_complexity")]

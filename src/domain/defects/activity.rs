@@ -1,0 +1,122 @@
+//! Reading the journal: a defect's activity oldest first, and everyone's activity newest
+//! first, narrowed by a filter. Only events of defects the viewer can see (live ones, in
+//! visible projects: `queries::visible_to`) are shown.
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select,
+};
+use serde_json::json;
+
+use super::queries;
+use crate::{
+    auth::Viewer,
+    domain::pagination::{Cursor, Page, PageArgs},
+    entities::{
+        defect_events::{self, Column},
+        defects,
+        enums::DefectEventKind,
+    },
+    error::AppResult,
+};
+
+#[derive(Default, Clone, Debug)]
+pub struct ActivityFilter {
+    pub project_id: Option<i32>,
+    pub defect_id: Option<i32>,
+    pub actor_id: Option<i32>,
+    pub kinds: Option<Vec<DefectEventKind>>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl ActivityFilter {
+    fn condition(&self) -> Condition {
+        let mut c = Condition::all();
+        if let Some(p) = self.project_id {
+            c = c.add(Column::ProjectId.eq(p));
+        }
+        if let Some(d) = self.defect_id {
+            c = c.add(Column::DefectId.eq(d));
+        }
+        if let Some(a) = self.actor_id {
+            c = c.add(Column::ActorId.eq(a));
+        }
+        if let Some(k) = &self.kinds {
+            c = c.add(Column::Kind.is_in(k.iter().copied()));
+        }
+        if let Some(f) = self.from {
+            c = c.add(Column::At.gte(f));
+        }
+        if let Some(t) = self.to {
+            c = c.add(Column::At.lte(t));
+        }
+        c
+    }
+}
+
+/// The cursor of an event: its id (the journal's order).
+pub fn cursor(e: &defect_events::Model) -> Cursor {
+    Cursor(vec![json!(e.id)])
+}
+
+/// Events of the defects `viewer` can see.
+fn visible(viewer: &Viewer) -> Select<defect_events::Entity> {
+    let ids = queries::visible_to(viewer)
+        .select_only()
+        .column(defects::Column::Id)
+        .into_query();
+    defect_events::Entity::find().filter(Column::DefectId.in_subquery(ids))
+}
+
+/// The activity of one defect the caller has already loaded through `visible_to`,
+/// oldest first; the total when `want_total`.
+pub async fn of_defect(
+    db: &DatabaseConnection,
+    defect_id: i32,
+    args: &PageArgs,
+    want_total: bool,
+) -> AppResult<(Page<defect_events::Model>, u64)> {
+    let q = defect_events::Entity::find().filter(Column::DefectId.eq(defect_id));
+    let total = if want_total {
+        q.clone().count(db).await?
+    } else {
+        0
+    };
+    let mut q = q;
+    if let Some(c) = &args.after {
+        q = q.filter(Column::Id.gt(c.id()?));
+    }
+    let rows = q
+        .order_by_asc(Column::Id)
+        .limit(args.first + 1)
+        .all(db)
+        .await?;
+    Ok((Page::from_rows(rows, args, cursor), total))
+}
+
+/// Everyone's activity the viewer can see, newest first.
+pub async fn list(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &ActivityFilter,
+    args: &PageArgs,
+    want_total: bool,
+) -> AppResult<(Page<defect_events::Model>, u64)> {
+    let q = visible(viewer).filter(filter.condition());
+    let total = if want_total {
+        q.clone().count(db).await?
+    } else {
+        0
+    };
+    let mut q = q;
+    if let Some(c) = &args.after {
+        q = q.filter(Column::Id.lt(c.id()?));
+    }
+    let rows = q
+        .order_by_desc(Column::Id)
+        .limit(args.first + 1)
+        .all(db)
+        .await?;
+    Ok((Page::from_rows(rows, args, cursor), total))
+}
