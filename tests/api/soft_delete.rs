@@ -1,6 +1,6 @@
 //! Soft delete: `deleteDefect` marks and keeps everything; deleted defects vanish from
 //! every reader; managers list and restore them; admins purge them with their files.
-use defect_control::entities::{comments, defects, enums::Role, status_changes};
+use defect_control::entities::{comments, defect_events, defects, enums::Role, status_changes};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -304,6 +304,25 @@ async fn only_admins_purge_and_only_deleted_defects() {
                 .await
                 .unwrap()
         ));
+        assert!(
+            left(
+                defect_events::Entity::find()
+                    .filter(defect_events::Column::DefectId.eq(gone))
+                    .count(app.db())
+                    .await
+                    .unwrap()
+            ),
+            "purge is the one operation that removes journal rows"
+        );
+        let kept = defect_events::Entity::find()
+            .filter(defect_events::Column::DefectId.eq(int(&other["id"])))
+            .count(app.db())
+            .await
+            .unwrap();
+        assert_eq!(
+            kept, 2,
+            "the other defect's journal stays (CREATED, ATTACHMENT_ADDED)"
+        );
         assert_eq!(
             app.count("attachments").await,
             1,
