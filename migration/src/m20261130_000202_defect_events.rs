@@ -9,6 +9,7 @@ pub struct Migration;
 /// `attachment` keeps the attachment's metadata as JSON text, so an event about a removed
 /// attachment still describes it; `comment_id` has no foreign key for the same reason
 /// (the journal outlives nothing but a purge, which removes the defect's rows).
+/// `status_change_id` links a STATUS_CHANGED event to its history row (and its comment).
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -24,6 +25,7 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(DefectEvents::At))
                     .col(text(DefectEvents::Changes))
                     .col(integer_null(DefectEvents::CommentId))
+                    .col(integer_null(DefectEvents::StatusChangeId))
                     .col(integer_null(DefectEvents::AttachmentId))
                     .col(text_null(DefectEvents::Attachment))
                     .foreign_key(
@@ -71,6 +73,7 @@ enum DefectEvents {
     At,
     Changes,
     CommentId,
+    StatusChangeId,
     AttachmentId,
     Attachment,
 }

@@ -16,6 +16,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub changes: String,
     pub comment_id: Option<i32>,
+    pub status_change_id: Option<i32>,
     pub attachment_id: Option<i32>,
     #[sea_orm(column_type = "Text", nullable)]
     pub attachment: Option<String>,

@@ -8,7 +8,7 @@ use crate::{
     helpers::{Actor, TestApp, apps_with, outcome},
 };
 
-const ACTIVITY: &str = "query($id: ID!) { defect(id: $id) { version activity(first: 100) { totalCount nodes { kind cursor defectId projectId actor { username } changes { field from to } comment { body } attachment { filename } defect { id } } } } }";
+const ACTIVITY: &str = "query($id: ID!) { defect(id: $id) { version activity(first: 100) { totalCount nodes { kind cursor defectId projectId actor { username } changes { field from to } comment { body } statusChange { comment toStatus } attachment { filename } defect { id } } } } }";
 const FEED: &str = "query($f: ActivityFilter, $first: Int, $after: String) { activity(filter: $f, first: $first, after: $after) { totalCount nodes { id kind defectId } pageInfo { hasNextPage endCursor } } }";
 const UPDATE: &str = "mutation($id: ID!, $i: UpdateDefectInput!, $v: Int) { updateDefect(id: $id, input: $i, expectedVersion: $v) { version } }";
 const ASSIGN: &str =
@@ -129,6 +129,11 @@ async fn every_mutation_writes_one_event_with_its_diff() {
         )
         .await;
         let m = last(&app, mgr, &id).await;
+        assert_eq!(
+            m["statusChange"],
+            json!({ "comment": "start", "toStatus": "IN_PROGRESS" })
+        );
+        assert!(created["statusChange"].is_null());
         assert_eq!(
             (m["kind"].as_str(), m["changes"].clone()),
             (

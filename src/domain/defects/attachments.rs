@@ -106,8 +106,8 @@ async fn insert_journalled(
     let txn = db.begin().await?;
     let row = row.insert(&txn).await?;
     let about = journal::About {
-        comment_id: None,
         attachment: Some(&row),
+        ..Default::default()
     };
     let kind = DefectEventKind::AttachmentAdded;
     journal::record(&txn, viewer.id, defect, kind, &[], about).await?;
@@ -176,8 +176,8 @@ pub async fn delete(
     policy::refuse_final(&defect, "id", "its attachments are kept")?;
     let txn = db.begin().await?;
     let about = journal::About {
-        comment_id: None,
         attachment: Some(&row),
+        ..Default::default()
     };
     let kind = DefectEventKind::AttachmentRemoved;
     journal::record(&txn, viewer.id, &defect, kind, &[], about).await?;

@@ -38,7 +38,7 @@ pub async fn add(
     .await?;
     let about = journal::About {
         comment_id: Some(comment.id),
-        attachment: None,
+        ..Default::default()
     };
     journal::record(
         &txn,

@@ -120,6 +120,8 @@ pub fn diff(before: Option<&defects::Model>, after: &defects::Model) -> Vec<Fiel
 #[derive(Default)]
 pub struct About<'a> {
     pub comment_id: Option<i32>,
+    /// The history row of a status move (it carries the move's comment).
+    pub status_change_id: Option<i32>,
     pub attachment: Option<&'a attachments::Model>,
 }
 
@@ -147,6 +149,7 @@ pub async fn record(
         at: Set(time::now()),
         changes: Set(changes),
         comment_id: Set(about.comment_id),
+        status_change_id: Set(about.status_change_id),
         attachment_id: Set(about.attachment.map(|a| a.id)),
         attachment: Set(attachment),
         ..Default::default()

@@ -39,8 +39,8 @@ pub(super) async fn history(
     to: DefectStatus,
     by: i32,
     comment: Option<String>,
-) -> AppResult<()> {
-    status_changes::ActiveModel {
+) -> AppResult<i32> {
+    let row = status_changes::ActiveModel {
         defect_id: Set(defect_id),
         from_status: Set(from),
         to_status: Set(to),
@@ -51,7 +51,7 @@ pub(super) async fn history(
     }
     .insert(db)
     .await?;
-    Ok(())
+    Ok(row.id)
 }
 
 /// A status move to record with the update.
@@ -93,9 +93,10 @@ pub(super) async fn write(
             None => AppError::not_found("defect"),
         });
     }
-    if let Some(m) = status_move {
-        history(&txn, defect.id, Some(m.from), m.to, viewer.id, m.comment).await?;
-    }
+    let status_change_id = match status_move {
+        Some(m) => Some(history(&txn, defect.id, Some(m.from), m.to, viewer.id, m.comment).await?),
+        None => None,
+    };
     let updated = defects::Entity::find_by_id(defect.id)
         .one(&txn)
         .await?
@@ -105,7 +106,11 @@ pub(super) async fn write(
         txn.rollback().await?;
         return Ok(defect.clone());
     }
-    journal::record(&txn, viewer.id, &updated, kind, &diff, About::default()).await?;
+    let about = About {
+        status_change_id,
+        ..About::default()
+    };
+    journal::record(&txn, viewer.id, &updated, kind, &diff, about).await?;
     txn.commit().await?;
     Ok(updated)
 }

@@ -2,7 +2,7 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::objects::{Attachment, Comment, Defect, user};
+use super::objects::{Attachment, Comment, Defect, StatusChange, user};
 use crate::{
     domain::{
         defects::{activity, journal, service as defects},
@@ -12,7 +12,7 @@ use crate::{
     error::{GqlResultExt, found_or_null},
     graphql::{
         context::ContextExt,
-        loaders::{self, AttachmentsByDefectLoader, CommentsByDefectLoader},
+        loaders::{self, AttachmentsByDefectLoader, CommentsByDefectLoader, HistoryByDefectLoader},
         pagination::wants_total,
         scalars::id,
         users::User,
@@ -80,6 +80,22 @@ impl DefectEvent {
             .into_iter()
             .find(|c| c.id == cid)
             .map(Comment))
+    }
+    /// For STATUS_CHANGED: the history row of the move, with the move's comment (a
+    /// status change's comment lives on its `StatusChange` row only, API.md).
+    async fn status_change(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<StatusChange>> {
+        let Some(sid) = self.0.status_change_id else {
+            return Ok(None);
+        };
+        let rows = loaders::load_one::<HistoryByDefectLoader>(ctx, self.0.defect_id).await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .find(|h| h.id == sid)
+            .map(StatusChange))
     }
     /// The attachment; a removed one keeps its metadata (its links lead nowhere).
     async fn attachment(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Attachment>> {
