@@ -5,14 +5,17 @@ use chrono::{DateTime, Utc};
 use super::objects::{Attachment, Comment, Defect, StatusChange, user};
 use crate::{
     domain::{
-        defects::{activity, journal, service as defects},
+        defects::{activity, journal},
         pagination::PageArgs,
     },
     entities::{defect_events, enums::DefectEventKind},
-    error::{GqlResultExt, found_or_null},
+    error::GqlResultExt,
     graphql::{
         context::ContextExt,
-        loaders::{self, AttachmentsByDefectLoader, CommentsByDefectLoader, HistoryByDefectLoader},
+        loaders::{
+            self, AttachmentsByDefectLoader, CommentsByDefectLoader, HistoryByDefectLoader,
+            LiveDefectByIdLoader,
+        },
         pagination::wants_total,
         scalars::id,
         users::User,
@@ -42,10 +45,14 @@ impl DefectEvent {
     async fn kind(&self) -> DefectEventKind {
         self.0.kind
     }
-    /// The defect, or null when the viewer can no longer see it.
+    /// The defect (null once it is deleted). Events are listed only for defects the
+    /// viewer can see, so the id is already authorised and one batched load serves a page.
     async fn defect(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Defect>> {
-        let got = defects::get(&ctx.state().db, ctx.viewer()?, self.0.defect_id).await;
-        Ok(found_or_null(got)?.map(Defect))
+        Ok(
+            loaders::load_one::<LiveDefectByIdLoader>(ctx, self.0.defect_id)
+                .await?
+                .map(Defect),
+        )
     }
     /// The defect's id even when the defect itself is no longer visible.
     async fn defect_id(&self) -> ID {

@@ -34,6 +34,10 @@ pub struct AttachmentsByDefectLoader(pub DatabaseConnection);
 pub struct CommentsByDefectLoader(pub DatabaseConnection);
 pub struct HistoryByDefectLoader(pub DatabaseConnection);
 pub struct CommentCountByDefectLoader(pub DatabaseConnection);
+/// Live defects by id, WITHOUT a visibility check: only for ids that came from rows the
+/// viewer was already shown through `visible_to` (a journal page lists only events of
+/// visible defects), never for an id from the client.
+pub struct LiveDefectByIdLoader(pub DatabaseConnection);
 
 // ---- How each loader reads its rows.
 
@@ -177,6 +181,20 @@ impl Loader<i32> for CommentCountByDefectLoader {
     }
 }
 
+impl Loader<i32> for LiveDefectByIdLoader {
+    type Value = defects::Model;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = defects::Entity::find()
+            .filter(defects::Column::Id.is_in(keys.iter().copied()))
+            .filter(defects::Column::DeletedAt.is_null())
+            .all(&self.0)
+            .await?;
+        Ok(rows.into_iter().map(|d| (d.id, d)).collect())
+    }
+}
+
 /// Rows by their parent key, in the order given; every asked key present (an empty list
 /// for a parent without children).
 fn group<R>(
@@ -213,6 +231,7 @@ pub fn register(
         .data(loader(CommentsByDefectLoader(db.clone())))
         .data(loader(HistoryByDefectLoader(db.clone())))
         .data(loader(CommentCountByDefectLoader(db.clone())))
+        .data(loader(LiveDefectByIdLoader(db.clone())))
 }
 
 /// Loads one value through the request's loader `L`.
