@@ -436,6 +436,32 @@ async fn activity_shows_only_events_of_defects_the_viewer_sees() {
         );
         let observer = app.ok(&w.cast.observer, FEED, json!({})).await["activity"].clone();
         assert_eq!(observer["totalCount"], 3);
+        // The time window, on both databases' timestamp storage.
+        let window = |from: &str, to: &str| json!({ "f": { "from": from, "to": to } });
+        let all = app
+            .ok(
+                &w.cast.observer,
+                FEED,
+                window("2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z"),
+            )
+            .await;
+        assert_eq!(all["activity"]["totalCount"], 3);
+        let later = app
+            .ok(
+                &w.cast.observer,
+                FEED,
+                window("2999-01-01T00:00:00Z", "2999-12-31T00:00:00Z"),
+            )
+            .await;
+        assert_eq!(later["activity"]["totalCount"], 0);
+        let earlier = app
+            .ok(
+                &w.cast.observer,
+                FEED,
+                window("2000-01-01T00:00:00Z", "2000-12-31T00:00:00Z"),
+            )
+            .await;
+        assert_eq!(earlier["activity"]["totalCount"], 0);
 
         // A deleted defect's events leave the feed with it (and come back on restore).
         app.ok(
