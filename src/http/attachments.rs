@@ -89,7 +89,7 @@ async fn serve(
                 .ok_or_else(|| AppError::not_found("attachment"))?
         }
         (None, None) => {
-            let auth = viewer::resolve(state, &headers).await;
+            let auth = viewer::resolve(&state.db, &state.keys, &headers).await;
             attachments::get(&state.db, auth.viewer()?, id).await?.0
         }
         _ => return Err(AppError::forbidden("the link is invalid or has expired")),

@@ -181,7 +181,7 @@ pub async fn export(
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let auth = viewer::resolve(&http.state, &headers).await;
+    let auth = viewer::resolve(&http.state.db, &http.state.keys, &headers).await;
     let viewer = auth.viewer()?.clone();
     if !policy::can_export(viewer.role) {
         return Err(AppError::forbidden("the export is for admins and managers"));

@@ -191,7 +191,7 @@ pub async fn post(
     if declared.is_some_and(|n| n > limit) {
         return too_large(media, limit_name);
     }
-    let auth = viewer::resolve(&http.state, &headers).await;
+    let auth = viewer::resolve(&http.state.db, &http.state.keys, &headers).await;
     if let BodyKind::Multipart = kind
         && let Err(e) = auth.viewer()
     {
@@ -265,6 +265,6 @@ pub async fn get(
             );
         }
     };
-    let auth = viewer::resolve(&http.state, &headers).await;
+    let auth = viewer::resolve(&http.state.db, &http.state.keys, &headers).await;
     execute(&http, media, auth, &headers, client, request, true).await
 }

@@ -332,10 +332,11 @@ impl TestApp {
         .await
         .expect("insert user");
         // A real login session: access tokens live only as long as their session.
-        let token = defect_control::auth::service::open_session(&self.state, user.clone())
-            .await
-            .expect("session")
-            .access;
+        let token =
+            defect_control::auth::service::open_session(self.state.sessions(), user.clone())
+                .await
+                .expect("session")
+                .access;
         Actor {
             id: user.id,
             username,
