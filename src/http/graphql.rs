@@ -55,6 +55,11 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
     response::error(MediaType::Json, status, code, message)
 }
 
+/// An `AppError` as a GraphQL-shaped response (`application/json`), e.g. the timeout's 503.
+pub fn app_error_response(err: &crate::error::AppError) -> Response {
+    response::app_error(MediaType::Json, err)
+}
+
 fn too_large(media: MediaType, what: &str) -> Response {
     response::error(
         media,
@@ -197,7 +202,7 @@ pub async fn post(
     {
         // Uploads need a valid token; the files are not read (nor stored) without one.
         // This also keeps cross-site form posts, which cannot carry the header, out.
-        return response::error(media, e.status(), e.code(), &e.to_string());
+        return response::app_error(media, &e);
     }
     let stream = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
         .into_data_stream()
