@@ -7,8 +7,9 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-/// Every REST error, as documented. What is written is `error::RestErrorBody` (borrowed
-/// strings, no schema derive); a test below keeps the two the same shape.
+// What is written is `error::RestErrorBody` (borrowed strings, no schema derive); a test
+// below keeps the two the same shape. (A `///` line here would change `openapi.json`.)
+/// Every REST error.
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
