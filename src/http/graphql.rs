@@ -17,7 +17,7 @@ pub use self::response::MediaType;
 use super::Http;
 use crate::{
     auth::viewer::{self, Auth, ClientAddr},
-    graphql::loaders,
+    graphql::{errors::Phase, loaders},
 };
 
 /// Where links in responses point: `PUBLIC_URL`, else `http://<Host>` of the request
@@ -84,7 +84,7 @@ async fn execute(
         return response::error(
             media,
             StatusCode::BAD_REQUEST,
-            "GRAPHQL_PARSE_FAILED",
+            Phase::Parse.code(),
             "the request has no query",
         );
     }
@@ -96,7 +96,7 @@ async fn execute(
         let mut res = response::error(
             media,
             StatusCode::METHOD_NOT_ALLOWED,
-            "GRAPHQL_VALIDATION_FAILED",
+            Phase::Validation.code(),
             "mutations must be sent with POST",
         );
         res.headers_mut()
@@ -173,7 +173,7 @@ pub async fn post(
             return response::error(
                 media,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "GRAPHQL_PARSE_FAILED",
+                Phase::Parse.code(),
                 message,
             );
         }
@@ -231,7 +231,7 @@ pub async fn post(
             return response::error(
                 media,
                 StatusCode::BAD_REQUEST,
-                "GRAPHQL_PARSE_FAILED",
+                Phase::Parse.code(),
                 &read_error(e),
             );
         }
@@ -265,7 +265,7 @@ pub async fn get(
             return response::error(
                 media,
                 StatusCode::BAD_REQUEST,
-                "GRAPHQL_PARSE_FAILED",
+                Phase::Parse.code(),
                 "the query string is not a valid GraphQL request",
             );
         }
