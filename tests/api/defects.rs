@@ -673,7 +673,8 @@ async fn a_page_costs_the_same_statements_at_10_and_100_rows() {
         }
         let q = "query($n: Int) { defects(first: $n) { totalCount nodes { id title isOverdue allowedTransitions commentCount
             project { title members { username } stages { title } } stage { title project { title } } performer { username } author { username }
-            comments { body author { username } } history { toStatus changedBy { username } } } } }";
+            comments { body author { username } } history { toStatus changedBy { username } }
+            attachments { filename uploadedBy { username } } } } }";
         let mut counts = Vec::new();
         for n in [10, 100] {
             let before = app.statements.load(Ordering::SeqCst);

@@ -15,6 +15,7 @@ mod fixtures;
 mod graphiql;
 mod graphql_http;
 mod input_bounds;
+mod layers;
 mod login_security;
 mod memory;
 mod operations;
