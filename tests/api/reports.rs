@@ -167,12 +167,40 @@ pub async fn dataset(app: &TestApp) -> Data {
     }
 }
 
-pub const SUMMARY: &str = "query($f: ReportFilter) { reports { summary(filter: $f) {
-    total open overdue byStatus { status count } byPriority { priority count } avgResolutionHours } } }";
-pub const BY_PROJECT: &str = "query($f: ReportFilter) { reports { byProject(filter: $f) {
-    project { id title } total open closed cancelled overdue byStatus { status count } avgResolutionHours } } }";
-pub const BY_ENGINEER: &str = "query($f: ReportFilter) { reports { byEngineer(filter: $f) {
-    engineer { id username } assigned open inReview closed overdue avgResolutionHours } } }";
+pub const SUMMARY: &str = r"
+    query($f: ReportFilter) {
+      reports {
+        summary(filter: $f) {
+          total open overdue
+          byStatus { status count }
+          byPriority { priority count }
+          avgResolutionHours
+        }
+      }
+    }
+";
+pub const BY_PROJECT: &str = r"
+    query($f: ReportFilter) {
+      reports {
+        byProject(filter: $f) {
+          project { id title }
+          total open closed cancelled overdue
+          byStatus { status count }
+          avgResolutionHours
+        }
+      }
+    }
+";
+pub const BY_ENGINEER: &str = r"
+    query($f: ReportFilter) {
+      reports {
+        byEngineer(filter: $f) {
+          engineer { id username }
+          assigned open inReview closed overdue avgResolutionHours
+        }
+      }
+    }
+";
 
 #[tokio::test]
 async fn summary_counts_every_status_priority_overdue_and_average_exactly() {
