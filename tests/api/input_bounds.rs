@@ -1,10 +1,10 @@
 //! Text and list bounds: NUL and other control characters are refused with the field's
 //! name on both databases (PostgreSQL cannot store NUL and used to answer 500), and a
 //! huge enum list is deduplicated instead of hitting the SQL parameter limit.
-use defect_control::entities::enums::Role;
+use defect_control::entities::enums::{Priority, Role};
 use serde_json::json;
 
-use crate::helpers::apps;
+use crate::{builders::DefectBuilder, helpers::apps};
 
 const NUL: &str = "a\u{0}b";
 
@@ -14,14 +14,13 @@ async fn control_characters_are_refused_naming_the_field_on_both_databases() {
         let manager = app.actor(Role::Manager).await;
         let admin = app.actor(Role::Admin).await;
         let project = app.project(&manager, "Tower").await;
-        let created = app
-            .ok(
-                &manager,
-                "mutation($p: ID!) { createDefect(input: { projectId: $p, title: \"Crack\", priority: LOW }) { id } }",
-                json!({ "p": project.id.to_string() }),
-            )
-            .await;
-        let defect = created["createDefect"]["id"].as_str().unwrap().to_owned();
+        let defect = DefectBuilder::new(project.id, &manager, &manager)
+            .title("Crack")
+            .priority(Priority::Low)
+            .create(&app)
+            .await
+            .id
+            .to_string();
         let before = app.snapshot().await;
         let cases = [
             (
@@ -163,12 +162,11 @@ async fn a_70000_entry_status_list_is_deduplicated() {
     for app in crate::helpers::apps_with(|c| c.max_json_body_bytes = 4 << 20).await {
         let manager = app.actor(Role::Manager).await;
         let project = app.project(&manager, "Tower").await;
-        app.ok(
-            &manager,
-            "mutation($p: ID!) { createDefect(input: { projectId: $p, title: \"Crack\", priority: LOW }) { id } }",
-            json!({ "p": project.id.to_string() }),
-        )
-        .await;
+        DefectBuilder::new(project.id, &manager, &manager)
+            .title("Crack")
+            .priority(Priority::Low)
+            .create(&app)
+            .await;
         let statuses: Vec<&str> = ["NEW", "IN_PROGRESS", "REVIEW", "CLOSED", "CANCELLED"]
             .iter()
             .cycle()
@@ -178,7 +176,11 @@ async fn a_70000_entry_status_list_is_deduplicated() {
         let body = app
             .gql(
                 Some(&manager.token),
-                "query($f: DefectFilter) { defects(filter: $f) { totalCount nodes { title } } }",
+                r"
+                query($f: DefectFilter) {
+                  defects(filter: $f) { totalCount nodes { title } }
+                }
+                ",
                 json!({ "f": { "status": statuses, "priority": vec!["LOW"; 70_000] } }),
             )
             .await;
@@ -192,7 +194,12 @@ async fn a_70000_entry_status_list_is_deduplicated() {
         let body = app
             .gql(
                 Some(&manager.token),
-                "query($f: DefectFilter) { reports { summary(filter: null) { total } } defects(filter: $f) { totalCount } }",
+                r"
+                query($f: DefectFilter) {
+                  reports { summary(filter: null) { total } }
+                  defects(filter: $f) { totalCount }
+                }
+                ",
                 json!({ "f": { "status": only_new } }),
             )
             .await;

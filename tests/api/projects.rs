@@ -1,40 +1,10 @@
-use defect_control::entities::{
-    defects,
-    enums::{DefectStatus, Priority, Role},
-};
-use sea_orm::{ActiveModelTrait, Set};
+use defect_control::entities::enums::{DefectStatus, Role};
 use serde_json::{Value, json};
 
-use crate::helpers::{Actor, TestApp, apps, outcome};
-
-async fn defect(
-    app: &TestApp,
-    project: i32,
-    stage: Option<i32>,
-    author: &Actor,
-    performer: Option<i32>,
-    status: DefectStatus,
-) {
-    let now = defect_control::time::now();
-    defects::ActiveModel {
-        project_id: Set(project),
-        stage_id: Set(stage),
-        title: Set("Crack".into()),
-        description: Set(String::new()),
-        search_text: Set("crack".into()),
-        priority: Set(Priority::Medium),
-        status: Set(status),
-        performer_id: Set(performer),
-        author_id: Set(author.id),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(app.db())
-    .await
-    .expect("insert defect");
-}
+use crate::{
+    builders::DefectBuilder,
+    helpers::{apps, outcome},
+};
 
 #[tokio::test]
 async fn engineers_see_only_their_projects_others_see_all() {
@@ -167,20 +137,29 @@ async fn deleting_a_project_or_stage_with_defects_is_a_conflict() {
         let project = app.project(&cast.manager, "Busy").await;
         let stage = app.stage(project.id, "Frame").await;
         app.add_member(project.id, cast.engineer.id).await;
-        defect(
-            &app,
-            project.id,
-            Some(stage.id),
-            &cast.manager,
-            Some(cast.engineer.id),
-            DefectStatus::InProgress,
-        )
-        .await;
+        DefectBuilder::new(project.id, &cast.manager, &cast.manager)
+            .title("Crack")
+            .stage(Some(stage.id))
+            .performer(Some(cast.engineer.id))
+            .status(DefectStatus::InProgress)
+            .create(&app)
+            .await;
         let before = app.snapshot().await;
-        let del_p = "mutation($id: ID!) { deleteProject(id: $id) }";
-        let del_s = "mutation($id: ID!) { deleteStage(id: $id) }";
-        let remove =
-            "mutation($p: ID!, $u: ID!) { removeProjectMember(projectId: $p, userId: $u) { id } }";
+        let del_p = r"
+            mutation($id: ID!) {
+              deleteProject(id: $id)
+            }
+        ";
+        let del_s = r"
+            mutation($id: ID!) {
+              deleteStage(id: $id)
+            }
+        ";
+        let remove = r"
+            mutation($p: ID!, $u: ID!) {
+              removeProjectMember(projectId: $p, userId: $u) { id }
+            }
+        ";
         assert_eq!(
             app.code(
                 Some(&cast.manager.token),
