@@ -318,3 +318,19 @@ impl<'a> DefectBuilder<'a> {
         }
     }
 }
+
+/// A NEW defect titled `title` by `author` in `project` (a GraphQL id, as the world of
+/// `defects.rs` keeps it); returns the defect's GraphQL id.
+#[track_caller]
+pub fn new_defect<'a>(
+    app: &'a TestApp,
+    author: &'a Actor,
+    project: &str,
+    title: &str,
+) -> impl Future<Output = serde_json::Value> + 'a {
+    let project = project.parse().expect("a project id");
+    let built = DefectBuilder::new(project, author, author)
+        .title(title)
+        .create(app);
+    async move { serde_json::json!(built.await.id.to_string()) }
+}
