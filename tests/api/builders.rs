@@ -17,6 +17,7 @@ use defect_control::{
             transitions::path_to,
         },
         projects::{service as project_service, stages as stage_service},
+        users::service as user_service,
     },
     entities::{
         defects,
@@ -333,4 +334,18 @@ pub fn new_defect<'a>(
         .title(title)
         .create(app);
     async move { serde_json::json!(built.await.id.to_string()) }
+}
+
+/// Deactivates a user through the users service (which also ends their sessions).
+#[track_caller]
+pub fn deactivate(app: &TestApp, user: i32) -> impl Future<Output = ()> + '_ {
+    let at = Location::caller();
+    async move {
+        let patch = user_service::UserPatch {
+            is_active: Some(Some(false)),
+            ..Default::default()
+        };
+        let done = user_service::update(app.db(), &fixture_admin(), user, patch).await;
+        built(at, "a deactivation", done);
+    }
 }

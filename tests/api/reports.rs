@@ -8,12 +8,11 @@ use chrono::{Duration, NaiveDate, Utc};
 use defect_control::entities::{
     defects,
     enums::{DefectStatus, Priority, Role},
-    users,
 };
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::{Value, json};
 
 use crate::{
+    builders,
     fixtures::{Spec, base_time, make},
     helpers::{Actor, TestApp, apps},
 };
@@ -147,14 +146,7 @@ pub async fn dataset(app: &TestApp) -> Data {
         specs.push(spec);
     }
     // Deactivated after the fact: their defects still count, but they are not listed.
-    let user = users::Entity::find_by_id(inactive)
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut am: users::ActiveModel = user.into();
-    am.is_active = Set(false);
-    am.update(app.db()).await.unwrap();
+    builders::deactivate(app, inactive).await;
     Data {
         manager,
         observer,
