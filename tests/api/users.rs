@@ -28,8 +28,19 @@ fn new_user(name: &str) -> serde_json::Value {
 async fn only_managers_and_admins_list_users() {
     for app in apps().await {
         let cast = app.cast().await;
-        let q = "{ users(first: 100) { totalCount nodes { username } } }";
-        let one = "query($id: ID!) { user(id: $id) { username } }";
+        let q = r"
+            {
+              users(first: 100) {
+                totalCount
+                nodes { username }
+              }
+            }
+        ";
+        let one = r"
+            query($id: ID!) {
+              user(id: $id) { username }
+            }
+        ";
         for actor in cast.all() {
             let expected = if matches!(actor.role, Role::Admin | Role::Manager) {
                 "OK"
@@ -305,7 +316,13 @@ async fn users_filter_by_role_and_search_and_page_by_username() {
         let all = app
             .ok(
                 &admin,
-                "{ users(role: OBSERVER, first: 100) { nodes { username } } }",
+                r"
+                {
+                  users(role: OBSERVER, first: 100) {
+                    nodes { username }
+                  }
+                }
+                ",
                 json!({}),
             )
             .await;
