@@ -239,11 +239,19 @@ async fn deactivation_and_role_changes_take_effect_at_once() {
     for app in apps().await {
         let admin = app.actor(Role::Admin).await;
         let manager = app.actor(Role::Manager).await;
-        let users_q = "{ users { totalCount } }";
+        let users_q = r"
+            {
+              users { totalCount }
+            }
+        ";
         app.ok(&manager, users_q, json!({})).await;
         app.ok(
             &admin,
-            "mutation($id: ID!) { setUserRole(id: $id, role: ENGINEER) { role } }",
+            r"
+            mutation($id: ID!) {
+              setUserRole(id: $id, role: ENGINEER) { role }
+            }
+            ",
             json!({ "id": manager.gid() }),
         )
         .await;
@@ -253,7 +261,11 @@ async fn deactivation_and_role_changes_take_effect_at_once() {
         );
         app.ok(
             &admin,
-            "mutation($id: ID!) { updateUser(id: $id, input: { isActive: false }) { isActive } }",
+            r"
+            mutation($id: ID!) {
+              updateUser(id: $id, input: { isActive: false }) { isActive }
+            }
+            ",
             json!({ "id": manager.gid() }),
         )
         .await;

@@ -347,7 +347,11 @@ async fn a_mutation_past_the_timeout_reports_its_commit() {
         let body = app
             .gql(
                 Some(&manager.token),
-                "mutation($d: ID!) { addComment(defectId: $d, body: \"after the lock\") { id body } }",
+                r#"
+                mutation($d: ID!) {
+                  addComment(defectId: $d, body: "after the lock") { id body }
+                }
+                "#,
                 json!({ "d": defect }),
             )
             .await;
