@@ -278,7 +278,7 @@ async fn seed_defect(
         Some(p) => Some(user_viewer(db, p).await?),
         None => None,
     };
-    let today = chrono::Utc::now().date_naive();
+    let today = crate::time::today();
     let defect = defects::service::create(
         db,
         &author,

@@ -8,5 +8,15 @@ pub mod search;
 pub mod users;
 pub mod validate;
 
+/// FORBIDDEN with `refusal` unless `allowed`: the one shape of every permission check
+/// in the services (the rule itself comes from the area's `policy.rs`).
+pub fn require(allowed: bool, refusal: &str) -> crate::error::AppResult<()> {
+    if allowed {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::forbidden(refusal))
+    }
+}
+
 /// An update field: `None` leaves the value, `Some(None)` clears it, `Some(Some(v))` sets it.
 pub type Patch<T> = Option<Option<T>>;

@@ -102,6 +102,18 @@ pub fn id(what: &str, raw: &str) -> AppResult<i32> {
     parse_id(raw).ok_or_else(|| AppError::not_found(what))
 }
 
+/// An ID given as a reference in input (a stage, a performer, a query parameter): one
+/// that is not ours is BAD_USER_INPUT against its field, with `message`.
+pub fn id_or_bad_input(field: &str, raw: &str, message: &str) -> AppResult<i32> {
+    parse_id(raw).ok_or_else(|| AppError::bad_input(field, message.to_owned()))
+}
+
+/// An ID used as a filter: one that is not ours becomes 0, which no row has, so the
+/// filter matches nothing (as an unknown id would) instead of failing the list.
+pub fn id_or_nothing(raw: &str) -> i32 {
+    parse_id(raw).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +177,13 @@ mod tests {
                 "{raw}"
             );
         }
+    }
+
+    #[test]
+    fn ids_that_are_not_ours_match_nothing() {
+        assert_eq!(id_or_nothing("12"), 12);
+        assert_eq!(id_or_nothing("1 OR 1=1"), 0);
+        assert_eq!(id_or_nothing("-3"), 0);
     }
 
     #[test]

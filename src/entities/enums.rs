@@ -29,6 +29,14 @@ pub enum Role {
     Observer,
 }
 
+impl Role {
+    /// ADMIN or MANAGER: oversees the work, so manages projects, stages, members, any
+    /// defect, and reads users and exports. The one place this pair is written.
+    pub fn is_manager(self) -> bool {
+        matches!(self, Self::Admin | Self::Manager)
+    }
+}
+
 #[derive(
     Debug,
     Clone,

@@ -7,6 +7,12 @@ use crate::{
     state::AppState,
 };
 
+/// Where links in responses point: `PUBLIC_URL`, else `http://<Host>` of the request
+/// (so `url` works in an `<img src>` of a frontend served from another origin), else
+/// nothing (relative links). Put in the request's data by the HTTP transport.
+#[derive(Clone, Debug, Default)]
+pub struct PublicOrigin(pub String);
+
 pub trait ContextExt {
     fn state(&self) -> &AppState;
     /// The authenticated viewer, or UNAUTHENTICATED.

@@ -1,6 +1,7 @@
 //! The GraphQL transport: objects, thin resolvers, loaders and the error safety net.
 pub mod auth;
 pub mod coerce;
+pub mod commit;
 pub mod context;
 pub mod defects;
 pub mod errors;
@@ -47,7 +48,7 @@ pub fn build_schema(state: Option<AppState>) -> AppSchema {
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(64)
         .extension(errors::SafetyNet)
-        .extension(crate::http::deadline::MutationsRunToCompletion);
+        .extension(commit::MutationsRunToCompletion);
     if !introspection {
         builder = builder.disable_introspection();
     }

@@ -4,11 +4,11 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     domain::{
-        defects::filter::filter_id,
         reports::{
             queries::Counts,
             service::{self as reports, ReportFilter},
         },
+        validate,
     },
     entities::{
         enums::{DefectStatus, Priority},
@@ -156,7 +156,7 @@ impl From<Option<ReportFilterInput>> for ReportFilter {
     fn from(f: Option<ReportFilterInput>) -> Self {
         let f = f.unwrap_or_default();
         ReportFilter {
-            project_id: f.project_id.map(|id| filter_id(id.as_str())),
+            project_id: f.project_id.map(|id| validate::id_or_nothing(id.as_str())),
             from: f.from,
             to: f.to,
         }

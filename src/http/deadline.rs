@@ -9,19 +9,16 @@
 //! mutation's own SQL is bounded by PostgreSQL's `statement_timeout` and the pool's
 //! acquire timeout, its CPU-heavy steps (image decoding) by their own semaphores.
 //!
-//! The mark is a task-local flag set by the code that starts the change: the GraphQL
-//! extension below when a top-level `Mutation` field begins, and the REST handlers that
-//! change data (login, refresh) once their body has been read.
+//! The mark is a task-local flag (`crate::commit`) set by the code that starts the
+//! change: the GraphQL extension (`graphql::commit`) when a top-level `Mutation` field
+//! begins, and the REST handlers that change data (login, refresh) once their body has
+//! been read.
 use std::sync::{
     Arc,
     atomic::{AtomicBool, Ordering},
 };
 use std::time::Duration;
 
-use async_graphql::{
-    ServerResult, Value,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo},
-};
 use axum::{
     extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
@@ -31,15 +28,7 @@ use axum::{
 
 use crate::error::AppError;
 
-tokio::task_local! {
-    static COMMITTING: Arc<AtomicBool>;
-}
-
-/// From here on the current request runs to completion even past its deadline. A no-op
-/// outside a request (tests calling the schema directly, the CLI).
-pub fn begin_commit() {
-    let _ = COMMITTING.try_with(|flag| flag.store(true, Ordering::SeqCst));
-}
+pub use crate::commit::begin_commit;
 
 /// A request that has not produced its response in time answers 503 with a code, unless
 /// it has begun to commit (see the module comment). The body of a streaming response,
@@ -47,7 +36,7 @@ pub fn begin_commit() {
 pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
     let graphql = req.uri().path() == "/graphql";
     let committing = Arc::new(AtomicBool::new(false));
-    let run = COMMITTING.scope(committing.clone(), next.run(req));
+    let run = crate::commit::scope(committing.clone(), next.run(req));
     tokio::pin!(run);
     match tokio::time::timeout(limit, &mut run).await {
         Ok(response) => response,
@@ -76,30 +65,5 @@ pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) ->
                 err.into_response()
             }
         }
-    }
-}
-
-/// Marks the request as committing when the first top-level mutation field starts
-/// (mutation fields run one after another, so nothing has changed before that).
-pub struct MutationsRunToCompletion;
-
-impl ExtensionFactory for MutationsRunToCompletion {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(MutationsRunToCompletion)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for MutationsRunToCompletion {
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        if info.path_node.parent.is_none() && info.parent_type == "Mutation" {
-            begin_commit();
-        }
-        next.run(ctx, info).await
     }
 }

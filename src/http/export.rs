@@ -5,23 +5,19 @@ use std::collections::HashSet;
 use axum::{
     body::Body,
     extract::{Query, State, rejection::QueryRejection},
-    http::{HeaderMap, header},
+    http::header,
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use sea_orm::Iterable;
 
-use super::Http;
+use super::{Http, viewer::RequireViewer};
 use crate::{
-    auth::viewer,
     domain::{
-        defects::{
-            export::{self, priority_label, status_label},
-            filter::DefectFilter,
-            queries::today,
-        },
-        reports::policy,
+        defects::filter::DefectFilter,
+        reports::export::{self, priority_label, status_label},
+        validate,
     },
     entities::enums::{DefectStatus, Priority},
     error::{AppError, AppResult},
@@ -48,11 +44,6 @@ const PARAMS: [&str; 13] = [
 pub struct ExportParams {
     pub filter: DefectFilter,
     pub bom: bool,
-}
-
-fn id(key: &str, v: &str) -> AppResult<i32> {
-    crate::domain::validate::parse_id(v)
-        .ok_or_else(|| AppError::bad_input(key, "expected a numeric id"))
 }
 
 /// Any of the values, separated by commas; each must be one of `choices` by its label.
@@ -126,10 +117,19 @@ impl ExportParams {
             }
             let f = &mut p.filter;
             match key {
-                "project" => f.project_id = Some(id(key, v)?),
-                "stage" => f.stage_id = Some(id(key, v)?),
-                "performer" => f.performer_id = Some(id(key, v)?),
-                "author" => f.author_id = Some(id(key, v)?),
+                "project" => {
+                    f.project_id = Some(validate::id_or_bad_input(key, v, "expected a numeric id")?)
+                }
+                "stage" => {
+                    f.stage_id = Some(validate::id_or_bad_input(key, v, "expected a numeric id")?)
+                }
+                "performer" => {
+                    f.performer_id =
+                        Some(validate::id_or_bad_input(key, v, "expected a numeric id")?)
+                }
+                "author" => {
+                    f.author_id = Some(validate::id_or_bad_input(key, v, "expected a numeric id")?)
+                }
                 "status" => f
                     .status
                     .extend(any_of(key, v, DefectStatus::iter(), status_label)?),
@@ -142,7 +142,7 @@ impl ExportParams {
                 "deadline_to" => f.deadline_to = Some(date(key, v)?),
                 "overdue" => f.overdue = Some(boolean(key, v)?),
                 "search" => {
-                    crate::domain::validate::search(Some(v))?;
+                    validate::search(Some(v))?;
                     f.search = Some(v.to_owned());
                 }
                 _ => p.bom = boolean(key, v)?,
@@ -178,24 +178,16 @@ impl ExportParams {
     security(("bearer" = [])))]
 pub async fn export(
     State(http): State<Http>,
-    headers: HeaderMap,
+    RequireViewer(viewer): RequireViewer,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
-    let auth = viewer::resolve(&http.state, &headers).await;
-    let viewer = auth.viewer()?.clone();
-    if !policy::can_export(viewer.role) {
-        return Err(AppError::forbidden("the export is for admins and managers"));
-    }
+    // 401 comes from the extractor, 403 from the domain, then 400 from the parameters.
+    let permit = export::authorize(viewer)?;
     let Query(pairs) = query.map_err(|e| AppError::bad_input("query", e.body_text()))?;
     let params = ExportParams::parse(&pairs)?;
-    let today = today();
-    let mut chunks = Box::pin(export::stream(
-        http.state.db.clone(),
-        viewer,
-        params.filter,
-        today,
-        params.bom,
-    ));
+    let today = crate::time::today();
+    let mut chunks =
+        Box::pin(permit.stream(http.state.db.clone(), params.filter, today, params.bom));
     // The first batch is read before answering, so a failing database still gets an
     // error status; a later failure can only cut the body short.
     let first = chunks.next().await.transpose()?;

@@ -20,11 +20,8 @@ use crate::{
     graphql::loaders,
 };
 
-/// Where links in responses point: `PUBLIC_URL`, else `http://<Host>` of the request
-/// (so `url` works in an `<img src>` of a frontend served from another origin), else
-/// nothing (relative links).
-#[derive(Clone, Debug, Default)]
-pub struct PublicOrigin(pub String);
+/// Defined beside the resolvers that read it (`graphql` may not import `http`); decided here.
+pub use crate::graphql::context::PublicOrigin;
 
 impl PublicOrigin {
     pub fn of(config: &crate::config::Config, headers: &HeaderMap) -> Self {

@@ -8,6 +8,7 @@ pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod openapi;
+pub mod viewer;
 
 use std::net::SocketAddr;
 

@@ -752,6 +752,7 @@ async fn a_page_costs_the_same_statements_at_10_and_100_rows() {
                   author { username }
                   comments { body author { username } }
                   history { toStatus changedBy { username } }
+                  attachments { filename uploadedBy { username } }
                 }
               }
             }

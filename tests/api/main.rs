@@ -16,6 +16,7 @@ mod fixtures;
 mod graphiql;
 mod graphql_http;
 mod input_bounds;
+mod layers;
 mod login_security;
 mod memory;
 mod operations;

@@ -8,9 +8,10 @@ use super::{files, policy, service};
 use crate::{
     auth::Viewer,
     auth::tokens::random_token,
+    domain::require,
     entities::attachments,
     error::{AppError, AppResult},
-    state::AppState,
+    storage::{FileKind, LinkSigner, Storage},
     time,
 };
 
@@ -23,32 +24,24 @@ fn storage_error(e: impl std::error::Error + Send + Sync + 'static) -> AppError 
     AppError::internal(e)
 }
 
+/// `max_bytes` is the configured upload limit (`MAX_UPLOAD_BYTES`).
 pub async fn upload(
-    state: &AppState,
+    db: &DatabaseConnection,
+    storage: &Storage,
+    max_bytes: u64,
     viewer: &Viewer,
     defect_id: i32,
     file: Upload,
 ) -> AppResult<attachments::Model> {
-    let db = &state.db;
     let defect = service::get(db, viewer, defect_id).await?;
-    if !policy::can_upload(viewer, &defect) {
-        return Err(AppError::forbidden(
-            "you may attach files only to defects you authored or perform",
-        ));
-    }
-    if defect.status.is_final() {
-        return Err(AppError::bad_input(
-            "defectId",
-            format!(
-                "the defect is {} and final: uploads are not possible",
-                defect.status.name()
-            ),
-        ));
-    }
-    if file.bytes.len() as u64 > state.config.max_upload_bytes {
+    require(
+        policy::can_upload(viewer, &defect),
+        "you may attach files only to defects you authored or perform",
+    )?;
+    policy::refuse_final(&defect, "defectId", "uploads are not possible")?;
+    if file.bytes.len() as u64 > max_bytes {
         return Err(AppError::PayloadTooLarge(format!(
-            "the file is larger than {} bytes",
-            state.config.max_upload_bytes
+            "the file is larger than {max_bytes} bytes"
         )));
     }
     if file.bytes.is_empty() {
@@ -63,15 +56,11 @@ pub async fn upload(
         .thumbnail
         .as_ref()
         .map(|_| format!("{key}-thumb.jpg"));
-    state
-        .storage
-        .put(&key, bytes)
-        .await
-        .map_err(storage_error)?;
+    storage.put(&key, bytes).await.map_err(storage_error)?;
     if let (Some(tk), Some(thumb)) = (&thumb_key, inspected.thumbnail)
-        && let Err(e) = state.storage.put(tk, Bytes::from(thumb)).await
+        && let Err(e) = storage.put(tk, Bytes::from(thumb)).await
     {
-        state.storage.delete_all(std::slice::from_ref(&key)).await;
+        storage.delete_all(std::slice::from_ref(&key)).await;
         return Err(storage_error(e));
     }
     let row = attachments::ActiveModel {
@@ -94,7 +83,7 @@ pub async fn upload(
         Ok(row) => Ok(row),
         Err(e) => {
             let keys: Vec<String> = std::iter::once(key).chain(thumb_key).collect();
-            state.storage.delete_all(&keys).await;
+            storage.delete_all(&keys).await;
             Err(e.into())
         }
     }
@@ -119,27 +108,41 @@ pub async fn get(
     Ok((row, defect))
 }
 
-pub async fn delete(state: &AppState, viewer: &Viewer, id: i32) -> AppResult<i32> {
-    let (row, defect) = get(&state.db, viewer, id).await?;
-    if !policy::can_delete_attachment(viewer, row.uploaded_by) {
-        return Err(AppError::forbidden(
-            "you may delete only attachments you uploaded",
-        ));
-    }
-    if defect.status.is_final() {
-        return Err(AppError::bad_input(
-            "id",
-            format!(
-                "the defect is {} and final: its attachments are kept",
-                defect.status.name()
-            ),
-        ));
-    }
-    attachments::Entity::delete_by_id(row.id)
-        .exec(&state.db)
-        .await?;
-    state
-        .storage
+/// An attachment opened by a signed link (`exp`, `sig` from [`LinkSigner::url`]): the
+/// link is the authority, so no viewer is needed. FORBIDDEN for a bad or expired link,
+/// checked before the row is read.
+pub async fn open_signed(
+    db: &DatabaseConnection,
+    links: &LinkSigner,
+    id: i32,
+    kind: FileKind,
+    exp: u64,
+    sig: &str,
+) -> AppResult<attachments::Model> {
+    require(
+        links.verify(id, kind, exp, sig, time::unix_now()),
+        "the link is invalid or has expired",
+    )?;
+    attachments::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("attachment"))
+}
+
+pub async fn delete(
+    db: &DatabaseConnection,
+    storage: &Storage,
+    viewer: &Viewer,
+    id: i32,
+) -> AppResult<i32> {
+    let (row, defect) = get(db, viewer, id).await?;
+    require(
+        policy::can_delete_attachment(viewer, row.uploaded_by),
+        "you may delete only attachments you uploaded",
+    )?;
+    policy::refuse_final(&defect, "id", "its attachments are kept")?;
+    attachments::Entity::delete_by_id(row.id).exec(db).await?;
+    storage
         .delete_all(&object_keys(std::slice::from_ref(&row)))
         .await;
     Ok(row.id)

@@ -4,6 +4,7 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
 use super::{policy, service};
 use crate::{
     auth::Viewer,
+    domain::require,
     domain::validate,
     entities::comments,
     error::{AppError, AppResult},
@@ -19,9 +20,7 @@ pub async fn add(
     body: &str,
 ) -> AppResult<comments::Model> {
     let defect = service::get(db, viewer, defect_id).await?;
-    if !policy::can_comment(viewer) {
-        return Err(AppError::forbidden("you may not comment"));
-    }
+    require(policy::can_comment(viewer), "you may not comment")?;
     let body = body.trim();
     if body.is_empty() {
         return Err(AppError::bad_input("body", "must not be empty"));

@@ -2,15 +2,12 @@
 use crate::{
     auth::Viewer,
     entities::{defects, enums::Role},
+    error::{AppError, AppResult},
 };
 
 /// Managers and admins; engineers only in projects they belong to.
 pub fn can_create(viewer: &Viewer, is_member: bool) -> bool {
-    match viewer.role {
-        Role::Admin | Role::Manager => true,
-        Role::Engineer => is_member,
-        Role::Observer => false,
-    }
+    viewer.role.is_manager() || (viewer.role == Role::Engineer && is_member)
 }
 
 /// The defect's author or performer.
@@ -20,16 +17,12 @@ pub fn is_own(viewer: &Viewer, defect: &defects::Model) -> bool {
 
 /// Edit title, description, stage, priority, deadline.
 pub fn can_edit(viewer: &Viewer, defect: &defects::Model) -> bool {
-    match viewer.role {
-        Role::Admin | Role::Manager => true,
-        Role::Engineer => is_own(viewer, defect),
-        Role::Observer => false,
-    }
+    viewer.role.is_manager() || (viewer.role == Role::Engineer && is_own(viewer, defect))
 }
 
 /// Assign or unassign a performer; delete a defect.
 pub fn can_manage(viewer: &Viewer) -> bool {
-    matches!(viewer.role, Role::Admin | Role::Manager)
+    viewer.role.is_manager()
 }
 
 /// Everyone who sees a defect may comment on it.
@@ -42,11 +35,29 @@ pub fn can_upload(viewer: &Viewer, defect: &defects::Model) -> bool {
 }
 
 pub fn can_delete_attachment(viewer: &Viewer, uploaded_by: i32) -> bool {
-    match viewer.role {
-        Role::Admin | Role::Manager => true,
-        Role::Engineer => uploaded_by == viewer.id,
-        Role::Observer => false,
+    viewer.role.is_manager() || (viewer.role == Role::Engineer && uploaded_by == viewer.id)
+}
+
+/// Open and the deadline is before `today` (the list's `overdue` filter says the same
+/// in SQL: `filter::overdue_condition`).
+pub fn is_overdue(defect: &defects::Model, today: chrono::NaiveDate) -> bool {
+    !defect.status.is_final() && defect.deadline.is_some_and(|d| d < today)
+}
+
+/// A final defect (CLOSED or CANCELLED) keeps its fields, performer and attachments;
+/// only comments may still be added. BAD_USER_INPUT against `field`, saying what the
+/// refusal means for this action (`consequence`).
+pub fn refuse_final(defect: &defects::Model, field: &str, consequence: &str) -> AppResult<()> {
+    if defect.status.is_final() {
+        return Err(AppError::bad_input(
+            field,
+            format!(
+                "the defect is {} and final: {consequence}",
+                defect.status.name()
+            ),
+        ));
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,8 +10,3 @@ pub fn visible_to(viewer: &Viewer) -> Select<defects::Entity> {
         None => q,
     }
 }
-
-/// Today's date for "overdue", in UTC (the server's reference for every client).
-pub fn today() -> chrono::NaiveDate {
-    chrono::Utc::now().date_naive()
-}

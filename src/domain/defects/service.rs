@@ -1,17 +1,18 @@
-//! Use cases for defects. Every write goes through [`write`]: one optimistic
+//! Use cases for defects. Every write goes through [`versioned::write`]: one optimistic
 //! `UPDATE … WHERE id = ? AND version = ?` and, for status moves, the history row, in one
 //! transaction.
 use chrono::NaiveDate;
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
-    sea_query::{Expr, ExprTrait, SimpleExpr},
+    sea_query::{Expr, SimpleExpr},
 };
 
 use super::{
     filter::{DefectFilter, DefectOrder},
     policy, queries,
     transitions::{self, Mover, Refusal},
+    versioned::{Move, check_version, history, write},
 };
 use crate::{
     auth::Viewer,
@@ -19,12 +20,12 @@ use crate::{
         Patch,
         pagination::{Page, PageArgs},
         projects::service::is_member,
-        search, validate,
+        require, search, validate,
     },
     entities::{
         defects::{self, Column},
         enums::{DefectStatus, Priority, ProjectStatus, Role},
-        stages, status_changes, users,
+        stages, users,
     },
     error::{AppError, AppResult},
     time,
@@ -69,7 +70,7 @@ pub async fn list(
     args: &PageArgs,
 ) -> AppResult<Page<defects::Model>> {
     filter.check()?;
-    let mut q = super::filter::filtered(queries::visible_to(viewer), filter, queries::today());
+    let mut q = super::filter::filtered(queries::visible_to(viewer), filter, time::today());
     if let Some(c) = &args.after {
         q = q.filter(order.after(c)?);
     }
@@ -84,30 +85,10 @@ pub async fn count(
 ) -> AppResult<u64> {
     filter.check()?;
     Ok(
-        super::filter::filtered(queries::visible_to(viewer), filter, queries::today())
+        super::filter::filtered(queries::visible_to(viewer), filter, time::today())
             .count(db)
             .await?,
     )
-}
-
-pub fn mover(viewer: &Viewer, defect: &defects::Model) -> Mover {
-    Mover {
-        role: viewer.role,
-        is_performer: defect.performer_id == Some(viewer.id),
-    }
-}
-
-/// The statuses the viewer may move this defect to now.
-pub fn allowed_transitions(viewer: &Viewer, defect: &defects::Model) -> Vec<DefectStatus> {
-    transitions::allowed(
-        defect.status,
-        mover(viewer, defect),
-        defect.performer_id.is_some(),
-    )
-}
-
-pub fn is_overdue(defect: &defects::Model, today: NaiveDate) -> bool {
-    !defect.status.is_final() && defect.deadline.is_some_and(|d| d < today)
 }
 
 async fn check_stage(db: &impl ConnectionTrait, project_id: i32, stage_id: i32) -> AppResult<()> {
@@ -149,32 +130,6 @@ async fn check_performer(
     Ok(())
 }
 
-fn refuse_final(defect: &defects::Model, what: &str) -> AppResult<()> {
-    if defect.status.is_final() {
-        return Err(AppError::bad_input(
-            "status",
-            format!(
-                "the defect is {} and final: {what} is not possible, only comments",
-                defect.status.name()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-fn check_version(defect: &defects::Model, expected: Option<i32>) -> AppResult<()> {
-    match expected {
-        Some(v) if v != defect.version => Err(stale(defect.version)),
-        _ => Ok(()),
-    }
-}
-
-fn stale(current: i32) -> AppError {
-    AppError::Conflict(format!(
-        "the defect was changed by someone else (now at version {current}); reload and try again"
-    ))
-}
-
 pub async fn create(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -182,14 +137,14 @@ pub async fn create(
 ) -> AppResult<defects::Model> {
     let project = crate::domain::projects::service::get(db, viewer, input.project_id).await?;
     let member = is_member(db, project.id, viewer.id).await?;
-    if !policy::can_create(viewer, member) {
-        return Err(AppError::forbidden(
-            "you may not register defects in this project",
-        ));
-    }
-    if input.performer_id.is_some() && !policy::can_manage(viewer) {
-        return Err(AppError::forbidden("only managers may assign a performer"));
-    }
+    require(
+        policy::can_create(viewer, member),
+        "you may not register defects in this project",
+    )?;
+    require(
+        input.performer_id.is_none() || policy::can_manage(viewer),
+        "only managers may assign a performer",
+    )?;
     if project.status == ProjectStatus::Closed {
         return Err(AppError::bad_input(
             "projectId",
@@ -234,74 +189,6 @@ pub async fn create(
     Ok(defect)
 }
 
-async fn history(
-    db: &impl ConnectionTrait,
-    defect_id: i32,
-    from: Option<DefectStatus>,
-    to: DefectStatus,
-    by: i32,
-    comment: Option<String>,
-) -> AppResult<()> {
-    status_changes::ActiveModel {
-        defect_id: Set(defect_id),
-        from_status: Set(from),
-        to_status: Set(to),
-        changed_by: Set(by),
-        changed_at: Set(time::now()),
-        comment: Set(comment),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(())
-}
-
-/// A status move to record with the update.
-struct Move {
-    from: DefectStatus,
-    to: DefectStatus,
-    comment: Option<String>,
-}
-
-/// Applies `changes` to the defect at the version it was read at, bumping the version;
-/// zero rows means someone else wrote first: CONFLICT, and nothing changes.
-async fn write(
-    db: &DatabaseConnection,
-    viewer: &Viewer,
-    defect: &defects::Model,
-    changes: Vec<(Column, SimpleExpr)>,
-    status_move: Option<Move>,
-) -> AppResult<defects::Model> {
-    let txn = db.begin().await?;
-    // The UPDATE is the transaction's first statement: on SQLite it takes the write lock
-    // (waiting for a concurrent writer) before anything is read.
-    let mut update = defects::Entity::update_many()
-        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
-        .col_expr(Column::UpdatedAt, Expr::value(time::now()))
-        .filter(Column::Id.eq(defect.id))
-        .filter(Column::Version.eq(defect.version));
-    for (col, value) in changes {
-        update = update.col_expr(col, value);
-    }
-    if update.exec(&txn).await?.rows_affected != 1 {
-        txn.rollback().await?;
-        let current = defects::Entity::find_by_id(defect.id).one(db).await?;
-        return Err(match current {
-            Some(d) => stale(d.version),
-            None => AppError::not_found("defect"),
-        });
-    }
-    if let Some(m) = status_move {
-        history(&txn, defect.id, Some(m.from), m.to, viewer.id, m.comment).await?;
-    }
-    let updated = defects::Entity::find_by_id(defect.id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::not_found("defect"))?;
-    txn.commit().await?;
-    Ok(updated)
-}
-
 pub async fn update(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -310,12 +197,11 @@ pub async fn update(
     expected_version: Option<i32>,
 ) -> AppResult<defects::Model> {
     let defect = get(db, viewer, id).await?;
-    if !policy::can_edit(viewer, &defect) {
-        return Err(AppError::forbidden(
-            "you may edit only defects you authored or perform",
-        ));
-    }
-    refuse_final(&defect, "editing")?;
+    require(
+        policy::can_edit(viewer, &defect),
+        "you may edit only defects you authored or perform",
+    )?;
+    policy::refuse_final(&defect, "status", "editing is not possible, only comments")?;
     check_version(&defect, expected_version)?;
     let mut changes: Vec<(Column, SimpleExpr)> = Vec::new();
     let (mut title, mut description) = (defect.title.clone(), defect.description.clone());
@@ -360,10 +246,15 @@ pub async fn assign(
     expected_version: Option<i32>,
 ) -> AppResult<defects::Model> {
     let defect = get(db, viewer, id).await?;
-    if !policy::can_manage(viewer) {
-        return Err(AppError::forbidden("only managers may assign a performer"));
-    }
-    refuse_final(&defect, "assignment")?;
+    require(
+        policy::can_manage(viewer),
+        "only managers may assign a performer",
+    )?;
+    policy::refuse_final(
+        &defect,
+        "status",
+        "assignment is not possible, only comments",
+    )?;
     check_version(&defect, expected_version)?;
     match performer_id {
         Some(p) => check_performer(db, defect.project_id, p).await?,
@@ -399,7 +290,7 @@ pub async fn change_status(
     transitions::check(
         defect.status,
         to,
-        mover(viewer, &defect),
+        Mover::of(viewer, &defect),
         defect.performer_id.is_some(),
     )
     .map_err(|r| match r {
@@ -431,17 +322,18 @@ pub async fn change_status(
 /// Deletes a defect with its comments, history and attachments (rows, then stored
 /// objects). Managers only.
 pub async fn delete(
-    state: &crate::state::AppState,
+    db: &DatabaseConnection,
+    storage: &crate::storage::Storage,
     viewer: &Viewer,
     id: i32,
 ) -> AppResult<defects::Model> {
-    let db = &state.db;
     let defect = get(db, viewer, id).await?;
-    if !policy::can_manage(viewer) {
-        return Err(AppError::forbidden("only managers may delete defects"));
-    }
+    require(
+        policy::can_manage(viewer),
+        "only managers may delete defects",
+    )?;
     let keys = super::attachments::keys_of_defect(db, defect.id).await?;
     defects::Entity::delete_by_id(defect.id).exec(db).await?;
-    state.storage.delete_all(&keys).await;
+    storage.delete_all(&keys).await;
     Ok(defect)
 }

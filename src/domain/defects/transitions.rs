@@ -1,7 +1,13 @@
 //! The defect status machine: which moves exist and who may make them. The service
 //! and `allowedTransitions` both ask [`check`], so what the UI offers is exactly what
 //! the server accepts.
-use crate::entities::enums::{DefectStatus, Role};
+use crate::{
+    auth::Viewer,
+    entities::{
+        defects,
+        enums::{DefectStatus, Role},
+    },
+};
 
 use DefectStatus::*;
 
@@ -28,6 +34,16 @@ pub struct Mover {
     pub role: Role,
     /// The caller performs this defect.
     pub is_performer: bool,
+}
+
+impl Mover {
+    /// The viewer as the machine sees them for this defect.
+    pub fn of(viewer: &Viewer, defect: &defects::Model) -> Self {
+        Mover {
+            role: viewer.role,
+            is_performer: defect.performer_id == Some(viewer.id),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,7 +82,7 @@ pub fn check(
     let Some((_, _, who)) = MOVES.iter().find(|(f, t, _)| *f == from && *t == to) else {
         return Err(Refusal::Invalid(why_invalid(from, to)));
     };
-    let manager = matches!(mover.role, Role::Admin | Role::Manager);
+    let manager = mover.role.is_manager();
     let allowed = match who {
         Who::Managers => manager,
         Who::ManagersOrPerformer => manager || (mover.role == Role::Engineer && mover.is_performer),
@@ -97,6 +113,15 @@ pub fn allowed(from: DefectStatus, mover: Mover, has_performer: bool) -> Vec<Def
         .into_iter()
         .filter(|to| check(from, *to, mover, has_performer).is_ok())
         .collect()
+}
+
+/// The statuses the viewer may move this defect to now (`allowedTransitions`).
+pub fn allowed_to(viewer: &Viewer, defect: &defects::Model) -> Vec<DefectStatus> {
+    allowed(
+        defect.status,
+        Mover::of(viewer, defect),
+        defect.performer_id.is_some(),
+    )
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ pub fn sees_all_projects(role: Role) -> bool {
 
 /// Create/update/delete projects and stages, manage members.
 pub fn can_manage(role: Role) -> bool {
-    matches!(role, Role::Admin | Role::Manager)
+    role.is_manager()
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::{
     domain::{
         Patch,
         pagination::{Page, PageArgs},
-        search, validate,
+        require, search, validate,
     },
     entities::{
         defects,
@@ -45,13 +45,10 @@ pub struct ProjectPatch {
 }
 
 pub(crate) fn require_manage(viewer: &Viewer) -> AppResult<()> {
-    if policy::can_manage(viewer.role) {
-        Ok(())
-    } else {
-        Err(AppError::forbidden(
-            "only managers and admins may change projects",
-        ))
-    }
+    require(
+        policy::can_manage(viewer.role),
+        "only managers and admins may change projects",
+    )
 }
 
 /// A project the viewer can see, or NOT_FOUND.

@@ -4,6 +4,7 @@
 //! narrowed by the same filter and visibility code as the defect list, plus at most one
 //! plain query for the projects or engineers it reports on. The statement count is fixed
 //! whatever the number of defects.
+pub mod export;
 pub mod policy;
 pub mod queries;
 pub mod service;

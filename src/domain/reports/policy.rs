@@ -8,7 +8,7 @@ pub fn can_view(role: Role) -> bool {
 
 /// The CSV export holds every field of every defect: managers and admins only.
 pub fn can_export(role: Role) -> bool {
-    matches!(role, Role::Admin | Role::Manager)
+    role.is_manager()
 }
 
 #[cfg(test)]

@@ -10,12 +10,9 @@ use super::{
 };
 use crate::{
     auth::Viewer,
-    domain::{
-        defects::{filter::DefectFilter, queries::today},
-        projects::queries as projects_queries,
-    },
+    domain::{defects::filter::DefectFilter, projects::queries as projects_queries, require},
     entities::{defects, enums::Role, projects, users},
-    error::{AppError, AppResult},
+    error::AppResult,
 };
 
 /// Narrows every report. `from`/`to` bound `created_at`, inclusive.
@@ -39,13 +36,10 @@ impl ReportFilter {
 }
 
 pub fn check(viewer: &Viewer) -> AppResult<()> {
-    if policy::can_view(viewer.role) {
-        Ok(())
-    } else {
-        Err(AppError::forbidden(
-            "reports are for admins, managers and observers",
-        ))
-    }
+    require(
+        policy::can_view(viewer.role),
+        "reports are for admins, managers and observers",
+    )
 }
 
 /// Counts over every visible defect that matches the filter.
@@ -55,7 +49,8 @@ pub async fn summary(
     filter: &ReportFilter,
 ) -> AppResult<Counts> {
     check(viewer)?;
-    let rows = queries::aggregate(db, viewer, &filter.defects(), None, today()).await?;
+    let rows =
+        queries::aggregate(db, viewer, &filter.defects(), None, crate::time::today()).await?;
     Ok(rows
         .into_iter()
         .next()
@@ -103,7 +98,7 @@ pub async fn by_project(
         viewer,
         &filter.defects(),
         Some(defects::Column::ProjectId),
-        today(),
+        crate::time::today(),
     )
     .await?;
     Ok(merge(list, |p| p.id, rows))
@@ -129,7 +124,7 @@ pub async fn by_engineer(
         viewer,
         &filter.defects(),
         Some(defects::Column::PerformerId),
-        today(),
+        crate::time::today(),
     )
     .await?;
     Ok(merge(list, |u| u.id, rows))

@@ -3,7 +3,7 @@ use crate::entities::enums::Role;
 
 /// `users` and `user(id)`: managers and admins; everyone may read their own account.
 pub fn can_list(role: Role) -> bool {
-    matches!(role, Role::Admin | Role::Manager)
+    role.is_manager()
 }
 
 /// Creating users, changing roles, deactivating: admins only.

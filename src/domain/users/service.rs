@@ -10,7 +10,7 @@ use crate::{
     domain::{
         Patch,
         pagination::{Page, PageArgs},
-        search, validate,
+        require, search, validate,
     },
     entities::{enums::Role, refresh_tokens, users},
     error::{AppError, AppResult},
@@ -43,11 +43,10 @@ pub async fn me(db: &DatabaseConnection, viewer: &Viewer) -> AppResult<users::Mo
 }
 
 pub async fn get(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppResult<users::Model> {
-    if id != viewer.id && !policy::can_list(viewer.role) {
-        return Err(AppError::forbidden(
-            "only managers and admins may look up users",
-        ));
-    }
+    require(
+        id == viewer.id || policy::can_list(viewer.role),
+        "only managers and admins may look up users",
+    )?;
     users::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -55,21 +54,17 @@ pub async fn get(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppResult
 }
 
 fn require_list(viewer: &Viewer) -> AppResult<()> {
-    if policy::can_list(viewer.role) {
-        Ok(())
-    } else {
-        Err(AppError::forbidden(
-            "only managers and admins may list users",
-        ))
-    }
+    require(
+        policy::can_list(viewer.role),
+        "only managers and admins may list users",
+    )
 }
 
 fn require_manage(viewer: &Viewer) -> AppResult<()> {
-    if policy::can_manage(viewer.role) {
-        Ok(())
-    } else {
-        Err(AppError::forbidden("only admins may manage users"))
-    }
+    require(
+        policy::can_manage(viewer.role),
+        "only admins may manage users",
+    )
 }
 
 pub async fn list(

@@ -5,6 +5,8 @@
 //! [`prime_projects`]): async-graphql's loader batches by a 1 ms timer, and a large page
 //! resolved by a slow executor splits into several batches; priming makes one batch per
 //! relation regardless of timing, so a page costs a constant number of statements.
+mod primed;
+
 use std::collections::{BTreeSet, HashMap};
 
 use async_graphql::{
@@ -19,25 +21,21 @@ use crate::{
     },
     error::AppError,
 };
+use primed::defect;
 
-/// Rows by their parent key, in the order given; every asked key present (an empty list
-/// for a parent without children).
-fn group<R>(
-    keys: &[i32],
-    rows: impl IntoIterator<Item = R>,
-    key: impl Fn(&R) -> i32,
-) -> HashMap<i32, Vec<R>> {
-    let mut out: HashMap<i32, Vec<R>> = keys.iter().map(|k| (*k, Vec::new())).collect();
-    for r in rows {
-        out.entry(key(&r)).or_default().push(r);
-    }
-    out
-}
+// ---- The loaders: one per relation, each over one table.
 
 pub struct UserByIdLoader(pub DatabaseConnection);
 pub struct ProjectByIdLoader(pub DatabaseConnection);
 pub struct StagesByProjectLoader(pub DatabaseConnection);
 pub struct MembersByProjectLoader(pub DatabaseConnection);
+pub struct StageByIdLoader(pub DatabaseConnection);
+pub struct AttachmentsByDefectLoader(pub DatabaseConnection);
+pub struct CommentsByDefectLoader(pub DatabaseConnection);
+pub struct HistoryByDefectLoader(pub DatabaseConnection);
+pub struct CommentCountByDefectLoader(pub DatabaseConnection);
+
+// ---- How each loader reads its rows.
 
 impl Loader<i32> for UserByIdLoader {
     type Value = users::Model;
@@ -62,6 +60,19 @@ impl Loader<i32> for ProjectByIdLoader {
             .all(&self.0)
             .await?;
         Ok(rows.into_iter().map(|p| (p.id, p)).collect())
+    }
+}
+
+impl Loader<i32> for StageByIdLoader {
+    type Value = stages::Model;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = stages::Entity::find()
+            .filter(stages::Column::Id.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await?;
+        Ok(rows.into_iter().map(|s| (s.id, s)).collect())
     }
 }
 
@@ -102,9 +113,89 @@ impl Loader<i32> for MembersByProjectLoader {
     }
 }
 
-/// Adds a fresh set of loaders to one request.
+/// Oldest first.
+impl Loader<i32> for AttachmentsByDefectLoader {
+    type Value = Vec<attachments::Model>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = attachments::Entity::find()
+            .filter(attachments::Column::DefectId.is_in(keys.iter().copied()))
+            .order_by_asc(attachments::Column::Id)
+            .all(&self.0)
+            .await?;
+        Ok(group(keys, rows, |r| r.defect_id))
+    }
+}
+/// Oldest first.
+impl Loader<i32> for CommentsByDefectLoader {
+    type Value = Vec<comments::Model>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = comments::Entity::find()
+            .filter(comments::Column::DefectId.is_in(keys.iter().copied()))
+            .order_by_asc(comments::Column::Id)
+            .all(&self.0)
+            .await?;
+        Ok(group(keys, rows, |r| r.defect_id))
+    }
+}
+
+/// Oldest first.
+impl Loader<i32> for HistoryByDefectLoader {
+    type Value = Vec<status_changes::Model>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = status_changes::Entity::find()
+            .filter(status_changes::Column::DefectId.is_in(keys.iter().copied()))
+            .order_by_asc(status_changes::Column::Id)
+            .all(&self.0)
+            .await?;
+        Ok(group(keys, rows, |r| r.defect_id))
+    }
+}
+
+impl Loader<i32> for CommentCountByDefectLoader {
+    type Value = i64;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows: Vec<(i32, i64)> = comments::Entity::find()
+            .select_only()
+            .column(comments::Column::DefectId)
+            .column_as(comments::Column::Id.count(), "n")
+            .filter(comments::Column::DefectId.is_in(keys.iter().copied()))
+            .group_by(comments::Column::DefectId)
+            .into_tuple()
+            .all(&self.0)
+            .await?;
+        let mut out: HashMap<i32, i64> = keys.iter().map(|k| (*k, 0)).collect();
+        out.extend(rows);
+        Ok(out)
+    }
+}
+
+/// Rows by their parent key, in the order given; every asked key present (an empty list
+/// for a parent without children).
+fn group<R>(
+    keys: &[i32],
+    rows: impl IntoIterator<Item = R>,
+    key: impl Fn(&R) -> i32,
+) -> HashMap<i32, Vec<R>> {
+    let mut out: HashMap<i32, Vec<R>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+    for r in rows {
+        out.entry(key(&r)).or_default().push(r);
+    }
+    out
+}
+
+// ---- Registration: a fresh set per request, and reading through it.
+
 type Cached<L> = DataLoader<L, HashMapCache>;
 
+/// Adds a fresh set of loaders to one request.
 pub fn register(
     request: async_graphql::Request,
     db: &DatabaseConnection,
@@ -140,6 +231,8 @@ where
         .await
         .map_err(|e| e.extend())
 }
+
+// ---- Priming: one batch per relation for a page, whatever the executor's timing.
 
 /// Loads many keys now — one query, without the batching delay — and caches them for
 /// the rest of this request.
@@ -197,8 +290,8 @@ pub async fn prime_projects(
 ) -> async_graphql::Result<()> {
     let ids: BTreeSet<i32> = rows.iter().map(|p| p.id).collect();
     tokio::try_join!(
-        load_if::<MembersByProjectLoader>(ctx, selects(ctx, &["members"]), &ids),
-        load_if::<StagesByProjectLoader>(ctx, selects(ctx, &["stages"]), &ids),
+        load_if::<MembersByProjectLoader>(ctx, selects(ctx, primed::project::MEMBERS), &ids),
+        load_if::<StagesByProjectLoader>(ctx, selects(ctx, primed::project::STAGES), &ids),
     )?;
     Ok(())
 }
@@ -219,117 +312,33 @@ pub async fn prime_defects(
     let (_, _, _, _, comments, history, files, _) = tokio::try_join!(
         load_if::<ProjectByIdLoader>(
             ctx,
-            selects(ctx, &["project"]) || selects(ctx, &["stage", "project"]),
+            selects(ctx, defect::PROJECT) || selects(ctx, defect::STAGE_PROJECT),
             &project_ids
         ),
-        load_if::<MembersByProjectLoader>(ctx, selects(ctx, &["project", "members"]), &project_ids),
-        load_if::<StagesByProjectLoader>(ctx, selects(ctx, &["project", "stages"]), &project_ids),
-        load_if::<StageByIdLoader>(ctx, selects(ctx, &["stage"]), &stage_ids),
-        load_if::<CommentsByDefectLoader>(ctx, selects(ctx, &["comments"]), &ids),
-        load_if::<HistoryByDefectLoader>(ctx, selects(ctx, &["history"]), &ids),
-        load_if::<AttachmentsByDefectLoader>(ctx, selects(ctx, &["attachments"]), &ids),
-        load_if::<CommentCountByDefectLoader>(ctx, selects(ctx, &["commentCount"]), &ids),
+        load_if::<MembersByProjectLoader>(ctx, selects(ctx, defect::PROJECT_MEMBERS), &project_ids),
+        load_if::<StagesByProjectLoader>(ctx, selects(ctx, defect::PROJECT_STAGES), &project_ids),
+        load_if::<StageByIdLoader>(ctx, selects(ctx, defect::STAGE), &stage_ids),
+        load_if::<CommentsByDefectLoader>(ctx, selects(ctx, defect::COMMENTS), &ids),
+        load_if::<HistoryByDefectLoader>(ctx, selects(ctx, defect::HISTORY), &ids),
+        load_if::<AttachmentsByDefectLoader>(ctx, selects(ctx, defect::ATTACHMENTS), &ids),
+        load_if::<CommentCountByDefectLoader>(ctx, selects(ctx, defect::COMMENT_COUNT), &ids),
     )?;
     let mut users: BTreeSet<i32> = BTreeSet::new();
-    if selects(ctx, &["performer"]) {
+    if selects(ctx, defect::PERFORMER) {
         users.extend(rows.iter().filter_map(|d| d.performer_id));
     }
-    if selects(ctx, &["author"]) {
+    if selects(ctx, defect::AUTHOR) {
         users.extend(rows.iter().map(|d| d.author_id));
     }
-    if selects(ctx, &["comments", "author"]) {
+    if selects(ctx, defect::COMMENTS_AUTHOR) {
         users.extend(comments.values().flatten().map(|c| c.author_id));
     }
-    if selects(ctx, &["history", "changedBy"]) {
+    if selects(ctx, defect::HISTORY_CHANGED_BY) {
         users.extend(history.values().flatten().map(|h| h.changed_by));
     }
-    if selects(ctx, &["attachments", "uploadedBy"]) {
+    if selects(ctx, defect::ATTACHMENTS_UPLOADED_BY) {
         users.extend(files.values().flatten().map(|a| a.uploaded_by));
     }
     load_many::<UserByIdLoader>(ctx, users).await?;
     Ok(())
-}
-
-pub struct StageByIdLoader(pub DatabaseConnection);
-pub struct AttachmentsByDefectLoader(pub DatabaseConnection);
-
-/// Oldest first.
-impl Loader<i32> for AttachmentsByDefectLoader {
-    type Value = Vec<attachments::Model>;
-    type Error = AppError;
-
-    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
-        let rows = attachments::Entity::find()
-            .filter(attachments::Column::DefectId.is_in(keys.iter().copied()))
-            .order_by_asc(attachments::Column::Id)
-            .all(&self.0)
-            .await?;
-        Ok(group(keys, rows, |r| r.defect_id))
-    }
-}
-pub struct CommentsByDefectLoader(pub DatabaseConnection);
-pub struct HistoryByDefectLoader(pub DatabaseConnection);
-pub struct CommentCountByDefectLoader(pub DatabaseConnection);
-
-impl Loader<i32> for StageByIdLoader {
-    type Value = stages::Model;
-    type Error = AppError;
-
-    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
-        let rows = stages::Entity::find()
-            .filter(stages::Column::Id.is_in(keys.iter().copied()))
-            .all(&self.0)
-            .await?;
-        Ok(rows.into_iter().map(|s| (s.id, s)).collect())
-    }
-}
-
-/// Oldest first.
-impl Loader<i32> for CommentsByDefectLoader {
-    type Value = Vec<comments::Model>;
-    type Error = AppError;
-
-    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
-        let rows = comments::Entity::find()
-            .filter(comments::Column::DefectId.is_in(keys.iter().copied()))
-            .order_by_asc(comments::Column::Id)
-            .all(&self.0)
-            .await?;
-        Ok(group(keys, rows, |r| r.defect_id))
-    }
-}
-
-/// Oldest first.
-impl Loader<i32> for HistoryByDefectLoader {
-    type Value = Vec<status_changes::Model>;
-    type Error = AppError;
-
-    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
-        let rows = status_changes::Entity::find()
-            .filter(status_changes::Column::DefectId.is_in(keys.iter().copied()))
-            .order_by_asc(status_changes::Column::Id)
-            .all(&self.0)
-            .await?;
-        Ok(group(keys, rows, |r| r.defect_id))
-    }
-}
-
-impl Loader<i32> for CommentCountByDefectLoader {
-    type Value = i64;
-    type Error = AppError;
-
-    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
-        let rows: Vec<(i32, i64)> = comments::Entity::find()
-            .select_only()
-            .column(comments::Column::DefectId)
-            .column_as(comments::Column::Id.count(), "n")
-            .filter(comments::Column::DefectId.is_in(keys.iter().copied()))
-            .group_by(comments::Column::DefectId)
-            .into_tuple()
-            .all(&self.0)
-            .await?;
-        let mut out: HashMap<i32, i64> = keys.iter().map(|k| (*k, 0)).collect();
-        out.extend(rows);
-        Ok(out)
-    }
 }

@@ -1,0 +1,11 @@
+//! Defect, Comment, Attachment and StatusChange: objects, inputs, the defect queries
+//! and mutations, one file each (split from one 559-line file; see docs/ARCHITECTURE.md).
+mod inputs;
+mod mutation;
+mod objects;
+mod query;
+
+pub use inputs::{CreateDefectInput, DefectFilterInput, UpdateDefectInput};
+pub use mutation::DefectMutation;
+pub use objects::{Attachment, Comment, Defect, DefectConnection, DefectEdge, StatusChange};
+pub use query::DefectQuery;

@@ -1,0 +1,203 @@
+//! Defect mutations: create, update, delete, assign, move; comments and attachments.
+use async_graphql::{Context, ID, MaybeUndefined, Object, Upload};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::{
+    inputs::{CreateDefectInput, UpdateDefectInput, input_id},
+    objects::{Attachment, Comment, Defect},
+};
+use crate::{
+    domain::defects::{attachments, comments, service as defects},
+    entities::enums::DefectStatus,
+    error::{AppError, GqlResultExt},
+    graphql::{
+        context::ContextExt,
+        scalars::{id, patch},
+    },
+};
+
+#[derive(Default)]
+pub struct DefectMutation;
+
+#[Object]
+impl DefectMutation {
+    async fn create_defect(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateDefectInput,
+    ) -> async_graphql::Result<Defect> {
+        let viewer = ctx.viewer()?;
+        let input = defects::NewDefect {
+            project_id: self::id("project", &input.project_id)?,
+            stage_id: input
+                .stage_id
+                .as_ref()
+                .map(|s| input_id("stageId", s))
+                .transpose()?,
+            title: input.title,
+            description: input.description,
+            priority: input.priority,
+            deadline: input.deadline.map(|d| d.0),
+            performer_id: input
+                .performer_id
+                .as_ref()
+                .map(|p| input_id("performerId", p))
+                .transpose()?,
+        };
+        defects::create(&ctx.state().db, viewer, input)
+            .await
+            .gql()
+            .map(Defect)
+    }
+
+    async fn update_defect(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateDefectInput,
+        expected_version: Option<i32>,
+    ) -> async_graphql::Result<Defect> {
+        let viewer = ctx.viewer()?;
+        let id = self::id("defect", &id)?;
+        let stage_id = match input.stage_id {
+            MaybeUndefined::Value(s) => Some(Some(input_id("stageId", &s)?)),
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Undefined => None,
+        };
+        let patch = defects::DefectPatch {
+            stage_id,
+            title: patch(input.title, |v| v),
+            description: patch(input.description, |v| v),
+            priority: patch(input.priority, |v| v),
+            deadline: patch(input.deadline, |d| d.0),
+        };
+        defects::update(&ctx.state().db, viewer, id, patch, expected_version)
+            .await
+            .gql()
+            .map(Defect)
+    }
+
+    /// Managers and admins. Removes the defect with its comments, history and attachments.
+    async fn delete_defect(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let viewer = ctx.viewer()?;
+        let id = self::id("defect", &id)?;
+        let state = ctx.state();
+        defects::delete(&state.db, &state.storage, viewer, id)
+            .await
+            .gql()
+            .map(|d| ID(d.id.to_string()))
+    }
+
+    /// Managers and admins. `performerId: null` unassigns (only while NEW).
+    async fn assign_defect(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        performer_id: Option<ID>,
+        expected_version: Option<i32>,
+    ) -> async_graphql::Result<Defect> {
+        let viewer = ctx.viewer()?;
+        let id = self::id("defect", &id)?;
+        let performer = performer_id
+            .as_ref()
+            .map(|p| input_id("performerId", p))
+            .transpose()?;
+        defects::assign(&ctx.state().db, viewer, id, performer, expected_version)
+            .await
+            .gql()
+            .map(Defect)
+    }
+
+    /// Moves the defect through the status machine; `comment` is kept on the history row.
+    async fn change_defect_status(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        status: DefectStatus,
+        comment: Option<String>,
+        expected_version: Option<i32>,
+    ) -> async_graphql::Result<Defect> {
+        let viewer = ctx.viewer()?;
+        let id = self::id("defect", &id)?;
+        defects::change_status(
+            &ctx.state().db,
+            viewer,
+            id,
+            status,
+            comment,
+            expected_version,
+        )
+        .await
+        .gql()
+        .map(Defect)
+    }
+
+    /// Anyone who can see the defect; final defects take comments too.
+    async fn add_comment(
+        &self,
+        ctx: &Context<'_>,
+        defect_id: ID,
+        body: String,
+    ) -> async_graphql::Result<Comment> {
+        let viewer = ctx.viewer()?;
+        let id = self::id("defect", &defect_id)?;
+        comments::add(&ctx.state().db, viewer, id, &body)
+            .await
+            .gql()
+            .map(Comment)
+    }
+
+    /// Attaches a photo or PDF (GraphQL multipart request). Managers and admins: any
+    /// visible defect; engineers: their own. The type is decided from the content.
+    async fn upload_attachment(
+        &self,
+        ctx: &Context<'_>,
+        defect_id: ID,
+        file: Upload,
+    ) -> async_graphql::Result<Attachment> {
+        let viewer = ctx.viewer()?;
+        let id = self::id("defect", &defect_id)?;
+        let value = file
+            .value(ctx)
+            .map_err(|_| AppError::bad_input("file", "no file was sent"))
+            .gql()?;
+        let limit = ctx.state().config.max_upload_bytes;
+        let mut bytes = Vec::new();
+        // The multipart reader already enforces the limit; reading one byte past it keeps
+        // this safe even if that ever changes.
+        let mut file = tokio::fs::File::from_std(value.content);
+        // One file may be mapped to several variables (the multipart spec allows it);
+        // each gets a handle on the same temp file, sharing its offset, so every reader
+        // starts from the beginning. Mutations run one after another, so reads do not
+        // interleave.
+        file.seek(std::io::SeekFrom::Start(0))
+            .await
+            .map_err(AppError::internal)
+            .gql()?;
+        file.take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(AppError::internal)
+            .gql()?;
+        let upload = attachments::Upload {
+            filename: value.filename,
+            bytes,
+        };
+        let state = ctx.state();
+        attachments::upload(&state.db, &state.storage, limit, viewer, id, upload)
+            .await
+            .gql()
+            .map(Attachment)
+    }
+
+    /// Managers and admins: any; engineers: the ones they uploaded. Removes the stored files.
+    async fn delete_attachment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let viewer = ctx.viewer()?;
+        let id = self::id("attachment", &id)?;
+        let state = ctx.state();
+        attachments::delete(&state.db, &state.storage, viewer, id)
+            .await
+            .gql()
+            .map(|id| ID(id.to_string()))
+    }
+}

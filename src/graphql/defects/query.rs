@@ -1,0 +1,62 @@
+//! `defects` and `defect`.
+use async_graphql::{Context, ID, Object};
+
+use super::{
+    inputs::DefectFilterInput,
+    objects::{Defect, DefectConnection},
+};
+use crate::{
+    domain::{
+        defects::{filter, service as defects},
+        pagination::PageArgs,
+    },
+    error::{GqlResultExt, found_or_null},
+    graphql::{context::ContextExt, loaders, pagination::wants_total, scalars::id},
+};
+
+#[derive(Default)]
+pub struct DefectQuery;
+
+#[Object]
+impl DefectQuery {
+    /// Defects the viewer can see. Default order: newest first.
+    #[graphql(complexity = "crate::graphql::pagination::cost(first) * child_complexity")]
+    async fn defects(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<DefectFilterInput>,
+        order_by: Option<filter::DefectOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<DefectConnection> {
+        let viewer = ctx.viewer()?;
+        let db = &ctx.state().db;
+        let args = PageArgs::new(first, after.as_deref()).gql()?;
+        let filter: filter::DefectFilter = filter.unwrap_or_default().into();
+        let order = order_by.unwrap_or_default();
+        let page = defects::list(db, viewer, &filter, order, &args)
+            .await
+            .gql()?;
+        let rows: Vec<_> = page.items.iter().map(|(_, d)| d.clone()).collect();
+        loaders::prime_defects(ctx, &rows).await?;
+        let total = if wants_total(ctx) {
+            defects::count(db, viewer, &filter).await.gql()?
+        } else {
+            0
+        };
+        Ok(DefectConnection::new(page.map(Defect), total))
+    }
+
+    /// A defect, or null when it does not exist or is not visible to the viewer.
+    async fn defect(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Defect>> {
+        let viewer = ctx.viewer()?;
+        let Ok(id) = self::id("defect", &id) else {
+            return Ok(None);
+        };
+        let Some(d) = found_or_null(defects::get(&ctx.state().db, viewer, id).await)? else {
+            return Ok(None);
+        };
+        loaders::prime_defects(ctx, std::slice::from_ref(&d)).await?;
+        Ok(Some(Defect(d)))
+    }
+}
