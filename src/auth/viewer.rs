@@ -22,15 +22,6 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-
-    /// ADMIN or MANAGER: may manage projects, stages, members and any defect.
-    pub fn is_manager(&self) -> bool {
-        matches!(self.role, Role::Admin | Role::Manager)
-    }
-
     pub fn from_user(user: &users::Model) -> Self {
         Viewer {
             id: user.id,
