@@ -26,7 +26,7 @@ pub async fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
         .one(&state.db)
         .await?
         .ok_or("the bench database has no user 1")?;
-    let token = defect_control::auth::service::open_session(&state, user)
+    let token = defect_control::auth::service::open_session(state.sessions(), user)
         .await?
         .access;
     let app = defect_control::app(state);

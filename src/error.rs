@@ -1,7 +1,9 @@
 //! One error type whose variants are the contract's codes.
 //!
 //! GraphQL: resolvers convert with `.extend()` (see [`AppError::extend`]); REST: the
-//! `IntoResponse` impl gives the status and `{"error":{"code","message"}}`.
+//! `IntoResponse` impl gives the status and `{"error":{"code","message"}}`, written by
+//! [`RestErrorBody`] alone (the GraphQL shape has its own single writer in
+//! `http::graphql::response`).
 use std::sync::Arc;
 
 use async_graphql::ErrorExtensions;
@@ -11,6 +13,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use sea_orm::{DbErr, SqlErr};
+use serde::Serialize;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AppError {
@@ -140,13 +143,39 @@ impl ErrorExtensions for AppError {
     }
 }
 
+/// The REST error body, `{"error":{"code","message"}}`: the one place its shape is
+/// written, for our handlers' errors, for axum's own rejections (`http::access`) and for
+/// the 503 of the connection limit (`server::refuse`, serialised to raw bytes).
+#[derive(Debug, Serialize)]
+pub struct RestErrorBody<'a> {
+    error: RestError<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct RestError<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl<'a> RestErrorBody<'a> {
+    pub fn new(code: &'a str, message: &'a str) -> Self {
+        RestErrorBody {
+            error: RestError { code, message },
+        }
+    }
+
+    /// `status` with this body as `application/json`.
+    pub fn into_response_with(self, status: StatusCode) -> Response {
+        (status, Json(self)).into_response()
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
-        let body = serde_json::json!({
-            "error": { "code": self.code(), "message": self.to_string() }
-        });
-        let mut response = (self.status(), Json(body)).into_response();
+        let message = self.to_string();
+        let mut response =
+            RestErrorBody::new(self.code(), &message).into_response_with(self.status());
         let retry = match &self {
             AppError::RateLimited { retry_after } => Some(*retry_after),
             AppError::Unavailable(_) => Some(1),
@@ -206,6 +235,25 @@ mod tests {
             "email"
         );
         assert_eq!(unique_field("something else"), "value");
+    }
+
+    #[tokio::test]
+    async fn rest_errors_have_the_contract_shape() {
+        let response = AppError::RateLimited { retry_after: 7 }.into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "7");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let bytes = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+        assert_eq!(
+            body,
+            serde_json::json!({ "error": {
+                "code": "RATE_LIMITED",
+                "message": "too many failed attempts; retry in 7 s",
+            }})
+        );
     }
 
     #[test]

@@ -299,17 +299,12 @@ async fn seed_defect(
         defects::service::assign(db, manager, defect.id, Some(p.id), None).await?;
     }
     use DefectStatus::*;
-    let mut path = match d.status {
-        New => vec![],
-        InProgress => vec![InProgress],
-        Review | Closed => vec![InProgress, Review],
-        Cancelled => vec![Cancelled],
-    };
-    if d.rework && matches!(d.status, Review | Closed) {
-        path.extend([InProgress, Review]);
-    }
-    if d.status == Closed {
-        path.push(Closed);
+    let mut path = defects::transitions::path_to(d.status).to_vec();
+    if d.rework
+        && let Some(review) = path.iter().position(|s| *s == Review)
+    {
+        // Returned once and sent to review again, right after the first review.
+        path.splice(review + 1..review + 1, [InProgress, Review]);
     }
     let mut current = New;
     for to in path {

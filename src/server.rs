@@ -22,7 +22,10 @@ use tokio::{
 };
 use tower::ServiceExt;
 
-use crate::state::AppState;
+use crate::{
+    error::{AppError, RestErrorBody},
+    state::AppState,
+};
 
 /// Serves until `shutdown` resolves, then stops accepting and gives in-flight requests
 /// `grace` to finish before returning anyway.
@@ -132,9 +135,14 @@ fn warn_if_over_descriptor_limit(max_connections: usize) {
 /// It is a coded 503, so a client (or a load balancer) knows to retry rather than seeing
 /// a bare reset.
 fn refuse(stream: TcpStream) {
-    let body = r#"{"error":{"code":"SERVICE_UNAVAILABLE","message":"too many connections; retry shortly"}}"#;
+    let err = AppError::Unavailable("too many connections; retry shortly".into());
+    let message = err.to_string();
+    // Serialising two short strings cannot fail; an empty body would still be a 503.
+    let body = serde_json::to_string(&RestErrorBody::new(err.code(), &message)).unwrap_or_default();
     let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        err.status().as_str(),
+        err.status().canonical_reason().unwrap_or_default(),
         body.len()
     );
     let _ = stream.try_write(response.as_bytes());

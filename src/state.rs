@@ -4,6 +4,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::password::HashPool,
+    auth::service::{LoginGuard, Sessions, TokenTtl},
     auth::throttle::{Limits, LoginThrottle},
     auth::tokens::Keys,
     config::{Config, ConfigError},
@@ -53,5 +54,25 @@ impl AppState {
             storage: Arc::new(storage),
             links: Arc::new(links),
         })
+    }
+
+    /// The part of the state that sessions (tokens, viewer lookup) use.
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions {
+            db: &self.db,
+            keys: &self.keys,
+            ttl: TokenTtl {
+                access: self.config.access_token_ttl,
+                refresh: self.config.refresh_token_ttl,
+            },
+        }
+    }
+
+    /// The part of the state that a password login uses on top of [`Self::sessions`].
+    pub fn login_guard(&self) -> LoginGuard<'_> {
+        LoginGuard {
+            throttle: &self.throttle,
+            hasher: &self.hasher,
+        }
     }
 }

@@ -1,15 +1,46 @@
 //! Login and refresh-token rotation.
+use std::time::Duration;
+
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
+    TransactionTrait, sea_query::Expr,
 };
 
 use crate::{
-    auth::{password, tokens},
+    auth::{
+        password::{self, HashPool},
+        throttle::LoginThrottle,
+        tokens::{self, Keys},
+    },
     entities::{refresh_tokens, users},
     error::{AppError, AppResult},
-    state::AppState,
     time,
 };
+
+/// How long issued tokens live (`ACCESS_TOKEN_TTL`, `REFRESH_TOKEN_TTL`).
+#[derive(Clone, Copy, Debug)]
+pub struct TokenTtl {
+    pub access: Duration,
+    pub refresh: Duration,
+}
+
+/// What opening, rotating and checking sessions needs: the database, the signing keys
+/// and the token lifetimes. Borrowed from the application state by the transport, so
+/// this module never sees the rest of it (config, storage, …).
+#[derive(Clone, Copy)]
+pub struct Sessions<'a> {
+    pub db: &'a DatabaseConnection,
+    pub keys: &'a Keys,
+    pub ttl: TokenTtl,
+}
+
+/// What a password login needs on top of [`Sessions`]: the failure throttle and the
+/// pool that runs the hash verifications.
+#[derive(Clone, Copy)]
+pub struct LoginGuard<'a> {
+    pub throttle: &'a LoginThrottle,
+    pub hasher: &'a HashPool,
+}
 
 pub struct TokenPair {
     pub access: String,
@@ -47,24 +78,25 @@ fn validate_credentials(username: &str, password: &str) -> AppResult<()> {
 /// user still costs one hash verification. The throttle reserves budget *before* the
 /// password is verified (see `auth::throttle`).
 pub async fn login(
-    state: &AppState,
+    sessions: Sessions<'_>,
+    guard: LoginGuard<'_>,
     username: &str,
     password: &str,
     client: &str,
 ) -> AppResult<TokenPair> {
     validate_credentials(username, password)?;
-    let db = &state.db;
-    let reservation = state.throttle.reserve(db, username, client).await?;
-    let checked = check_password(state, username, password).await;
+    let db = sessions.db;
+    let reservation = guard.throttle.reserve(db, username, client).await?;
+    let checked = check_password(db, guard.hasher, username, password).await;
     match checked {
         Ok(Some(user)) => {
-            state.throttle.succeeded(db, reservation).await?;
-            issue(state, user, tokens::random_token()).await
+            guard.throttle.succeeded(db, reservation).await?;
+            issue(sessions, user, tokens::random_token()).await
         }
         Ok(None) => Err(bad_credentials()),
         Err(e) => {
             // Not verified (overload, database trouble): the attempt was no failure.
-            if let Err(refund) = state.throttle.refund(db, reservation).await {
+            if let Err(refund) = guard.throttle.refund(db, reservation).await {
                 tracing::warn!(error = %refund, "could not refund a login reservation");
             }
             Err(e)
@@ -74,51 +106,51 @@ pub async fn login(
 
 /// The active user whose password this is, or `None`.
 async fn check_password(
-    state: &AppState,
+    db: &DatabaseConnection,
+    hasher: &HashPool,
     username: &str,
     password: &str,
 ) -> AppResult<Option<users::Model>> {
     let user = users::Entity::find()
         .filter(users::Column::Username.eq(username))
-        .one(&state.db)
+        .one(db)
         .await?;
     let hash = match &user {
         Some(u) => u.password_hash.clone(),
-        None => password::dummy_hash(&state.hasher).await?,
+        None => password::dummy_hash(hasher).await?,
     };
-    let ok = state.hasher.verify(hash, password.to_owned()).await?;
+    let ok = hasher.verify(hash, password.to_owned()).await?;
     Ok(user.filter(|u| ok && u.is_active))
 }
 
 /// Opens a new login session (refresh family) for `user`: what a successful login
 /// returns. Public for tools and tests that need a signed-in user without a password.
-pub async fn open_session(state: &AppState, user: users::Model) -> AppResult<TokenPair> {
-    issue(state, user, tokens::random_token()).await
+pub async fn open_session(sessions: Sessions<'_>, user: users::Model) -> AppResult<TokenPair> {
+    issue(sessions, user, tokens::random_token()).await
 }
 
-async fn issue(state: &AppState, user: users::Model, family: String) -> AppResult<TokenPair> {
-    let access = state
+async fn issue(sessions: Sessions<'_>, user: users::Model, family: String) -> AppResult<TokenPair> {
+    let access = sessions
         .keys
-        .issue_access(user.id, &family, state.config.access_token_ttl)?;
-    let refresh = store_refresh(state, &state.db, user.id, family).await?;
+        .issue_access(user.id, &family, sessions.ttl.access)?;
+    let refresh = store_refresh(sessions.db, sessions.ttl.refresh, user.id, family).await?;
     Ok(TokenPair {
         access,
         refresh,
-        expires_in: state.config.access_token_ttl.as_secs(),
+        expires_in: sessions.ttl.access.as_secs(),
         user,
     })
 }
 
 async fn store_refresh(
-    state: &AppState,
     db: &impl sea_orm::ConnectionTrait,
+    lifetime: Duration,
     user_id: i32,
     family: String,
 ) -> AppResult<String> {
     let token = tokens::random_token();
     let now = time::now();
-    let ttl =
-        chrono::Duration::from_std(state.config.refresh_token_ttl).map_err(AppError::internal)?;
+    let ttl = chrono::Duration::from_std(lifetime).map_err(AppError::internal)?;
     refresh_tokens::ActiveModel {
         user_id: Set(user_id),
         family_id: Set(family),
@@ -133,12 +165,12 @@ async fn store_refresh(
 }
 
 /// Rotates a refresh token. Presenting one that was already used revokes its family.
-pub async fn refresh(state: &AppState, token: &str) -> AppResult<TokenPair> {
+pub async fn refresh(sessions: Sessions<'_>, token: &str) -> AppResult<TokenPair> {
     let invalid = || AppError::Unauthenticated("invalid or expired refresh token".into());
     let now = time::now();
     let Some(row) = refresh_tokens::Entity::find()
         .filter(refresh_tokens::Column::TokenHash.eq(tokens::hash_refresh(token)))
-        .one(&state.db)
+        .one(sessions.db)
         .await?
     else {
         return Err(invalid());
@@ -149,7 +181,7 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<TokenPair> {
     if row.expires_at <= now {
         return Err(invalid());
     }
-    let txn = state.db.begin().await?;
+    let txn = sessions.db.begin().await?;
     // One statement decides who uses the token: a concurrent or later second use finds
     // no row to update and is treated as reuse.
     let claimed = refresh_tokens::Entity::update_many()
@@ -162,7 +194,7 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<TokenPair> {
         .rows_affected;
     if claimed != 1 {
         txn.rollback().await?;
-        revoke_family(state, &row.family_id).await?;
+        revoke_family(sessions.db, &row.family_id).await?;
         tracing::warn!(user_id = row.user_id, "refresh token reuse: family revoked");
         return Err(invalid());
     }
@@ -171,25 +203,25 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<TokenPair> {
         .await?
         .filter(|u| u.is_active)
         .ok_or_else(invalid)?;
-    let refresh = store_refresh(state, &txn, user.id, row.family_id.clone()).await?;
+    let refresh = store_refresh(&txn, sessions.ttl.refresh, user.id, row.family_id.clone()).await?;
     txn.commit().await?;
-    let access = state
+    let access = sessions
         .keys
-        .issue_access(user.id, &row.family_id, state.config.access_token_ttl)?;
+        .issue_access(user.id, &row.family_id, sessions.ttl.access)?;
     Ok(TokenPair {
         access,
         refresh,
-        expires_in: state.config.access_token_ttl.as_secs(),
+        expires_in: sessions.ttl.access.as_secs(),
         user,
     })
 }
 
-async fn revoke_family(state: &AppState, family: &str) -> AppResult<()> {
+async fn revoke_family(db: &DatabaseConnection, family: &str) -> AppResult<()> {
     refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(time::now()))
         .filter(refresh_tokens::Column::FamilyId.eq(family))
         .filter(refresh_tokens::Column::RevokedAt.is_null())
-        .exec(&state.db)
+        .exec(db)
         .await?;
     Ok(())
 }

@@ -9,9 +9,9 @@ use sea_orm::{
 };
 
 use crate::{
+    auth::tokens::Keys,
     entities::{enums::Role, refresh_tokens, users},
     error::{AppError, AppResult},
-    state::AppState,
 };
 
 #[derive(Clone, Debug)]
@@ -22,15 +22,6 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-
-    /// ADMIN or MANAGER: may manage projects, stages, members and any defect.
-    pub fn is_manager(&self) -> bool {
-        matches!(self.role, Role::Admin | Role::Manager)
-    }
-
     pub fn from_user(user: &users::Model) -> Self {
         Viewer {
             id: user.id,
@@ -130,7 +121,9 @@ fn parse_node(node: &str) -> Option<IpAddr> {
     node.parse::<std::net::SocketAddr>().ok().map(|s| s.ip())
 }
 
-pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Auth {
+/// What the `Authorization` header of a request amounts to: the token is checked with
+/// `keys`, its user and session are re-read from `db`.
+pub async fn resolve(db: &DatabaseConnection, keys: &Keys, headers: &HeaderMap) -> Auth {
     let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
         return Auth::Anonymous;
     };
@@ -141,11 +134,11 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Auth {
     }) else {
         return invalid();
     };
-    let claims = match state.keys.verify_access(token.trim()) {
+    let claims = match keys.verify_access(token.trim()) {
         Ok(c) => c,
         Err(e) => return Auth::Invalid(e),
     };
-    match load_active(&state.db, claims.user_id, &claims.session).await {
+    match load_active(db, claims.user_id, &claims.session).await {
         Ok(Some(user)) => Auth::Authenticated(Viewer::from_user(&user)),
         Ok(None) => invalid(),
         Err(e) => Auth::Invalid(e),

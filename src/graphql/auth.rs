@@ -46,10 +46,16 @@ impl AuthMutation {
             .data_opt::<ClientAddr>()
             .map(|c| c.0.as_str())
             .unwrap_or("unknown");
-        service::login(ctx.state(), &username, &password, client)
-            .await
-            .gql()
-            .map(AuthPayload::from)
+        service::login(
+            ctx.state().sessions(),
+            ctx.state().login_guard(),
+            &username,
+            &password,
+            client,
+        )
+        .await
+        .gql()
+        .map(AuthPayload::from)
     }
 
     /// Rotates the refresh token: the one given is refused from now on.
@@ -58,7 +64,7 @@ impl AuthMutation {
         ctx: &Context<'_>,
         refresh: String,
     ) -> async_graphql::Result<AuthPayload> {
-        service::refresh(ctx.state(), &refresh)
+        service::refresh(ctx.state().sessions(), &refresh)
             .await
             .gql()
             .map(AuthPayload::from)

@@ -19,11 +19,7 @@ pub struct Cx<'a> {
 }
 
 fn bad_input(message: String) -> ServerError {
-    let mut err = ServerError::new(message, None);
-    err.extensions
-        .get_or_insert_with(Default::default)
-        .set("code", "BAD_USER_INPUT");
-    err
+    super::errors::coded(message, super::errors::Phase::Input.code())
 }
 
 /// One error per variable that is missing, null where it may not be, or of the wrong

@@ -45,7 +45,58 @@ fn chosen_definitions(
     Some(op.node.variable_definitions.clone())
 }
 
-fn with_code(mut err: ServerError, code: &str) -> ServerError {
+/// Where in a request's life an error arose. Every error is classified by this, never by
+/// its message text (async-graphql's wording may change between releases; a resolver's
+/// message could imitate it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// The document did not parse.
+    Parse,
+    /// The document parsed but breaks a limit or a validation rule.
+    Validation,
+    /// A variable or an argument value does not fit its type (`coerce`).
+    Input,
+    /// After validation and before any resolver, so without a path: an unknown operation
+    /// name, several operations and none chosen.
+    Request,
+    /// A resolver's error that nobody coded: a bug, so its message is not shown.
+    Resolver,
+}
+
+impl Phase {
+    pub fn code(self) -> &'static str {
+        match self {
+            Phase::Parse => "GRAPHQL_PARSE_FAILED",
+            Phase::Validation | Phase::Request => "GRAPHQL_VALIDATION_FAILED",
+            Phase::Input => "BAD_USER_INPUT",
+            Phase::Resolver => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// An uncoded error that reached the end of the request: it has a path exactly when
+    /// a resolver produced it (input was coerced and checked before execution began).
+    fn of_uncoded(err: &ServerError) -> Self {
+        if err.path.is_empty() {
+            Phase::Request
+        } else {
+            Phase::Resolver
+        }
+    }
+}
+
+/// A new GraphQL error with a code: what every error this crate writes itself goes
+/// through, so the shape (`extensions.code`) is set in one place.
+pub fn coded(message: impl Into<String>, code: &str) -> ServerError {
+    with_code(ServerError::new(message, None), code)
+}
+
+/// The error that replaces one whose message may not be shown.
+pub fn internal() -> ServerError {
+    coded("internal server error", Phase::Resolver.code())
+}
+
+/// `err` with `code`, unless it already has one (a resolver's `AppError` keeps its own).
+pub fn with_code(mut err: ServerError, code: &str) -> ServerError {
     let has_code = err
         .extensions
         .as_ref()
@@ -82,7 +133,7 @@ impl Extension for SafetyNetExtension {
         let doc = next
             .run(ctx, query, variables)
             .await
-            .map_err(|e| with_code(e, "GRAPHQL_PARSE_FAILED"))?;
+            .map_err(|e| with_code(e, Phase::Parse.code()))?;
         // The HTTP transport checks this off the runtime threads before it gets here; this
         // covers every other way into the executor (linear, so cheap to repeat).
         limits::check_document(&doc)?;
@@ -125,36 +176,180 @@ impl Extension for SafetyNetExtension {
         result.map_err(|errors| {
             errors
                 .into_iter()
-                .map(|e| with_code(e, "GRAPHQL_VALIDATION_FAILED"))
+                .map(|e| with_code(e, Phase::Validation.code()))
                 .collect()
         })
     }
 
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
-        for err in &mut response.errors {
-            let has_code = err
-                .extensions
-                .as_ref()
-                .is_some_and(|e| e.get("code").is_some());
-            if has_code {
-                continue;
-            }
-            // By phase, not by message: input is coerced (variables) and checked
-            // (arguments) before execution, so an uncoded error without a path is a
-            // request-level problem found after validation (unknown operation name,
-            // several operations and none chosen) and one with a path is a resolver's.
-            let code = if err.path.is_empty() {
-                "GRAPHQL_VALIDATION_FAILED"
-            } else {
-                tracing::error!(message = %err.message, path = ?err.path, "uncoded error scrubbed");
-                err.message = "internal server error".into();
-                "INTERNAL_SERVER_ERROR"
-            };
-            err.extensions
-                .get_or_insert_with(Default::default)
-                .set("code", code);
-        }
+        response.errors = std::mem::take(&mut response.errors)
+            .into_iter()
+            .map(|mut err| {
+                let has_code = err
+                    .extensions
+                    .as_ref()
+                    .is_some_and(|e| e.get("code").is_some());
+                if has_code {
+                    return err;
+                }
+                let phase = Phase::of_uncoded(&err);
+                if phase == Phase::Resolver {
+                    tracing::error!(message = %err.message, path = ?err.path, "uncoded error scrubbed");
+                    err.message = "internal server error".into();
+                }
+                with_code(err, phase.code())
+            })
+            .collect();
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{EmptyMutation, EmptySubscription, ErrorExtensions, Object, Schema};
+
+    use super::*;
+    use crate::error::AppError;
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn echo(&self, n: i32) -> i32 {
+            n
+        }
+
+        /// An uncoded error whose text imitates async-graphql's input errors: the net
+        /// must still treat it as a resolver bug, because it looks at the phase.
+        async fn leaky(&self) -> async_graphql::Result<i32> {
+            Err(async_graphql::Error::new(
+                "Failed to parse \"Int\": SELECT * FROM users",
+            ))
+        }
+
+        async fn refused(&self) -> async_graphql::Result<i32> {
+            Err(AppError::forbidden("not yours").extend())
+        }
+    }
+
+    /// What the net answers for one request: (code, message) of the first error.
+    async fn first_error(
+        query: &str,
+        vars: serde_json::Value,
+        op: Option<&str>,
+    ) -> (String, String) {
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
+            .extension(SafetyNet)
+            .finish();
+        let mut request = Request::new(query).variables(Variables::from_json(vars));
+        if let Some(op) = op {
+            request = request.operation_name(op);
+        }
+        let response = schema.execute(request).await;
+        let err = response.errors.first().expect("an error");
+        let code = match err.extensions.as_ref().and_then(|e| e.get("code")) {
+            Some(async_graphql::Value::String(c)) => c.clone(),
+            other => panic!("{query}: no string code: {other:?}"),
+        };
+        (code, err.message.clone())
+    }
+
+    /// One representative per phase; a change of any classification fails here.
+    #[tokio::test]
+    async fn every_phase_keeps_its_code() {
+        let many_fragments: String = (0..=limits::MAX_FRAGMENTS)
+            .map(|i| format!("fragment F{i} on Query {{ echo(n: 1) }} "))
+            .collect();
+        let many_fragments = format!("{{ echo(n: 1) }} {many_fragments}");
+        let none = serde_json::json!({});
+        let cases: [(&str, &str, serde_json::Value, Option<&str>, &str); 8] = [
+            (
+                "parse",
+                "{ echo(n: ",
+                none.clone(),
+                None,
+                "GRAPHQL_PARSE_FAILED",
+            ),
+            (
+                "limits",
+                &many_fragments,
+                none.clone(),
+                None,
+                "GRAPHQL_VALIDATION_FAILED",
+            ),
+            (
+                "validation",
+                "{ nope }",
+                none.clone(),
+                None,
+                "GRAPHQL_VALIDATION_FAILED",
+            ),
+            (
+                "variables",
+                "query ($n: Int!) { echo(n: $n) }",
+                serde_json::json!({ "n": "seven" }),
+                None,
+                "BAD_USER_INPUT",
+            ),
+            (
+                "missing variable",
+                "query ($n: Int!) { echo(n: $n) }",
+                none.clone(),
+                None,
+                "BAD_USER_INPUT",
+            ),
+            (
+                "request (unknown operation)",
+                "query A { echo(n: 1) }",
+                none.clone(),
+                Some("B"),
+                "GRAPHQL_VALIDATION_FAILED",
+            ),
+            (
+                "resolver, coded",
+                "{ refused }",
+                none.clone(),
+                None,
+                "FORBIDDEN",
+            ),
+            (
+                "resolver, uncoded",
+                "{ leaky }",
+                none.clone(),
+                None,
+                "INTERNAL_SERVER_ERROR",
+            ),
+        ];
+        for (phase, query, vars, op, code) in cases {
+            let (got, message) = first_error(query, vars, op).await;
+            assert_eq!(got, code, "{phase}: {message}");
+            assert!(!message.contains("SELECT"), "{phase} leaks: {message}");
+        }
+        let (_, message) = first_error("{ leaky }", serde_json::json!({}), None).await;
+        assert_eq!(message, "internal server error");
+        let (_, message) = first_error("{ refused }", serde_json::json!({}), None).await;
+        assert_eq!(message, "not yours", "a coded message is kept");
+    }
+
+    #[test]
+    fn phases_map_to_contract_codes() {
+        let table = [
+            (Phase::Parse, "GRAPHQL_PARSE_FAILED"),
+            (Phase::Validation, "GRAPHQL_VALIDATION_FAILED"),
+            (Phase::Input, "BAD_USER_INPUT"),
+            (Phase::Request, "GRAPHQL_VALIDATION_FAILED"),
+            (Phase::Resolver, "INTERNAL_SERVER_ERROR"),
+        ];
+        for (phase, code) in table {
+            assert_eq!(phase.code(), code, "{phase:?}");
+        }
+        assert_eq!(
+            with_code(coded("x", "FORBIDDEN"), "INTERNAL_SERVER_ERROR")
+                .extensions
+                .and_then(|e| e.get("code").cloned()),
+            Some(async_graphql::Value::from("FORBIDDEN")),
+            "an existing code is never overwritten"
+        );
     }
 }

@@ -29,11 +29,7 @@ pub const MAX_ALIASES: usize = 100;
 pub const MAX_FIELDS: u64 = 2_000;
 
 fn refuse(message: String) -> ServerError {
-    let mut err = ServerError::new(message, None);
-    err.extensions
-        .get_or_insert_with(Default::default)
-        .set("code", "GRAPHQL_VALIDATION_FAILED");
-    err
+    super::errors::coded(message, super::errors::Phase::Validation.code())
 }
 
 /// Size, tokens and nesting, from the text alone (linear, no allocation).

@@ -3,11 +3,11 @@ use axum::{
     extract::Request,
     http::{HeaderName, HeaderValue, StatusCode, header},
     middleware::Next,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use http_body_util::BodyExt;
 
-use crate::error::AppError;
+use crate::error::{AppError, RestErrorBody};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -71,11 +71,7 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     let fresh = if graphql {
         super::graphql::error_response(status, code, &message)
     } else {
-        (
-            status,
-            axum::Json(serde_json::json!({ "error": { "code": code, "message": message } })),
-        )
-            .into_response()
+        RestErrorBody::new(code, &message).into_response_with(status)
     };
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(

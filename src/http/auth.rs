@@ -82,7 +82,14 @@ pub async fn login(
     payload: Result<Json<LoginBody>, JsonRejection>,
 ) -> Result<Json<TokenResponse>, AppError> {
     let b = body(payload)?;
-    let pair = service::login(&http.state, &b.username, &b.password, &client.0).await?;
+    let pair = service::login(
+        http.state.sessions(),
+        http.state.login_guard(),
+        &b.username,
+        &b.password,
+        &client.0,
+    )
+    .await?;
     Ok(Json(pair.into()))
 }
 
@@ -100,6 +107,8 @@ pub async fn refresh(
 ) -> Result<Json<TokenResponse>, AppError> {
     let b = body(payload)?;
     Ok(Json(
-        service::refresh(&http.state, &b.refresh).await?.into(),
+        service::refresh(http.state.sessions(), &b.refresh)
+            .await?
+            .into(),
     ))
 }

@@ -21,7 +21,6 @@ use std::time::Duration;
 
 use axum::{
     extract::{Request, State},
-    http::{HeaderValue, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -51,16 +50,8 @@ pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) ->
             ));
             tracing::warn!("request timed out");
             if graphql {
-                let mut response = super::graphql::error_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    err.code(),
-                    &err.to_string(),
-                );
-                // As the REST shim's 503 does (`AppError::into_response`).
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                response
+                // With `Retry-After`, as the REST shim's 503 (`AppError::into_response`).
+                super::graphql::app_error_response(&err)
             } else {
                 err.into_response()
             }

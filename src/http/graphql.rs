@@ -17,7 +17,7 @@ pub use self::response::MediaType;
 use super::Http;
 use crate::{
     auth::viewer::{self, Auth, ClientAddr},
-    graphql::loaders,
+    graphql::{errors::Phase, loaders},
 };
 
 /// Defined beside the resolvers that read it (`graphql` may not import `http`); decided here.
@@ -52,6 +52,11 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
     response::error(MediaType::Json, status, code, message)
 }
 
+/// An `AppError` as a GraphQL-shaped response (`application/json`), e.g. the timeout's 503.
+pub fn app_error_response(err: &crate::error::AppError) -> Response {
+    response::app_error(MediaType::Json, err)
+}
+
 fn too_large(media: MediaType, what: &str) -> Response {
     response::error(
         media,
@@ -76,7 +81,7 @@ async fn execute(
         return response::error(
             media,
             StatusCode::BAD_REQUEST,
-            "GRAPHQL_PARSE_FAILED",
+            Phase::Parse.code(),
             "the request has no query",
         );
     }
@@ -88,7 +93,7 @@ async fn execute(
         let mut res = response::error(
             media,
             StatusCode::METHOD_NOT_ALLOWED,
-            "GRAPHQL_VALIDATION_FAILED",
+            Phase::Validation.code(),
             "mutations must be sent with POST",
         );
         res.headers_mut()
@@ -165,7 +170,7 @@ pub async fn post(
             return response::error(
                 media,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "GRAPHQL_PARSE_FAILED",
+                Phase::Parse.code(),
                 message,
             );
         }
@@ -188,13 +193,13 @@ pub async fn post(
     if declared.is_some_and(|n| n > limit) {
         return too_large(media, limit_name);
     }
-    let auth = viewer::resolve(&http.state, &headers).await;
+    let auth = viewer::resolve(&http.state.db, &http.state.keys, &headers).await;
     if let BodyKind::Multipart = kind
         && let Err(e) = auth.viewer()
     {
         // Uploads need a valid token; the files are not read (nor stored) without one.
         // This also keeps cross-site form posts, which cannot carry the header, out.
-        return response::error(media, e.status(), e.code(), &e.to_string());
+        return response::app_error(media, &e);
     }
     let stream = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
         .into_data_stream()
@@ -223,7 +228,7 @@ pub async fn post(
             return response::error(
                 media,
                 StatusCode::BAD_REQUEST,
-                "GRAPHQL_PARSE_FAILED",
+                Phase::Parse.code(),
                 &read_error(e),
             );
         }
@@ -257,11 +262,11 @@ pub async fn get(
             return response::error(
                 media,
                 StatusCode::BAD_REQUEST,
-                "GRAPHQL_PARSE_FAILED",
+                Phase::Parse.code(),
                 "the query string is not a valid GraphQL request",
             );
         }
     };
-    let auth = viewer::resolve(&http.state, &headers).await;
+    let auth = viewer::resolve(&http.state.db, &http.state.keys, &headers).await;
     execute(&http, media, auth, &headers, client, request, true).await
 }

@@ -17,7 +17,7 @@ impl FromRequestParts<Http> for RequireViewer {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, http: &Http) -> Result<Self, AppError> {
-        let auth = viewer::resolve(&http.state, &parts.headers).await;
+        let auth = viewer::resolve(&http.state.db, &http.state.keys, &parts.headers).await;
         auth.viewer().cloned().map(RequireViewer)
     }
 }
@@ -31,7 +31,7 @@ impl FromRequestParts<Http> for MaybeViewer {
 
     async fn from_request_parts(parts: &mut Parts, http: &Http) -> Result<Self, Self::Rejection> {
         Ok(MaybeViewer(
-            viewer::resolve(&http.state, &parts.headers).await,
+            viewer::resolve(&http.state.db, &http.state.keys, &parts.headers).await,
         ))
     }
 }

@@ -8,10 +8,17 @@ use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
 use crate::{
-    defects::{World, create, world},
+    builders::new_defect,
+    defects::{World, world},
     files::{self, upload_request},
     helpers::{Actor, TestApp, apps_with, outcome},
 };
+
+const DELETE_ATTACHMENT: &str = r"
+    mutation($id: ID!) {
+      deleteAttachment(id: $id)
+    }
+";
 
 async fn upload(app: &TestApp, actor: &Actor, defect: &Value, name: &str, bytes: &[u8]) -> Value {
     let res = app
@@ -75,12 +82,7 @@ async fn photos_and_pdfs_upload_and_download_byte_for_byte() {
     let (apps, _media) = stores().await;
     for app in apps {
         let w = world(&app).await;
-        let d = create(
-            &app,
-            &w.cast.manager,
-            json!({ "projectId": w.project, "title": "Leak" }),
-        )
-        .await;
+        let d = new_defect(&app, &w.cast.manager, &w.project, "Leak").await;
         type Case = (&'static str, Vec<u8>, &'static str, Option<(u32, u32)>);
         let cases: Vec<Case> = vec![
             (
@@ -109,7 +111,7 @@ async fn photos_and_pdfs_upload_and_download_byte_for_byte() {
             ),
         ];
         for (name, bytes, content_type, dims) in &cases {
-            let body = upload(&app, &w.cast.manager, &d["id"], name, bytes).await;
+            let body = upload(&app, &w.cast.manager, &d, name, bytes).await;
             let a = &body["data"]["uploadAttachment"];
             assert!(a.is_object(), "[{}] {name}: {body}", app.backend);
             assert_eq!(a["filename"], *name);
@@ -162,8 +164,15 @@ async fn photos_and_pdfs_upload_and_download_byte_for_byte() {
         let detail = app
             .ok(
                 &w.cast.manager,
-                "query($id: ID!) { defect(id: $id) { version attachments { filename url } } }",
-                json!({ "id": d["id"] }),
+                r"
+                query($id: ID!) {
+                  defect(id: $id) {
+                    version
+                    attachments { filename url }
+                  }
+                }
+                ",
+                json!({ "id": d }),
             )
             .await;
         let list = detail["defect"]["attachments"].as_array().unwrap();
@@ -189,12 +198,7 @@ async fn bad_files_get_a_coded_error_and_leave_nothing_behind() {
     let (apps, _media) = stores().await;
     for app in apps {
         let w = world(&app).await;
-        let d = create(
-            &app,
-            &w.cast.manager,
-            json!({ "projectId": w.project, "title": "Leak" }),
-        )
-        .await;
+        let d = new_defect(&app, &w.cast.manager, &w.project, "Leak").await;
         let mut truncated = files::png(200, 200);
         truncated.truncate(truncated.len() / 2);
         let mut cut_pdf = files::pdf();
@@ -215,7 +219,7 @@ async fn bad_files_get_a_coded_error_and_leave_nothing_behind() {
         ];
         for (name, bytes) in cases {
             let before = app.snapshot().await;
-            let body = upload(&app, &w.cast.manager, &d["id"], name, &bytes).await;
+            let body = upload(&app, &w.cast.manager, &d, name, &bytes).await;
             assert_eq!(
                 outcome(&body),
                 "BAD_USER_INPUT",
@@ -236,7 +240,7 @@ async fn bad_files_get_a_coded_error_and_leave_nothing_behind() {
         let body = upload(
             &app,
             &w.cast.manager,
-            &d["id"],
+            &d,
             "../../etc/passwd.png",
             &files::png(10, 10),
         )
@@ -257,18 +261,13 @@ async fn an_oversize_upload_is_payload_too_large_and_stores_nothing() {
     let limit = 64 * 1024;
     for app in apps_with(|c| c.max_upload_bytes = limit).await {
         let w = world(&app).await;
-        let d = create(
-            &app,
-            &w.cast.manager,
-            json!({ "projectId": w.project, "title": "Leak" }),
-        )
-        .await;
+        let d = new_defect(&app, &w.cast.manager, &w.project, "Leak").await;
         let big = files::noisy_png(200, 200);
         assert!(big.len() as u64 > limit, "{}", big.len());
         let res = app
             .request(upload_request(
                 Some(&w.cast.manager.token),
-                d["id"].as_str().unwrap(),
+                d.as_str().unwrap(),
                 "big.png",
                 &big,
             ))
@@ -282,7 +281,7 @@ async fn an_oversize_upload_is_payload_too_large_and_stores_nothing() {
         assert!(objects(&app).await.is_empty());
         // Just under the limit works.
         let small = files::png(40, 40);
-        let body = upload(&app, &w.cast.manager, &d["id"], "small.png", &small).await;
+        let body = upload(&app, &w.cast.manager, &d, "small.png", &small).await;
         assert_eq!(outcome(&body), "OK", "{body}");
     }
 }
@@ -292,16 +291,11 @@ async fn links_are_bound_to_one_file_and_expire() {
     let (apps, _media) = stores().await;
     for app in apps {
         let w = world(&app).await;
-        let d = create(
-            &app,
-            &w.cast.manager,
-            json!({ "projectId": w.project, "title": "Leak" }),
-        )
-        .await;
+        let d = new_defect(&app, &w.cast.manager, &w.project, "Leak").await;
         let a = upload(
             &app,
             &w.cast.manager,
-            &d["id"],
+            &d,
             "a.png",
             &files::png(20, 20),
         )
@@ -310,7 +304,7 @@ async fn links_are_bound_to_one_file_and_expire() {
         let b = upload(
             &app,
             &w.cast.manager,
-            &d["id"],
+            &d,
             "b.png",
             &files::png(30, 30),
         )
@@ -396,18 +390,8 @@ async fn uploads_and_deletions_follow_the_matrix() {
     let (apps, _media) = stores().await;
     for app in apps {
         let World { cast, project, .. } = world(&app).await;
-        let own = create(
-            &app,
-            &cast.engineer,
-            json!({ "projectId": project, "title": "Mine" }),
-        )
-        .await;
-        let others = create(
-            &app,
-            &cast.manager,
-            json!({ "projectId": project, "title": "Theirs" }),
-        )
-        .await;
+        let own = new_defect(&app, &cast.engineer, &project, "Mine").await;
+        let others = new_defect(&app, &cast.manager, &project, "Theirs").await;
         let png = files::png(16, 16);
         for (actor, defect, code) in [
             (&cast.observer, &own, "FORBIDDEN"),
@@ -416,7 +400,7 @@ async fn uploads_and_deletions_follow_the_matrix() {
         ] {
             let before = app.snapshot().await;
             assert_eq!(
-                outcome(&upload(&app, actor, &defect["id"], "x.png", &png).await),
+                outcome(&upload(&app, actor, defect, "x.png", &png).await),
                 code,
                 "{}",
                 actor.username
@@ -424,11 +408,14 @@ async fn uploads_and_deletions_follow_the_matrix() {
             assert_eq!(app.snapshot().await, before);
             assert!(objects(&app).await.is_empty());
         }
-        let mine = upload(&app, &cast.engineer, &own["id"], "mine.png", &png).await["data"]["uploadAttachment"]["id"].clone();
-        let by_manager = upload(&app, &cast.manager, &own["id"], "mgr.png", &png).await["data"]["uploadAttachment"]["id"].clone();
-        let admin_file = upload(&app, &cast.admin, &others["id"], "adm.png", &png).await["data"]["uploadAttachment"]["id"].clone();
+        let mine =
+            upload(&app, &cast.engineer, &own, "mine.png", &png).await["data"]["uploadAttachment"]
+                ["id"]
+                .clone();
+        let by_manager = upload(&app, &cast.manager, &own, "mgr.png", &png).await["data"]["uploadAttachment"]["id"].clone();
+        let admin_file = upload(&app, &cast.admin, &others, "adm.png", &png).await["data"]["uploadAttachment"]["id"].clone();
         assert_eq!(objects(&app).await.len(), 6);
-        let del = "mutation($id: ID!) { deleteAttachment(id: $id) }";
+        let del = DELETE_ATTACHMENT;
         for (actor, id, code) in [
             (&cast.engineer, &by_manager, "FORBIDDEN"),
             (&cast.observer, &mine, "FORBIDDEN"),
@@ -451,12 +438,16 @@ async fn uploads_and_deletions_follow_the_matrix() {
         // A final defect keeps its files and takes no new ones.
         app.ok(
             &cast.manager,
-            "mutation($id: ID!) { changeDefectStatus(id: $id, status: CANCELLED) { status } }",
-            json!({ "id": others["id"] }),
+            r"
+            mutation($id: ID!) {
+              changeDefectStatus(id: $id, status: CANCELLED) { status }
+            }
+            ",
+            json!({ "id": others }),
         )
         .await;
         assert_eq!(
-            outcome(&upload(&app, &cast.manager, &others["id"], "late.png", &png).await),
+            outcome(&upload(&app, &cast.manager, &others, "late.png", &png).await),
             "BAD_USER_INPUT"
         );
         assert_eq!(
@@ -467,8 +458,12 @@ async fn uploads_and_deletions_follow_the_matrix() {
         // Deleting the defect keeps its files (soft delete); purging removes the objects.
         app.ok(
             &cast.manager,
-            "mutation($id: ID!) { deleteDefect(id: $id) }",
-            json!({ "id": others["id"] }),
+            r"
+            mutation($id: ID!) {
+              deleteDefect(id: $id)
+            }
+            ",
+            json!({ "id": others }),
         )
         .await;
         assert!(!objects(&app).await.is_empty());
@@ -488,25 +483,13 @@ async fn a_failed_database_write_removes_the_stored_objects() {
     let (apps, _media) = stores().await;
     for app in apps {
         let w = world(&app).await;
-        let d = create(
-            &app,
-            &w.cast.manager,
-            json!({ "projectId": w.project, "title": "Leak" }),
-        )
-        .await;
+        let d = new_defect(&app, &w.cast.manager, &w.project, "Leak").await;
         // Make the row write fail after the objects were stored.
         app.db()
             .execute_unprepared("DROP TABLE attachments")
             .await
             .unwrap();
-        let body = upload(
-            &app,
-            &w.cast.manager,
-            &d["id"],
-            "x.png",
-            &files::png(32, 32),
-        )
-        .await;
+        let body = upload(&app, &w.cast.manager, &d, "x.png", &files::png(32, 32)).await;
         assert_eq!(outcome(&body), "INTERNAL_SERVER_ERROR", "{body}");
         let message = body["errors"][0]["message"].as_str().unwrap();
         assert!(!message.contains("attachments"), "no SQL in {message}");
@@ -524,24 +507,12 @@ async fn a_failed_storage_write_writes_no_row() {
     let url = media.display().to_string();
     for app in apps_with(|c| c.storage_url = url.clone()).await {
         let w = world(&app).await;
-        let d = create(
-            &app,
-            &w.cast.manager,
-            json!({ "projectId": w.project, "title": "Leak" }),
-        )
-        .await;
+        let d = new_defect(&app, &w.cast.manager, &w.project, "Leak").await;
         // The media directory becomes a plain file: every write fails.
         std::fs::remove_dir_all(&media).ok();
         std::fs::write(&media, b"not a directory").unwrap();
         let before = app.snapshot().await;
-        let body = upload(
-            &app,
-            &w.cast.manager,
-            &d["id"],
-            "x.png",
-            &files::png(32, 32),
-        )
-        .await;
+        let body = upload(&app, &w.cast.manager, &d, "x.png", &files::png(32, 32)).await;
         assert_eq!(outcome(&body), "INTERNAL_SERVER_ERROR", "{body}");
         assert_eq!(app.count("attachments").await, 0);
         assert_eq!(app.snapshot().await, before);
@@ -555,12 +526,7 @@ async fn a_failed_storage_write_writes_no_row() {
 async fn curl_uploads_with_the_readme_command() {
     for app in apps_with(|c| c.storage_url = "memory://".into()).await {
         let w = world(&app).await;
-        let d = create(
-            &app,
-            &w.cast.manager,
-            json!({ "projectId": w.project, "title": "Leak" }),
-        )
-        .await;
+        let d = new_defect(&app, &w.cast.manager, &w.project, "Leak").await;
         let dir = tempfile::tempdir().unwrap();
         let photo = dir.path().join("photo.jpg");
         let bytes = files::jpeg(300, 200);
@@ -577,7 +543,7 @@ async fn curl_uploads_with_the_readme_command() {
         });
         let operations = json!({
             "query": "mutation($d: ID!, $f: Upload!) { uploadAttachment(defectId: $d, file: $f) { id sha256 url } }",
-            "variables": { "d": d["id"], "f": null }
+            "variables": { "d": d, "f": null }
         });
         let out = tokio::process::Command::new("curl")
             .args([
@@ -636,24 +602,17 @@ async fn uploads_round_trip_through_s3() {
     };
     for app in apps_with(|c| c.storage_url = fresh()).await {
         let w = world(&app).await;
-        let d = create(
-            &app,
-            &w.cast.manager,
-            json!({ "projectId": w.project, "title": "Leak" }),
-        )
-        .await;
+        let d = new_defect(&app, &w.cast.manager, &w.project, "Leak").await;
         let bytes = files::png(500, 500);
-        let a = upload(&app, &w.cast.manager, &d["id"], "s3.png", &bytes).await["data"]["uploadAttachment"].clone();
+        let a =
+            upload(&app, &w.cast.manager, &d, "s3.png", &bytes).await["data"]["uploadAttachment"]
+                .clone();
         let (status, _, got) = fetch(&app, a["url"].as_str().unwrap(), None).await;
         assert_eq!((status, got), (StatusCode::OK, bytes));
         let keys = objects(&app).await;
         assert_eq!(keys.len(), 2, "{keys:?}");
-        app.ok(
-            &w.cast.manager,
-            "mutation($id: ID!) { deleteAttachment(id: $id) }",
-            json!({ "id": a["id"] }),
-        )
-        .await;
+        app.ok(&w.cast.manager, DELETE_ATTACHMENT, json!({ "id": a["id"] }))
+            .await;
         assert!(objects(&app).await.is_empty());
     }
 }
@@ -667,16 +626,11 @@ async fn links_use_the_configured_public_url() {
     .await
     {
         let w = world(&app).await;
-        let d = create(
-            &app,
-            &w.cast.manager,
-            json!({ "projectId": w.project, "title": "Leak" }),
-        )
-        .await;
+        let d = new_defect(&app, &w.cast.manager, &w.project, "Leak").await;
         let a = upload(
             &app,
             &w.cast.manager,
-            &d["id"],
+            &d,
             "a.png",
             &files::png(20, 20),
         )

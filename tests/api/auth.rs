@@ -1,13 +1,31 @@
 use axum::http::StatusCode;
-use defect_control::entities::{enums::Role, refresh_tokens, users};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use defect_control::entities::{enums::Role, refresh_tokens};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, apps, apps_with};
+use crate::{
+    builders,
+    helpers::{PASSWORD, apps, apps_with},
+};
 
-const LOGIN: &str = "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { access refresh tokenType expiresIn user { username role } } }";
-const REFRESH: &str = "mutation($r: String!) { refreshToken(refresh: $r) { access refresh } }";
-const ME: &str = "{ me { id username role isActive } }";
+const LOGIN: &str = r"
+    mutation($u: String!, $p: String!) {
+      login(username: $u, password: $p) {
+        access refresh tokenType expiresIn
+        user { username role }
+      }
+    }
+";
+const REFRESH: &str = r"
+    mutation($r: String!) {
+      refreshToken(refresh: $r) { access refresh }
+    }
+";
+const ME: &str = r"
+    {
+      me { id username role isActive }
+    }
+";
 
 #[tokio::test]
 async fn rest_login_returns_the_contract_shape_and_the_token_works() {
@@ -43,14 +61,7 @@ async fn login_answers_the_same_401_for_unknown_user_wrong_password_and_inactive
     for app in apps().await {
         let user = app.actor(Role::Manager).await;
         let inactive = app.actor(Role::Manager).await;
-        let row = users::Entity::find_by_id(inactive.id)
-            .one(app.db())
-            .await
-            .unwrap()
-            .unwrap();
-        let mut am: users::ActiveModel = row.into();
-        am.is_active = Set(false);
-        am.update(app.db()).await.unwrap();
+        builders::deactivate(&app, inactive.id).await;
 
         let sessions_before = refresh_tokens::Entity::find()
             .count(app.db())
@@ -228,11 +239,19 @@ async fn deactivation_and_role_changes_take_effect_at_once() {
     for app in apps().await {
         let admin = app.actor(Role::Admin).await;
         let manager = app.actor(Role::Manager).await;
-        let users_q = "{ users { totalCount } }";
+        let users_q = r"
+            {
+              users { totalCount }
+            }
+        ";
         app.ok(&manager, users_q, json!({})).await;
         app.ok(
             &admin,
-            "mutation($id: ID!) { setUserRole(id: $id, role: ENGINEER) { role } }",
+            r"
+            mutation($id: ID!) {
+              setUserRole(id: $id, role: ENGINEER) { role }
+            }
+            ",
             json!({ "id": manager.gid() }),
         )
         .await;
@@ -242,7 +261,11 @@ async fn deactivation_and_role_changes_take_effect_at_once() {
         );
         app.ok(
             &admin,
-            "mutation($id: ID!) { updateUser(id: $id, input: { isActive: false }) { isActive } }",
+            r"
+            mutation($id: ID!) {
+              updateUser(id: $id, input: { isActive: false }) { isActive }
+            }
+            ",
             json!({ "id": manager.gid() }),
         )
         .await;

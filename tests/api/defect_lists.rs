@@ -3,17 +3,17 @@
 use std::cmp::Ordering as Cmp;
 
 use chrono::{Duration, NaiveDate, Utc};
-use defect_control::{
-    domain::defects::service::{self, NewDefect},
-    entities::{
-        defects,
-        enums::{DefectStatus, Priority, Role},
-    },
+use defect_control::entities::{
+    defects,
+    enums::{DefectStatus, Priority, Role},
 };
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
-use crate::helpers::{Actor, TestApp, apps, outcome};
+use crate::{
+    builders::DefectBuilder,
+    helpers::{Actor, TestApp, apps, outcome},
+};
 
 const TITLES: [&str; 14] = [
     "Трещина в стяжке",
@@ -91,57 +91,20 @@ async fn dataset(app: &TestApp) -> Data {
             _ => Some(today + Duration::days(5)),
         };
         let author = if i % 4 == 3 { &e1 } else { &manager };
-        let d = service::create(
-            app.db(),
-            &author.viewer(),
-            NewDefect {
-                project_id: project,
-                stage_id: stage,
-                title: (*title).into(),
-                description: if i == 8 {
-                    Some("Трещина рядом".into())
-                } else {
-                    None
-                },
-                priority: Some([Priority::Low, Priority::Medium, Priority::High][i % 3]),
-                deadline,
-                performer_id: None,
-            },
-        )
-        .await
-        .unwrap();
-        let mgr = manager.viewer();
-        if let Some(p) = performer {
-            service::assign(app.db(), &mgr, d.id, Some(p), None)
-                .await
-                .unwrap();
-        }
-        let path: &[DefectStatus] = match status {
-            DefectStatus::New => &[],
-            DefectStatus::InProgress => &[DefectStatus::InProgress],
-            DefectStatus::Review => &[DefectStatus::InProgress, DefectStatus::Review],
-            DefectStatus::Closed => &[
-                DefectStatus::InProgress,
-                DefectStatus::Review,
-                DefectStatus::Closed,
-            ],
-            DefectStatus::Cancelled => &[DefectStatus::Cancelled],
-        };
-        for s in path {
-            service::change_status(app.db(), &mgr, d.id, *s, None, None)
-                .await
-                .unwrap();
-        }
         // Spread creation over days, with one exact tie (rows 5 and 6) to exercise the id tiebreak.
         let offset = if i == 6 { 5 } else { i as i64 };
-        let row = defects::Entity::find_by_id(d.id)
-            .one(app.db())
-            .await
-            .unwrap()
-            .unwrap();
-        let mut am: defects::ActiveModel = row.into();
-        am.created_at = Set(base + Duration::hours(offset * 7));
-        rows.push(am.update(app.db()).await.unwrap());
+        let defect = DefectBuilder::new(project, author, &manager)
+            .stage(stage)
+            .title(title)
+            .description((i == 8).then(|| "Трещина рядом".into()))
+            .priority([Priority::Low, Priority::Medium, Priority::High][i % 3])
+            .deadline(deadline)
+            .performer(performer)
+            .status(status)
+            .created_at(base + Duration::hours(offset * 7))
+            .create(app)
+            .await;
+        rows.push(defect);
     }
     Data {
         manager,
@@ -154,8 +117,15 @@ async fn dataset(app: &TestApp) -> Data {
     }
 }
 
-const LIST: &str = "query($f: DefectFilter, $o: DefectOrder, $a: String) { defects(filter: $f, orderBy: $o, first: 4, after: $a) {
-    totalCount edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }";
+const LIST: &str = r"
+    query($f: DefectFilter, $o: DefectOrder, $a: String) {
+      defects(filter: $f, orderBy: $o, first: 4, after: $a) {
+        totalCount
+        edges { cursor node { id } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+";
 
 /// Every id over all pages, in order; also checks totalCount.
 async fn walk(app: &TestApp, actor: &Actor, filter: Value, order: Value) -> Vec<i32> {
@@ -434,21 +404,10 @@ async fn paging_while_defects_are_added_never_repeats_or_skips() {
             if page == 1 {
                 // New rows are newest: they sort before the cursor and must not appear.
                 for t in ["late 1", "late 2"] {
-                    service::create(
-                        app.db(),
-                        &m.viewer(),
-                        NewDefect {
-                            project_id: data.p1,
-                            stage_id: None,
-                            title: t.into(),
-                            description: None,
-                            priority: None,
-                            deadline: None,
-                            performer_id: None,
-                        },
-                    )
-                    .await
-                    .unwrap();
+                    DefectBuilder::new(data.p1, m, m)
+                        .title(t)
+                        .create(&app)
+                        .await;
                 }
             }
             if d["defects"]["pageInfo"]["hasNextPage"] != true {
@@ -468,7 +427,11 @@ async fn paging_while_defects_are_added_never_repeats_or_skips() {
 async fn is_overdue_and_dates_round_trip_exactly() {
     for app in apps().await {
         let data = dataset(&app).await;
-        let q = "query($id: ID!) { defect(id: $id) { isOverdue deadline createdAt status } }";
+        let q = r"
+            query($id: ID!) {
+              defect(id: $id) { isOverdue deadline createdAt status }
+            }
+        ";
         for row in &data.rows {
             let d = app
                 .ok(&data.manager, q, json!({ "id": row.id.to_string() }))

@@ -2,19 +2,93 @@
 //! optimistic concurrency and N+1-free loading.
 use std::sync::atomic::Ordering;
 
-use defect_control::entities::{defects, enums::Role, status_changes};
+use defect_control::entities::{
+    defects,
+    enums::{DefectStatus, Role},
+    status_changes,
+};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
-use crate::helpers::{Actor, TestApp, apps, outcome};
+use crate::{
+    builders::{DefectBuilder, ProjectBuilder},
+    helpers::{Actor, TestApp, apps, outcome},
+};
 
-pub const CREATE: &str = "mutation($i: CreateDefectInput!) { createDefect(input: $i) { id version status author { username } performer { username } priority } }";
-const UPDATE: &str = "mutation($id: ID!, $i: UpdateDefectInput!, $v: Int) { updateDefect(id: $id, input: $i, expectedVersion: $v) { id version title deadline stage { id } priority } }";
-const ASSIGN: &str = "mutation($id: ID!, $p: ID, $v: Int) { assignDefect(id: $id, performerId: $p, expectedVersion: $v) { version performer { username } } }";
-const MOVE: &str = "mutation($id: ID!, $s: DefectStatus!, $c: String, $v: Int) { changeDefectStatus(id: $id, status: $s, comment: $c, expectedVersion: $v) { status version closedAt allowedTransitions } }";
-const DELETE: &str = "mutation($id: ID!) { deleteDefect(id: $id) }";
-const COMMENT: &str = "mutation($id: ID!, $b: String!) { addComment(defectId: $id, body: $b) { id body author { username } } }";
-const DETAIL: &str = "query($id: ID!) { defect(id: $id) { id status version closedAt isOverdue allowedTransitions commentCount comments { body author { username } } history { fromStatus toStatus comment changedBy { username } changedAt } } }";
+pub const CREATE: &str = r"
+    mutation($i: CreateDefectInput!) {
+      createDefect(input: $i) {
+        id version status priority
+        author { username }
+        performer { username }
+      }
+    }
+";
+const UPDATE: &str = r"
+    mutation($id: ID!, $i: UpdateDefectInput!, $v: Int) {
+      updateDefect(id: $id, input: $i, expectedVersion: $v) {
+        id version title deadline priority
+        stage { id }
+      }
+    }
+";
+const ASSIGN: &str = r"
+    mutation($id: ID!, $p: ID, $v: Int) {
+      assignDefect(id: $id, performerId: $p, expectedVersion: $v) {
+        version
+        performer { username }
+      }
+    }
+";
+const MOVE: &str = r"
+    mutation($id: ID!, $s: DefectStatus!, $c: String, $v: Int) {
+      changeDefectStatus(id: $id, status: $s, comment: $c, expectedVersion: $v) {
+        status version closedAt allowedTransitions
+      }
+    }
+";
+const DELETE: &str = r"
+    mutation($id: ID!) {
+      deleteDefect(id: $id)
+    }
+";
+const COMMENT: &str = r"
+    mutation($id: ID!, $b: String!) {
+      addComment(defectId: $id, body: $b) {
+        id body
+        author { username }
+      }
+    }
+";
+const DETAIL: &str = r"
+    query($id: ID!) {
+      defect(id: $id) {
+        id status version closedAt isOverdue allowedTransitions commentCount
+        comments { body author { username } }
+        history { fromStatus toStatus comment changedBy { username } changedAt }
+      }
+    }
+";
+const DEACTIVATE: &str = r"
+    mutation($id: ID!) {
+      updateUser(id: $id, input: { isActive: false }) { id }
+    }
+";
+const CLOSE_PROJECT: &str = r"
+    mutation($id: ID!) {
+      updateProject(id: $id, input: { status: CLOSED }) { id }
+    }
+";
+const DELETE_PROJECT: &str = r"
+    mutation($id: ID!) {
+      deleteProject(id: $id)
+    }
+";
+const COUNT: &str = r"
+    {
+      defects { totalCount }
+    }
+";
 
 /// A project with one stage, the cast's engineer as a member.
 pub struct World {
@@ -25,14 +99,21 @@ pub struct World {
 
 pub async fn world(app: &TestApp) -> World {
     let cast = app.cast().await;
-    let project = app.project(&cast.admin, "Tower").await;
-    app.add_member(project.id, cast.engineer.id).await;
+    let project = ProjectBuilder::new(&cast.admin, "Tower")
+        .member(cast.engineer.id)
+        .create(app)
+        .await;
     let stage = app.stage(project.id, "Frame").await;
     World {
         cast,
         project: project.id.to_string(),
         stage: stage.id.to_string(),
     }
+}
+
+/// A defect's GraphQL id.
+fn gid(d: &defects::Model) -> Value {
+    json!(d.id.to_string())
 }
 
 pub async fn create(app: &TestApp, by: &Actor, input: Value) -> Value {
@@ -200,19 +281,17 @@ async fn engineers_are_limited_exactly_as_the_matrix_says() {
         .await;
         assert_eq!(own["author"]["username"], eng.username.as_str());
         let own_id = own["id"].clone();
-        let others = create(
-            &app,
-            mgr,
-            json!({ "projectId": w.project, "title": "Manager's" }),
-        )
-        .await;
-        let performed = create(
-            &app,
-            mgr,
-            json!({ "projectId": w.project, "title": "Performed", "performerId": eng.gid() }),
-        )
-        .await;
-        mv(&app, mgr, &performed["id"], "IN_PROGRESS", None).await;
+        let project: i32 = w.project.parse().unwrap();
+        let others = json!({
+            "id": gid(&DefectBuilder::new(project, mgr, mgr).title("Manager's").create(&app).await)
+        });
+        let performed = DefectBuilder::new(project, mgr, mgr)
+            .title("Performed")
+            .created_with_performer(eng.id)
+            .status(DefectStatus::InProgress)
+            .create(&app)
+            .await;
+        let performed = json!({ "id": gid(&performed) });
         let other_project = app.project(&w.cast.admin, "Elsewhere").await;
 
         let refusals: Vec<(&str, Value, &str)> = vec![
@@ -276,13 +355,13 @@ async fn engineers_are_limited_exactly_as_the_matrix_says() {
         let colleague = app.actor(Role::Engineer).await;
         app.add_member(w.project.parse().unwrap(), colleague.id)
             .await;
-        let p2 = create(
-            &app,
-            mgr,
-            json!({ "projectId": w.project, "title": "P2", "performerId": eng.gid() }),
-        )
-        .await;
-        mv(&app, mgr, &p2["id"], "IN_PROGRESS", None).await;
+        let p2 = DefectBuilder::new(project, mgr, mgr)
+            .title("P2")
+            .created_with_performer(eng.id)
+            .status(DefectStatus::InProgress)
+            .create(&app)
+            .await;
+        let p2 = json!({ "id": gid(&p2) });
         assert_eq!(
             app.code(
                 Some(&colleague.token),
@@ -296,9 +375,7 @@ async fn engineers_are_limited_exactly_as_the_matrix_says() {
         // An engineer outside the project sees nothing of it.
         let data = app.ok(outsider, DETAIL, json!({ "id": own_id })).await;
         assert!(data["defect"].is_null());
-        let list = app
-            .ok(outsider, "{ defects { totalCount } }", json!({}))
-            .await;
+        let list = app.ok(outsider, COUNT, json!({})).await;
         assert_eq!(list["defects"]["totalCount"], 0);
         for (q, vars) in [
             (UPDATE, json!({ "id": own_id, "i": { "title": "x" } })),
@@ -309,7 +386,7 @@ async fn engineers_are_limited_exactly_as_the_matrix_says() {
             assert_eq!(app.code(Some(&outsider.token), q, vars).await, "NOT_FOUND");
             assert_eq!(app.snapshot().await, before);
         }
-        let list = app.ok(eng, "{ defects { totalCount } }", json!({})).await;
+        let list = app.ok(eng, COUNT, json!({})).await;
         assert_eq!(list["defects"]["totalCount"], 4);
     }
 }
@@ -319,8 +396,13 @@ async fn observers_read_everything_and_only_comment() {
     for app in apps().await {
         let w = world(&app).await;
         let obs = &w.cast.observer;
-        let d = create(&app, &w.cast.manager, json!({ "projectId": w.project, "title": "Leak", "performerId": w.cast.engineer.gid() })).await;
-        let id = d["id"].clone();
+        let mgr = &w.cast.manager;
+        let d = DefectBuilder::new(w.project.parse().unwrap(), mgr, mgr)
+            .title("Leak")
+            .created_with_performer(w.cast.engineer.id)
+            .create(&app)
+            .await;
+        let id = gid(&d);
         for (q, vars) in [
             (
                 CREATE,
@@ -410,24 +492,16 @@ async fn the_rules_refuse_bad_input_and_change_nothing() {
         let inactive = app.actor(Role::Engineer).await;
         app.add_member(w.project.parse().unwrap(), inactive.id)
             .await;
-        app.ok(
-            &w.cast.admin,
-            "mutation($id: ID!) { updateUser(id: $id, input: { isActive: false }) { id } }",
-            json!({ "id": inactive.gid() }),
-        )
-        .await;
+        app.ok(&w.cast.admin, DEACTIVATE, json!({ "id": inactive.gid() }))
+            .await;
         let observer_member = w.cast.observer.clone();
         app.add_member(w.project.parse().unwrap(), observer_member.id)
             .await;
         let other = app.project(&w.cast.admin, "Other").await;
         let foreign_stage = app.stage(other.id, "Elsewhere").await;
         let closed = app.project(&w.cast.admin, "Closed one").await;
-        app.ok(
-            mgr,
-            "mutation($id: ID!) { updateProject(id: $id, input: { status: CLOSED }) { id } }",
-            json!({ "id": closed.id.to_string() }),
-        )
-        .await;
+        app.ok(mgr, CLOSE_PROJECT, json!({ "id": closed.id.to_string() }))
+            .await;
 
         let base = json!({ "projectId": w.project, "title": "Defect" });
         let with = |k: &str, v: Value| {
@@ -465,7 +539,10 @@ async fn the_rules_refuse_bad_input_and_change_nothing() {
             assert_eq!(app.snapshot().await, before);
         }
         // Work cannot start without a performer; a defect in progress keeps one.
-        let d = create(&app, mgr, base.clone()).await;
+        let d = DefectBuilder::new(w.project.parse().unwrap(), mgr, mgr)
+            .create(&app)
+            .await;
+        let d = json!({ "id": gid(&d) });
         let before = app.snapshot().await;
         let body = app
             .gql(
@@ -540,12 +617,8 @@ async fn the_rules_refuse_bad_input_and_change_nothing() {
         assert_eq!(app.snapshot().await, before);
         // A project or stage that still has defects cannot be deleted.
         assert_eq!(
-            app.code(
-                Some(&mgr.token),
-                "mutation($id: ID!) { deleteProject(id: $id) }",
-                json!({ "id": w.project })
-            )
-            .await,
+            app.code(Some(&mgr.token), DELETE_PROJECT, json!({ "id": w.project }))
+                .await,
             "CONFLICT"
         );
     }
@@ -556,12 +629,12 @@ async fn a_stale_expected_version_is_a_conflict_and_changes_nothing() {
     for app in apps().await {
         let w = world(&app).await;
         let mgr = &w.cast.manager;
-        let d = create(
-            &app,
-            mgr,
-            json!({ "projectId": w.project, "title": "Gap", "performerId": w.cast.engineer.gid() }),
-        )
-        .await;
+        let d = DefectBuilder::new(w.project.parse().unwrap(), mgr, mgr)
+            .title("Gap")
+            .created_with_performer(w.cast.engineer.id)
+            .create(&app)
+            .await;
+        let d = json!({ "id": gid(&d) });
         app.ok(
             mgr,
             UPDATE,
@@ -599,8 +672,12 @@ async fn of_two_concurrent_moves_on_one_version_exactly_one_wins() {
         let w = world(&app).await;
         let (mgr, admin) = (&w.cast.manager, &w.cast.admin);
         for round in 0..5 {
-            let d = create(&app, mgr, json!({ "projectId": w.project, "title": format!("Race {round}"), "performerId": w.cast.engineer.gid() })).await;
-            let id = d["id"].clone();
+            let d = DefectBuilder::new(w.project.parse().unwrap(), mgr, mgr)
+                .title(&format!("Race {round}"))
+                .created_with_performer(w.cast.engineer.id)
+                .create(&app)
+                .await;
+            let id = gid(&d);
             let (a, b) = tokio::join!(
                 app.gql(
                     Some(&mgr.token),
@@ -648,21 +725,13 @@ async fn a_page_costs_the_same_statements_at_10_and_100_rows() {
         let pid: i32 = w.project.parse().unwrap();
         let stage: i32 = w.stage.parse().unwrap();
         for i in 0..100 {
-            let d = defect_control::domain::defects::service::create(
-                app.db(),
-                &mgr.viewer(),
-                defect_control::domain::defects::service::NewDefect {
-                    project_id: pid,
-                    stage_id: (i % 2 == 0).then_some(stage),
-                    title: format!("Defect {i}"),
-                    description: None,
-                    priority: None,
-                    deadline: None,
-                    performer_id: (i % 3 == 0).then_some(w.cast.engineer.id),
-                },
-            )
-            .await
-            .unwrap();
+            let mut d = DefectBuilder::new(pid, mgr, mgr)
+                .stage((i % 2 == 0).then_some(stage))
+                .title(&format!("Defect {i}"));
+            if i % 3 == 0 {
+                d = d.created_with_performer(w.cast.engineer.id);
+            }
+            let d = d.create(&app).await;
             defect_control::domain::defects::comments::add(
                 app.db(),
                 &w.cast.observer.viewer(),
@@ -672,10 +741,23 @@ async fn a_page_costs_the_same_statements_at_10_and_100_rows() {
             .await
             .unwrap();
         }
-        let q = "query($n: Int) { defects(first: $n) { totalCount nodes { id title isOverdue allowedTransitions commentCount
-            project { title members { username } stages { title } } stage { title project { title } } performer { username } author { username }
-            comments { body author { username } } history { toStatus changedBy { username } }
-            attachments { filename uploadedBy { username } } } } }";
+        let q = r"
+            query($n: Int) {
+              defects(first: $n) {
+                totalCount
+                nodes {
+                  id title isOverdue allowedTransitions commentCount
+                  project { title members { username } stages { title } }
+                  stage { title project { title } }
+                  performer { username }
+                  author { username }
+                  comments { body author { username } }
+                  history { toStatus changedBy { username } }
+                  attachments { filename uploadedBy { username } }
+                }
+              }
+            }
+        ";
         let mut counts = Vec::new();
         for n in [10, 100] {
             let before = app.statements.load(Ordering::SeqCst);

@@ -395,6 +395,8 @@ async fn large_exports_stream_in_keyset_batches() {
         let now = defect_control::time::now();
         const BATCH: usize = defect_control::domain::defects::export::BATCH as usize;
         const N: usize = 2 * BATCH + BATCH / 2;
+        // Rows written in bulk, not through the builder: 12,500 service calls would make
+        // this test minutes long, and only the export's batching is under test here.
         for chunk in 0..N / 500 {
             let batch = (0..500).map(|i| defects::ActiveModel {
                 project_id: Set(project),

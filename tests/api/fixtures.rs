@@ -1,17 +1,19 @@
 //! Defects with controlled timestamps for the report and export tests.
+use std::future::Future;
+
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use defect_control::{
-    domain::defects::service::{self, NewDefect},
-    entities::{
-        defects,
-        enums::{DefectStatus, Priority},
-    },
+use defect_control::entities::{
+    defects,
+    enums::{DefectStatus, Priority},
 };
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
-use crate::helpers::{Actor, TestApp};
+use crate::{
+    builders::DefectBuilder,
+    helpers::{Actor, TestApp},
+};
 
-/// One defect as a test wants it: walked through the real services, then given a
+/// One defect as a test wants it (the report tests compute their expectations from
+/// it): built by [`DefectBuilder`] through the real services, then given a
 /// controlled `created_at` (and `closed_at` = `created_at` + `hours` when CLOSED).
 #[derive(Clone, Debug)]
 pub struct Spec {
@@ -59,51 +61,22 @@ pub fn base_time() -> DateTime<Utc> {
 }
 
 /// Creates the defect as `author`; `manager` assigns and moves it.
-pub async fn make(app: &TestApp, author: &Actor, manager: &Actor, s: &Spec) -> defects::Model {
-    let d = service::create(
-        app.db(),
-        &author.viewer(),
-        NewDefect {
-            project_id: s.project,
-            stage_id: s.stage,
-            title: s.title.clone(),
-            description: Some(s.description.clone()),
-            priority: Some(s.priority),
-            deadline: s.deadline,
-            performer_id: None,
-        },
-    )
-    .await
-    .unwrap();
-    let mgr = manager.viewer();
-    if let Some(p) = s.performer {
-        service::assign(app.db(), &mgr, d.id, Some(p), None)
-            .await
-            .unwrap();
-    }
-    use DefectStatus::*;
-    let path: &[DefectStatus] = match s.status {
-        New => &[],
-        InProgress => &[InProgress],
-        Review => &[InProgress, Review],
-        Closed => &[InProgress, Review, Closed],
-        Cancelled => &[Cancelled],
-    };
-    for to in path {
-        service::change_status(app.db(), &mgr, d.id, *to, None, None)
-            .await
-            .unwrap();
-    }
-    let row = defects::Entity::find_by_id(d.id)
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut am: defects::ActiveModel = row.into();
-    am.created_at = Set(s.created_at);
-    if s.status == Closed {
-        let ms = (s.hours * 3_600_000.0).round() as i64;
-        am.closed_at = Set(Some(s.created_at + Duration::milliseconds(ms)));
-    }
-    am.update(app.db()).await.unwrap()
+#[track_caller]
+pub fn make<'a>(
+    app: &'a TestApp,
+    author: &'a Actor,
+    manager: &'a Actor,
+    s: &Spec,
+) -> impl Future<Output = defects::Model> + 'a {
+    DefectBuilder::new(s.project, author, manager)
+        .stage(s.stage)
+        .title(&s.title)
+        .description(Some(s.description.clone()))
+        .priority(s.priority)
+        .deadline(s.deadline)
+        .performer(s.performer)
+        .status(s.status)
+        .created_at(s.created_at)
+        .hours_to_close(s.hours)
+        .create(app)
 }

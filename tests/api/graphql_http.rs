@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{
-    defects::{create, world},
+    builders::new_defect,
+    defects::world,
     files,
     helpers::{TestApp, apps},
 };
@@ -139,12 +140,7 @@ fragment DefectRow on Defect { id title status priority deadline performer { ...
 async fn a_deep_but_legal_screen_query_works() {
     for app in apps().await {
         let w = world(&app).await;
-        create(
-            &app,
-            &w.cast.manager,
-            json!({ "projectId": w.project, "title": "Crack" }),
-        )
-        .await;
+        new_defect(&app, &w.cast.manager, &w.project, "Crack").await;
         let data = app
             .ok(&w.cast.manager, SCREEN, json!({ "p": w.project }))
             .await;
@@ -451,16 +447,10 @@ const UPLOAD_TWICE: &str = "mutation($d: ID!, $a: Upload!, $b: Upload!) { a: upl
 async fn uploads_one_file_mapped_twice_eleven_files_and_anonymous_bodies() {
     for app in apps().await {
         let w = world(&app).await;
-        let d = create(
-            &app,
-            &w.cast.manager,
-            json!({ "projectId": w.project, "title": "Wall" }),
-        )
-        .await;
+        let d = new_defect(&app, &w.cast.manager, &w.project, "Wall").await;
         let png = files::png(40, 30);
         // One file, two variables: both see the whole file.
-        let ops =
-            json!({ "query": UPLOAD_TWICE, "variables": { "d": d["id"], "a": null, "b": null } });
+        let ops = json!({ "query": UPLOAD_TWICE, "variables": { "d": d, "a": null, "b": null } });
         let res = app
             .request(multipart(
                 Some(&w.cast.manager.token),
@@ -482,7 +472,7 @@ async fn uploads_one_file_mapped_twice_eleven_files_and_anonymous_bodies() {
         let fields: Vec<String> = (0..11)
             .map(|i| format!("u{i}: uploadAttachment(defectId: $d, file: $f{i}) {{ id }}"))
             .collect();
-        let mut variables = json!({ "d": d["id"] });
+        let mut variables = json!({ "d": d });
         let mut map = json!({});
         let mut parts = Vec::new();
         for i in 0..11 {

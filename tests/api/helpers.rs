@@ -1,5 +1,5 @@
 use std::sync::{
-    Arc, OnceLock,
+    Arc,
     atomic::{AtomicUsize, Ordering},
 };
 
@@ -12,7 +12,6 @@ use defect_control::{
     auth::Viewer,
     config::Config,
     db,
-    domain::projects::service as projects,
     entities::{
         comments, defects, enums::Role, project_members, projects as project_rows, stages,
         status_changes, users,
@@ -20,11 +19,11 @@ use defect_control::{
     state::AppState,
 };
 use http_body_util::BodyExt;
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, Set, Statement,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, Statement};
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+use crate::builders::{self, ProjectBuilder, UserBuilder};
 
 pub const PASSWORD: &str = "password123";
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -201,21 +200,6 @@ async fn fresh_postgres(admin_url: &str) -> (String, DropDatabase) {
     (format!("{base}/{name}{query}"), guard)
 }
 
-/// One argon2 hash for every fixture user, computed once (hashing is deliberately slow).
-fn fixture_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        use argon2::{
-            Argon2, PasswordHasher,
-            password_hash::{SaltString, rand_core::OsRng},
-        };
-        Argon2::default()
-            .hash_password(PASSWORD.as_bytes(), &SaltString::generate(&mut OsRng))
-            .expect("hash")
-            .to_string()
-    })
-}
-
 impl TestApp {
     pub fn db(&self) -> &DatabaseConnection {
         &self.state.db
@@ -310,38 +294,11 @@ impl TestApp {
             .to_owned()
     }
 
+    /// A user of `role` with a fresh name and a session (see [`UserBuilder`]).
     pub async fn actor(&self, role: Role) -> Actor {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let username = format!("{}{}", format!("{role:?}").to_lowercase(), n);
-        let now = defect_control::time::now();
-        let user = users::ActiveModel {
-            username: Set(username.clone()),
-            email: Set(format!("{username}@test.local")),
-            full_name: Set(format!("Test {username}")),
-            password_hash: Set(fixture_hash().to_owned()),
-            role: Set(role),
-            is_active: Set(true),
-            search_text: Set(format!(
-                "{username}\ntest {username}\n{username}@test.local"
-            )),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(self.db())
-        .await
-        .expect("insert user");
-        // A real login session: access tokens live only as long as their session.
-        let token = defect_control::auth::service::open_session(&self.state, user.clone())
-            .await
-            .expect("session")
-            .access;
-        Actor {
-            id: user.id,
-            username,
-            role,
-            token,
-        }
+        UserBuilder::new(role, username).create(self).await
     }
 
     /// An admin, a manager, an engineer who is a member of `project`, an engineer who
@@ -357,46 +314,15 @@ impl TestApp {
     }
 
     pub async fn project(&self, owner: &Actor, title: &str) -> project_rows::Model {
-        projects::create(
-            self.db(),
-            &owner.viewer(),
-            projects::NewProject {
-                title: title.into(),
-                description: None,
-                start_date: None,
-                end_date: None,
-                status: None,
-            },
-        )
-        .await
-        .expect("create project")
+        ProjectBuilder::new(owner, title).create(self).await
     }
 
     pub async fn add_member(&self, project: i32, user: i32) {
-        project_members::ActiveModel {
-            project_id: Set(project),
-            user_id: Set(user),
-            created_at: Set(defect_control::time::now()),
-        }
-        .insert(self.db())
-        .await
-        .expect("add member");
+        builders::member(self, project, user).await
     }
 
     pub async fn stage(&self, project: i32, title: &str) -> stages::Model {
-        let now = defect_control::time::now();
-        stages::ActiveModel {
-            project_id: Set(project),
-            title: Set(title.into()),
-            description: Set(String::new()),
-            position: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(self.db())
-        .await
-        .expect("insert stage")
+        builders::stage(self, project, title).await
     }
 
     /// Every row of the tables this issue writes, to prove a refused mutation changed nothing.

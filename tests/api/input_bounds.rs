@@ -1,10 +1,10 @@
 //! Text and list bounds: NUL and other control characters are refused with the field's
 //! name on both databases (PostgreSQL cannot store NUL and used to answer 500), and a
 //! huge enum list is deduplicated instead of hitting the SQL parameter limit.
-use defect_control::entities::enums::Role;
+use defect_control::entities::enums::{Priority, Role};
 use serde_json::json;
 
-use crate::helpers::apps;
+use crate::{builders::DefectBuilder, helpers::apps};
 
 const NUL: &str = "a\u{0}b";
 
@@ -14,72 +14,140 @@ async fn control_characters_are_refused_naming_the_field_on_both_databases() {
         let manager = app.actor(Role::Manager).await;
         let admin = app.actor(Role::Admin).await;
         let project = app.project(&manager, "Tower").await;
-        let created = app
-            .ok(
-                &manager,
-                "mutation($p: ID!) { createDefect(input: { projectId: $p, title: \"Crack\", priority: LOW }) { id } }",
-                json!({ "p": project.id.to_string() }),
-            )
-            .await;
-        let defect = created["createDefect"]["id"].as_str().unwrap().to_owned();
+        let defect = DefectBuilder::new(project.id, &manager, &manager)
+            .title("Crack")
+            .priority(Priority::Low)
+            .create(&app)
+            .await
+            .id
+            .to_string();
         let before = app.snapshot().await;
         let cases = [
             (
-                "mutation($p: ID!, $t: String!) { createDefect(input: { projectId: $p, title: $t, priority: LOW }) { id } }",
+                r"
+                mutation($p: ID!, $t: String!) {
+                  createDefect(input: { projectId: $p, title: $t, priority: LOW }) { id }
+                }
+                ",
                 json!({ "p": project.id.to_string(), "t": NUL }),
                 "title",
                 &manager,
             ),
             (
-                "mutation($p: ID!, $d: String!) { createDefect(input: { projectId: $p, title: \"T\", description: $d, priority: LOW }) { id } }",
+                r#"
+                mutation($p: ID!, $d: String!) {
+                  createDefect(
+                    input: {
+                      projectId: $p
+                      title: "T"
+                      description: $d
+                      priority: LOW
+                    }
+                  ) { id }
+                }
+                "#,
                 json!({ "p": project.id.to_string(), "d": NUL }),
                 "description",
                 &manager,
             ),
             (
-                "mutation($id: ID!, $d: String!) { updateDefect(id: $id, input: { description: $d }) { id } }",
+                r"
+                mutation($id: ID!, $d: String!) {
+                  updateDefect(id: $id, input: { description: $d }) { id }
+                }
+                ",
                 json!({ "id": defect, "d": "escape \u{1b}[2J" }),
                 "description",
                 &manager,
             ),
             (
-                "mutation($id: ID!, $b: String!) { addComment(defectId: $id, body: $b) { id } }",
+                r"
+                mutation($id: ID!, $b: String!) {
+                  addComment(defectId: $id, body: $b) { id }
+                }
+                ",
                 json!({ "id": defect, "b": NUL }),
                 "body",
                 &manager,
             ),
             (
-                "mutation($id: ID!, $c: String!) { changeDefectStatus(id: $id, status: CANCELLED, comment: $c) { id } }",
+                r"
+                mutation($id: ID!, $c: String!) {
+                  changeDefectStatus(id: $id, status: CANCELLED, comment: $c) { id }
+                }
+                ",
                 json!({ "id": defect, "c": NUL }),
                 "comment",
                 &manager,
             ),
             (
-                "mutation($t: String!) { createProject(input: { title: $t }) { id } }",
+                r"
+                mutation($t: String!) {
+                  createProject(input: { title: $t }) { id }
+                }
+                ",
                 json!({ "t": NUL }),
                 "title",
                 &manager,
             ),
             (
-                "mutation($d: String!) { createProject(input: { title: \"P\", description: $d }) { id } }",
+                r#"
+                mutation($d: String!) {
+                  createProject(input: { title: "P", description: $d }) { id }
+                }
+                "#,
                 json!({ "d": NUL }),
                 "description",
                 &manager,
             ),
             (
-                "mutation($n: String!) { createUser(input: { username: \"newbie\", email: \"n@example.com\", fullName: $n, password: \"password123\", role: OBSERVER }) { id } }",
+                r#"
+                mutation($n: String!) {
+                  createUser(
+                    input: {
+                      username: "newbie"
+                      email: "n@example.com"
+                      fullName: $n
+                      password: "password123"
+                      role: OBSERVER
+                    }
+                  ) { id }
+                }
+                "#,
                 json!({ "n": "Ann\nOnymous" }),
                 "fullName",
                 &admin,
             ),
             (
-                "mutation($u: String!) { createUser(input: { username: $u, email: \"m@example.com\", password: \"password123\", role: OBSERVER }) { id } }",
+                r#"
+                mutation($u: String!) {
+                  createUser(
+                    input: {
+                      username: $u
+                      email: "m@example.com"
+                      password: "password123"
+                      role: OBSERVER
+                    }
+                  ) { id }
+                }
+                "#,
                 json!({ "u": NUL }),
                 "username",
                 &admin,
             ),
             (
-                "mutation($e: String!) { createUser(input: { username: \"mmm\", email: $e, password: \"password123\", role: OBSERVER }) { id } }",
+                r#"
+                mutation($e: String!) {
+                  createUser(
+                    input: {
+                      username: "mmm"
+                      email: $e
+                      password: "password123"
+                      role: OBSERVER
+                    }
+                  ) { id }
+                }
+                "#,
                 json!({ "e": "m\u{0}@example.com" }),
                 "email",
                 &admin,
@@ -113,7 +181,11 @@ async fn control_characters_are_refused_naming_the_field_on_both_databases() {
         let ok = app
             .ok(
                 &manager,
-                "mutation($id: ID!, $b: String!) { addComment(defectId: $id, body: $b) { body } }",
+                r"
+                mutation($id: ID!, $b: String!) {
+                  addComment(defectId: $id, body: $b) { body }
+                }
+                ",
                 json!({ "id": defect, "b": "line 1\r\n\tline 2" }),
             )
             .await;
@@ -122,15 +194,27 @@ async fn control_characters_are_refused_naming_the_field_on_both_databases() {
         // Search, in every list that has one, and in the CSV export.
         for (query, vars) in [
             (
-                "query($f: DefectFilter) { defects(filter: $f) { totalCount } }",
+                r"
+                query($f: DefectFilter) {
+                  defects(filter: $f) { totalCount }
+                }
+                ",
                 json!({ "f": { "search": NUL } }),
             ),
             (
-                "query($s: String) { projects(search: $s) { totalCount } }",
+                r"
+                query($s: String) {
+                  projects(search: $s) { totalCount }
+                }
+                ",
                 json!({ "s": NUL }),
             ),
             (
-                "query($s: String) { users(search: $s) { totalCount } }",
+                r"
+                query($s: String) {
+                  users(search: $s) { totalCount }
+                }
+                ",
                 json!({ "s": NUL }),
             ),
         ] {
@@ -163,12 +247,11 @@ async fn a_70000_entry_status_list_is_deduplicated() {
     for app in crate::helpers::apps_with(|c| c.max_json_body_bytes = 4 << 20).await {
         let manager = app.actor(Role::Manager).await;
         let project = app.project(&manager, "Tower").await;
-        app.ok(
-            &manager,
-            "mutation($p: ID!) { createDefect(input: { projectId: $p, title: \"Crack\", priority: LOW }) { id } }",
-            json!({ "p": project.id.to_string() }),
-        )
-        .await;
+        DefectBuilder::new(project.id, &manager, &manager)
+            .title("Crack")
+            .priority(Priority::Low)
+            .create(&app)
+            .await;
         let statuses: Vec<&str> = ["NEW", "IN_PROGRESS", "REVIEW", "CLOSED", "CANCELLED"]
             .iter()
             .cycle()
@@ -178,7 +261,11 @@ async fn a_70000_entry_status_list_is_deduplicated() {
         let body = app
             .gql(
                 Some(&manager.token),
-                "query($f: DefectFilter) { defects(filter: $f) { totalCount nodes { title } } }",
+                r"
+                query($f: DefectFilter) {
+                  defects(filter: $f) { totalCount nodes { title } }
+                }
+                ",
                 json!({ "f": { "status": statuses, "priority": vec!["LOW"; 70_000] } }),
             )
             .await;
@@ -192,7 +279,12 @@ async fn a_70000_entry_status_list_is_deduplicated() {
         let body = app
             .gql(
                 Some(&manager.token),
-                "query($f: DefectFilter) { reports { summary(filter: null) { total } } defects(filter: $f) { totalCount } }",
+                r"
+                query($f: DefectFilter) {
+                  reports { summary(filter: null) { total } }
+                  defects(filter: $f) { totalCount }
+                }
+                ",
                 json!({ "f": { "status": only_new } }),
             )
             .await;

@@ -94,6 +94,14 @@ fn graphql_does_not_import_http() {
 }
 
 #[test]
+fn auth_takes_what_it_uses_not_the_app_state() {
+    // `state` is built from `auth` (keys, throttle, hash pool); `auth` importing it back
+    // would be a loop, and each auth function would see the whole application.
+    let bad = violations("auth", &["state", "graphql", "http", "server", "domain"]);
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+#[test]
 fn entities_hold_no_logic_of_other_layers() {
     let bad = violations(
         "entities",

@@ -18,8 +18,16 @@ use crate::helpers::{PASSWORD, Response, TestApp, apps, apps_with};
 const LOGIN: &str = "mutation($u: String!, $p: String!) {
     login(username: $u, password: $p) { access refresh }
 }";
-const REFRESH: &str = "mutation($r: String!) { refreshToken(refresh: $r) { access refresh } }";
-const ME: &str = "{ me { id } }";
+const REFRESH: &str = r"
+    mutation($r: String!) {
+      refreshToken(refresh: $r) { access refresh }
+    }
+";
+const ME: &str = r"
+    {
+      me { id }
+    }
+";
 
 /// A REST login as if from `peer`, with extra headers.
 async fn login_from(
@@ -284,7 +292,11 @@ async fn revoked_sessions_stop_their_access_tokens_at_once() {
             .to_owned();
         app.ok(
             &admin,
-            "mutation($id: ID!) { updateUser(id: $id, input: { password: \"brand-new-pass\" }) { id } }",
+            r#"
+            mutation($id: ID!) {
+              updateUser(id: $id, input: { password: "brand-new-pass" }) { id }
+            }
+            "#,
             json!({ "id": user.gid() }),
         )
         .await;
@@ -335,14 +347,30 @@ async fn emails_are_for_admins_managers_and_oneself() {
                     assert_eq!(email, &Value::Null, "{:?} sees {m}", actor.role);
                 }
             }
-            let me = app.ok(actor, "{ me { email } }", json!({})).await;
+            let me = app
+                .ok(
+                    actor,
+                    r"
+                    {
+                      me { email }
+                    }
+                    ",
+                    json!({}),
+                )
+                .await;
             assert!(me["me"]["email"].is_string(), "{:?}", actor.role);
         }
         // The login payload is the caller's own account.
         let login = app
             .gql(
                 None,
-                "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { user { email } } }",
+                r"
+                mutation($u: String!, $p: String!) {
+                  login(username: $u, password: $p) {
+                    user { email }
+                  }
+                }
+                ",
                 json!({ "u": cast.observer.username, "p": PASSWORD }),
             )
             .await;

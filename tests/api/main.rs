@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 //! Integration tests: through the router (HTTP semantics) on a fresh database each,
 //! SQLite always and PostgreSQL too when TEST_DATABASE_URL is set.
+mod builders;
 mod helpers;
 
 mod attachments;

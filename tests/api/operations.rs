@@ -177,7 +177,15 @@ async fn the_server_survives_a_postgres_restart() {
     ctl("stop").await;
     assert_eq!(app.get("/ready", None).await.status, 503);
     let body = app
-        .gql(Some(&user.token), "{ me { username } }", json!({}))
+        .gql(
+            Some(&user.token),
+            r"
+            {
+              me { username }
+            }
+            ",
+            json!({}),
+        )
         .await;
     assert!(
         body["errors"][0]["extensions"]["code"].is_string(),
@@ -194,7 +202,15 @@ async fn the_server_survives_a_postgres_restart() {
     }
     assert!(ready, "/ready recovers without restarting the server");
     let body = app
-        .gql(Some(&user.token), "{ me { username } }", json!({}))
+        .gql(
+            Some(&user.token),
+            r"
+            {
+              me { username }
+            }
+            ",
+            json!({}),
+        )
         .await;
     assert_eq!(body["data"]["me"]["username"], user.username.as_str());
 }

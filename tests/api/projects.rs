@@ -1,40 +1,10 @@
-use defect_control::entities::{
-    defects,
-    enums::{DefectStatus, Priority, Role},
-};
-use sea_orm::{ActiveModelTrait, Set};
+use defect_control::entities::enums::{DefectStatus, Role};
 use serde_json::{Value, json};
 
-use crate::helpers::{Actor, TestApp, apps, outcome};
-
-async fn defect(
-    app: &TestApp,
-    project: i32,
-    stage: Option<i32>,
-    author: &Actor,
-    performer: Option<i32>,
-    status: DefectStatus,
-) {
-    let now = defect_control::time::now();
-    defects::ActiveModel {
-        project_id: Set(project),
-        stage_id: Set(stage),
-        title: Set("Crack".into()),
-        description: Set(String::new()),
-        search_text: Set("crack".into()),
-        priority: Set(Priority::Medium),
-        status: Set(status),
-        performer_id: Set(performer),
-        author_id: Set(author.id),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(app.db())
-    .await
-    .expect("insert defect");
-}
+use crate::{
+    builders::DefectBuilder,
+    helpers::{apps, outcome},
+};
 
 #[tokio::test]
 async fn engineers_see_only_their_projects_others_see_all() {
@@ -43,9 +13,23 @@ async fn engineers_see_only_their_projects_others_see_all() {
         let mine = app.project(&cast.manager, "Mine").await;
         let other = app.project(&cast.manager, "Other").await;
         app.add_member(mine.id, cast.engineer.id).await;
-        let list =
-            "{ projects { totalCount nodes { id title members { username } stages { id } } } }";
-        let one = "query($id: ID!) { project(id: $id) { title } }";
+        let list = r"
+            {
+              projects {
+                totalCount
+                nodes {
+                  id title
+                  members { username }
+                  stages { id }
+                }
+              }
+            }
+        ";
+        let one = r"
+            query($id: ID!) {
+              project(id: $id) { title }
+            }
+        ";
         for actor in cast.all() {
             let data = app.ok(actor, list, json!({})).await;
             let expected = match actor.username.as_str() {
@@ -92,14 +76,86 @@ async fn project_and_stage_mutations_follow_the_matrix() {
         let pid = project.id.to_string();
         let sid = stage.id.to_string();
         let ops: Vec<(&str, String, Value)> = vec![
-            ("createProject", "mutation { createProject(input: { title: \"New\" }) { id } }".into(), json!({})),
-            ("updateProject", "mutation($id: ID!) { updateProject(id: $id, input: { description: \"changed\" }) { id } }".into(), json!({ "id": pid })),
-            ("addProjectMember", "mutation($p: ID!, $u: ID!) { addProjectMember(projectId: $p, userId: $u) { id } }".into(), json!({ "p": pid, "u": member.gid() })),
-            ("removeProjectMember", "mutation($p: ID!, $u: ID!) { removeProjectMember(projectId: $p, userId: $u) { id } }".into(), json!({ "p": pid, "u": member.gid() })),
-            ("createStage", "mutation($p: ID!) { createStage(projectId: $p, input: { title: \"Roof\" }) { id } }".into(), json!({ "p": pid })),
-            ("updateStage", "mutation($id: ID!) { updateStage(id: $id, input: { title: \"Renamed\" }) { id } }".into(), json!({ "id": sid })),
-            ("deleteStage", "mutation($id: ID!) { deleteStage(id: $id) }".into(), json!({ "id": sid })),
-            ("deleteProject", "mutation($id: ID!) { deleteProject(id: $id) }".into(), json!({ "id": pid })),
+            (
+                "createProject",
+                r#"
+                mutation {
+                  createProject(input: { title: "New" }) { id }
+                }
+                "#
+                .into(),
+                json!({}),
+            ),
+            (
+                "updateProject",
+                r#"
+                mutation($id: ID!) {
+                  updateProject(id: $id, input: { description: "changed" }) { id }
+                }
+                "#
+                .into(),
+                json!({ "id": pid }),
+            ),
+            (
+                "addProjectMember",
+                r"
+                mutation($p: ID!, $u: ID!) {
+                  addProjectMember(projectId: $p, userId: $u) { id }
+                }
+                "
+                .into(),
+                json!({ "p": pid, "u": member.gid() }),
+            ),
+            (
+                "removeProjectMember",
+                r"
+                mutation($p: ID!, $u: ID!) {
+                  removeProjectMember(projectId: $p, userId: $u) { id }
+                }
+                "
+                .into(),
+                json!({ "p": pid, "u": member.gid() }),
+            ),
+            (
+                "createStage",
+                r#"
+                mutation($p: ID!) {
+                  createStage(projectId: $p, input: { title: "Roof" }) { id }
+                }
+                "#
+                .into(),
+                json!({ "p": pid }),
+            ),
+            (
+                "updateStage",
+                r#"
+                mutation($id: ID!) {
+                  updateStage(id: $id, input: { title: "Renamed" }) { id }
+                }
+                "#
+                .into(),
+                json!({ "id": sid }),
+            ),
+            (
+                "deleteStage",
+                r"
+                mutation($id: ID!) {
+                  deleteStage(id: $id)
+                }
+                "
+                .into(),
+                json!({ "id": sid }),
+            ),
+            (
+                "deleteProject",
+                r"
+                mutation($id: ID!) {
+                  deleteProject(id: $id)
+                }
+                "
+                .into(),
+                json!({ "id": pid }),
+            ),
         ];
         // Refusals first: engineers (member: FORBIDDEN; outsider: NOT_FOUND except for
         // createProject, which names no object) and observers.
@@ -167,20 +223,29 @@ async fn deleting_a_project_or_stage_with_defects_is_a_conflict() {
         let project = app.project(&cast.manager, "Busy").await;
         let stage = app.stage(project.id, "Frame").await;
         app.add_member(project.id, cast.engineer.id).await;
-        defect(
-            &app,
-            project.id,
-            Some(stage.id),
-            &cast.manager,
-            Some(cast.engineer.id),
-            DefectStatus::InProgress,
-        )
-        .await;
+        DefectBuilder::new(project.id, &cast.manager, &cast.manager)
+            .title("Crack")
+            .stage(Some(stage.id))
+            .performer(Some(cast.engineer.id))
+            .status(DefectStatus::InProgress)
+            .create(&app)
+            .await;
         let before = app.snapshot().await;
-        let del_p = "mutation($id: ID!) { deleteProject(id: $id) }";
-        let del_s = "mutation($id: ID!) { deleteStage(id: $id) }";
-        let remove =
-            "mutation($p: ID!, $u: ID!) { removeProjectMember(projectId: $p, userId: $u) { id } }";
+        let del_p = r"
+            mutation($id: ID!) {
+              deleteProject(id: $id)
+            }
+        ";
+        let del_s = r"
+            mutation($id: ID!) {
+              deleteStage(id: $id)
+            }
+        ";
+        let remove = r"
+            mutation($p: ID!, $u: ID!) {
+              removeProjectMember(projectId: $p, userId: $u) { id }
+            }
+        ";
         assert_eq!(
             app.code(
                 Some(&cast.manager.token),
@@ -233,14 +298,26 @@ async fn deleting_a_project_or_stage_with_defects_is_a_conflict() {
 async fn updates_leave_omitted_fields_and_clear_explicit_nulls() {
     for app in apps().await {
         let manager = app.actor(Role::Manager).await;
-        let create = "mutation { createProject(input: { title: \"  Tower  \", startDate: \"2026-01-01\", endDate: \"2026-12-31\" }) { id title status startDate endDate description } }";
+        let create = r#"
+            mutation {
+              createProject(
+                input: { title: "  Tower  ", startDate: "2026-01-01", endDate: "2026-12-31" }
+              ) {
+                id title status startDate endDate description
+              }
+            }
+        "#;
         let data = app.ok(&manager, create, json!({})).await;
         let p = &data["createProject"];
         assert_eq!(p["title"], "Tower");
         assert_eq!(p["status"], "ACTIVE");
         assert_eq!(p["description"], "");
         let id = p["id"].clone();
-        let update = "mutation($id: ID!, $i: UpdateProjectInput!) { updateProject(id: $id, input: $i) { title startDate endDate status } }";
+        let update = r"
+            mutation($id: ID!, $i: UpdateProjectInput!) {
+              updateProject(id: $id, input: $i) { title startDate endDate status }
+            }
+        ";
         let data = app
             .ok(
                 &manager,
@@ -287,12 +364,31 @@ async fn updates_leave_omitted_fields_and_clear_explicit_nulls() {
         assert_eq!(app.snapshot().await, before);
 
         // Stages: position defaults to after the last one; stages come back in order.
-        let cs = "mutation($p: ID!, $t: String!) { createStage(projectId: $p, input: { title: $t }) { position } }";
+        let cs = r"
+            mutation($p: ID!, $t: String!) {
+              createStage(projectId: $p, input: { title: $t }) { position }
+            }
+        ";
         for (t, pos) in [("A", 1), ("B", 2), ("C", 3)] {
             let data = app.ok(&manager, cs, json!({ "p": id, "t": t })).await;
             assert_eq!(data["createStage"]["position"], pos);
         }
-        let data = app.ok(&manager, "query($id: ID!) { project(id: $id) { stages { title position project { title } } } }", json!({ "id": id })).await;
+        let data = app
+            .ok(
+                &manager,
+                r"
+                query($id: ID!) {
+                  project(id: $id) {
+                    stages {
+                      title position
+                      project { title }
+                    }
+                  }
+                }
+                ",
+                json!({ "id": id }),
+            )
+            .await;
         let titles: Vec<&str> = data["project"]["stages"]
             .as_array()
             .unwrap()
@@ -317,7 +413,14 @@ async fn project_search_is_case_insensitive_and_literal() {
         ] {
             app.project(&manager, t).await;
         }
-        let q = "query($s: String) { projects(search: $s) { totalCount nodes { title } } }";
+        let q = r"
+            query($s: String) {
+              projects(search: $s) {
+                totalCount
+                nodes { title }
+              }
+            }
+        ";
         let count = |d: &Value| d["projects"]["totalCount"].as_i64().unwrap();
         assert_eq!(
             count(&app.ok(&manager, q, json!({ "s": "северный" })).await),
@@ -347,7 +450,17 @@ async fn paging_while_rows_are_added_never_repeats_or_skips() {
         for i in 0..7 {
             app.project(&manager, &format!("P{i}")).await;
         }
-        let q = "query($a: String) { projects(first: 3, after: $a) { edges { cursor node { title } } pageInfo { hasNextPage hasPreviousPage endCursor } } }";
+        let q = r"
+            query($a: String) {
+              projects(first: 3, after: $a) {
+                edges {
+                  cursor
+                  node { title }
+                }
+                pageInfo { hasNextPage hasPreviousPage endCursor }
+              }
+            }
+        ";
         let mut seen = Vec::new();
         let mut after = Value::Null;
         let mut pages = 0;

@@ -8,12 +8,11 @@ use chrono::{Duration, NaiveDate, Utc};
 use defect_control::entities::{
     defects,
     enums::{DefectStatus, Priority, Role},
-    users,
 };
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::{Value, json};
 
 use crate::{
+    builders,
     fixtures::{Spec, base_time, make},
     helpers::{Actor, TestApp, apps},
 };
@@ -147,14 +146,7 @@ pub async fn dataset(app: &TestApp) -> Data {
         specs.push(spec);
     }
     // Deactivated after the fact: their defects still count, but they are not listed.
-    let user = users::Entity::find_by_id(inactive)
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut am: users::ActiveModel = user.into();
-    am.is_active = Set(false);
-    am.update(app.db()).await.unwrap();
+    builders::deactivate(app, inactive).await;
     Data {
         manager,
         observer,
@@ -167,12 +159,40 @@ pub async fn dataset(app: &TestApp) -> Data {
     }
 }
 
-pub const SUMMARY: &str = "query($f: ReportFilter) { reports { summary(filter: $f) {
-    total open overdue byStatus { status count } byPriority { priority count } avgResolutionHours } } }";
-pub const BY_PROJECT: &str = "query($f: ReportFilter) { reports { byProject(filter: $f) {
-    project { id title } total open closed cancelled overdue byStatus { status count } avgResolutionHours } } }";
-pub const BY_ENGINEER: &str = "query($f: ReportFilter) { reports { byEngineer(filter: $f) {
-    engineer { id username } assigned open inReview closed overdue avgResolutionHours } } }";
+pub const SUMMARY: &str = r"
+    query($f: ReportFilter) {
+      reports {
+        summary(filter: $f) {
+          total open overdue
+          byStatus { status count }
+          byPriority { priority count }
+          avgResolutionHours
+        }
+      }
+    }
+";
+pub const BY_PROJECT: &str = r"
+    query($f: ReportFilter) {
+      reports {
+        byProject(filter: $f) {
+          project { id title }
+          total open closed cancelled overdue
+          byStatus { status count }
+          avgResolutionHours
+        }
+      }
+    }
+";
+pub const BY_ENGINEER: &str = r"
+    query($f: ReportFilter) {
+      reports {
+        byEngineer(filter: $f) {
+          engineer { id username }
+          assigned open inReview closed overdue avgResolutionHours
+        }
+      }
+    }
+";
 
 #[tokio::test]
 async fn summary_counts_every_status_priority_overdue_and_average_exactly() {

@@ -9,7 +9,10 @@ use axum::{
     body::Body,
     http::{Method, Request, StatusCode, header},
 };
-use defect_control::{config::Config, entities::enums::Role};
+use defect_control::{
+    config::Config,
+    entities::enums::{Priority, Role},
+};
 use sea_orm::{ConnectionTrait, DatabaseBackend};
 use serde_json::json;
 use tokio::{
@@ -17,7 +20,10 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::helpers::{TestApp, apps, apps_with};
+use crate::{
+    builders::DefectBuilder,
+    helpers::{TestApp, apps, apps_with},
+};
 
 async fn start(app: &TestApp) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -306,14 +312,13 @@ async fn a_mutation_past_the_timeout_reports_its_commit() {
     for app in apps_with(|c| c.request_timeout = Duration::from_secs(2)).await {
         let manager = app.actor(Role::Manager).await;
         let project = app.project(&manager, "Tower").await;
-        let created = app
-            .ok(
-                &manager,
-                "mutation($p: ID!) { createDefect(input: { projectId: $p, title: \"Crack\", priority: LOW }) { id } }",
-                json!({ "p": project.id.to_string() }),
-            )
-            .await;
-        let defect = created["createDefect"]["id"].as_str().unwrap().to_owned();
+        let defect = DefectBuilder::new(project.id, &manager, &manager)
+            .title("Crack")
+            .priority(Priority::Low)
+            .create(&app)
+            .await
+            .id
+            .to_string();
         let before = app.count("comments").await;
 
         // A second connection to the same database holds the write lock for 3.5 s.
@@ -342,7 +347,11 @@ async fn a_mutation_past_the_timeout_reports_its_commit() {
         let body = app
             .gql(
                 Some(&manager.token),
-                "mutation($d: ID!) { addComment(defectId: $d, body: \"after the lock\") { id body } }",
+                r#"
+                mutation($d: ID!) {
+                  addComment(defectId: $d, body: "after the lock") { id body }
+                }
+                "#,
                 json!({ "d": defect }),
             )
             .await;

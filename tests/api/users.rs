@@ -4,11 +4,21 @@ use serde_json::json;
 
 use crate::helpers::{apps, outcome};
 
-const CREATE: &str =
-    "mutation($i: CreateUserInput!) { createUser(input: $i) { id username email role isActive } }";
-const UPDATE: &str = "mutation($id: ID!, $i: UpdateUserInput!) { updateUser(id: $id, input: $i) { id email fullName isActive } }";
-const SET_ROLE: &str =
-    "mutation($id: ID!, $r: Role!) { setUserRole(id: $id, role: $r) { id role } }";
+const CREATE: &str = r"
+    mutation($i: CreateUserInput!) {
+      createUser(input: $i) { id username email role isActive }
+    }
+";
+const UPDATE: &str = r"
+    mutation($id: ID!, $i: UpdateUserInput!) {
+      updateUser(id: $id, input: $i) { id email fullName isActive }
+    }
+";
+const SET_ROLE: &str = r"
+    mutation($id: ID!, $r: Role!) {
+      setUserRole(id: $id, role: $r) { id role }
+    }
+";
 
 fn new_user(name: &str) -> serde_json::Value {
     json!({ "username": name, "email": format!("{name}@example.org"), "password": "long-enough-1", "role": "ENGINEER" })
@@ -18,8 +28,19 @@ fn new_user(name: &str) -> serde_json::Value {
 async fn only_managers_and_admins_list_users() {
     for app in apps().await {
         let cast = app.cast().await;
-        let q = "{ users(first: 100) { totalCount nodes { username } } }";
-        let one = "query($id: ID!) { user(id: $id) { username } }";
+        let q = r"
+            {
+              users(first: 100) {
+                totalCount
+                nodes { username }
+              }
+            }
+        ";
+        let one = r"
+            query($id: ID!) {
+              user(id: $id) { username }
+            }
+        ";
         for actor in cast.all() {
             let expected = if matches!(actor.role, Role::Admin | Role::Manager) {
                 "OK"
@@ -255,7 +276,15 @@ async fn users_filter_by_role_and_search_and_page_by_username() {
             };
             app.ok(&admin, CREATE, json!({ "i": input })).await;
         }
-        let q = "query($r: Role, $s: String, $a: String) { users(role: $r, search: $s, first: 2, after: $a) { totalCount nodes { username } pageInfo { hasNextPage endCursor } } }";
+        let q = r"
+            query($r: Role, $s: String, $a: String) {
+              users(role: $r, search: $s, first: 2, after: $a) {
+                totalCount
+                nodes { username }
+                pageInfo { hasNextPage endCursor }
+              }
+            }
+        ";
         let data = app.ok(&admin, q, json!({ "s": "ЮЛИЯ" })).await;
         assert_eq!(
             data["users"]["nodes"],
@@ -287,7 +316,13 @@ async fn users_filter_by_role_and_search_and_page_by_username() {
         let all = app
             .ok(
                 &admin,
-                "{ users(role: OBSERVER, first: 100) { nodes { username } } }",
+                r"
+                {
+                  users(role: OBSERVER, first: 100) {
+                    nodes { username }
+                  }
+                }
+                ",
                 json!({}),
             )
             .await;
@@ -310,7 +345,20 @@ async fn lists_default_to_twenty_rows_and_say_more_follow() {
             app.actor(Role::Observer).await;
         }
         let data = app
-            .ok(&admin, "{ users { totalCount nodes { id } edges { cursor } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }", json!({}))
+            .ok(
+                &admin,
+                r"
+                {
+                  users {
+                    totalCount
+                    nodes { id }
+                    edges { cursor }
+                    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+                  }
+                }
+                ",
+                json!({}),
+            )
             .await;
         let u = &data["users"];
         assert_eq!(u["totalCount"], 25);
@@ -320,7 +368,18 @@ async fn lists_default_to_twenty_rows_and_say_more_follow() {
         assert_eq!(u["pageInfo"]["startCursor"], u["edges"][0]["cursor"]);
         assert_eq!(u["pageInfo"]["endCursor"], u["edges"][19]["cursor"]);
         let rest = app
-            .ok(&admin, "query($a: String) { users(after: $a) { nodes { id } pageInfo { hasNextPage hasPreviousPage } } }", json!({ "a": u["pageInfo"]["endCursor"] }))
+            .ok(
+                &admin,
+                r"
+                query($a: String) {
+                  users(after: $a) {
+                    nodes { id }
+                    pageInfo { hasNextPage hasPreviousPage }
+                  }
+                }
+                ",
+                json!({ "a": u["pageInfo"]["endCursor"] }),
+            )
             .await;
         assert_eq!(rest["users"]["nodes"].as_array().unwrap().len(), 5);
         assert_eq!(rest["users"]["pageInfo"]["hasNextPage"], false);

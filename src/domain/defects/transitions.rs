@@ -256,3 +256,75 @@ mod tests {
         assert!(msg.contains("final"));
     }
 }
+
+/// The moves that take a new defect to `status` by the shortest way the machine allows,
+/// oldest first (empty for `NEW`). The seed and the tests walk defects along it, so a
+/// change to the machine is made here once, not in every place that builds data.
+pub fn path_to(status: DefectStatus) -> &'static [DefectStatus] {
+    match status {
+        New => &[],
+        InProgress => &[InProgress],
+        Review => &[InProgress, Review],
+        Closed => &[InProgress, Review, Closed],
+        Cancelled => &[Cancelled],
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    /// A manager with a performer assigned may make every move, so each step of the
+    /// path must be one the machine accepts, from `NEW`, ending at the target.
+    #[test]
+    fn every_path_is_made_of_moves_the_machine_accepts() {
+        let manager = Mover {
+            role: Role::Manager,
+            is_performer: false,
+        };
+        for target in [New, InProgress, Review, Closed, Cancelled] {
+            let mut at = New;
+            for &to in path_to(target) {
+                assert_eq!(
+                    check(at, to, manager, true),
+                    Ok(()),
+                    "{target:?}: {at:?}->{to:?}"
+                );
+                at = to;
+            }
+            assert_eq!(at, target);
+        }
+    }
+
+    /// Shortest: no path visits a status twice, and none could skip a step.
+    #[test]
+    fn paths_are_the_shortest() {
+        assert_eq!(path_to(Closed), &[InProgress, Review, Closed]);
+        for target in [InProgress, Review, Closed, Cancelled] {
+            let path = path_to(target);
+            for (i, s) in path.iter().enumerate() {
+                assert!(!path[i + 1..].contains(s), "{target:?} revisits {s:?}");
+            }
+            // Skipping any one step leaves a move the machine refuses.
+            for skip in 0..path.len() - 1 {
+                let mut at = New;
+                let mut refused = false;
+                for (i, &to) in path.iter().enumerate() {
+                    if i == skip {
+                        continue;
+                    }
+                    let manager = Mover {
+                        role: Role::Manager,
+                        is_performer: false,
+                    };
+                    if check(at, to, manager, true).is_err() {
+                        refused = true;
+                        break;
+                    }
+                    at = to;
+                }
+                assert!(refused, "{target:?} without step {skip} still works");
+            }
+        }
+    }
+}

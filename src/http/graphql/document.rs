@@ -9,7 +9,10 @@ use async_graphql::{
 };
 use tokio::sync::Semaphore;
 
-use crate::graphql::limits;
+use crate::graphql::{
+    errors::{self, Phase},
+    limits,
+};
 
 /// At most one parse per core at a time; more wait for a permit (the request timeout
 /// bounds the wait).
@@ -34,24 +37,19 @@ pub async fn admit(request: &mut async_graphql::Request) -> Result<Admitted, Ser
         .clone()
         .acquire_owned()
         .await
-        .map_err(|_| ServerError::new("the parser is shutting down", None))?;
+        .map_err(|_| errors::coded("the parser is shutting down", "SERVICE_UNAVAILABLE"))?;
     let query = request.query.clone();
     let parsed = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let doc = async_graphql::parser::parse_query(&query).map_err(|e| {
-            let mut err = ServerError::from(e);
-            err.extensions
-                .get_or_insert_with(Default::default)
-                .set("code", "GRAPHQL_PARSE_FAILED");
-            err
-        })?;
+        let doc = async_graphql::parser::parse_query(&query)
+            .map_err(|e| errors::with_code(ServerError::from(e), Phase::Parse.code()))?;
         limits::check_document(&doc)?;
         Ok::<_, ServerError>(doc)
     })
     .await
     .map_err(|e| {
         tracing::error!(error = %e, "the document parser task failed");
-        ServerError::new("internal server error", None)
+        errors::internal()
     })??;
     let admitted = Admitted {
         introspection: is_introspection(&parsed),

@@ -8,6 +8,8 @@ use axum::{
 };
 use serde::Serialize;
 
+use crate::graphql::errors;
+
 const JSON: &str = "application/json; charset=utf-8";
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";
 
@@ -104,10 +106,7 @@ pub fn graphql(media: MediaType, response: async_graphql::Response) -> Response 
 /// A failure outside the executor (body too large, wrong content type, …): the status
 /// says what happened, the body is GraphQL-shaped with a contract code.
 pub fn error(media: MediaType, status: StatusCode, code: &str, message: &str) -> Response {
-    let mut err = ServerError::new(message, None);
-    err.extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
+    let err = errors::coded(message, code);
     let body = Body_ {
         data: None,
         errors: std::slice::from_ref(&err),
@@ -121,6 +120,12 @@ pub fn error(media: MediaType, status: StatusCode, code: &str, message: &str) ->
     res
 }
 
+/// An `AppError` met outside the executor (a refused upload, the request timeout), in
+/// the GraphQL shape with the status the REST shim would give it.
+pub fn app_error(media: MediaType, err: &crate::error::AppError) -> Response {
+    error(media, err.status(), err.code(), &err.to_string())
+}
+
 fn write(media: MediaType, status: StatusCode, body: &Body_<'_>) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => (
@@ -131,10 +136,18 @@ fn write(media: MediaType, status: StatusCode, body: &Body_<'_>) -> Response {
             .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "a GraphQL response could not be serialized");
+            // Through the same writer: a fixed message and code always serialise (an empty
+            // body would still carry the status).
+            let err = errors::internal();
+            let fallback = Body_ {
+                data: None,
+                errors: std::slice::from_ref(&err),
+                extensions: &Default::default(),
+            };
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 [(header::CONTENT_TYPE, media.content_type())],
-                r#"{"errors":[{"message":"internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#,
+                Body::from(serde_json::to_vec(&fallback).unwrap_or_default()),
             )
                 .into_response()
         }
