@@ -470,7 +470,7 @@ async fn uploads_and_deletions_follow_the_matrix() {
         app.ok(
             &cast.admin,
             "mutation($id: ID!) { purgeDefect(id: $id) }",
-            json!({ "id": others["id"] }),
+            json!({ "id": others }),
         )
         .await;
         assert!(objects(&app).await.is_empty());
