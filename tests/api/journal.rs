@@ -477,3 +477,41 @@ async fn activity_shows_only_events_of_defects_the_viewer_sees() {
         assert_eq!(app.count("defect_events").await, 4);
     }
 }
+
+#[tokio::test]
+async fn an_activity_page_costs_the_same_statements_at_10_and_100_events() {
+    use std::sync::atomic::Ordering;
+    for app in apps().await {
+        let w = world(&app).await;
+        let mgr = &w.cast.manager;
+        for i in 0..50 {
+            let d = create(
+                &app,
+                mgr,
+                json!({ "projectId": w.project, "title": format!("Defect {i}") }),
+            )
+            .await;
+            app.ok(
+                &w.cast.observer,
+                COMMENT,
+                json!({ "id": d["id"], "b": "noted" }),
+            )
+            .await;
+        }
+        let q = "query($n: Int) { activity(first: $n) { totalCount nodes { kind actor { username } defect { title } comment { body } statusChange { comment } attachment { filename } } } }";
+        let mut counts = Vec::new();
+        for n in [10, 100] {
+            let before = app.statements.load(Ordering::SeqCst);
+            let data = app.ok(mgr, q, json!({ "n": n })).await;
+            counts.push(app.statements.load(Ordering::SeqCst) - before);
+            assert_eq!(data["activity"]["nodes"].as_array().unwrap().len(), n);
+            assert_eq!(data["activity"]["nodes"][0]["comment"]["body"], "noted");
+            assert_eq!(data["activity"]["nodes"][1]["defect"]["title"], "Defect 49");
+        }
+        assert_eq!(
+            counts[0], counts[1],
+            "[{}] statements per page: {counts:?}",
+            app.backend
+        );
+    }
+}
