@@ -5,16 +5,13 @@
 //! accept loop is ours: hyper's HTTP/1 connection with `header_read_timeout` (which, in
 //! the hyper we use (1.12, hyperium/hyper#3828), also runs while a keep-alive connection
 //! waits for its next request, so it is the idle timeout too: `idle_sockets_are_closed`
-//! checks it), a semaphore permit per connection, and hyper-util's `GracefulShutdown` to
-//! let in-flight requests finish.
+//! checks it), a semaphore permit per connection, and a graceful shutdown that lets
+//! in-flight requests finish.
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{body::Body, extract::ConnectInfo};
 use hyper::server::conn::http1;
-use hyper_util::{
-    rt::{TokioIo, TokioTimer},
-    server::graceful::GracefulShutdown,
-};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -39,7 +36,11 @@ pub async fn serve(
     let permits = Arc::new(Semaphore::new(state.config.max_connections));
     let max = state.config.max_connections;
     let router = crate::app(state);
-    let graceful = GracefulShutdown::new();
+    // hyper-util's `GracefulShutdown` cannot watch a connection served with upgrades,
+    // so: a signal to every connection task, and a channel whose last sender (one per
+    // task) closing says they have all finished.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (running_tx, mut running_rx) = tokio::sync::mpsc::channel::<()>(1);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
@@ -88,18 +89,34 @@ pub async fn serve(
                 req.extensions_mut().insert(ConnectInfo(remote));
                 router.clone().oneshot(req.map(Body::new))
             });
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let conn = http
+            .serve_connection(TokioIo::new(stream), service)
+            // WebSockets (`/graphql/ws`) take the connection over.
+            .with_upgrades();
+        let mut stop = stop_rx.clone();
+        let running = running_tx.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(error = %e, %remote, "connection closed with an error");
             }
             drop(permit);
+            drop(running);
         });
     }
     drop(listener);
     tracing::info!("shutting down: no new connections, finishing in-flight requests");
+    let _ = stop_tx.send(true);
+    drop(running_tx);
     tokio::select! {
-        _ = graceful.shutdown() => {}
+        _ = running_rx.recv() => {}
         _ = tokio::time::sleep(grace) => {
             tracing::warn!(?grace, "in-flight requests did not finish in time; closing them");
         }

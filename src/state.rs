@@ -21,6 +21,9 @@ pub struct AppState {
     pub hasher: Arc<HashPool>,
     pub storage: Arc<Storage>,
     pub links: Arc<LinkSigner>,
+    /// Bumped after each committed mutation: wakes live subscriptions, which then read
+    /// the journal (a wake-up, not the payload).
+    pub journal_wake: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl AppState {
@@ -53,6 +56,7 @@ impl AppState {
             hasher: Arc::new(hasher),
             storage: Arc::new(storage),
             links: Arc::new(links),
+            journal_wake: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
     }
 

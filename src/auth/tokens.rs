@@ -101,6 +101,15 @@ impl Keys {
     }
 }
 
+impl Keys {
+    /// When a valid access token expires (seconds since the epoch): a WebSocket
+    /// authenticated with it is closed then.
+    pub fn access_expiry(&self, token: &str) -> Option<u64> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
+        (data.claims.typ == ACCESS_TYPE).then_some(data.claims.exp)
+    }
+}
+
 /// 256 random bits, URL-safe.
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];

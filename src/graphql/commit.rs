@@ -2,6 +2,7 @@
 //! mutation field starts.
 use std::sync::Arc;
 
+use crate::state::AppState;
 use async_graphql::{
     ServerResult, Value,
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo},
@@ -25,9 +26,17 @@ impl Extension for MutationsRunToCompletion {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        if info.path_node.parent.is_none() && info.parent_type == "Mutation" {
+        let top_mutation = info.path_node.parent.is_none() && info.parent_type == "Mutation";
+        if top_mutation {
             crate::commit::begin_commit();
         }
-        next.run(ctx, info).await
+        let out = next.run(ctx, info).await;
+        // A mutation field commits its transaction before it returns: wake the live
+        // subscriptions now (they read the journal, so a wake-up for a mutation that
+        // wrote nothing costs one query).
+        if top_mutation && let Some(state) = ctx.data_opt::<AppState>() {
+            state.journal_wake.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        out
     }
 }

@@ -13,7 +13,7 @@ pub mod reports;
 pub mod scalars;
 pub mod users;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 
 use crate::state::AppState;
 
@@ -34,7 +34,10 @@ pub struct Mutation(
     defects::DefectMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(defects::DefectSubscription);
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Depth 20 is refused before any resolver runs; realistic screens stay under 12.
 pub const MAX_DEPTH: usize = 12;
@@ -44,12 +47,16 @@ pub const MAX_COMPLEXITY: usize = 20_000;
 
 pub fn build_schema(state: Option<AppState>) -> AppSchema {
     let introspection = state.as_ref().is_none_or(|s| s.config.introspection);
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .limit_recursive_depth(64)
-        .extension(errors::SafetyNet)
-        .extension(commit::MutationsRunToCompletion);
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_recursive_depth(64)
+    .extension(errors::SafetyNet)
+    .extension(commit::MutationsRunToCompletion);
     if !introspection {
         builder = builder.disable_introspection();
     }
@@ -67,12 +74,16 @@ pub fn build_introspection_schema(state: &AppState) -> Option<AppSchema> {
         return None;
     }
     Some(
-        Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-            .introspection_only()
-            .limit_recursive_depth(64)
-            .extension(errors::SafetyNet)
-            .data(state.clone())
-            .finish(),
+        Schema::build(
+            Query::default(),
+            Mutation::default(),
+            Subscription::default(),
+        )
+        .introspection_only()
+        .limit_recursive_depth(64)
+        .extension(errors::SafetyNet)
+        .data(state.clone())
+        .finish(),
     )
 }
 

@@ -9,6 +9,7 @@ pub mod graphql;
 pub mod health;
 pub mod openapi;
 pub mod viewer;
+pub mod ws;
 
 use std::net::SocketAddr;
 
@@ -61,6 +62,7 @@ pub fn app(state: AppState) -> Router {
     };
     let mut router = Router::new()
         .route("/graphql", post(graphql::post).get(graphql::get))
+        .route("/graphql/ws", get(ws::upgrade))
         .route("/graphql/assets/{file}", get(graphiql::asset))
         .route("/", get(graphiql::root))
         .route(

@@ -28,5 +28,6 @@ mod schema;
 mod seed;
 mod server;
 mod soft_delete;
+mod subscriptions;
 mod transport;
 mod users;

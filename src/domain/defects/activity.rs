@@ -31,7 +31,7 @@ pub struct ActivityFilter {
 }
 
 impl ActivityFilter {
-    fn condition(&self) -> Condition {
+    pub(super) fn condition(&self) -> Condition {
         let mut c = Condition::all();
         if let Some(p) = self.project_id {
             c = c.add(Column::ProjectId.eq(p));
@@ -61,7 +61,7 @@ pub fn cursor(e: &defect_events::Model) -> Cursor {
 }
 
 /// Events of the defects `viewer` can see.
-fn visible(viewer: &Viewer) -> Select<defect_events::Entity> {
+pub(super) fn visible(viewer: &Viewer) -> Select<defect_events::Entity> {
     let ids = queries::visible_to(viewer)
         .select_only()
         .column(defects::Column::Id)

@@ -4,6 +4,7 @@ pub mod comments;
 pub mod files;
 pub mod filter;
 pub mod journal;
+pub mod live;
 pub mod policy;
 pub mod queries;
 pub mod service;

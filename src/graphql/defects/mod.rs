@@ -2,12 +2,14 @@
 //! and mutations, one file each (split from one 559-line file; see docs/ARCHITECTURE.md).
 mod events;
 mod inputs;
+mod live;
 mod mutation;
 mod objects;
 mod query;
 
 pub use events::{ActivityQuery, DefectEvent, DefectEventConnection};
 pub use inputs::{CreateDefectInput, DefectFilterInput, UpdateDefectInput};
+pub use live::DefectSubscription;
 pub use mutation::DefectMutation;
 pub use objects::{Attachment, Comment, Defect, DefectConnection, DefectEdge, StatusChange};
 pub use query::DefectQuery;

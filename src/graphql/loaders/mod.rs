@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_graphql::{
     Context,
-    dataloader::{DataLoader, HashMapCache, Loader},
+    dataloader::{CacheFactory, CacheStorage, DataLoader, HashMapCache, Loader, NoCache},
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -211,27 +211,61 @@ fn group<R>(
 
 // ---- Registration: a fresh set per request, and reading through it.
 
-type Cached<L> = DataLoader<L, HashMapCache>;
+type Cached<L> = DataLoader<L, Caching>;
+
+/// A request's loaders keep what they loaded for the request; a subscription's do not
+/// (it lives for hours, and each event must show the rows as they are when it is sent).
+pub struct Caching(bool);
+
+impl CacheFactory for Caching {
+    fn create<K, V>(&self) -> Box<dyn CacheStorage<Key = K, Value = V>>
+    where
+        K: Send + Sync + Clone + Eq + std::hash::Hash + 'static,
+        V: Send + Sync + Clone + 'static,
+    {
+        if self.0 {
+            HashMapCache::default().create()
+        } else {
+            NoCache.create()
+        }
+    }
+}
 
 /// Adds a fresh set of loaders to one request.
 pub fn register(
     request: async_graphql::Request,
     db: &DatabaseConnection,
 ) -> async_graphql::Request {
-    fn loader<L: Loader<i32>>(l: L) -> Cached<L> {
-        DataLoader::with_cache(l, tokio::spawn, HashMapCache::default())
+    register_with(request, db, true)
+}
+
+/// Loaders for a subscription: batching without a cache.
+pub fn register_uncached(
+    request: async_graphql::Request,
+    db: &DatabaseConnection,
+) -> async_graphql::Request {
+    register_with(request, db, false)
+}
+
+fn register_with(
+    request: async_graphql::Request,
+    db: &DatabaseConnection,
+    cache: bool,
+) -> async_graphql::Request {
+    fn loader<L: Loader<i32>>(l: L, cache: bool) -> Cached<L> {
+        DataLoader::with_cache(l, tokio::spawn, Caching(cache))
     }
     request
-        .data(loader(UserByIdLoader(db.clone())))
-        .data(loader(ProjectByIdLoader(db.clone())))
-        .data(loader(StagesByProjectLoader(db.clone())))
-        .data(loader(MembersByProjectLoader(db.clone())))
-        .data(loader(StageByIdLoader(db.clone())))
-        .data(loader(AttachmentsByDefectLoader(db.clone())))
-        .data(loader(CommentsByDefectLoader(db.clone())))
-        .data(loader(HistoryByDefectLoader(db.clone())))
-        .data(loader(CommentCountByDefectLoader(db.clone())))
-        .data(loader(LiveDefectByIdLoader(db.clone())))
+        .data(loader(UserByIdLoader(db.clone()), cache))
+        .data(loader(ProjectByIdLoader(db.clone()), cache))
+        .data(loader(StagesByProjectLoader(db.clone()), cache))
+        .data(loader(MembersByProjectLoader(db.clone()), cache))
+        .data(loader(StageByIdLoader(db.clone()), cache))
+        .data(loader(AttachmentsByDefectLoader(db.clone()), cache))
+        .data(loader(CommentsByDefectLoader(db.clone()), cache))
+        .data(loader(HistoryByDefectLoader(db.clone()), cache))
+        .data(loader(CommentCountByDefectLoader(db.clone()), cache))
+        .data(loader(LiveDefectByIdLoader(db.clone()), cache))
 }
 
 /// Loads one value through the request's loader `L`.

@@ -1,0 +1,239 @@
+//! `GET /graphql/ws`: GraphQL over WebSocket (graphql-transport-ws, and the legacy
+//! subscriptions-transport-ws), served by async-graphql's `GraphQLWebSocket`.
+//! Auth is in `connection_init` (`{"authorization": "Bearer <access>"}`), resolved like
+//! the HTTP `Authorization` header; a refused one, and the token's expiry, close the
+//! socket with 4403. The library closes a refused init with 1002, and has no way to close
+//! later, so its messages go through a forwarder of ours that can.
+use std::{
+    collections::HashSet,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use async_graphql::{
+    BatchRequest, BatchResponse, Data, Executor, Request, Response,
+    futures_util::stream::BoxStream, http::ALL_WEBSOCKET_PROTOCOLS,
+};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::{
+    extract::{
+        State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, WebSocket},
+    },
+    http::{HeaderMap, HeaderValue, header::AUTHORIZATION},
+    response::Response as HttpResponse,
+};
+use futures_util::{SinkExt, StreamExt, sink};
+use sea_orm::DatabaseConnection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::Http;
+use crate::{
+    auth::viewer::{Auth, resolve},
+    graphql::{AppSchema, loaders},
+    state::AppState,
+};
+
+/// graphql-transport-ws: "Forbidden".
+const FORBIDDEN: u16 = 4403;
+/// What our `connection_init` refusal says; the forwarder turns the library's 1002 with
+/// this reason into 4403.
+const REFUSED: &str = "Forbidden";
+/// A GraphQL document over the socket is as small as one over HTTP; axum's default (64
+/// MiB) would let one frame hold that much memory.
+const MAX_MESSAGE: usize = 256 * 1024;
+
+pub async fn upgrade(
+    State(http): State<Http>,
+    protocol: GraphQLProtocol,
+    ws: WebSocketUpgrade,
+) -> HttpResponse {
+    ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| serve(socket, http, protocol))
+}
+
+/// The schema with a fresh set of loaders per operation, as over HTTP (without a cache
+/// for a subscription: see `loaders::Caching`).
+#[derive(Clone)]
+struct WithLoaders {
+    schema: AppSchema,
+    db: DatabaseConnection,
+}
+
+impl Executor for WithLoaders {
+    fn execute(&self, request: Request) -> impl Future<Output = Response> + Send {
+        let request = loaders::register(request, &self.db);
+        let schema = self.schema.clone();
+        async move { schema.execute(request).await }
+    }
+
+    fn execute_batch(
+        &self,
+        batch_request: BatchRequest,
+    ) -> impl Future<Output = BatchResponse> + Send {
+        let this = self.clone();
+        async move {
+            match batch_request {
+                BatchRequest::Single(r) => BatchResponse::Single(this.execute(r).await),
+                BatchRequest::Batch(rs) => {
+                    let mut out = Vec::with_capacity(rs.len());
+                    for r in rs {
+                        out.push(this.execute(r).await);
+                    }
+                    BatchResponse::Batch(out)
+                }
+            }
+        }
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session_data: Option<std::sync::Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let request = loaders::register_uncached(request, &self.db);
+        self.schema
+            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+    }
+}
+
+async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol) {
+    let (mut out, input) = socket.split();
+    let (tx, mut rx) = mpsc::channel::<Message>(16);
+    let (expiry_tx, expiry_rx) = oneshot::channel::<u64>();
+    let state = http.state.clone();
+    let executor = WithLoaders {
+        schema: http.schema.clone(),
+        db: state.db.clone(),
+    };
+    let to_forwarder = sink::unfold(tx, |tx, msg: Message| async move {
+        tx.send(msg)
+            .await
+            .map_err(|_| axum::Error::new("socket closed"))?;
+        Ok::<_, axum::Error>(tx)
+    });
+    let graphql = GraphQLWebSocket::new_with_pair(to_forwarder, input, executor, protocol)
+        .on_connection_init(move |payload| init(state, payload, expiry_tx))
+        .serve();
+    let forward = async move {
+        let mut expiry = std::pin::pin!(expiry_after(expiry_rx));
+        let mut ended = HashSet::new();
+        loop {
+            tokio::select! {
+                msg = rx.recv() => {
+                    let Some(msg) = msg else { break };
+                    let msg = match msg {
+                        Message::Close(Some(f)) if f.code == 1002 && f.reason == REFUSED => {
+                            close(FORBIDDEN, REFUSED)
+                        }
+                        Message::Text(t) => match as_error(&t, &mut ended) {
+                            Rewrite::Keep => Message::Text(t),
+                            Rewrite::Into(t) => Message::Text(t.into()),
+                            Rewrite::Drop => continue,
+                        },
+                        other => other,
+                    };
+                    let closing = matches!(msg, Message::Close(_));
+                    if out.send(msg).await.is_err() || closing {
+                        break;
+                    }
+                }
+                () = &mut expiry => {
+                    let _ = out.send(close(FORBIDDEN, "Forbidden: the access token expired")).await;
+                    break;
+                }
+            }
+        }
+    };
+    // The forwarder sends what the library said last (its close frame) before ending.
+    let mut graphql = std::pin::pin!(graphql);
+    let mut forward = std::pin::pin!(forward);
+    tokio::select! {
+        () = &mut graphql => forward.await,
+        () = &mut forward => {}
+    }
+}
+
+enum Rewrite {
+    Keep,
+    Into(String),
+    Drop,
+}
+
+/// async-graphql 7.2.1 reports an operation that fails as a whole (a bad argument of
+/// `defectEvents`) as `next` with `data: null`, then `complete`; graphql-transport-ws
+/// (and EVENTS.md) say that is one `error` message with the errors, and no `complete`.
+/// Only messages that can be such are parsed.
+fn as_error(text: &str, ended: &mut HashSet<String>) -> Rewrite {
+    if text.contains("\"data\":null") {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+            return Rewrite::Keep;
+        };
+        let errors = &v["payload"]["errors"];
+        if v["type"] == "next" && v["payload"]["data"].is_null() && errors.is_array() {
+            let id = v["id"].as_str().unwrap_or_default().to_owned();
+            let msg = serde_json::json!({ "id": id, "type": "error", "payload": errors });
+            ended.insert(id);
+            return Rewrite::Into(msg.to_string());
+        }
+    } else if !ended.is_empty() && text.contains("\"complete\"") {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+            return Rewrite::Keep;
+        };
+        if v["type"] == "complete" && v["id"].as_str().is_some_and(|id| ended.remove(id)) {
+            return Rewrite::Drop;
+        }
+    }
+    Rewrite::Keep
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+/// Resolves when the token accepted in `connection_init` expires (never when none was).
+async fn expiry_after(rx: oneshot::Receiver<u64>) {
+    let Ok(exp) = rx.await else {
+        return std::future::pending().await;
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    tokio::time::sleep(Duration::from_secs(exp.saturating_sub(now))).await;
+}
+
+async fn init(
+    state: AppState,
+    payload: serde_json::Value,
+    expiry: oneshot::Sender<u64>,
+) -> async_graphql::Result<Data> {
+    let refused = || async_graphql::Error::new(REFUSED);
+    let value = payload
+        .as_object()
+        .and_then(|o| {
+            o.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        })
+        .and_then(|(_, v)| v.as_str())
+        .ok_or_else(refused)?;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(value).map_err(|_| refused())?,
+    );
+    let auth = resolve(&state.db, &state.keys, &headers).await;
+    let Auth::Authenticated(_) = &auth else {
+        return Err(refused());
+    };
+    let token = value.get(7..).unwrap_or_default().trim();
+    if let Some(exp) = state.keys.access_expiry(token) {
+        let _ = expiry.send(exp);
+    }
+    let mut data = Data::default();
+    data.insert(auth);
+    Ok(data)
+}
