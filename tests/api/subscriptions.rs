@@ -19,7 +19,7 @@ use tokio_tungstenite::{
 
 use crate::{
     defects::{create, world},
-    helpers::{Actor, TestApp, apps},
+    helpers::{Actor, TestApp, apps, apps_with},
 };
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -342,5 +342,22 @@ async fn resuming_with_after_replays_the_missed_events_then_goes_live_without_ga
             );
         }
         assert_eq!(got, ["c2", "c3", "c4", "c5"]);
+    }
+}
+
+#[tokio::test]
+async fn the_socket_is_closed_with_4403_when_its_access_token_expires() {
+    for app in apps_with(|c| c.access_token_ttl = Duration::from_secs(2)).await {
+        let w = world(&app).await;
+        let (addr, _stop) = serve(&app).await;
+        let t = Instant::now();
+        let mut ws = open(addr, &w.cast.manager).await;
+        subscribe(&mut ws, "1", json!({})).await;
+        match recv(&mut ws, Duration::from_secs(5)).await {
+            Got::Closed(code) => assert_eq!(code, Some(4403)),
+            other => panic!("{other:?}"),
+        }
+        // At the token's expiry (whole seconds), not at once.
+        assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
     }
 }
