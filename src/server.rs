@@ -24,6 +24,11 @@ use crate::{
     state::AppState,
 };
 
+/// The connection's place under `MAX_CONNECTIONS`: a WebSocket keeps it after hyper
+/// hands the upgraded connection over (`http::ws`).
+#[derive(Clone)]
+pub struct ConnectionSlot(#[allow(dead_code)] Arc<tokio::sync::OwnedSemaphorePermit>);
+
 /// Serves until `shutdown` resolves, then stops accepting and gives in-flight requests
 /// `grace` to finish before returning anyway.
 pub async fn serve(
@@ -83,10 +88,13 @@ pub async fn serve(
             saturated = false;
         }
         let router = router.clone();
+        let permit = ConnectionSlot(Arc::new(permit));
+        let slot = permit.clone();
         let service =
             hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                 // The client address, as `into_make_service_with_connect_info` would give it.
                 req.extensions_mut().insert(ConnectInfo(remote));
+                req.extensions_mut().insert(slot.clone());
                 router.clone().oneshot(req.map(Body::new))
             });
         let conn = http

@@ -15,6 +15,7 @@ use async_graphql::{
 };
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
+    Extension,
     extract::{
         State, WebSocketUpgrade,
         ws::{CloseFrame, Message, WebSocket},
@@ -30,6 +31,7 @@ use super::Http;
 use crate::{
     auth::viewer::{Auth, resolve},
     graphql::{AppSchema, loaders},
+    server::ConnectionSlot,
     state::AppState,
 };
 
@@ -41,16 +43,23 @@ const REFUSED: &str = "Forbidden";
 /// A GraphQL document over the socket is as small as one over HTTP; axum's default (64
 /// MiB) would let one frame hold that much memory.
 const MAX_MESSAGE: usize = 256 * 1024;
+/// How long a socket may stay open without a successful `connection_init`.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn upgrade(
     State(http): State<Http>,
+    slot: Option<Extension<ConnectionSlot>>,
     protocol: GraphQLProtocol,
     ws: WebSocketUpgrade,
 ) -> HttpResponse {
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| serve(socket, http, protocol))
+        .on_upgrade(move |socket| async move {
+            serve(socket, http, protocol).await;
+            // The socket counts under MAX_CONNECTIONS until it closes.
+            drop(slot);
+        })
 }
 
 /// The schema with a fresh set of loaders per operation, as over HTTP (without a cache
@@ -118,6 +127,11 @@ async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol) {
         .serve();
     let forward = async move {
         let mut expiry = std::pin::pin!(expiry_after(expiry_rx));
+        // graphql-transport-ws: no `connection_init` in time closes with 4408, so an
+        // idle socket does not hold a connection slot (the library has no such timer).
+        let init_timeout = tokio::time::sleep(INIT_TIMEOUT);
+        let mut init_timeout = std::pin::pin!(init_timeout);
+        let mut acked = false;
         let mut ended = HashSet::new();
         loop {
             tokio::select! {
@@ -127,7 +141,7 @@ async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol) {
                         Message::Close(Some(f)) if f.code == 1002 && f.reason == REFUSED => {
                             close(FORBIDDEN, REFUSED)
                         }
-                        Message::Text(t) => match as_error(&t, &mut ended) {
+                        Message::Text(t) => match as_error(&t, &mut ended, &mut acked) {
                             Rewrite::Keep => Message::Text(t),
                             Rewrite::Into(t) => Message::Text(t.into()),
                             Rewrite::Drop => continue,
@@ -138,6 +152,10 @@ async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol) {
                     if out.send(msg).await.is_err() || closing {
                         break;
                     }
+                }
+                () = &mut init_timeout, if !acked => {
+                    let _ = out.send(close(4408, "Connection initialisation timeout")).await;
+                    break;
                 }
                 () = &mut expiry => {
                     let _ = out.send(close(FORBIDDEN, "Forbidden: the access token expired")).await;
@@ -165,7 +183,10 @@ enum Rewrite {
 /// `defectEvents`) as `next` with `data: null`, then `complete`; graphql-transport-ws
 /// (and EVENTS.md) say that is one `error` message with the errors, and no `complete`.
 /// Only messages that can be such are parsed.
-fn as_error(text: &str, ended: &mut HashSet<String>) -> Rewrite {
+fn as_error(text: &str, ended: &mut HashSet<String>, acked: &mut bool) -> Rewrite {
+    if !*acked {
+        *acked = text.contains("\"connection_ack\"");
+    }
     if text.contains("\"data\":null") {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
             return Rewrite::Keep;

@@ -361,3 +361,17 @@ async fn the_socket_is_closed_with_4403_when_its_access_token_expires() {
         assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
     }
 }
+
+#[tokio::test]
+async fn a_socket_without_connection_init_is_closed_with_4408() {
+    for app in apps().await {
+        let (addr, _stop) = serve(&app).await;
+        let t = Instant::now();
+        let mut ws = connect(addr).await;
+        match recv(&mut ws, Duration::from_secs(15)).await {
+            Got::Closed(code) => assert_eq!(code, Some(4408)),
+            other => panic!("{other:?}"),
+        }
+        assert!(t.elapsed() >= Duration::from_secs(9), "{:?}", t.elapsed());
+    }
+}
