@@ -375,3 +375,20 @@ async fn a_socket_without_connection_init_is_closed_with_4408() {
         assert!(t.elapsed() >= Duration::from_secs(9), "{:?}", t.elapsed());
     }
 }
+
+#[tokio::test]
+async fn an_open_websocket_keeps_its_place_under_max_connections() {
+    let app = apps_with(|c| c.max_connections = 2).await.remove(0);
+    let cast = app.cast().await;
+    let (addr, _stop) = serve(&app).await;
+    let _a = open(addr, &cast.manager).await;
+    let _b = open(addr, &cast.manager).await;
+    // Both upgraded sockets still count: a third connection is refused.
+    let mut extra = TcpStream::connect(addr).await.unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(Duration::from_secs(5), extra.read_to_string(&mut out))
+        .await
+        .expect("closed at once")
+        .unwrap();
+    assert!(out.starts_with("HTTP/1.1 503"), "{out}");
+}
