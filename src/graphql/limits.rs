@@ -152,7 +152,68 @@ pub fn check_document(doc: &ExecutableDocument) -> Result<(), ServerError> {
             "the document selects more than {MAX_FIELDS} fields with its fragments expanded"
         )));
     }
+    // Bounded by the expanded count just checked, so walking the expansion is cheap.
+    let lists = doc
+        .operations
+        .iter()
+        .map(|(_, op)| introspection_lists(doc, &op.node.selection_set, false, 0))
+        .max()
+        .unwrap_or(0);
+    if lists > MAX_INTROSPECTION_LISTS {
+        return Err(refuse(format!(
+            "the document nests {lists} introspection lists (fields, interfaces, \
+             possibleTypes, inputFields); the limit is {MAX_INTROSPECTION_LISTS}"
+        )));
+    }
     Ok(())
+}
+
+/// Nested introspection lists below `__schema`/`__type`, as graphql-js's
+/// `MaxIntrospectionDepthRule`: `__schema { types { fields { type { fields { … } } } } }`
+/// multiplies the answer by the schema's size at each level while the document stays a
+/// few dozen fields (depth and complexity count fields, not answers). The standard
+/// introspection query nests one.
+pub const MAX_INTROSPECTION_LISTS: usize = 2;
+
+/// The deepest nesting of introspection list fields in `set` (fragments followed; their
+/// nesting is bounded by `MAX_FRAGMENTS`, cycles end there).
+fn introspection_lists(
+    doc: &ExecutableDocument,
+    set: &Positioned<SelectionSet>,
+    inside: bool,
+    spreads: usize,
+) -> usize {
+    if spreads > MAX_FRAGMENTS {
+        return 0;
+    }
+    set.node
+        .items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(f) => {
+                let name = f.node.name.node.as_str();
+                let now_inside = inside || matches!(name, "__schema" | "__type");
+                let list = usize::from(
+                    inside
+                        && matches!(
+                            name,
+                            "fields" | "interfaces" | "possibleTypes" | "inputFields"
+                        ),
+                );
+                list + introspection_lists(doc, &f.node.selection_set, now_inside, spreads)
+            }
+            Selection::InlineFragment(i) => {
+                introspection_lists(doc, &i.node.selection_set, inside, spreads)
+            }
+            Selection::FragmentSpread(s) => doc
+                .fragments
+                .get(&s.node.fragment_name.node)
+                .map_or(0, |f| {
+                    introspection_lists(doc, &f.node.selection_set, inside, spreads + 1)
+                }),
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 fn aliases_in(set: &Positioned<SelectionSet>) -> usize {
@@ -219,6 +280,26 @@ impl<'a> Counter<'a> {
 mod tests {
     use super::*;
     use async_graphql::parser::parse_query;
+
+    #[test]
+    fn nested_introspection_lists_are_refused_and_the_standard_query_is_not() {
+        let standard = include_str!("../../tests/data/introspection-query.graphql");
+        assert!(check_document(&parse_query(standard).unwrap()).is_ok());
+        let two = "{ __schema { types { fields { type { fields { name } } } } } }";
+        assert!(check_document(&parse_query(two).unwrap()).is_ok());
+        for bomb in [
+            "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }",
+            "{ __type(name: \"Query\") { fields { type { interfaces { possibleTypes { name } } } } } }",
+            "{ __schema { types { ...F } } } fragment F on __Type { fields { type { fields { type { inputFields { name } } } } } }",
+        ] {
+            let err = check_document(&parse_query(bomb).unwrap()).unwrap_err();
+            assert!(
+                err.message.contains("introspection lists"),
+                "{bomb}: {}",
+                err.message
+            );
+        }
+    }
 
     fn fan_out(levels: usize) -> String {
         let mut doc = String::from("{ ...G0 }");
