@@ -134,13 +134,24 @@ pub async fn resolve(db: &DatabaseConnection, keys: &Keys, headers: &HeaderMap) 
     }) else {
         return invalid();
     };
-    let claims = match keys.verify_access(token.trim()) {
+    from_token(db, keys, &BearerToken(token.trim().to_owned())).await
+}
+
+/// An access token as presented, kept by a long-lived connection (a WebSocket) so the
+/// viewer can be checked again later exactly as a request would check it.
+#[derive(Clone, Debug)]
+pub struct BearerToken(pub String);
+
+/// What an access token amounts to now: signature and expiry, then the user (active,
+/// role) and its session re-read from `db`.
+pub async fn from_token(db: &DatabaseConnection, keys: &Keys, token: &BearerToken) -> Auth {
+    let claims = match keys.verify_access(&token.0) {
         Ok(c) => c,
         Err(e) => return Auth::Invalid(e),
     };
     match load_active(db, claims.user_id, &claims.session).await {
         Ok(Some(user)) => Auth::Authenticated(Viewer::from_user(&user)),
-        Ok(None) => invalid(),
+        Ok(None) => Auth::Invalid(AppError::Unauthenticated("invalid or expired token".into())),
         Err(e) => Auth::Invalid(e),
     }
 }

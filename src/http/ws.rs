@@ -256,5 +256,7 @@ async fn init(
     }
     let mut data = Data::default();
     data.insert(auth);
+    // Subscriptions re-check the token (user, role, session) before each delivery.
+    data.insert(crate::auth::viewer::BearerToken(token.to_owned()));
     Ok(data)
 }

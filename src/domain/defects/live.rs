@@ -8,7 +8,7 @@ use super::{activity::ActivityFilter, queries};
 use crate::{
     auth::Viewer,
     domain::pagination::Cursor,
-    entities::{defect_events, users},
+    entities::defect_events,
     error::{AppError, AppResult},
 };
 
@@ -44,16 +44,6 @@ pub async fn start(
         .await?
         .flatten();
     Ok(newest.unwrap_or(0))
-}
-
-/// The viewer as the database has them now (role, active flag): `None` when the user
-/// was deactivated or removed, which ends the subscription.
-pub async fn current_viewer(db: &DatabaseConnection, id: i32) -> AppResult<Option<Viewer>> {
-    Ok(users::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .filter(|u| u.is_active)
-        .map(|u| Viewer::from_user(&u)))
 }
 
 /// The next events after `last` matching `filter` that `viewer` can see now, oldest

@@ -6,9 +6,10 @@ use futures_util::{Stream, stream};
 
 use super::DefectEvent;
 use crate::{
+    auth::viewer::{Auth, BearerToken, from_token},
     domain::defects::{activity::ActivityFilter, live},
     entities::{defect_events, enums::DefectEventKind},
-    error::GqlResultExt,
+    error::{AppError, GqlResultExt},
     graphql::{context::ContextExt, scalars::id},
     state::AppState,
 };
@@ -22,7 +23,7 @@ pub struct DefectSubscription;
 struct Cursor {
     state: AppState,
     wake: tokio::sync::watch::Receiver<u64>,
-    viewer_id: i32,
+    token: BearerToken,
     filter: ActivityFilter,
     last: i32,
     pending: VecDeque<defect_events::Model>,
@@ -41,6 +42,14 @@ impl DefectSubscription {
         after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<DefectEvent>> + use<>> {
         let viewer = ctx.viewer()?.clone();
+        // Present on every WebSocket connection (`http::ws` puts it there at init).
+        let token = ctx
+            .data::<BearerToken>()
+            .map_err(|_| {
+                AppError::Unauthenticated("subscriptions need a WebSocket connection".into())
+                    .extend()
+            })?
+            .clone();
         let state = ctx.state().clone();
         let opt = |what: &str, v: &Option<ID>| v.as_ref().map(|v| id(what, v)).transpose();
         let filter = ActivityFilter {
@@ -58,7 +67,7 @@ impl DefectSubscription {
         let cursor = Cursor {
             state,
             wake,
-            viewer_id: viewer.id,
+            token,
             filter,
             last,
             pending: VecDeque::new(),
@@ -71,11 +80,12 @@ impl DefectSubscription {
                 }
                 // Before reading, so a commit during the read wakes the next wait.
                 c.wake.mark_unchanged();
-                // Role, active flag and membership as the database has them now.
-                let viewer = match live::current_viewer(&c.state.db, c.viewer_id).await {
-                    Ok(Some(v)) => v,
-                    Ok(None) => return None,
-                    Err(e) => return Some((Err(e.extend()), None)),
+                // Token, session, role and active flag as a request would check them now
+                // (a revoked session or a deactivated user ends the subscription);
+                // membership is checked by the read below.
+                let viewer = match from_token(&c.state.db, &c.state.keys, &c.token).await {
+                    Auth::Authenticated(v) => v,
+                    _ => return None,
                 };
                 match live::next(&c.state.db, &viewer, &c.filter, c.last).await {
                     Ok(rows) if !rows.is_empty() => {
