@@ -8,6 +8,7 @@ use crate::{
     auth::throttle::{Limits, LoginThrottle},
     auth::tokens::Keys,
     config::{Config, ConfigError},
+    live::Hub,
     storage::{LinkSigner, Storage},
 };
 
@@ -24,6 +25,8 @@ pub struct AppState {
     /// Bumped after each committed mutation: wakes live subscriptions, which then read
     /// the journal (a wake-up, not the payload).
     pub journal_wake: Arc<tokio::sync::watch::Sender<u64>>,
+    /// The process's journal reader that live subscriptions join (`crate::live`).
+    pub live: Arc<Hub>,
 }
 
 impl AppState {
@@ -48,6 +51,12 @@ impl AppState {
         });
         let hasher = HashPool::new(config.password_hash_concurrency, config.password_hash_queue);
         let links = LinkSigner::new(keys.secret());
+        let journal_wake = Arc::new(tokio::sync::watch::Sender::new(0));
+        let live = Arc::new(Hub::new(
+            db.clone(),
+            journal_wake.clone(),
+            &config.database_url,
+        ));
         Ok(AppState {
             db,
             config: Arc::new(config),
@@ -56,7 +65,8 @@ impl AppState {
             hasher: Arc::new(hasher),
             storage: Arc::new(storage),
             links: Arc::new(links),
-            journal_wake: Arc::new(tokio::sync::watch::Sender::new(0)),
+            journal_wake,
+            live,
         })
     }
 

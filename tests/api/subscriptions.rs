@@ -22,7 +22,7 @@ use crate::{
     helpers::{Actor, TestApp, apps, apps_with},
 };
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const SUBSCRIBE: &str = "subscription($p: ID, $d: ID, $a: String) { defectEvents(projectId: $p, defectId: $d, after: $a) { id kind cursor defectId comment { body } } }";
 const COMMENT: &str =
@@ -30,7 +30,7 @@ const COMMENT: &str =
 
 /// What the server sent: a protocol message, or the close code.
 #[derive(Debug)]
-enum Got {
+pub enum Got {
     Json(Value),
     Closed(Option<u16>),
     Nothing,
@@ -51,7 +51,7 @@ async fn serve(app: &TestApp) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) 
     (addr, tx)
 }
 
-async fn connect(addr: SocketAddr) -> Ws {
+pub async fn connect(addr: SocketAddr) -> Ws {
     let mut req = format!("ws://{addr}/graphql/ws")
         .into_client_request()
         .unwrap();
@@ -67,12 +67,12 @@ async fn connect(addr: SocketAddr) -> Ws {
     ws
 }
 
-async fn send(ws: &mut Ws, v: Value) {
+pub async fn send(ws: &mut Ws, v: Value) {
     ws.send(Message::Text(v.to_string().into())).await.unwrap();
 }
 
 /// The next protocol message within `wait` (pings answered and skipped).
-async fn recv(ws: &mut Ws, wait: Duration) -> Got {
+pub async fn recv(ws: &mut Ws, wait: Duration) -> Got {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let Ok(msg) = tokio::time::timeout_at(deadline, ws.next()).await else {
@@ -96,10 +96,15 @@ async fn recv(ws: &mut Ws, wait: Duration) -> Got {
 
 /// A socket past `connection_ack`.
 async fn open(addr: SocketAddr, actor: &Actor) -> Ws {
+    open_with(addr, &actor.token).await
+}
+
+/// A socket past `connection_ack`, authenticated with `token`.
+pub async fn open_with(addr: SocketAddr, token: &str) -> Ws {
     let mut ws = connect(addr).await;
     send(
         &mut ws,
-        json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", actor.token) } }),
+        json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }),
     )
     .await;
     match recv(&mut ws, Duration::from_secs(5)).await {
@@ -109,7 +114,7 @@ async fn open(addr: SocketAddr, actor: &Actor) -> Ws {
     ws
 }
 
-async fn subscribe(ws: &mut Ws, id: &str, vars: Value) {
+pub async fn subscribe(ws: &mut Ws, id: &str, vars: Value) {
     send(
         ws,
         json!({ "id": id, "type": "subscribe", "payload": { "query": SUBSCRIBE, "variables": vars } }),
@@ -121,7 +126,7 @@ async fn subscribe(ws: &mut Ws, id: &str, vars: Value) {
 }
 
 /// The next delivered event, or `None` when nothing arrives within `wait`.
-async fn next_event(ws: &mut Ws, wait: Duration) -> Option<Value> {
+pub async fn next_event(ws: &mut Ws, wait: Duration) -> Option<Value> {
     match recv(ws, wait).await {
         Got::Json(v) if v["type"] == "next" => {
             assert!(v["payload"].get("errors").is_none(), "{v}");
@@ -391,4 +396,244 @@ async fn an_open_websocket_keeps_its_place_under_max_connections() {
         .expect("closed at once")
         .unwrap();
     assert!(out.starts_with("HTTP/1.1 503"), "{out}");
+}
+
+/// The newest event's cursor, to subscribe from a known point without waiting for the
+/// subscription to start (`after` replays whatever came later).
+async fn newest_cursor(app: &TestApp, actor: &Actor) -> Value {
+    app.ok(actor, "{ activity(first: 1) { nodes { cursor } } }", json!({}))
+        .await["activity"]["nodes"][0]["cursor"]
+        .clone()
+}
+
+/// PostgreSQL hands out event ids from a sequence when the row is inserted, so without
+/// ordering, transaction A could take id n, B id n+1 and commit first: a reader that saw
+/// n+1 never returns to n. `journal::record` takes a transaction-scoped lock first, so B
+/// waits for A's commit and ids commit in order. Here A is held open by the test, B is a
+/// real `addComment` over HTTP; the subscriber must get A's event, then B's. (SQLite
+/// writes one transaction at a time, so commits cannot overtake each other there.)
+#[tokio::test]
+async fn events_whose_transactions_would_commit_out_of_id_order_are_all_delivered_in_order() {
+    use defect_control::{
+        domain::defects::journal,
+        entities::{comments, defects as defect_rows, enums::DefectEventKind},
+    };
+    use sea_orm::{
+        ActiveModelTrait, ConnectionTrait, EntityTrait, Set, Statement, TransactionTrait,
+    };
+    for app in apps().await {
+        if app.backend != "postgres" {
+            continue;
+        }
+        let w = world(&app).await;
+        let mgr = w.cast.manager.clone();
+        let d = create(
+            &app,
+            &mgr,
+            json!({ "projectId": w.project, "stageId": w.stage, "title": "Crack" }),
+        )
+        .await;
+        let defect_id: i32 = d["id"].as_str().unwrap().parse().unwrap();
+        let (addr, _stop) = serve(&app).await;
+        let from = newest_cursor(&app, &mgr).await;
+        let mut ws = open(addr, &mgr).await;
+        subscribe(&mut ws, "1", json!({ "d": d["id"], "a": from })).await;
+
+        // A: a comment and its event, written like `addComment` does, left uncommitted.
+        let a = app.db().begin().await.unwrap();
+        let defect = defect_rows::Entity::find_by_id(defect_id)
+            .one(&a)
+            .await
+            .unwrap()
+            .unwrap();
+        let comment = comments::ActiveModel {
+            defect_id: Set(defect_id),
+            author_id: Set(mgr.id),
+            body: Set("A".into()),
+            created_at: Set(chrono::Utc::now()),
+            ..Default::default()
+        }
+        .insert(&a)
+        .await
+        .unwrap();
+        let about = journal::About {
+            comment_id: Some(comment.id),
+            ..Default::default()
+        };
+        journal::record(&a, mgr.id, &defect, DefectEventKind::Commented, &[], about)
+            .await
+            .unwrap();
+
+        // B: a real mutation, started while A is open.
+        let b = {
+            let (mgr, id) = (mgr.clone(), d["id"].clone());
+            tokio::spawn(async move { comment_over_http(addr, &mgr, &id, "B").await })
+        };
+        // B must be waiting for A's journal lock (observed, not assumed from a sleep);
+        // without the lock it would commit a higher id before A.
+        let waiting = "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let row = app
+                .db()
+                .query_one_raw(Statement::from_string(
+                    sea_orm::DatabaseBackend::Postgres,
+                    waiting,
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            if row.try_get::<i64>("", "n").unwrap() > 0 || b.is_finished() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "B neither waited nor finished");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(!b.is_finished(), "B committed while A held a lower id");
+        a.commit().await.unwrap();
+        b.await.unwrap();
+
+        let first = next_event(&mut ws, Duration::from_secs(2)).await.expect("A");
+        let second = next_event(&mut ws, Duration::from_secs(2)).await.expect("B");
+        assert_eq!(first["comment"]["body"], "A", "{first}");
+        assert_eq!(second["comment"]["body"], "B", "{second}");
+        let id = |e: &Value| e["id"].as_str().unwrap().parse::<i64>().unwrap();
+        assert!(id(&first) < id(&second));
+        assert!(next_event(&mut ws, Duration::from_millis(200)).await.is_none());
+    }
+}
+
+/// A subscription run in-process (no socket), for tests that need to hold it still.
+fn in_process(
+    app: &TestApp,
+    actor: &Actor,
+    vars: Value,
+) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
+    use defect_control::auth::viewer::{Auth, BearerToken};
+    let schema = defect_control::graphql::build_schema(Some(app.state.clone()));
+    let req = async_graphql::Request::new(
+        "subscription($p: ID, $a: String) { defectEvents(projectId: $p, after: $a) { id kind } }",
+    )
+    .variables(async_graphql::Variables::from_json(vars))
+    .data(Auth::Authenticated(actor.viewer()))
+    .data(BearerToken(actor.token.clone()));
+    schema.execute_stream(req).boxed()
+}
+
+/// The id of the next event of an in-process subscription.
+async fn next_id(s: &mut futures_util::stream::BoxStream<'static, async_graphql::Response>) -> i64 {
+    let r = tokio::time::timeout(Duration::from_secs(5), s.next())
+        .await
+        .expect("an event within 5 s")
+        .expect("the stream goes on");
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let v = r.data.into_json().unwrap();
+    v["defectEvents"]["id"].as_str().unwrap().parse().unwrap()
+}
+
+/// Polls a subscription briefly so it joins the process's channel (a stream runs only
+/// when polled); nothing is due yet.
+async fn start(s: &mut futures_util::stream::BoxStream<'static, async_graphql::Response>) {
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), s.next())
+            .await
+            .is_err(),
+        "nothing to deliver yet"
+    );
+}
+
+const COMMENT_ID: &str = "mutation($id: ID!, $b: String!) { addComment(defectId: $id, body: $b) { id } }";
+
+/// A subscriber that stops reading keeps no more than the channel's batches: once it
+/// falls further behind it loses its place, then reads what it missed from the journal
+/// and rejoins — every event once, in order.
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_catches_up_from_the_journal_without_gap_or_duplicate() {
+    for app in apps().await {
+        let w = world(&app).await;
+        let mgr = &w.cast.manager;
+        let d = create(
+            &app,
+            mgr,
+            json!({ "projectId": w.project, "stageId": w.stage, "title": "Crack" }),
+        )
+        .await;
+        let from = newest_cursor(&app, mgr).await;
+        let mut slow = in_process(&app, mgr, json!({ "p": w.project, "a": from }));
+        start(&mut slow).await;
+        let mut probe = in_process(&app, &w.cast.admin, json!({ "p": w.project, "a": from }));
+        start(&mut probe).await;
+        // One batch per event: the next write waits until the probe has its event.
+        let n = defect_control::live::CAPACITY + 6;
+        let mut written = Vec::new();
+        for i in 0..n {
+            app.ok(mgr, COMMENT_ID, json!({ "id": d["id"], "b": format!("c{i}") }))
+                .await;
+            written.push(next_id(&mut probe).await);
+        }
+        let lagged_before = app.state.live.lagged();
+        let mut got = Vec::new();
+        for _ in 0..n {
+            got.push(next_id(&mut slow).await);
+        }
+        assert_eq!(got, written);
+        assert!(
+            app.state.live.lagged() > lagged_before,
+            "the slow subscriber did fall behind"
+        );
+        // Back in the channel: the next event comes live.
+        app.ok(mgr, COMMENT_ID, json!({ "id": d["id"], "b": "after" }))
+            .await;
+        let live = next_id(&mut slow).await;
+        assert_eq!(live, next_id(&mut probe).await);
+        assert!(live > *written.last().unwrap());
+    }
+}
+
+/// The statements run while one comment is written and delivered to every subscription.
+async fn write_and_count(
+    app: &TestApp,
+    by: &Actor,
+    defect: &Value,
+    subs: &mut [futures_util::stream::BoxStream<'static, async_graphql::Response>],
+) -> usize {
+    use std::sync::atomic::Ordering;
+    let before = app.statements.load(Ordering::SeqCst);
+    app.ok(by, COMMENT_ID, json!({ "id": defect, "b": "x" })).await;
+    for s in subs.iter_mut() {
+        next_id(s).await;
+    }
+    app.statements.load(Ordering::SeqCst) - before
+}
+
+/// The process reads the journal once per wake-up, not once per subscription: the
+/// statements that one write causes are the same with 1 and with 12 subscribers.
+#[tokio::test]
+async fn one_journal_read_per_wakeup_whatever_the_number_of_subscribers() {
+    for app in apps().await {
+        let w = world(&app).await;
+        let mgr = &w.cast.manager;
+        let d = create(
+            &app,
+            mgr,
+            json!({ "projectId": w.project, "stageId": w.stage, "title": "Crack" }),
+        )
+        .await;
+        let from = newest_cursor(&app, mgr).await;
+        // An engineer first: its memberships are read from the first batch on.
+        let mut subs = vec![in_process(&app, &w.cast.engineer, json!({ "a": from }))];
+        start(&mut subs[0]).await;
+        let one = write_and_count(&app, mgr, &d["id"], &mut subs).await;
+        let cast = [&w.cast.admin, &w.cast.engineer, &w.cast.observer, mgr];
+        for i in 0..11 {
+            let from = newest_cursor(&app, mgr).await;
+            let mut s = in_process(&app, cast[i % cast.len()], json!({ "a": from }));
+            start(&mut s).await;
+            subs.push(s);
+        }
+        let twelve = write_and_count(&app, mgr, &d["id"], &mut subs).await;
+        println!("{}: statements per write with 1 subscriber {one}, with 12 {twelve}", app.backend);
+        // A poll tick may add one read of the journal.
+        assert!(twelve <= one + 1, "1: {one}, 12: {twelve}");
+    }
 }

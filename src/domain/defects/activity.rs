@@ -53,6 +53,17 @@ impl ActivityFilter {
         }
         c
     }
+
+    /// Whether `event` passes the filter: [`Self::condition`] in Rust, for events already
+    /// read (the live reader's batches).
+    pub fn matches(&self, event: &defect_events::Model) -> bool {
+        self.project_id.is_none_or(|p| event.project_id == p)
+            && self.defect_id.is_none_or(|d| event.defect_id == d)
+            && self.actor_id.is_none_or(|a| event.actor_id == a)
+            && self.kinds.as_ref().is_none_or(|k| k.contains(&event.kind))
+            && self.from.is_none_or(|f| event.at >= f)
+            && self.to.is_none_or(|t| event.at <= t)
+    }
 }
 
 /// The cursor of an event: its id (the journal's order).

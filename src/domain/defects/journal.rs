@@ -2,7 +2,7 @@
 //! transaction. The field-level diff lives here once; every service calls [`record`]
 //! (directly, or through `versioned::write`, which diffs the row before and after).
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseBackend, Set, Statement};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -125,8 +125,39 @@ pub struct About<'a> {
     pub attachment: Option<&'a attachments::Model>,
 }
 
+/// The key of the transaction-scoped advisory lock that orders journal writes on
+/// PostgreSQL (`b"dfctjrnl"` as a number; any fixed value unused elsewhere would do).
+pub const ORDER_LOCK: i64 = 0x6466_6374_6a72_6e6c;
+
+/// The `NOTIFY` channel that wakes every instance's journal reader after a commit.
+pub const CHANNEL: &str = "defect_events";
+
+/// On PostgreSQL, makes event ids commit in their order and wakes the other instances:
+/// - `pg_advisory_xact_lock(ORDER_LOCK)`: one journal writer at a time from here until
+///   the transaction ends. Ids come from a sequence when the row is inserted, so without
+///   it transaction A could take id 10, B id 11, and B commit first; a reader that saw 11
+///   never returns to 10. Holding the lock from before the insert to the commit means an
+///   id is only handed out once every lower id has committed or rolled back, so readers
+///   that follow `id > last` miss nothing (docs/ARCHITECTURE.md, "Live updates").
+/// - `pg_notify(CHANNEL, '')`: delivered by PostgreSQL only if and when the transaction
+///   commits (and after the commit is visible), so a listener never reads too early.
+///
+/// SQLite needs neither: it has one writer at a time and one process.
+async fn order_and_notify(db: &impl ConnectionTrait) -> AppResult<()> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        db.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1), pg_notify($2, '')",
+            [ORDER_LOCK.into(), CHANNEL.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// Appends one event for `defect` (its state after the change) in the caller's
-/// transaction.
+/// transaction. Call it as late as possible in the transaction: on PostgreSQL it holds
+/// the journal's order lock until the commit (see `order_and_notify`).
 pub async fn record(
     db: &impl ConnectionTrait,
     actor_id: i32,
@@ -141,6 +172,7 @@ pub async fn record(
         .map(|a| serde_json::to_string(&AttachmentMeta::of(a)))
         .transpose()
         .map_err(AppError::internal)?;
+    order_and_notify(db).await?;
     defect_events::ActiveModel {
         defect_id: Set(defect.id),
         project_id: Set(defect.project_id),

@@ -1,19 +1,29 @@
 //! Live updates: what a subscription to the journal delivers. The journal is the source
-//! of truth; a subscription keeps the id of the last event it delivered and reads the
-//! next ones on each wake-up (a notification after a commit, or a periodic poll), so a
-//! missed wake-up only delays and a slow subscriber costs no memory.
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+//! of truth. One reader per process (`crate::live::Hub`) reads the events after the last
+//! one it saw ([`tail`]) and, once per batch and for all subscribers at once, what each of
+//! them may see of it ([`access`]); a subscription that starts from a cursor, or fell
+//! behind, reads for itself ([`next`]) until it has caught up.
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::{activity::ActivityFilter, queries};
 use crate::{
     auth::Viewer,
-    domain::pagination::Cursor,
-    entities::defect_events,
+    domain::{pagination::Cursor, projects::policy::sees_all_projects},
+    entities::{defect_events, defects, enums::Role, project_members, refresh_tokens, users},
     error::{AppError, AppResult},
 };
 
-/// Events read per wake-up; a subscriber further behind reads again at once.
+/// Events one subscription reads per query while it catches up; it reads again at once
+/// while a query comes back full.
 pub const BATCH: u64 = 100;
+
+/// Ids per `IN (…)` list when reading the subscribers' rights (well under the
+/// parameter limits of both backends).
+const CHUNK: usize = 500;
 
 /// Checks the arguments (a project or defect the viewer cannot see is NOT_FOUND) and
 /// returns the id to start after: the `after` cursor's, else the newest event now.
@@ -28,7 +38,7 @@ pub async fn start(
     }
     if let Some(d) = filter.defect_id {
         queries::visible_to(viewer)
-            .filter(crate::entities::defects::Column::Id.eq(d))
+            .filter(defects::Column::Id.eq(d))
             .one(db)
             .await?
             .ok_or_else(|| AppError::not_found("defect"))?;
@@ -36,6 +46,11 @@ pub async fn start(
     if let Some(raw) = after {
         return Cursor::decode(raw)?.id();
     }
+    newest(db).await
+}
+
+/// The id of the newest event (0 when there is none).
+pub async fn newest(db: &DatabaseConnection) -> AppResult<i32> {
     let newest = defect_events::Entity::find()
         .select_only()
         .column_as(defect_events::Column::Id.max(), "max")
@@ -47,7 +62,7 @@ pub async fn start(
 }
 
 /// The next events after `last` matching `filter` that `viewer` can see now, oldest
-/// first.
+/// first (one subscription catching up).
 pub async fn next(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -61,4 +76,146 @@ pub async fn next(
         .limit(BATCH)
         .all(db)
         .await?)
+}
+
+/// Every event after `last`, oldest first, at most `limit` (the per-process reader;
+/// visibility is decided per subscriber by [`Access`]).
+pub async fn tail(
+    db: &DatabaseConnection,
+    last: i32,
+    limit: u64,
+) -> AppResult<Vec<defect_events::Model>> {
+    Ok(defect_events::Entity::find()
+        .filter(defect_events::Column::Id.gt(last))
+        .order_by_asc(defect_events::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Whom a live subscription delivers to: its access token's user and session.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Subscriber {
+    pub user_id: i32,
+    pub session: String,
+}
+
+/// What the subscribers may see of one batch of events, read for all of them at once:
+/// the same rule as `activity::visible` (a request's viewer check, then
+/// `queries::visible_to`), split into its three facts so that it costs three queries
+/// per batch however many subscribers there are.
+#[derive(Debug, Default)]
+pub struct Access {
+    /// Every subscriber checked: its role when its user is active and its session live
+    /// (the check of `auth::viewer::from_token`), `None` when not.
+    viewers: HashMap<Subscriber, Option<Role>>,
+    /// (user, project) memberships of the checked users in the batch's projects.
+    members: HashSet<(i32, i32)>,
+    /// The batch's defects that are live (not deleted, not purged), with their project.
+    defects: HashMap<i32, i32>,
+}
+
+/// A subscriber's standing for one batch.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// Active, with a live session, in this role.
+    Viewer(Role),
+    /// Deactivated, or its session revoked: the subscription ends.
+    Refused,
+    /// Joined after the batch's rights were read: it reads the batch for itself.
+    Unchecked,
+}
+
+impl Access {
+    pub fn standing(&self, who: &Subscriber) -> Standing {
+        match self.viewers.get(who) {
+            Some(Some(role)) => Standing::Viewer(*role),
+            Some(None) => Standing::Refused,
+            None => Standing::Unchecked,
+        }
+    }
+
+    /// Whether a checked subscriber (`user_id` in `role`) sees the event's defect now:
+    /// it is live, and the role sees every project or the user is a member of the
+    /// defect's project (`queries::visible_to`).
+    pub fn sees(&self, user_id: i32, role: Role, event: &defect_events::Model) -> bool {
+        self.defects.get(&event.defect_id).is_some_and(|project| {
+            sees_all_projects(role) || self.members.contains(&(user_id, *project))
+        })
+    }
+}
+
+/// Reads what `subscribers` may see of `events`: one query for the defects, and one
+/// per [`CHUNK`] subscribers for their users and sessions and for their memberships.
+pub async fn access(
+    db: &DatabaseConnection,
+    subscribers: &[Subscriber],
+    events: &[defect_events::Model],
+) -> AppResult<Access> {
+    let mut out = Access::default();
+    if subscribers.is_empty() || events.is_empty() {
+        return Ok(out);
+    }
+    let defect_ids: HashSet<i32> = events.iter().map(|e| e.defect_id).collect();
+    out.defects = defects::Entity::find()
+        .select_only()
+        .column(defects::Column::Id)
+        .column(defects::Column::ProjectId)
+        .filter(defects::Column::Id.is_in(defect_ids))
+        .filter(defects::Column::DeletedAt.is_null())
+        .into_tuple::<(i32, i32)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let projects: HashSet<i32> = out.defects.values().copied().collect();
+    for chunk in subscribers.chunks(CHUNK) {
+        let sessions: HashSet<&str> = chunk.iter().map(|s| s.session.as_str()).collect();
+        // A session is live while its refresh family has an unrevoked row of its user
+        // (as `auth::viewer::load_active` checks it).
+        let live: HashMap<(i32, String), Role> = refresh_tokens::Entity::find()
+            .select_only()
+            .column(refresh_tokens::Column::UserId)
+            .column(refresh_tokens::Column::FamilyId)
+            .column(users::Column::Role)
+            .join(
+                sea_orm::JoinType::InnerJoin,
+                refresh_tokens::Entity::belongs_to(users::Entity)
+                    .from(refresh_tokens::Column::UserId)
+                    .to(users::Column::Id)
+                    .into(),
+            )
+            .filter(refresh_tokens::Column::FamilyId.is_in(sessions))
+            .filter(refresh_tokens::Column::RevokedAt.is_null())
+            .filter(users::Column::IsActive.eq(true))
+            .distinct()
+            .into_tuple::<(i32, String, Role)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|(user, family, role)| ((user, family), role))
+            .collect();
+        let mut engineers = HashSet::new();
+        for s in chunk {
+            let role = live.get(&(s.user_id, s.session.clone())).copied();
+            if role.is_some_and(|r| !sees_all_projects(r)) {
+                engineers.insert(s.user_id);
+            }
+            out.viewers.insert(s.clone(), role);
+        }
+        if engineers.is_empty() || projects.is_empty() {
+            continue;
+        }
+        let rows = project_members::Entity::find()
+            .select_only()
+            .column(project_members::Column::UserId)
+            .column(project_members::Column::ProjectId)
+            .filter(project_members::Column::UserId.is_in(engineers))
+            .filter(project_members::Column::ProjectId.is_in(projects.iter().copied()))
+            .into_tuple::<(i32, i32)>()
+            .all(db)
+            .await?;
+        out.members.extend(rows);
+    }
+    Ok(out)
 }

@@ -1,5 +1,5 @@
 //! `Subscription.defectEvents`: the journal, live (see `domain::defects::live`).
-use std::{collections::VecDeque, time::Duration};
+use std::collections::VecDeque;
 
 use async_graphql::{Context, ErrorExtensions, ID, Subscription};
 use futures_util::{Stream, stream};
@@ -7,26 +7,92 @@ use futures_util::{Stream, stream};
 use super::DefectEvent;
 use crate::{
     auth::viewer::{Auth, BearerToken, from_token},
-    domain::defects::{activity::ActivityFilter, live},
+    domain::defects::{
+        activity::ActivityFilter,
+        live::{self, Standing, Subscriber},
+    },
     entities::{defect_events, enums::DefectEventKind},
     error::{AppError, GqlResultExt},
     graphql::{context::ContextExt, scalars::id},
+    live::Joined,
     state::AppState,
 };
-
-/// A missed or lagging wake-up costs at most this long.
-const POLL: Duration = Duration::from_secs(1);
+use tokio::sync::broadcast::error::RecvError;
 
 #[derive(Default)]
 pub struct DefectSubscription;
 
-struct Cursor {
+/// One subscription's position. It reads the journal for itself while it replays from
+/// `after` or catches up after falling behind (`catching_up`), and otherwise takes the
+/// events of the process's batches (`crate::live`) that pass its filter and that its
+/// subscriber may see. Ids only grow in commit order (`journal::record`), so skipping
+/// every event at or below `last` makes the switch between the two exact.
+struct Position {
     state: AppState,
-    wake: tokio::sync::watch::Receiver<u64>,
+    joined: Joined,
     token: BearerToken,
     filter: ActivityFilter,
     last: i32,
+    catching_up: bool,
     pending: VecDeque<defect_events::Model>,
+}
+
+impl Position {
+    /// The next event, or `None` when the subscription ends (a refused viewer), or an
+    /// error.
+    async fn next(&mut self) -> Option<async_graphql::Result<DefectEvent>> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Some(Ok(DefectEvent(e)));
+            }
+            if self.catching_up {
+                // Token, session, role and active flag as a request would check them now
+                // (a revoked session or a deactivated user ends the subscription);
+                // membership is checked by the read below.
+                let viewer = match from_token(&self.state.db, &self.state.keys, &self.token).await
+                {
+                    Auth::Authenticated(v) => v,
+                    _ => return None,
+                };
+                match live::next(&self.state.db, &viewer, &self.filter, self.last).await {
+                    Ok(rows) => {
+                        self.catching_up = rows.len() as u64 == live::BATCH;
+                        self.last = rows.last().map_or(self.last, |r| r.id);
+                        self.pending.extend(rows);
+                        continue;
+                    }
+                    Err(e) => return Some(Err(e.extend())),
+                }
+            }
+            let batch = match self.joined.rx.recv().await {
+                Ok(b) => b,
+                Err(RecvError::Lagged(missed)) => {
+                    self.joined.fell_behind(missed);
+                    self.catching_up = true;
+                    continue;
+                }
+                Err(RecvError::Closed) => return None,
+            };
+            let who = self.joined.who();
+            let role = match batch.access.standing(who) {
+                Standing::Viewer(role) => role,
+                Standing::Refused => return None,
+                Standing::Unchecked => {
+                    self.catching_up = true;
+                    continue;
+                }
+            };
+            let user = who.user_id;
+            for e in batch.events.iter().filter(|e| e.id > self.last) {
+                if self.filter.matches(e) && batch.access.sees(user, role, e) {
+                    self.pending.push_back(e.clone());
+                }
+            }
+            if let Some(e) = batch.events.last() {
+                self.last = self.last.max(e.id);
+            }
+        }
+    }
 }
 
 #[Subscription]
@@ -58,49 +124,31 @@ impl DefectSubscription {
             kinds,
             ..Default::default()
         };
-        // Subscribe before reading the starting point, so nothing committed in between
-        // goes unnoticed.
-        let wake = state.journal_wake.subscribe();
+        let claims = state.keys.verify_access(&token.0).gql()?;
+        let who = Subscriber {
+            user_id: claims.user_id,
+            session: claims.session,
+        };
+        // Join before reading the starting point, so nothing committed in between goes
+        // unnoticed: the catch-up read below reaches at least where the channel starts.
+        let joined = state.live.join(who).await;
         let last = live::start(&state.db, &viewer, &filter, after.as_deref())
             .await
             .gql()?;
-        let cursor = Cursor {
+        let position = Position {
             state,
-            wake,
+            joined,
             token,
             filter,
             last,
+            catching_up: true,
             pending: VecDeque::new(),
         };
-        Ok(stream::unfold(Some(cursor), |c| async move {
-            let mut c = c?;
-            loop {
-                if let Some(e) = c.pending.pop_front() {
-                    return Some((Ok(DefectEvent(e)), Some(c)));
-                }
-                // Before reading, so a commit during the read wakes the next wait.
-                c.wake.mark_unchanged();
-                // Token, session, role and active flag as a request would check them now
-                // (a revoked session or a deactivated user ends the subscription);
-                // membership is checked by the read below.
-                let viewer = match from_token(&c.state.db, &c.state.keys, &c.token).await {
-                    Auth::Authenticated(v) => v,
-                    _ => return None,
-                };
-                match live::next(&c.state.db, &viewer, &c.filter, c.last).await {
-                    Ok(rows) if !rows.is_empty() => {
-                        c.last = rows.last().map_or(c.last, |r| r.id);
-                        c.pending.extend(rows);
-                        continue;
-                    }
-                    Ok(_) => {}
-                    Err(e) => return Some((Err(e.extend()), None)),
-                }
-                tokio::select! {
-                    _ = c.wake.changed() => {}
-                    _ = tokio::time::sleep(POLL) => {}
-                }
-            }
+        Ok(stream::unfold(Some(position), |p| async move {
+            let mut p = p?;
+            let item = p.next().await?;
+            let end = item.is_err();
+            Some((item, (!end).then_some(p)))
         }))
     }
 }

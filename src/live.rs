@@ -1,0 +1,273 @@
+//! Live updates, per process: one reader of the journal fans each batch out to every
+//! subscription in memory. See docs/ARCHITECTURE.md, "Live updates".
+//!
+//! - The journal is the source of truth; wake-ups carry no payload. The reader wakes on
+//!   a local commit (`AppState::journal_wake`), on PostgreSQL on a `NOTIFY` from any
+//!   instance (a dedicated `LISTEN` connection, reconnected with backoff), and every
+//!   [`POLL`] anyway, so a lost notification only delays.
+//! - Each wake-up costs this process one read of the journal (`id > last`, in batches),
+//!   plus, when the batch is not empty and someone subscribes, one read of what the
+//!   subscribers may see of it (`domain::defects::live::access`): O(1) queries per batch
+//!   whatever the number of subscribers.
+//! - The batch goes out on a bounded `tokio::sync::broadcast` (one copy in memory for
+//!   everyone). A subscription that falls more than [`CAPACITY`] batches behind (a client
+//!   that does not read) loses its place in the channel and catches up from the journal
+//!   by itself, then rejoins: memory stays bounded and nothing is lost.
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use sea_orm::{DatabaseBackend, DatabaseConnection};
+use tokio::sync::{OnceCell, broadcast, watch};
+
+use crate::{
+    domain::defects::{
+        journal,
+        live::{self, Access, Subscriber},
+    },
+    entities::defect_events,
+};
+
+/// The longest a committed event waits for a reader when every wake-up was lost (an
+/// event written through another instance while its notification was lost).
+pub const POLL: Duration = Duration::from_secs(1);
+/// Events per read of the process's reader.
+pub const TAIL_BATCH: u64 = 500;
+/// Batches the channel keeps for the slowest subscription.
+pub const CAPACITY: usize = 64;
+
+/// One batch of the journal, as every subscription of this process receives it.
+pub struct Batch {
+    pub events: Vec<defect_events::Model>,
+    pub access: Access,
+}
+
+/// The process's journal reader and its subscriptions.
+pub struct Hub {
+    db: DatabaseConnection,
+    wake: Arc<watch::Sender<u64>>,
+    /// Where to `LISTEN` (PostgreSQL only).
+    listen_url: Option<String>,
+    tx: broadcast::Sender<Arc<Batch>>,
+    /// Subscribers now, with how many subscriptions each has.
+    subscribers: Mutex<HashMap<Subscriber, usize>>,
+    /// Set once the reader has taken its starting point.
+    started: OnceCell<()>,
+    /// Subscriptions that fell behind the channel and caught up from the journal.
+    lagged: AtomicU64,
+}
+
+/// A subscription's place: the channel, and its entry among the subscribers (removed
+/// when dropped).
+pub struct Joined {
+    pub rx: broadcast::Receiver<Arc<Batch>>,
+    hub: Arc<Hub>,
+    who: Subscriber,
+}
+
+impl Joined {
+    pub fn who(&self) -> &Subscriber {
+        &self.who
+    }
+
+    /// Notes that this subscription lost its place in the channel (it reads the journal
+    /// for itself now).
+    pub fn fell_behind(&self, missed: u64) {
+        self.hub.lagged.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(missed, "live updates: a subscription fell behind; catching up from the journal");
+    }
+}
+
+impl Drop for Joined {
+    fn drop(&mut self) {
+        let mut subs = self
+            .hub
+            .subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = subs.get_mut(&self.who) {
+            *n -= 1;
+            if *n == 0 {
+                subs.remove(&self.who);
+            }
+        }
+    }
+}
+
+impl Hub {
+    pub fn new(
+        db: DatabaseConnection,
+        wake: Arc<watch::Sender<u64>>,
+        database_url: &str,
+    ) -> Self {
+        let listen_url = (db.get_database_backend() == DatabaseBackend::Postgres)
+            .then(|| database_url.to_owned());
+        Hub {
+            db,
+            wake,
+            listen_url,
+            tx: broadcast::channel(CAPACITY).0,
+            subscribers: Mutex::new(HashMap::new()),
+            started: OnceCell::new(),
+            lagged: AtomicU64::new(0),
+        }
+    }
+
+    /// Joins the channel as `who`. The reader (and listener) start with the first
+    /// subscription; this returns once the reader has its starting point, so a
+    /// subscription that reads the journal up to now after joining has no gap with what
+    /// the channel brings next.
+    pub async fn join(self: &Arc<Self>, who: Subscriber) -> Joined {
+        self.started
+            .get_or_init(|| async {
+                let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+                tokio::spawn(read(Arc::downgrade(self), self.db.clone(), ready_tx));
+                if let Some(url) = &self.listen_url {
+                    tokio::spawn(listen(Arc::downgrade(self), url.clone()));
+                }
+                let _ = ready_rx.await;
+            })
+            .await;
+        *self
+            .subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(who.clone())
+            .or_default() += 1;
+        Joined {
+            rx: self.tx.subscribe(),
+            hub: self.clone(),
+            who,
+        }
+    }
+
+    /// How many times a subscription fell behind the channel (since the start).
+    pub fn lagged(&self) -> u64 {
+        self.lagged.load(Ordering::Relaxed)
+    }
+
+    fn subscribers(&self) -> Vec<Subscriber> {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    fn wake(&self) {
+        self.wake.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+/// The process's reader: on each wake-up, the events after the last one it saw, in
+/// batches, each sent once to every subscription with what each may see of it. Ends
+/// when the hub is gone.
+async fn read(hub: Weak<Hub>, db: DatabaseConnection, ready: tokio::sync::oneshot::Sender<()>) {
+    let Some(mut wake) = hub.upgrade().map(|h| h.wake.subscribe()) else {
+        return;
+    };
+    let mut last = loop {
+        match live::newest(&db).await {
+            Ok(id) => break id,
+            Err(e) => {
+                tracing::warn!(error = %e, "live updates: cannot read the journal; retrying");
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    };
+    let _ = ready.send(());
+    loop {
+        // Before reading, so a commit during the read wakes the next wait.
+        wake.mark_unchanged();
+        loop {
+            let Some(hub) = hub.upgrade() else { return };
+            match tail_once(&hub, &db, last).await {
+                Ok(Some((next, full))) => {
+                    last = next;
+                    if full {
+                        continue;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "live updates: reading the journal failed"),
+            }
+            break;
+        }
+        tokio::select! {
+            _ = wake.changed() => {}
+            () = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+/// One batch after `last`: sent out when anyone listens. Returns the new last id and
+/// whether the batch was full (more may follow at once).
+async fn tail_once(
+    hub: &Hub,
+    db: &DatabaseConnection,
+    last: i32,
+) -> crate::error::AppResult<Option<(i32, bool)>> {
+    let events = live::tail(db, last, TAIL_BATCH).await?;
+    let Some(newest) = events.last().map(|e| e.id) else {
+        return Ok(None);
+    };
+    let full = events.len() as u64 == TAIL_BATCH;
+    if hub.tx.receiver_count() > 0 {
+        let access = live::access(db, &hub.subscribers(), &events).await?;
+        // Fails only when the last subscription left meanwhile.
+        let _ = hub.tx.send(Arc::new(Batch { events, access }));
+    }
+    Ok(Some((newest, full)))
+}
+
+/// PostgreSQL: `LISTEN` on a connection of its own; every notification (and every
+/// reconnection, since notifications sent meanwhile are lost) wakes the reader.
+async fn listen(hub: Weak<Hub>, url: String) {
+    use sea_orm::sqlx::postgres::PgListener;
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let connected = async {
+            let mut l = PgListener::connect(&url).await?;
+            l.listen(journal::CHANNEL).await?;
+            Ok::<_, sea_orm::sqlx::Error>(l)
+        }
+        .await;
+        match connected {
+            Ok(mut listener) => {
+                backoff = Duration::from_millis(500);
+                let Some(h) = hub.upgrade() else { return };
+                // Anything committed while not listening is read now.
+                h.wake();
+                drop(h);
+                loop {
+                    let got = listener.try_recv().await;
+                    let Some(h) = hub.upgrade() else { return };
+                    match got {
+                        // A notification, or a lost connection that PgListener has
+                        // re-established (whatever was sent meanwhile is lost): read.
+                        Ok(_) => h.wake(),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "live updates: LISTEN connection failed; reconnecting");
+                            h.wake();
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, ?backoff, "live updates: cannot LISTEN; the reader polls every second meanwhile");
+            }
+        }
+        if hub.strong_count() == 0 {
+            return;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
