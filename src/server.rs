@@ -40,12 +40,13 @@ pub async fn serve(
     let header_timeout = state.config.header_read_timeout;
     let permits = Arc::new(Semaphore::new(state.config.max_connections));
     let max = state.config.max_connections;
+    let closing = state.shutdown.clone();
     let router = crate::app(state);
     // hyper-util's `GracefulShutdown` cannot watch a connection served with upgrades,
-    // so: a signal to every connection task, and a channel whose last sender (one per
-    // task) closing says they have all finished.
+    // so: a signal to every connection task (and `AppState::shutdown` to every
+    // WebSocket), and the connection permits: each connection holds one until it ends,
+    // an upgraded WebSocket until it closes, so having them all back means all are done.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let (running_tx, mut running_rx) = tokio::sync::mpsc::channel::<()>(1);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
@@ -102,7 +103,6 @@ pub async fn serve(
             // WebSockets (`/graphql/ws`) take the connection over.
             .with_upgrades();
         let mut stop = stop_rx.clone();
-        let running = running_tx.clone();
         tokio::spawn(async move {
             tokio::pin!(conn);
             let result = tokio::select! {
@@ -116,15 +116,16 @@ pub async fn serve(
                 tracing::debug!(error = %e, %remote, "connection closed with an error");
             }
             drop(permit);
-            drop(running);
         });
     }
     drop(listener);
     tracing::info!("shutting down: no new connections, finishing in-flight requests");
     let _ = stop_tx.send(true);
-    drop(running_tx);
+    // Open WebSockets get a close frame (1001 going away) rather than a cut connection.
+    closing.cancel();
+    let all = u32::try_from(max).unwrap_or(u32::MAX);
     tokio::select! {
-        _ = running_rx.recv() => {}
+        _ = permits.acquire_many(all) => {}
         _ = tokio::time::sleep(grace) => {
             tracing::warn!(?grace, "in-flight requests did not finish in time; closing them");
         }

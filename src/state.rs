@@ -27,6 +27,8 @@ pub struct AppState {
     pub journal_wake: Arc<tokio::sync::watch::Sender<u64>>,
     /// The process's journal reader that live subscriptions join (`crate::live`).
     pub live: Arc<Hub>,
+    /// Cancelled when the server begins to shut down: open WebSockets close with 1001.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
             links: Arc::new(links),
             journal_wake,
             live,
+            shutdown: tokio_util::sync::CancellationToken::new(),
         })
     }
 

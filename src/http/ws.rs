@@ -37,6 +37,9 @@ use crate::{
 
 /// graphql-transport-ws: "Forbidden".
 const FORBIDDEN: u16 = 4403;
+/// RFC 6455: "going away" (the server is shutting down); clients reconnect, to another
+/// instance behind a load balancer, and resume with `after`.
+const GOING_AWAY: u16 = 1001;
 /// What our `connection_init` refusal says; the forwarder turns the library's 1002 with
 /// this reason into 4403.
 const REFUSED: &str = "Forbidden";
@@ -112,6 +115,7 @@ async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol) {
     let (tx, mut rx) = mpsc::channel::<Message>(16);
     let (expiry_tx, expiry_rx) = oneshot::channel::<u64>();
     let state = http.state.clone();
+    let shutdown = state.shutdown.clone();
     let executor = WithLoaders {
         schema: http.schema.clone(),
         db: state.db.clone(),
@@ -155,6 +159,10 @@ async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol) {
                 }
                 () = &mut init_timeout, if !acked => {
                     let _ = out.send(close(4408, "Connection initialisation timeout")).await;
+                    break;
+                }
+                () = shutdown.cancelled() => {
+                    let _ = out.send(close(GOING_AWAY, "the server is shutting down")).await;
                     break;
                 }
                 () = &mut expiry => {

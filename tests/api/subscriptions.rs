@@ -637,3 +637,39 @@ async fn one_journal_read_per_wakeup_whatever_the_number_of_subscribers() {
         assert!(twelve <= one + 1, "1: {one}, 12: {twelve}");
     }
 }
+
+/// SIGTERM / Ctrl-C: an open socket gets a close frame with 1001 (going away), and the
+/// server waits for it to close before it stops.
+#[tokio::test]
+async fn shutdown_closes_open_websockets_with_1001() {
+    for app in apps().await {
+        let w = world(&app).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(defect_control::server::serve(
+            listener,
+            app.state.clone(),
+            async move {
+                stopped.await.ok();
+            },
+            Duration::from_secs(10),
+        ));
+        let mut ws = open(addr, &w.cast.manager).await;
+        subscribe(&mut ws, "1", json!({})).await;
+        let t = Instant::now();
+        stop.send(()).unwrap();
+        match recv(&mut ws, Duration::from_secs(5)).await {
+            Got::Closed(code) => assert_eq!(code, Some(1001)),
+            other => panic!("{other:?}"),
+        }
+        drop(ws);
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("the server stops once its sockets are closed")
+            .unwrap()
+            .unwrap();
+        // Well before the 10 s grace: it did not wait for a socket it had closed.
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    }
+}
