@@ -170,7 +170,7 @@ async fn build(
 
 /// Creates `dct_<pid>_<n>` on the server of `admin_url` and returns its URL, with the
 /// guard that drops it again.
-async fn fresh_postgres(admin_url: &str) -> (String, DropDatabase) {
+pub async fn fresh_postgres(admin_url: &str) -> (String, DropDatabase) {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let name = format!("dct_{}_{}", std::process::id(), n);
     let admin = sea_orm::Database::connect(admin_url)

@@ -6,6 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -23,24 +24,37 @@ impl Server {
     /// `serve --seed seed/demo.json` on a fresh SQLite file, default `RUST_LOG`.
     async fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/dc.db?mode=rwc", dir.path().display());
+        Server::spawn(&url, true, &[], dir).await
+    }
+
+    /// `serve` on `database_url` (seeded when `seed`), with extra environment.
+    async fn spawn(
+        database_url: &str,
+        seed: bool,
+        env: &[(&str, &str)],
+        dir: tempfile::TempDir,
+    ) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/seed/demo.json");
+        let seed_file = concat!(env!("CARGO_MANIFEST_DIR"), "/seed/demo.json");
+        let mut args = vec!["serve"];
+        if seed {
+            args.extend(["--seed", seed_file]);
+        }
         let child = Command::new(env!("CARGO_BIN_EXE_defect-control"))
-            .args(["serve", "--seed", seed])
+            .args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}/dc.db?mode=rwc", dir.path().display()),
-            )
+            .env("DATABASE_URL", database_url)
             .env("STORAGE_URL", dir.path().join("media"))
             .env("BIND_ADDR", &addr)
             .env("JWT_SECRET", "process-test-secret-process-test-secret")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -290,4 +304,110 @@ async fn every_request_gets_one_access_log_line_at_the_default_level() {
         !out.contains("forged"),
         "the hostile id was replaced: {out}"
     );
+}
+
+/// Two server processes on one PostgreSQL database (TEST_DATABASE_URL), as behind a load
+/// balancer: A seeded and migrated first, then B. Skipped without TEST_DATABASE_URL
+/// (SQLite is one process by design).
+async fn two_on_postgres(
+    env: &[(&str, &str)],
+) -> Option<(Server, Server, String, crate::helpers::DropDatabase)> {
+    let admin_url = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let Some(admin_url) = admin_url else {
+        eprintln!("skipped: two instances need PostgreSQL (set TEST_DATABASE_URL)");
+        return None;
+    };
+    let (url, database) = crate::helpers::fresh_postgres(&admin_url).await;
+    let a = Server::spawn(&url, true, env, tempfile::tempdir().unwrap()).await;
+    let b = Server::spawn(&url, false, env, tempfile::tempdir().unwrap()).await;
+    Some((a, b, url, database))
+}
+
+async fn login(server: &Server, username: &str, password: &str) -> (u16, Value) {
+    let body = json!({ "username": username, "password": password }).to_string();
+    let (status, body) = server
+        .call(
+            "POST",
+            "/api/auth/login/",
+            &[("Content-Type", "application/json".to_owned())],
+            body.into_bytes(),
+        )
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+/// An event committed through A reaches a subscriber on B (woken by `NOTIFY`, or by the
+/// 1 s poll at worst) within a second.
+#[tokio::test]
+async fn an_event_written_through_one_process_reaches_a_subscriber_on_the_other() {
+    use crate::subscriptions::{next_event, open_with, subscribe};
+    let Some((a, b, _url, _database)) = two_on_postgres(&[]).await else {
+        return;
+    };
+    let token = login(&a, "manager", "manager12345").await.1["access"]
+        .as_str()
+        .expect("logged in")
+        .to_owned();
+    let created = a
+        .json(
+            "/graphql",
+            Some(&token),
+            json!({ "query": "mutation { createDefect(input: { projectId: \"1\", title: \"Seen from B\", priority: LOW }) { id } }" }),
+        )
+        .await;
+    let defect = created["data"]["createDefect"]["id"].clone();
+    assert!(defect.is_string(), "{created}");
+    let mut ws = open_with(b.addr.parse().unwrap(), &token).await;
+    subscribe(&mut ws, "1", json!({ "d": defect })).await;
+    for body in ["first", "second", "third"] {
+        let t = Instant::now();
+        let res = a
+            .json(
+                "/graphql",
+                Some(&token),
+                json!({ "query": "mutation($id: ID!, $b: String!) { addComment(defectId: $id, body: $b) { id } }", "variables": { "id": defect, "b": body } }),
+            )
+            .await;
+        assert!(res["data"]["addComment"]["id"].is_string(), "{res}");
+        let e = next_event(&mut ws, Duration::from_secs(1))
+            .await
+            .unwrap_or_else(|| panic!("{body}: nothing on B within 1 s"));
+        eprintln!("A -> B: {body} in {:?}", t.elapsed());
+        assert_eq!(e["kind"], "COMMENTED");
+        assert_eq!(e["comment"]["body"], body);
+    }
+}
+
+/// The login budget is in the database: failures spread over A and B count once.
+/// With 3 allowed failures, A, B, A fail normally and the fourth attempt is refused on
+/// either process, even with the right password.
+#[tokio::test]
+async fn login_failures_spread_over_two_processes_hit_one_shared_limit() {
+    let Some((a, b, url, _database)) = two_on_postgres(&[("LOGIN_MAX_FAILURES", "3")]).await
+    else {
+        return;
+    };
+    for server in [&a, &b, &a] {
+        let (status, body) = login(server, "engineer", "wrong-password").await;
+        assert_eq!(status, 401, "{body}");
+    }
+    for server in [&b, &a] {
+        let (status, body) = login(server, "engineer", "engineer12345").await;
+        assert_eq!(status, 429, "{body}");
+        assert_eq!(body["error"]["code"], "RATE_LIMITED");
+    }
+    // One shared row counts all three (as `login_security` reads it on one process).
+    let db = sea_orm::Database::connect(&url).await.unwrap();
+    let row = defect_control::entities::login_attempts::Entity::find_by_id("u:engineer".to_owned())
+        .one(&db)
+        .await
+        .unwrap()
+        .expect("the per-user counter");
+    assert_eq!(row.attempts, 3);
+    db.close().await.ok();
+    // Another user is not affected on either process.
+    assert_eq!(login(&b, "manager", "manager12345").await.0, 200);
 }
