@@ -79,7 +79,10 @@ impl Joined {
     /// for itself now).
     pub fn fell_behind(&self, missed: u64) {
         self.hub.lagged.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(missed, "live updates: a subscription fell behind; catching up from the journal");
+        tracing::debug!(
+            missed,
+            "live updates: a subscription fell behind; catching up from the journal"
+        );
     }
 }
 
@@ -100,11 +103,7 @@ impl Drop for Joined {
 }
 
 impl Hub {
-    pub fn new(
-        db: DatabaseConnection,
-        wake: Arc<watch::Sender<u64>>,
-        database_url: &str,
-    ) -> Self {
+    pub fn new(db: DatabaseConnection, wake: Arc<watch::Sender<u64>>, database_url: &str) -> Self {
         let listen_url = (db.get_database_backend() == DatabaseBackend::Postgres)
             .then(|| database_url.to_owned());
         Hub {

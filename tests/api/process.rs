@@ -386,8 +386,7 @@ async fn an_event_written_through_one_process_reaches_a_subscriber_on_the_other(
 /// either process, even with the right password.
 #[tokio::test]
 async fn login_failures_spread_over_two_processes_hit_one_shared_limit() {
-    let Some((a, b, url, _database)) = two_on_postgres(&[("LOGIN_MAX_FAILURES", "3")]).await
-    else {
+    let Some((a, b, url, _database)) = two_on_postgres(&[("LOGIN_MAX_FAILURES", "3")]).await else {
         return;
     };
     for server in [&a, &b, &a] {

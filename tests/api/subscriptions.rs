@@ -401,8 +401,12 @@ async fn an_open_websocket_keeps_its_place_under_max_connections() {
 /// The newest event's cursor, to subscribe from a known point without waiting for the
 /// subscription to start (`after` replays whatever came later).
 async fn newest_cursor(app: &TestApp, actor: &Actor) -> Value {
-    app.ok(actor, "{ activity(first: 1) { nodes { cursor } } }", json!({}))
-        .await["activity"]["nodes"][0]["cursor"]
+    app.ok(
+        actor,
+        "{ activity(first: 1) { nodes { cursor } } }",
+        json!({}),
+    )
+    .await["activity"]["nodes"][0]["cursor"]
         .clone()
 }
 
@@ -471,7 +475,8 @@ async fn events_whose_transactions_would_commit_out_of_id_order_are_all_delivere
         };
         // B must be waiting for A's journal lock (observed, not assumed from a sleep);
         // without the lock it would commit a higher id before A.
-        let waiting = "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
+        let waiting =
+            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let row = app
@@ -493,13 +498,21 @@ async fn events_whose_transactions_would_commit_out_of_id_order_are_all_delivere
         a.commit().await.unwrap();
         b.await.unwrap();
 
-        let first = next_event(&mut ws, Duration::from_secs(2)).await.expect("A");
-        let second = next_event(&mut ws, Duration::from_secs(2)).await.expect("B");
+        let first = next_event(&mut ws, Duration::from_secs(2))
+            .await
+            .expect("A");
+        let second = next_event(&mut ws, Duration::from_secs(2))
+            .await
+            .expect("B");
         assert_eq!(first["comment"]["body"], "A", "{first}");
         assert_eq!(second["comment"]["body"], "B", "{second}");
         let id = |e: &Value| e["id"].as_str().unwrap().parse::<i64>().unwrap();
         assert!(id(&first) < id(&second));
-        assert!(next_event(&mut ws, Duration::from_millis(200)).await.is_none());
+        assert!(
+            next_event(&mut ws, Duration::from_millis(200))
+                .await
+                .is_none()
+        );
     }
 }
 
@@ -542,7 +555,8 @@ async fn start(s: &mut futures_util::stream::BoxStream<'static, async_graphql::R
     );
 }
 
-const COMMENT_ID: &str = "mutation($id: ID!, $b: String!) { addComment(defectId: $id, body: $b) { id } }";
+const COMMENT_ID: &str =
+    "mutation($id: ID!, $b: String!) { addComment(defectId: $id, body: $b) { id } }";
 
 /// A subscriber that stops reading keeps no more than the channel's batches: once it
 /// falls further behind it loses its place, then reads what it missed from the journal
@@ -567,8 +581,12 @@ async fn a_subscriber_that_falls_behind_catches_up_from_the_journal_without_gap_
         let n = defect_control::live::CAPACITY + 6;
         let mut written = Vec::new();
         for i in 0..n {
-            app.ok(mgr, COMMENT_ID, json!({ "id": d["id"], "b": format!("c{i}") }))
-                .await;
+            app.ok(
+                mgr,
+                COMMENT_ID,
+                json!({ "id": d["id"], "b": format!("c{i}") }),
+            )
+            .await;
             written.push(next_id(&mut probe).await);
         }
         let lagged_before = app.state.live.lagged();
@@ -599,7 +617,8 @@ async fn write_and_count(
 ) -> usize {
     use std::sync::atomic::Ordering;
     let before = app.statements.load(Ordering::SeqCst);
-    app.ok(by, COMMENT_ID, json!({ "id": defect, "b": "x" })).await;
+    app.ok(by, COMMENT_ID, json!({ "id": defect, "b": "x" }))
+        .await;
     for s in subs.iter_mut() {
         next_id(s).await;
     }
@@ -632,7 +651,10 @@ async fn one_journal_read_per_wakeup_whatever_the_number_of_subscribers() {
             subs.push(s);
         }
         let twelve = write_and_count(&app, mgr, &d["id"], &mut subs).await;
-        println!("{}: statements per write with 1 subscriber {one}, with 12 {twelve}", app.backend);
+        println!(
+            "{}: statements per write with 1 subscriber {one}, with 12 {twelve}",
+            app.backend
+        );
         // A poll tick may add one read of the journal.
         assert!(twelve <= one + 1, "1: {one}, 12: {twelve}");
     }

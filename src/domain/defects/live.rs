@@ -5,9 +5,7 @@
 //! behind, reads for itself ([`next`]) until it has caught up.
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{activity::ActivityFilter, queries};
 use crate::{

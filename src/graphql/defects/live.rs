@@ -49,8 +49,7 @@ impl Position {
                 // Token, session, role and active flag as a request would check them now
                 // (a revoked session or a deactivated user ends the subscription);
                 // membership is checked by the read below.
-                let viewer = match from_token(&self.state.db, &self.state.keys, &self.token).await
-                {
+                let viewer = match from_token(&self.state.db, &self.state.keys, &self.token).await {
                     Auth::Authenticated(v) => v,
                     _ => return None,
                 };
