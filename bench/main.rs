@@ -4,6 +4,7 @@
 mod generate;
 mod load;
 mod statements;
+mod subscriptions;
 
 use std::{
     process::Stdio,
@@ -59,6 +60,32 @@ enum Command {
         )]
         scenarios: String,
     },
+    /// Live updates: two server instances on one PostgreSQL database, N subscriber
+    /// sockets, comments at a fixed rate; commit-to-receipt latency, events/s, RSS per
+    /// idle subscriber. Needs a generated dataset (a small one will do).
+    Subscriptions {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[arg(long, default_value = "target/release/defect-control")]
+        server: String,
+        #[arg(long, default_value = "127.0.0.1:8101")]
+        bind_a: String,
+        #[arg(long, default_value = "127.0.0.1:8102")]
+        bind_b: String,
+        #[arg(long, default_value_t = 500)]
+        subscribers: usize,
+        /// Comments per second, alternating between the instances.
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Distinct users the sockets log in as.
+        #[arg(long, default_value_t = 40)]
+        users: usize,
+        /// `project`: each subscription watches one project; `all`: everything visible.
+        #[arg(long, default_value = "project")]
+        watch: String,
+    },
     /// Count SQL statements per request for each scenario (in-process, no HTTP load).
     Statements {
         #[arg(long, env = "DATABASE_URL")]
@@ -112,6 +139,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await
         }
         Command::Statements { database_url } => statements::run(&database_url).await,
+        Command::Subscriptions {
+            database_url,
+            server,
+            bind_a,
+            bind_b,
+            subscribers,
+            rate,
+            seconds,
+            users,
+            watch,
+        } => subscriptions::run(
+            &database_url,
+            &server,
+            [&bind_a, &bind_b],
+            subscriptions::Spec {
+                subscribers,
+                rate,
+                seconds,
+                users,
+                watch,
+            },
+        )
+        .await
+        .map_err(|e| -> Box<dyn std::error::Error> { e }),
         Command::Run {
             database_url,
             server,
