@@ -1,6 +1,7 @@
 //! Benchmarks: `bench generate` fills PostgreSQL with a realistic dataset; `bench run`
 //! starts the release server on it and drives the standard scenarios over HTTP;
-//! `bench statements` counts SQL statements per request in-process. See bench/README.md.
+//! `bench statements` counts SQL statements per request in-process; `bench drift` checks
+//! the reports' aggregate against a recomputation. See bench/README.md.
 mod generate;
 mod load;
 mod statements;
@@ -64,6 +65,14 @@ enum Command {
         #[arg(long, env = "DATABASE_URL")]
         database_url: String,
     },
+    /// Recompute the reports' aggregate from the defects and list every difference from
+    /// the maintained one (exit 1 if any); `--repair` then replaces it with the recomputation.
+    Drift {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 pub const LIST: &str = "query($f: DefectFilter, $n: Int) { defects(filter: $f, first: $n) { totalCount nodes { id title status priority deadline isOverdue project { title } stage { title } performer { username } author { username } commentCount } } }";
@@ -112,6 +121,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await
         }
         Command::Statements { database_url } => statements::run(&database_url).await,
+        Command::Drift {
+            database_url,
+            repair,
+        } => drift(&database_url, repair).await,
         Command::Run {
             database_url,
             server,
@@ -130,6 +143,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
             .await
         }
+    }
+}
+
+async fn drift(database_url: &str, repair: bool) -> Result<(), Box<dyn std::error::Error>> {
+    use defect_control::domain::reports::tally;
+    let conn = defect_control::db::connect(database_url, None).await?;
+    defect_control::db::migrate(&conn).await?;
+    let started = Instant::now();
+    let diffs = tally::drift(&conn, defect_control::time::today()).await?;
+    for d in &diffs {
+        println!("{}: maintained {}, recomputed {}", d.what, d.maintained, d.fresh);
+    }
+    println!(
+        "report aggregate: {} difference(s) from a recomputation ({:.0} ms)",
+        diffs.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    if repair && !diffs.is_empty() {
+        tally::rebuild(&conn).await?;
+        let left = tally::drift(&conn, defect_control::time::today()).await?;
+        println!("repaired: {} difference(s) left", left.len());
+        if !left.is_empty() {
+            return Err("the aggregate still differs after the repair".into());
+        }
+        return Ok(());
+    }
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err("the report aggregate drifted (run with --repair to rebuild it)".into())
     }
 }
 
