@@ -39,7 +39,7 @@ use crate::{
         enums::{DefectStatus, Priority},
         report_counts as counts, report_deadlines as deadlines,
     },
-    error::AppResult,
+    error::{AppError, AppResult},
     time,
 };
 
@@ -141,9 +141,14 @@ pub async fn apply(
     write(db, &t).await
 }
 
+/// Rows per upsert statement: 8 parameters a row stays far below both backends' limits
+/// (a compaction or repair may write thousands of rows).
+const CHUNK: usize = 500;
+
 /// Adds `t` to the tables: deadlines first, then counts, keys sorted (see the module doc).
 async fn write(db: &impl ConnectionTrait, t: &Tallies) -> AppResult<()> {
-    if !t.deadlines.is_empty() {
+    let deadline_rows: Vec<_> = t.deadlines.iter().collect();
+    for chunk in deadline_rows.chunks(CHUNK) {
         let mut q = Query::insert();
         q.into_table(deadlines::Entity).columns([
             deadlines::Column::Deadline,
@@ -153,16 +158,16 @@ async fn write(db: &impl ConnectionTrait, t: &Tallies) -> AppResult<()> {
             deadlines::Column::Priority,
             deadlines::Column::N,
         ]);
-        for ((day, k), n) in &t.deadlines {
+        for ((day, k), n) in chunk {
             q.values([
                 (*day).into(),
                 k.project_id.into(),
                 k.performer_id.into(),
                 k.status.into(),
                 k.priority.into(),
-                (*n).into(),
+                (**n).into(),
             ])
-            .map_err(crate::error::AppError::internal)?;
+            .map_err(AppError::internal)?;
         }
         q.on_conflict(
             OnConflict::columns([
@@ -180,7 +185,8 @@ async fn write(db: &impl ConnectionTrait, t: &Tallies) -> AppResult<()> {
         );
         db.execute(&q).await?;
     }
-    if !t.counts.is_empty() {
+    let count_rows: Vec<_> = t.counts.iter().collect();
+    for chunk in count_rows.chunks(CHUNK) {
         let mut q = Query::insert();
         q.into_table(counts::Entity).columns([
             counts::Column::ProjectId,
@@ -192,7 +198,7 @@ async fn write(db: &impl ConnectionTrait, t: &Tallies) -> AppResult<()> {
             counts::Column::ClosedSecs,
             counts::Column::ClosedMicros,
         ]);
-        for (k, v) in &t.counts {
+        for (k, v) in chunk {
             q.values([
                 k.project_id.into(),
                 k.performer_id.into(),
@@ -203,7 +209,7 @@ async fn write(db: &impl ConnectionTrait, t: &Tallies) -> AppResult<()> {
                 v.closed_secs.into(),
                 v.closed_micros.into(),
             ])
-            .map_err(crate::error::AppError::internal)?;
+            .map_err(AppError::internal)?;
         }
         q.on_conflict(
             OnConflict::columns([
@@ -372,38 +378,38 @@ fn recompute_sql(backend: DbBackend) -> (String, String) {
 /// (reports count those rows either way); keeps the rows a report reads bounded by the
 /// groups. Returns how many rows it folded.
 pub async fn compact(db: &DatabaseConnection, today: NaiveDate) -> AppResult<u64> {
+    let backend = db.get_database_backend();
     let txn = db.begin().await?;
-    if txn.get_database_backend() == DbBackend::Postgres {
+    let param = if backend == DbBackend::Postgres {
         // Writers touch report_deadlines first; holding it first keeps the lock order.
         txn.execute_unprepared("LOCK TABLE report_deadlines IN SHARE ROW EXCLUSIVE MODE")
             .await?;
-    }
-    let past = deadlines::Entity::find()
-        .filter(deadlines::Column::Deadline.lt(today))
-        .all(&txn)
-        .await?;
-    if past.is_empty() {
-        txn.rollback().await?;
-        return Ok(0);
-    }
-    let mut t = Tallies::default();
-    for r in &past {
-        let key = Key {
-            project_id: r.project_id,
-            performer_id: r.performer_id,
-            status: r.status,
-            priority: r.priority,
-        };
-        t.counts.entry(key).or_default().late += r.n;
-    }
-    t.prune();
-    write(&txn, &t).await?;
-    deadlines::Entity::delete_many()
+        "$1"
+    } else {
+        "?"
+    };
+    // A write first (on SQLite it takes the write lock before anything is read), in the
+    // keys' order (the writers' lock order on PostgreSQL).
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        backend,
+        format!(
+            "INSERT INTO report_counts (project_id, performer_id, status, priority, n, late, closed_secs, closed_micros) \
+             SELECT project_id, performer_id, status, priority, 0, SUM(n), 0, 0 FROM report_deadlines \
+             WHERE deadline < {param} GROUP BY project_id, performer_id, status, priority \
+             ORDER BY project_id, performer_id, status, priority \
+             ON CONFLICT (project_id, performer_id, status, priority) \
+             DO UPDATE SET late = report_counts.late + excluded.late"
+        ),
+        [today.into()],
+    ))
+    .await?;
+    let folded = deadlines::Entity::delete_many()
         .filter(deadlines::Column::Deadline.lt(today))
         .exec(&txn)
-        .await?;
+        .await?
+        .rows_affected;
     txn.commit().await?;
-    Ok(past.len() as u64)
+    Ok(folded)
 }
 
 /// The aggregate as reports see it on `today`: `late` with the past deadline rows added,

@@ -107,12 +107,9 @@ fn sorted(mut rows: Vec<(Option<i32>, Counts)>) -> Vec<(Option<i32>, Counts)> {
 /// Every way a report reads the aggregate, against the full scan; then the drift check.
 async fn compare(app: &TestApp, w: &World, at: &str) {
     let db = app.db();
-    let viewers: [Viewer; 3] = [
-        w.admin.viewer(),
-        w.observer.viewer(),
-        // Engineers may not open reports; their visibility narrows the aggregate all the same.
-        w.engineers[2].viewer(),
-    ];
+    // Admins, managers and observers see every project; engineers may not open reports,
+    // but their visibility narrows the aggregate all the same.
+    let viewers: [Viewer; 2] = [w.admin.viewer(), w.engineers[2].viewer()];
     let groups = [
         (Group::Nothing, None),
         (Group::Project, Some(defects::Column::ProjectId)),
@@ -122,7 +119,7 @@ async fn compare(app: &TestApp, w: &World, at: &str) {
         for (group, column) in groups {
             for project in [None, Some(w.projects[1])] {
                 // Today, and later days: defects fall overdue with no write.
-                for later in [0, 1, 4] {
+                for later in [0, 3] {
                     let today = w.today + Duration::days(later);
                     let got = tally::read(db, viewer, project, group, today).await;
                     let filter = DefectFilter {
@@ -144,7 +141,7 @@ async fn compare(app: &TestApp, w: &World, at: &str) {
     // Through the report services: without bounds they read the aggregate; a `from`
     // before everything takes the scanning path over the same defects.
     let forever = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single();
-    for viewer in &viewers[..2] {
+    for viewer in [w.admin.viewer(), w.observer.viewer()] {
         for project in [None, Some(w.projects[0])] {
             let plain = ReportFilter {
                 project_id: project,
@@ -156,18 +153,18 @@ async fn compare(app: &TestApp, w: &World, at: &str) {
             };
             let what = format!("{} {at}: {:?} {project:?}", app.backend, viewer.role);
             let (a, b) = (
-                reports::summary(db, viewer, &plain).await,
-                reports::summary(db, viewer, &scanned).await,
+                reports::summary(db, &viewer, &plain).await,
+                reports::summary(db, &viewer, &scanned).await,
             );
             assert_eq!(a.expect("summary"), b.expect("summary"), "summary {what}");
             let (a, b) = (
-                reports::by_project(db, viewer, &plain).await,
-                reports::by_project(db, viewer, &scanned).await,
+                reports::by_project(db, &viewer, &plain).await,
+                reports::by_project(db, &viewer, &scanned).await,
             );
             assert_eq!(a.expect("byProject"), b.expect("byProject"), "byProject {what}");
             let (a, b) = (
-                reports::by_engineer(db, viewer, &plain).await,
-                reports::by_engineer(db, viewer, &scanned).await,
+                reports::by_engineer(db, &viewer, &plain).await,
+                reports::by_engineer(db, &viewer, &scanned).await,
             );
             assert_eq!(a.expect("byEngineer"), b.expect("byEngineer"), "byEngineer {what}");
         }
@@ -303,7 +300,7 @@ async fn the_aggregate_equals_a_full_scan_after_every_step() {
         for seed in [1u64, 2, 3] {
             let mut w = world(&app).await;
             let mut rng = Rng(seed);
-            for n in 0..70 {
+            for n in 0..60 {
                 let what = step(&app, &mut w, &mut rng).await;
                 compare(&app, &w, &format!("seed {seed} step {n} ({what})")).await;
             }
