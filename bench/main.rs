@@ -54,6 +54,7 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
         /// Comma-separated: list,detail,search,search-count,summary,by-project,by-engineer,writes,export
+        /// (and summary-range: the summary bounded by from/to, which scans)
         #[arg(
             long,
             default_value = "list,detail,search,search-count,summary,by-project,by-engineer,writes,export"
@@ -82,6 +83,7 @@ pub const DETAIL: &str = "query($id: ID!) { defect(id: $id) { id title descripti
 pub const SUMMARY: &str = "{ reports { summary { total open overdue avgResolutionHours byStatus { status count } byPriority { priority count } } } }";
 pub const BY_PROJECT: &str = "{ reports { byProject { project { title } total open closed cancelled overdue avgResolutionHours } } }";
 pub const BY_ENGINEER: &str = "{ reports { byEngineer { engineer { username } assigned open inReview closed overdue avgResolutionHours } } }";
+pub const SUMMARY_RANGE: &str = "query($f: ReportFilter) { reports { summary(filter: $f) { total open overdue avgResolutionHours byStatus { status count } byPriority { priority count } } } }";
 pub const SEARCH_TERMS: [&str; 6] = [
     "трещина",
     "fire seal",
@@ -153,7 +155,10 @@ async fn drift(database_url: &str, repair: bool) -> Result<(), Box<dyn std::erro
     let started = Instant::now();
     let diffs = tally::drift(&conn, defect_control::time::today()).await?;
     for d in &diffs {
-        println!("{}: maintained {}, recomputed {}", d.what, d.maintained, d.fresh);
+        println!(
+            "{}: maintained {}, recomputed {}",
+            d.what, d.maintained, d.fresh
+        );
     }
     println!(
         "report aggregate: {} difference(s) from a recomputation ({:.0} ms)",
@@ -301,6 +306,15 @@ async fn run(
             "by-project" => query_scenario("report: byProject", BY_PROJECT, |_, _| json!({})).await,
             "by-engineer" => {
                 query_scenario("report: byEngineer", BY_ENGINEER, |_, _| json!({})).await
+            }
+            // Bounded by `from`/`to` (here: all of history), reports scan the defects
+            // instead of reading the aggregate: the cost of the fallback, and of every
+            // report before the aggregate.
+            "summary-range" => {
+                query_scenario("report: summary, from/to", SUMMARY_RANGE, |_, _| {
+                    json!({ "f": { "from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z" } })
+                })
+                .await
             }
             "writes" => writes(&client, &target, concurrency, duration).await?,
             "export" => export(&client, &target, pid).await?,

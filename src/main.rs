@@ -168,7 +168,9 @@ async fn run(command: Command) -> Result<(), BoxError> {
                 loop {
                     tick.tick().await;
                     let today = defect_control::time::today();
-                    if let Err(e) = defect_control::domain::reports::tally::compact(&db, today).await {
+                    if let Err(e) =
+                        defect_control::domain::reports::tally::compact(&db, today).await
+                    {
                         tracing::warn!(error = %e, "compacting the report aggregate failed");
                     }
                 }

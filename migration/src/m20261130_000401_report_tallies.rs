@@ -31,7 +31,11 @@ impl MigrationTrait for Migration {
                             .integer()
                             .not_null(),
                     )
-                    .col(ColumnDef::new(ReportCounts::Status).small_integer().not_null())
+                    .col(
+                        ColumnDef::new(ReportCounts::Status)
+                            .small_integer()
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(ReportCounts::Priority)
                             .small_integer()

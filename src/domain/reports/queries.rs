@@ -59,10 +59,15 @@ impl Counts {
 /// maintained aggregate keeps (`tally::closed_micros_sql` knows both backends).
 fn closed_sums(backend: DbBackend) -> (Expr, Expr) {
     let us = super::tally::closed_micros_sql(backend);
-    let cased = format!("CASE WHEN defects.status = 3 AND defects.closed_at IS NOT NULL THEN {us} END");
+    let cased =
+        format!("CASE WHEN defects.status = 3 AND defects.closed_at IS NOT NULL THEN {us} END");
     (
-        Expr::cust(format!("CAST(COALESCE(SUM(({cased}) / 1000000), 0) AS BIGINT)")),
-        Expr::cust(format!("CAST(COALESCE(SUM(({cased}) % 1000000), 0) AS BIGINT)")),
+        Expr::cust(format!(
+            "CAST(COALESCE(SUM(({cased}) / 1000000), 0) AS BIGINT)"
+        )),
+        Expr::cust(format!(
+            "CAST(COALESCE(SUM(({cased}) % 1000000), 0) AS BIGINT)"
+        )),
     )
 }
 

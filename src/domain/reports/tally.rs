@@ -219,7 +219,10 @@ async fn write(db: &impl ConnectionTrait, t: &Tallies) -> AppResult<()> {
                 counts::Column::Priority,
             ])
             .values([
-                (counts::Column::N, Expr::cust("report_counts.n + excluded.n")),
+                (
+                    counts::Column::N,
+                    Expr::cust("report_counts.n + excluded.n"),
+                ),
                 (
                     counts::Column::Late,
                     Expr::cust("report_counts.late + excluded.late"),
@@ -281,7 +284,10 @@ pub async fn read(
         .expr_as(Expr::cust("CAST(SUM(closed_secs) AS BIGINT)"), "secs")
         .expr_as(Expr::cust("CAST(SUM(closed_micros) AS BIGINT)"), "micros")
         .group_by_columns([counts::Column::Status, counts::Column::Priority]);
-    narrow(&mut q, Expr::col((counts::Entity, counts::Column::ProjectId)));
+    narrow(
+        &mut q,
+        Expr::col((counts::Entity, counts::Column::ProjectId)),
+    );
     let mut past = Query::select();
     past.from(deadlines::Entity)
         .expr_as(key("report_deadlines"), "k")
@@ -475,7 +481,10 @@ async fn load_fresh(db: &impl ConnectionTrait) -> AppResult<Tallies> {
     let backend = db.get_database_backend();
     let (counts_sql, deadlines_sql) = recompute_sql(backend);
     let mut t = Tallies::default();
-    for r in db.query_all_raw(sea_orm::Statement::from_string(backend, counts_sql)).await? {
+    for r in db
+        .query_all_raw(sea_orm::Statement::from_string(backend, counts_sql))
+        .await?
+    {
         let key = Key {
             project_id: r.try_get("", "project_id")?,
             performer_id: r.try_get("", "performer_id")?,
@@ -502,7 +511,8 @@ async fn load_fresh(db: &impl ConnectionTrait) -> AppResult<Tallies> {
             status: r.try_get("", "status")?,
             priority: r.try_get("", "priority")?,
         };
-        t.deadlines.insert((r.try_get("", "deadline")?, key), r.try_get("", "n")?);
+        t.deadlines
+            .insert((r.try_get("", "deadline")?, key), r.try_get("", "n")?);
     }
     Ok(t)
 }

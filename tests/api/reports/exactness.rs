@@ -161,12 +161,20 @@ async fn compare(app: &TestApp, w: &World, at: &str) {
                 reports::by_project(db, &viewer, &plain).await,
                 reports::by_project(db, &viewer, &scanned).await,
             );
-            assert_eq!(a.expect("byProject"), b.expect("byProject"), "byProject {what}");
+            assert_eq!(
+                a.expect("byProject"),
+                b.expect("byProject"),
+                "byProject {what}"
+            );
             let (a, b) = (
                 reports::by_engineer(db, &viewer, &plain).await,
                 reports::by_engineer(db, &viewer, &scanned).await,
             );
-            assert_eq!(a.expect("byEngineer"), b.expect("byEngineer"), "byEngineer {what}");
+            assert_eq!(
+                a.expect("byEngineer"),
+                b.expect("byEngineer"),
+                "byEngineer {what}"
+            );
         }
     }
     let drift = tally::drift(db, w.today).await.expect("drift");
@@ -268,16 +276,23 @@ async fn step(app: &TestApp, w: &mut World, rng: &mut Rng) -> String {
         }
         92..=94 => {
             let r = trash::purge(db, &app.state.storage, &w.admin.viewer(), id).await;
-            format!("purge {id}: {}", r.map_or_else(|e| format!("{e:?}"), |_| "ok".into()))
+            format!(
+                "purge {id}: {}",
+                r.map_or_else(|e| format!("{e:?}"), |_| "ok".into())
+            )
         }
         95..=97 => {
             // Backdating, as the seed does: a new creation time (and closing time).
             let hours = rng.below(24 * 6) as i64;
-            let created = current.created_at - Duration::hours(hours) - Duration::microseconds(rng.below(999_999) as i64);
+            let created = current.created_at
+                - Duration::hours(hours)
+                - Duration::microseconds(rng.below(999_999) as i64);
             let mut am: defects::ActiveModel = current.clone().into();
             am.created_at = Set(created);
             if current.closed_at.is_some() {
-                am.closed_at = Set(Some(created + Duration::microseconds(rng.below(1 << 30) as i64)));
+                am.closed_at = Set(Some(
+                    created + Duration::microseconds(rng.below(1 << 30) as i64),
+                ));
             }
             let txn = db.begin().await.expect("begin");
             let after = am.update(&txn).await.expect("backdate");
