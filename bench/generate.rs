@@ -340,6 +340,13 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
     ] {
         conn.execute_unprepared(&format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))")).await?;
     }
+    // COPY bypasses the services: the reports' aggregate is recomputed from the rows.
+    let tallied = std::time::Instant::now();
+    defect_control::domain::reports::tally::rebuild(&conn).await?;
+    eprintln!(
+        "  report aggregate rebuilt ({:.1} s)",
+        tallied.elapsed().as_secs_f64()
+    );
     // As autovacuum would after a while: statistics, and visibility maps for index-only scans.
     conn.execute_unprepared("VACUUM ANALYZE").await?;
     eprintln!(

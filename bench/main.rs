@@ -1,6 +1,7 @@
 //! Benchmarks: `bench generate` fills PostgreSQL with a realistic dataset; `bench run`
 //! starts the release server on it and drives the standard scenarios over HTTP;
-//! `bench statements` counts SQL statements per request in-process. See bench/README.md.
+//! `bench statements` counts SQL statements per request in-process; `bench drift` checks
+//! the reports' aggregate against a recomputation. See bench/README.md.
 mod generate;
 mod load;
 mod statements;
@@ -54,6 +55,7 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
         /// Comma-separated: list,detail,search,search-count,summary,by-project,by-engineer,writes,export
+        /// (and summary-range: the summary bounded by from/to, which scans)
         #[arg(
             long,
             default_value = "list,detail,search,search-count,summary,by-project,by-engineer,writes,export"
@@ -91,6 +93,14 @@ enum Command {
         #[arg(long, env = "DATABASE_URL")]
         database_url: String,
     },
+    /// Recompute the reports' aggregate from the defects and list every difference from
+    /// the maintained one (exit 1 if any); `--repair` then replaces it with the recomputation.
+    Drift {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 pub const LIST: &str = "query($f: DefectFilter, $n: Int) { defects(filter: $f, first: $n) { totalCount nodes { id title status priority deadline isOverdue project { title } stage { title } performer { username } author { username } commentCount } } }";
@@ -100,6 +110,7 @@ pub const DETAIL: &str = "query($id: ID!) { defect(id: $id) { id title descripti
 pub const SUMMARY: &str = "{ reports { summary { total open overdue avgResolutionHours byStatus { status count } byPriority { priority count } } } }";
 pub const BY_PROJECT: &str = "{ reports { byProject { project { title } total open closed cancelled overdue avgResolutionHours } } }";
 pub const BY_ENGINEER: &str = "{ reports { byEngineer { engineer { username } assigned open inReview closed overdue avgResolutionHours } } }";
+pub const SUMMARY_RANGE: &str = "query($f: ReportFilter) { reports { summary(filter: $f) { total open overdue avgResolutionHours byStatus { status count } byPriority { priority count } } } }";
 pub const SEARCH_TERMS: [&str; 6] = [
     "трещина",
     "fire seal",
@@ -163,6 +174,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await
         .map_err(|e| -> Box<dyn std::error::Error> { e }),
+        Command::Drift {
+            database_url,
+            repair,
+        } => drift(&database_url, repair).await,
         Command::Run {
             database_url,
             server,
@@ -181,6 +196,39 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
             .await
         }
+    }
+}
+
+async fn drift(database_url: &str, repair: bool) -> Result<(), Box<dyn std::error::Error>> {
+    use defect_control::domain::reports::tally;
+    let conn = defect_control::db::connect(database_url, None).await?;
+    defect_control::db::migrate(&conn).await?;
+    let started = Instant::now();
+    let diffs = tally::drift(&conn, defect_control::time::today()).await?;
+    for d in &diffs {
+        println!(
+            "{}: maintained {}, recomputed {}",
+            d.what, d.maintained, d.fresh
+        );
+    }
+    println!(
+        "report aggregate: {} difference(s) from a recomputation ({:.0} ms)",
+        diffs.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    if repair && !diffs.is_empty() {
+        tally::rebuild(&conn).await?;
+        let left = tally::drift(&conn, defect_control::time::today()).await?;
+        println!("repaired: {} difference(s) left", left.len());
+        if !left.is_empty() {
+            return Err("the aggregate still differs after the repair".into());
+        }
+        return Ok(());
+    }
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err("the report aggregate drifted (run with --repair to rebuild it)".into())
     }
 }
 
@@ -309,6 +357,15 @@ async fn run(
             "by-project" => query_scenario("report: byProject", BY_PROJECT, |_, _| json!({})).await,
             "by-engineer" => {
                 query_scenario("report: byEngineer", BY_ENGINEER, |_, _| json!({})).await
+            }
+            // Bounded by `from`/`to` (here: all of history), reports scan the defects
+            // instead of reading the aggregate: the cost of the fallback, and of every
+            // report before the aggregate.
+            "summary-range" => {
+                query_scenario("report: summary, from/to", SUMMARY_RANGE, |_, _| {
+                    json!({ "f": { "from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z" } })
+                })
+                .await
             }
             "writes" => writes(&client, &target, concurrency, duration).await?,
             "export" => export(&client, &target, pid).await?,

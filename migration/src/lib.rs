@@ -9,6 +9,7 @@ mod m20261126_000005_report_covering_index;
 mod m20261130_000101_login_attempts;
 mod m20261130_000201_defect_soft_delete;
 mod m20261130_000202_defect_events;
+mod m20261130_000401_report_tallies;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000101_login_attempts::Migration),
             Box::new(m20261130_000201_defect_soft_delete::Migration),
             Box::new(m20261130_000202_defect_events::Migration),
+            Box::new(m20261130_000401_report_tallies::Migration),
         ]
     }
 }

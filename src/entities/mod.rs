@@ -8,6 +8,8 @@ pub mod login_attempts;
 pub mod project_members;
 pub mod projects;
 pub mod refresh_tokens;
+pub mod report_counts;
+pub mod report_deadlines;
 pub mod stages;
 pub mod status_changes;
 pub mod users;

@@ -78,6 +78,7 @@ pub async fn spread(
         .last()
         .filter(|h| h.to_status == crate::entities::enums::DefectStatus::Closed)
         .map(|_| last);
+    let before = defects::Entity::find_by_id(defect_id).one(&txn).await?;
     defects::Entity::update_many()
         .col_expr(defects::Column::CreatedAt, Expr::value(created))
         .col_expr(defects::Column::UpdatedAt, Expr::value(last))
@@ -85,6 +86,9 @@ pub async fn spread(
         .filter(defects::Column::Id.eq(defect_id))
         .exec(&txn)
         .await?;
+    // The closing time moved: the reports' aggregate follows in the same transaction.
+    let after = defects::Entity::find_by_id(defect_id).one(&txn).await?;
+    crate::domain::reports::tally::apply(&txn, before.as_ref(), after.as_ref()).await?;
     txn.commit().await?;
     Ok(())
 }

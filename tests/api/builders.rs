@@ -17,6 +17,7 @@ use defect_control::{
             transitions::path_to,
         },
         projects::{service as project_service, stages as stage_service},
+        reports::tally,
         users::service as user_service,
     },
     entities::{
@@ -25,7 +26,7 @@ use defect_control::{
         projects, stages, users,
     },
 };
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
 
 use crate::helpers::{Actor, PASSWORD, TestApp};
 
@@ -310,13 +311,19 @@ impl<'a> DefectBuilder<'a> {
             // Fetched again: the row the services returned is what they wrote.
             let fresh = defects::Entity::find_by_id(row.id).one(db).await;
             let fresh = built(at, "a defect read", fresh).expect("the defect exists");
-            let mut am: defects::ActiveModel = fresh.into();
+            let mut am: defects::ActiveModel = fresh.clone().into();
             am.created_at = Set(created_at);
             if self.status == DefectStatus::Closed {
                 let ms = (self.hours_to_close * 3_600_000.0).round() as i64;
                 am.closed_at = Set(Some(created_at + Duration::milliseconds(ms)));
             }
-            built(at, "a backdated defect", am.update(db).await)
+            // As the seed's backdating does: the reports' aggregate follows the rewrite.
+            let txn = built(at, "a transaction", db.begin().await);
+            let row = built(at, "a backdated defect", am.update(&txn).await);
+            let tallied = tally::apply(&txn, Some(&fresh), Some(&row)).await;
+            built(at, "the report aggregate", tallied);
+            built(at, "a commit", txn.commit().await);
+            row
         }
     }
 }

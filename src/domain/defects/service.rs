@@ -20,6 +20,7 @@ use crate::{
         Patch,
         pagination::{Page, PageArgs},
         projects::service::is_member,
+        reports::tally,
         require, search, validate,
     },
     entities::{
@@ -195,6 +196,7 @@ pub async fn create(
         journal::About::default(),
     )
     .await?;
+    tally::apply(&txn, None, Some(&defect)).await?;
     txn.commit().await?;
     Ok(defect)
 }

@@ -1,6 +1,6 @@
 //! The one write path for an existing defect: an optimistic
-//! `UPDATE … WHERE id = ? AND version = ?` and, for status moves, the history row, in one
-//! transaction. (Split from `service.rs`, which keeps the use cases.)
+//! `UPDATE … WHERE id = ? AND version = ?`, for status moves the history row, the journal
+//! event and the reports' aggregate (`reports::tally`), in one transaction. (Split from `service.rs`, which keeps the use cases.)
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     Set, TransactionTrait,
@@ -10,6 +10,7 @@ use sea_orm::{
 use super::journal::{self, About};
 use crate::{
     auth::Viewer,
+    domain::reports::tally,
     entities::{
         defects::{self, Column},
         enums::{DefectEventKind, DefectStatus},
@@ -111,6 +112,8 @@ pub(super) async fn write(
         ..About::default()
     };
     journal::record(&txn, viewer.id, &updated, kind, &diff, about).await?;
+    // Last: the aggregate's rows are shared by concurrent writers; hold them briefly.
+    tally::apply(&txn, Some(defect), Some(&updated)).await?;
     txn.commit().await?;
     Ok(updated)
 }

@@ -1,5 +1,6 @@
-//! The one aggregate behind every report: conditional counts over the defects a viewer
-//! can see, optionally grouped by a column, in a single statement.
+//! Counts and the full-scan aggregate: conditional counts over the defects a viewer can
+//! see, optionally grouped by a column, in a single statement (the reference for the
+//! maintained aggregate in `tally`, and the path for `from`/`to`).
 use chrono::NaiveDate;
 use sea_orm::{
     ActiveEnum, ColumnTrait, ConnectionTrait, DbBackend, Iterable, QueryFilter, QuerySelect,
@@ -53,18 +54,21 @@ impl Counts {
     }
 }
 
-/// The sum, over a group, of hours from `created_at` to `closed_at` (rows without
-/// `closed_at` add nothing). The backends spell date arithmetic differently; this is the
-/// only place that knows how. Summing intervals and converting once per group is far
-/// cheaper on PostgreSQL than converting every row.
-fn closed_hours_sum(backend: DbBackend) -> Expr {
-    Expr::cust(match backend {
-        DbBackend::Postgres => {
-            "CAST(EXTRACT(EPOCH FROM SUM(defects.closed_at - defects.created_at)) AS DOUBLE PRECISION) / 3600.0"
-        }
-        // SQLite keeps timestamps as RFC 3339 text, which julianday() reads (in days).
-        _ => "SUM((julianday(defects.closed_at) - julianday(defects.created_at)) * 24.0)",
-    })
+/// The sums, over a group, of whole seconds and of microsecond remainders from
+/// `created_at` to `closed_at` of its CLOSED rows: the same exact integers as the
+/// maintained aggregate keeps (`tally::closed_micros_sql` knows both backends).
+fn closed_sums(backend: DbBackend) -> (Expr, Expr) {
+    let us = super::tally::closed_micros_sql(backend);
+    let cased =
+        format!("CASE WHEN defects.status = 3 AND defects.closed_at IS NOT NULL THEN {us} END");
+    (
+        Expr::cust(format!(
+            "CAST(COALESCE(SUM(({cased}) / 1000000), 0) AS BIGINT)"
+        )),
+        Expr::cust(format!(
+            "CAST(COALESCE(SUM(({cased}) % 1000000), 0) AS BIGINT)"
+        )),
+    )
 }
 
 /// How many rows of a group are past their deadline on `today`. FILTER is a cheaper
@@ -77,8 +81,64 @@ fn late_count(backend: DbBackend, today: NaiveDate) -> Expr {
     Expr::cust_with_expr(template, Column::Deadline.lt(today))
 }
 
-/// Counts over the visible defects matching `filter`: one entry, or one per value of
-/// `group_by` that has defects (`None` is the key of rows where that column is NULL).
+/// Mean hours of a group's closing times, from their exact sums; `None` without CLOSED
+/// defects. The one formula, so the aggregate and the full scan agree to the bit.
+pub fn avg_hours(closed: u64, secs: i64, micros: i64) -> Option<f64> {
+    let us = i128::from(secs) * 1_000_000 + i128::from(micros);
+    (closed > 0).then(|| us as f64 / 3_600_000_000.0 / closed as f64)
+}
+
+/// One (key, status, priority) cell of counts, as a report statement returns it.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub key: Option<i32>,
+    pub status: DefectStatus,
+    pub priority: Priority,
+    pub n: i64,
+    /// Past the deadline (counted as overdue for the open statuses only).
+    pub late: i64,
+    pub closed_secs: i64,
+    pub closed_micros: i64,
+}
+
+/// Folds cells into counts per key, keeping the order in which keys first appear.
+pub fn fold(rows: Vec<Row>) -> Vec<(Option<i32>, Counts)> {
+    let mut out: Vec<(Option<i32>, Counts, u64, i64, i64)> = Vec::new();
+    for r in rows {
+        let i = match out.iter().position(|(k, ..)| *k == r.key) {
+            Some(i) => i,
+            None => {
+                out.push((r.key, Counts::zero(), 0, 0, 0));
+                out.len() - 1
+            }
+        };
+        let (_, counts, closed, secs, micros) = &mut out[i];
+        let n = u64::try_from(r.n).unwrap_or(0);
+        counts.total += n;
+        if DefectStatus::OPEN.contains(&r.status) {
+            counts.overdue += u64::try_from(r.late).unwrap_or(0);
+        }
+        add(&mut counts.by_status, r.status, n);
+        add(&mut counts.by_priority, r.priority, n);
+        if r.status == DefectStatus::Closed {
+            *closed += n;
+            *secs += r.closed_secs;
+            *micros += r.closed_micros;
+        }
+    }
+    out.into_iter()
+        .map(|(key, mut counts, closed, secs, micros)| {
+            counts.avg_resolution_hours = avg_hours(closed, secs, micros);
+            (key, counts)
+        })
+        .collect()
+}
+
+/// Counts over the visible defects matching `filter`, by scanning them: one entry, or one
+/// per value of `group_by` that has defects (`None` is the key of rows where that column
+/// is NULL). The reports read the maintained aggregate (`tally`) instead; this is the
+/// reference it is checked against and the path for `from`/`to` bounds, which the
+/// aggregate does not keep (README, Reports).
 ///
 /// One statement: the database groups by (key,) status and priority — a few dozen rows,
 /// read from a covering index on PostgreSQL — and the totals are folded here.
@@ -89,60 +149,37 @@ pub async fn aggregate(
     group_by: Option<Column>,
     today: NaiveDate,
 ) -> AppResult<Vec<(Option<i32>, Counts)>> {
+    let (secs, micros) = closed_sums(db.get_database_backend());
     let mut q = visible_to(viewer)
         .filter(filter.condition(today))
         .select_only()
         .column_as(Column::Status, "status")
         .column_as(Column::Priority, "priority")
         .column_as(Expr::cust("COUNT(*)"), "n")
-        // Past the deadline; only the open statuses' groups count it as overdue (below).
-        // FILTER is a cheaper per-row test than CASE on both backends.
         .column_as(late_count(db.get_database_backend(), today), "late")
-        .column_as(closed_hours_sum(db.get_database_backend()), "hours")
+        .column_as(secs, "secs")
+        .column_as(micros, "micros")
         .group_by(Column::Status)
         .group_by(Column::Priority);
     if let Some(col) = group_by {
         q = q.column_as(col, "key").group_by(col);
     }
-    let rows = db.query_all(&q.into_query()).await?;
-    // Folded per key, keeping the order in which keys first appear.
-    let mut out: Vec<(Option<i32>, Counts, u64, f64)> = Vec::new();
-    for r in &rows {
-        let key = match group_by {
-            Some(_) => r.try_get::<Option<i32>>("", "key")?,
-            None => None,
-        };
-        let status = DefectStatus::try_from_value(&r.try_get::<i16>("", "status")?)?;
-        let priority = Priority::try_from_value(&r.try_get::<i16>("", "priority")?)?;
-        let n = u64::try_from(r.try_get::<i64>("", "n")?).unwrap_or(0);
-        let late = u64::try_from(r.try_get::<i64>("", "late")?).unwrap_or(0);
-        let hours = r.try_get::<Option<f64>>("", "hours")?.unwrap_or(0.0);
-        let i = match out.iter().position(|(k, ..)| *k == key) {
-            Some(i) => i,
-            None => {
-                out.push((key, Counts::zero(), 0, 0.0));
-                out.len() - 1
-            }
-        };
-        let (_, counts, closed, closed_hours) = &mut out[i];
-        counts.total += n;
-        if DefectStatus::OPEN.contains(&status) {
-            counts.overdue += late;
-        }
-        add(&mut counts.by_status, status, n);
-        add(&mut counts.by_priority, priority, n);
-        if status == DefectStatus::Closed {
-            *closed += n;
-            *closed_hours += hours;
-        }
+    let mut rows = Vec::new();
+    for r in db.query_all(&q.into_query()).await? {
+        rows.push(Row {
+            key: match group_by {
+                Some(_) => r.try_get::<Option<i32>>("", "key")?,
+                None => None,
+            },
+            status: DefectStatus::try_from_value(&r.try_get::<i16>("", "status")?)?,
+            priority: Priority::try_from_value(&r.try_get::<i16>("", "priority")?)?,
+            n: r.try_get("", "n")?,
+            late: r.try_get("", "late")?,
+            closed_secs: r.try_get("", "secs")?,
+            closed_micros: r.try_get("", "micros")?,
+        });
     }
-    Ok(out
-        .into_iter()
-        .map(|(key, mut counts, closed, hours)| {
-            counts.avg_resolution_hours = (closed > 0).then(|| hours / closed as f64);
-            (key, counts)
-        })
-        .collect())
+    Ok(fold(rows))
 }
 
 fn add<T: PartialEq>(list: &mut [(T, u64)], which: T, n: u64) {

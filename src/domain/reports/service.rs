@@ -7,6 +7,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 use super::{
     policy,
     queries::{self, Counts},
+    tally::{self, Group},
 };
 use crate::{
     auth::Viewer,
@@ -25,7 +26,7 @@ pub struct ReportFilter {
 
 impl ReportFilter {
     /// Reports count exactly what the defect list would show for the same bounds.
-    fn defects(&self) -> DefectFilter {
+    pub fn defects(&self) -> DefectFilter {
         DefectFilter {
             project_id: self.project_id,
             created_from: self.from,
@@ -42,6 +43,27 @@ pub fn check(viewer: &Viewer) -> AppResult<()> {
     )
 }
 
+/// Counts per `group` over the visible defects matching the filter: from the maintained
+/// aggregate, or with `from`/`to` (which it does not keep) by scanning the defects
+/// created in that range.
+async fn counts(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &ReportFilter,
+    group: Group,
+) -> AppResult<Vec<(Option<i32>, Counts)>> {
+    let today = crate::time::today();
+    if filter.from.is_none() && filter.to.is_none() {
+        return tally::read(db, viewer, filter.project_id, group, today).await;
+    }
+    let column = match group {
+        Group::Nothing => None,
+        Group::Project => Some(defects::Column::ProjectId),
+        Group::Performer => Some(defects::Column::PerformerId),
+    };
+    queries::aggregate(db, viewer, &filter.defects(), column, today).await
+}
+
 /// Counts over every visible defect that matches the filter.
 pub async fn summary(
     db: &DatabaseConnection,
@@ -49,8 +71,7 @@ pub async fn summary(
     filter: &ReportFilter,
 ) -> AppResult<Counts> {
     check(viewer)?;
-    let rows =
-        queries::aggregate(db, viewer, &filter.defects(), None, crate::time::today()).await?;
+    let rows = counts(db, viewer, filter, Group::Nothing).await?;
     Ok(rows
         .into_iter()
         .next()
@@ -93,14 +114,7 @@ pub async fn by_project(
         .order_by_asc(projects::Column::Id)
         .all(db)
         .await?;
-    let rows = queries::aggregate(
-        db,
-        viewer,
-        &filter.defects(),
-        Some(defects::Column::ProjectId),
-        crate::time::today(),
-    )
-    .await?;
+    let rows = counts(db, viewer, filter, Group::Project).await?;
     Ok(merge(list, |p| p.id, rows))
 }
 
@@ -119,13 +133,6 @@ pub async fn by_engineer(
         .order_by_asc(users::Column::Id)
         .all(db)
         .await?;
-    let rows = queries::aggregate(
-        db,
-        viewer,
-        &filter.defects(),
-        Some(defects::Column::PerformerId),
-        crate::time::today(),
-    )
-    .await?;
+    let rows = counts(db, viewer, filter, Group::Performer).await?;
     Ok(merge(list, |u| u.id, rows))
 }
