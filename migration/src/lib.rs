@@ -9,6 +9,8 @@ mod m20261126_000005_report_covering_index;
 mod m20261130_000101_login_attempts;
 mod m20261130_000201_defect_soft_delete;
 mod m20261130_000202_defect_events;
+mod m20261130_000601_defect_keys;
+mod m20261130_000602_plans;
 
 pub struct Migrator;
 
@@ -24,6 +26,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000101_login_attempts::Migration),
             Box::new(m20261130_000201_defect_soft_delete::Migration),
             Box::new(m20261130_000202_defect_events::Migration),
+            Box::new(m20261130_000601_defect_keys::Migration),
+            Box::new(m20261130_000602_plans::Migration),
         ]
     }
 }

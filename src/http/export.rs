@@ -23,8 +23,9 @@ use crate::{
     error::{AppError, AppResult},
 };
 
-const PARAMS: [&str; 13] = [
+const PARAMS: [&str; 14] = [
     "project",
+    "plan",
     "stage",
     "performer",
     "author",
@@ -123,6 +124,9 @@ impl ExportParams {
                 "stage" => {
                     f.stage_id = Some(validate::id_or_bad_input(key, v, "expected a numeric id")?)
                 }
+                "plan" => {
+                    f.plan_id = Some(validate::id_or_bad_input(key, v, "expected a numeric id")?)
+                }
                 "performer" => {
                     f.performer_id =
                         Some(validate::id_or_bad_input(key, v, "expected a numeric id")?)
@@ -157,6 +161,7 @@ impl ExportParams {
     params(
         ("project" = Option<String>, Query, description = "Project id"),
         ("stage" = Option<String>, Query, description = "Stage id"),
+        ("plan" = Option<String>, Query, description = "Plan id: defects pinned on it"),
         ("performer" = Option<String>, Query, description = "Performer's user id"),
         ("author" = Option<String>, Query, description = "Author's user id"),
         ("status" = Option<String>, Query, description = "Any of new, in_progress, review, closed, cancelled; comma-separated and/or repeated"),
@@ -166,11 +171,11 @@ impl ExportParams {
         ("deadline_from" = Option<String>, Query, description = "YYYY-MM-DD, inclusive"),
         ("deadline_to" = Option<String>, Query, description = "YYYY-MM-DD, inclusive"),
         ("overdue" = Option<bool>, Query, description = "Open and the deadline is before today (UTC)"),
-        ("search" = Option<String>, Query, description = "Case-insensitive substring of title or description"),
+        ("search" = Option<String>, Query, description = "Case-insensitive substring of title or description, or a defect key (СК1-042) or number matched exactly"),
         ("bom" = Option<bool>, Query, description = "Prepend a UTF-8 byte order mark (for Excel)")
     ),
     responses(
-        (status = 200, description = "Streamed CSV: id,project,stage,title,description,priority,status,performer,author,deadline,created_at,updated_at,closed_at", content_type = "text/csv"),
+        (status = 200, description = "Streamed CSV: key,id,project,stage,title,description,priority,status,performer,author,deadline,created_at,updated_at,closed_at,plan,x,y,location", content_type = "text/csv"),
         (status = 400, description = "A bad or unknown parameter", body = super::openapi::ErrorBody),
         (status = 401, description = "No or invalid token", body = super::openapi::ErrorBody),
         (status = 403, description = "Not an admin or manager", body = super::openapi::ErrorBody)

@@ -68,6 +68,7 @@ impl Export {
             .columns([
                 Column::Id,
                 Column::ProjectId,
+                Column::Number,
                 Column::StageId,
                 Column::Title,
                 Column::Description,
@@ -79,6 +80,10 @@ impl Export {
                 Column::CreatedAt,
                 Column::UpdatedAt,
                 Column::ClosedAt,
+                Column::PlanId,
+                Column::LocationX,
+                Column::LocationY,
+                Column::LocationLabel,
             ])
             .order_by_asc(Column::Id)
             .limit(BATCH)
