@@ -18,6 +18,8 @@ took-too-long = the request took longer than { $seconds } s
 body-too-large = the body must be at most { $limit } bytes
 no-such-endpoint = no such endpoint
 no-such-asset = no such asset
+method-not-allowed = method { $method } is not allowed here (see the Allow header)
+request-too-large = the request body is too large
 graphiql-disabled = GraphiQL is disabled (GRAPHIQL=false)
 
 ## Not found

@@ -14,6 +14,8 @@ took-too-long = запрос выполнялся дольше { $seconds } с
 body-too-large = тело запроса должно быть не больше { $limit } байт
 no-such-endpoint = такого адреса нет
 no-such-asset = такого файла нет
+method-not-allowed = метод { $method } здесь не поддерживается (см. заголовок Allow)
+request-too-large = тело запроса слишком большое
 graphiql-disabled = GraphiQL отключён (GRAPHIQL=false)
 
 ## Not found

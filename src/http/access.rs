@@ -79,6 +79,7 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         _ => text,
     };
     let code = code_for(status);
+    let message = crate::i18n::localize(crate::i18n::current(), &message);
     let fresh = if graphql {
         super::graphql::error_response(status, code, &message)
     } else {

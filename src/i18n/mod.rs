@@ -178,6 +178,52 @@ mod tests {
         }
     }
 
+    /// Message ids and the variables each uses, per language; strict: a resource that
+    /// does not parse or repeats an id fails.
+    fn ids(lang: Lang) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+        use fluent_syntax::ast::{Entry, Expression, InlineExpression, PatternElement};
+        let mut out = std::collections::BTreeMap::new();
+        let sources = RESOURCES.iter().find(|(l, _)| *l == lang).unwrap().1;
+        for source in sources {
+            let resource = fluent_syntax::parser::parse(*source)
+                .unwrap_or_else(|(_, e)| panic!("{lang:?}: {e:?}"));
+            for entry in resource.body {
+                let Entry::Message(m) = entry else { continue };
+                let mut vars = std::collections::BTreeSet::new();
+                for el in m.value.expect("every message has a value").elements {
+                    if let PatternElement::Placeable {
+                        expression: Expression::Inline(InlineExpression::VariableReference { id }),
+                    } = el
+                    {
+                        vars.insert(id.name.to_owned());
+                    }
+                }
+                let dup = out.insert(m.id.name.to_owned(), vars);
+                assert!(dup.is_none(), "{lang:?}: {} twice", m.id.name);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_message_exists_in_every_language_with_the_same_variables() {
+        let en = ids(Lang::En);
+        assert!(en.len() > 100, "{}", en.len());
+        for lang in Lang::ALL {
+            let other = ids(lang);
+            let missing: Vec<&String> = en.keys().filter(|k| !other.contains_key(*k)).collect();
+            let extra: Vec<&String> = other.keys().filter(|k| !en.contains_key(*k)).collect();
+            assert!(missing.is_empty(), "{lang:?} lacks {missing:?}");
+            assert!(
+                extra.is_empty(),
+                "{lang:?} has ids English lacks: {extra:?}"
+            );
+            for (id, vars) in &en {
+                assert_eq!(&other[id], vars, "{lang:?} {id}: the same variables");
+            }
+        }
+    }
+
     #[test]
     fn texts_format_their_arguments() {
         assert_eq!(

@@ -18,6 +18,7 @@ mod graphql_http;
 mod input_bounds;
 mod journal;
 mod keys;
+mod languages;
 mod layers;
 mod login_security;
 mod memory;

@@ -11,6 +11,7 @@ use crate::{
         plans, projects, stages, users,
     },
     error::{AppError, AppResult},
+    i18n::{self, Lang},
 };
 
 pub const COLUMNS: [&str; 18] = [
@@ -33,6 +34,49 @@ pub const COLUMNS: [&str; 18] = [
     "y",
     "location",
 ];
+
+/// The header row and enum values in one language (`locales/*/export.ftl`), made once
+/// per export. Query parameters keep the English spellings of [`status_label`] and
+/// [`priority_label`] whatever the language.
+pub(super) struct Labels {
+    header: Vec<String>,
+    statuses: HashMap<DefectStatus, String>,
+    priorities: HashMap<Priority, String>,
+}
+
+impl Labels {
+    pub(super) fn new(lang: Lang) -> Self {
+        use sea_orm::Iterable;
+        Labels {
+            header: COLUMNS
+                .iter()
+                .map(|c| i18n::text(lang, &format!("csv-{c}"), &[]))
+                .collect(),
+            statuses: DefectStatus::iter()
+                .map(|s| {
+                    (
+                        s,
+                        i18n::text(lang, &format!("status-{}", status_label(s)), &[]),
+                    )
+                })
+                .collect(),
+            priorities: Priority::iter()
+                .map(|p| {
+                    let id = format!("priority-{}", priority_label(p));
+                    (p, i18n::text(lang, &id, &[]))
+                })
+                .collect(),
+        }
+    }
+
+    fn status(&self, s: DefectStatus) -> &str {
+        self.statuses.get(&s).map_or("", String::as_str)
+    }
+
+    fn priority(&self, p: Priority) -> &str {
+        self.priorities.get(&p).map_or("", String::as_str)
+    }
+}
 
 /// Lets Excel recognise the file as UTF-8 (Cyrillic titles) when asked for.
 pub(super) const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -167,7 +211,7 @@ fn name(map: &HashMap<i32, String>, id: Option<i32>) -> &str {
 
 impl Row {
     /// In [`COLUMNS`] order; an empty cell for none. Text is borrowed, not copied.
-    fn cells<'a>(&'a self, names: &'a Names) -> [Cow<'a, str>; 18] {
+    fn cells<'a>(&'a self, names: &'a Names, labels: &'a Labels) -> [Cow<'a, str>; 18] {
         [
             Cow::Owned(
                 names
@@ -181,8 +225,8 @@ impl Row {
             Cow::Borrowed(name(&names.stages, self.stage_id)),
             Cow::Borrowed(&self.title),
             Cow::Borrowed(&self.description),
-            Cow::Borrowed(priority_label(self.priority)),
-            Cow::Borrowed(status_label(self.status)),
+            Cow::Borrowed(labels.priority(self.priority)),
+            Cow::Borrowed(labels.status(self.status)),
             Cow::Borrowed(name(&names.users, self.performer_id)),
             Cow::Borrowed(name(&names.users, Some(self.author_id))),
             Cow::Owned(self.deadline.map(|d| d.to_string()).unwrap_or_default()),
@@ -203,15 +247,16 @@ pub(super) fn encode(
     header: bool,
     rows: &[Row],
     names: &Names,
+    labels: &Labels,
 ) -> AppResult<Vec<u8>> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
     if header {
-        w.write_record(COLUMNS).map_err(AppError::internal)?;
+        w.write_record(&labels.header).map_err(AppError::internal)?;
     }
     for row in rows {
-        for cell in row.cells(names) {
+        for cell in row.cells(names, labels) {
             w.write_field(neutralise(&cell).as_bytes())
                 .map_err(AppError::internal)?;
         }
@@ -280,7 +325,14 @@ mod tests {
 
     #[test]
     fn records_follow_rfc_4180_with_lower_case_enums_and_utc_timestamps() {
-        let out = encode(Vec::new(), true, &[row("a, \"b\"")], &names()).unwrap();
+        let out = encode(
+            Vec::new(),
+            true,
+            &[row("a, \"b\"")],
+            &names(),
+            &Labels::new(Lang::En),
+        )
+        .unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
@@ -288,12 +340,52 @@ mod tests {
              СК1-042,7,Башня,,\"a, \"\"b\"\"\",\"line 1\nline 2\",high,in_progress,,manager,2026-12-01,\
              2026-11-26T09:30:00Z,2026-11-26T09:30:00.001500Z,,Этаж 3,0.25,1,ось C-D/7\r\n"
         );
-        let out = encode(Vec::new(), false, &[row("=cmd")], &names()).unwrap();
+        let out = encode(
+            Vec::new(),
+            false,
+            &[row("=cmd")],
+            &names(),
+            &Labels::new(Lang::En),
+        )
+        .unwrap();
         assert!(
             String::from_utf8(out)
                 .unwrap()
                 .starts_with("СК1-042,7,Башня,,'=cmd,")
         );
+    }
+
+    #[test]
+    fn russian_labels_replace_the_header_and_enum_values_only() {
+        let out = encode(
+            Vec::new(),
+            true,
+            &[row("Трещина")],
+            &names(),
+            &Labels::new(Lang::Ru),
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with(
+                "ключ,id,проект,этап,название,описание,приоритет,статус,исполнитель,автор,срок,создан,изменён,закрыт,план,x,y,место\r\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(",высокий,в работе,"), "{text}");
+    }
+
+    #[test]
+    fn english_labels_are_the_contract_spellings() {
+        use sea_orm::Iterable;
+        let en = Labels::new(Lang::En);
+        assert_eq!(en.header, COLUMNS);
+        for s in DefectStatus::iter() {
+            assert_eq!(en.status(s), status_label(s));
+        }
+        for p in Priority::iter() {
+            assert_eq!(en.priority(p), priority_label(p));
+        }
     }
 
     #[test]
