@@ -239,7 +239,17 @@ async fn refused_uploads_store_nothing() {
     for app in apps().await {
         let s = site(&app).await;
         let png = files::png(10, 10);
-        let cases: [(&Actor, i32, Option<i32>, &str, &str, Vec<u8>, &str); 7] = [
+        // Who, project, stage, title, filename, bytes, the expected code.
+        type Case<'a> = (
+            &'a Actor,
+            i32,
+            Option<i32>,
+            &'a str,
+            &'a str,
+            Vec<u8>,
+            &'a str,
+        );
+        let cases: [Case; 7] = [
             (
                 &s.engineer,
                 s.project,
