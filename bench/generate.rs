@@ -135,7 +135,7 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
         let title = format!("Объект {p:02} — Site {p:02}");
         writeln!(
             projects,
-            "{p},{},Bench project,,,ACTIVE,{},{},{}",
+            "{p},{},ОБ{p:02},об{p:02},Bench project,,,ACTIVE,{},{},{}",
             csv_text(&title),
             csv_text(&search_text(&[&title, "bench project"])),
             ts(now),
@@ -153,7 +153,7 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
             )?;
         }
     }
-    copy(&conn, "COPY projects (id, title, description, start_date, end_date, status, search_text, created_at, updated_at) FROM STDIN (FORMAT csv)", &projects).await?;
+    copy(&conn, "COPY projects (id, title, code, code_key, description, start_date, end_date, status, search_text, created_at, updated_at) FROM STDIN (FORMAT csv)", &projects).await?;
     copy(&conn, "COPY stages (id, project_id, title, description, position, start_date, end_date, created_at, updated_at) FROM STDIN (FORMAT csv)", &stages).await?;
 
     // Every engineer in 3–6 projects; each project's engineers, for performers.
@@ -182,6 +182,9 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
     let mut history_id = 0u64;
     let mut comment_id = 0u64;
     let mut first = 1u64;
+    // Defects are made in creation order, so numbering them as they come is the order
+    // the migration would give them.
+    let mut numbers = vec![0u32; spec.projects + 1];
     while first <= spec.defects {
         let last = (first + batch - 1).min(spec.defects);
         let (mut defects, mut history, mut comments) =
@@ -288,9 +291,11 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
             };
             let version = 1 + path.len() + usize::from(performer.is_some());
             let lower = search_text(&[&title, &description]);
+            numbers[p] += 1;
+            let number = numbers[p];
             writeln!(
                 defects,
-                "{i},{p},{stage},{},{},{},{priority},{status},{},{author},{deadline},{version},{},{},{closed}",
+                "{i},{p},{number},{stage},{},{},{},{priority},{status},{},{author},{deadline},{version},{},{},{closed}",
                 csv_text(&title),
                 csv_text(&description),
                 csv_text(&lower),
@@ -316,7 +321,7 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
                 )?;
             }
         }
-        copy(&conn, "COPY defects (id, project_id, stage_id, title, description, search_text, priority, status, performer_id, author_id, deadline, version, created_at, updated_at, closed_at) FROM STDIN (FORMAT csv)", &defects).await?;
+        copy(&conn, "COPY defects (id, project_id, number, stage_id, title, description, search_text, priority, status, performer_id, author_id, deadline, version, created_at, updated_at, closed_at) FROM STDIN (FORMAT csv)", &defects).await?;
         copy(&conn, "COPY status_changes (id, defect_id, from_status, to_status, changed_by, changed_at, comment) FROM STDIN (FORMAT csv)", &history).await?;
         copy(
             &conn,
@@ -347,6 +352,11 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
         "  report aggregate rebuilt ({:.1} s)",
         tallied.elapsed().as_secs_f64()
     );
+    conn.execute_unprepared(
+        "INSERT INTO defect_numbers (project_id, last_number) \
+         SELECT project_id, MAX(number) FROM defects GROUP BY project_id",
+    )
+    .await?;
     // As autovacuum would after a while: statistics, and visibility maps for index-only scans.
     conn.execute_unprepared("VACUUM ANALYZE").await?;
     eprintln!(

@@ -90,6 +90,12 @@ impl AppError {
         }
     }
 
+    /// The message in the language of the request being served (`crate::i18n`); the
+    /// code never changes with the language.
+    pub fn localized(&self) -> String {
+        crate::i18n::localize(crate::i18n::current(), &self.to_string())
+    }
+
     fn log(&self) {
         if let AppError::Internal(cause) = self {
             tracing::error!(error = %cause, "internal error");
@@ -118,7 +124,8 @@ impl From<DbErr> for AppError {
 
 /// Names the column of a unique violation from the driver's message without echoing SQL.
 fn unique_field(detail: &str) -> &'static str {
-    const FIELDS: [(&str, &str); 4] = [
+    const FIELDS: [(&str, &str); 5] = [
+        ("code_key", "code"),
         ("username", "username"),
         ("email", "email"),
         ("token_hash", "token"),
@@ -134,7 +141,7 @@ fn unique_field(detail: &str) -> &'static str {
 impl ErrorExtensions for AppError {
     fn extend(&self) -> async_graphql::Error {
         self.log();
-        async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
+        async_graphql::Error::new(self.localized()).extend_with(|_, e| {
             e.set("code", self.code());
             if let AppError::RateLimited { retry_after } = self {
                 e.set("retryAfter", *retry_after);
@@ -173,7 +180,7 @@ impl<'a> RestErrorBody<'a> {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
-        let message = self.to_string();
+        let message = self.localized();
         let mut response =
             RestErrorBody::new(self.code(), &message).into_response_with(self.status());
         let retry = match &self {

@@ -8,6 +8,7 @@ pub mod entities;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod i18n;
 pub mod live;
 pub mod seed;
 pub mod server;

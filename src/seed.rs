@@ -75,6 +75,9 @@ pub struct SeedUser {
 #[serde(deny_unknown_fields)]
 pub struct SeedProject {
     pub title: String,
+    /// The defect-key prefix (`СК1` gives keys like `СК1-001`).
+    #[serde(default)]
+    pub code: Option<String>,
     #[serde(default)]
     pub description: String,
     pub start_date: Option<NaiveDate>,
@@ -174,6 +177,7 @@ pub async fn apply(db: &DatabaseConnection, file: &SeedFile) -> AppResult<SeedRe
                     &viewer,
                     projects::service::NewProject {
                         title: p.title.clone(),
+                        code: p.code.clone(),
                         description: Some(p.description.clone()),
                         start_date: p.start_date,
                         end_date: p.end_date,
@@ -292,6 +296,7 @@ async fn seed_defect(
                 .deadline_in_days
                 .map(|n| today + chrono::Duration::days(n)),
             performer_id: None,
+            location: None,
         },
     )
     .await?;

@@ -211,10 +211,35 @@ impl LinkSigner {
     }
 
     fn mac(&self, id: i32, kind: FileKind, expires: u64) -> HmacSha256 {
+        self.mac_of(&format!("{id}:{}:{expires}", kind.segment()))
+    }
+
+    fn mac_of(&self, subject: &str) -> HmacSha256 {
         let mut mac =
             <HmacSha256 as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(format!("{id}:{}:{expires}", kind.segment()).as_bytes());
+        mac.update(subject.as_bytes());
         mac
+    }
+
+    /// A plan's subject starts with `plan:`, an attachment's with its id: a signature
+    /// for one never opens the other.
+    fn plan_mac(&self, id: i32, expires: u64) -> HmacSha256 {
+        self.mac_of(&format!("plan:{id}:{expires}"))
+    }
+
+    /// `/api/plans/{id}/file?exp=…&sig=…`
+    pub fn plan_url(&self, id: i32, now: u64) -> String {
+        let expires = now + LINK_TTL_SECS;
+        let sig = hex::encode(self.plan_mac(id, expires).finalize().into_bytes());
+        format!("/api/plans/{id}/file?exp={expires}&sig={sig}")
+    }
+
+    /// Constant-time check of a plan link's signature and expiry.
+    pub fn verify_plan(&self, id: i32, expires: u64, sig: &str, now: u64) -> bool {
+        let Ok(sig) = hex::decode(sig) else {
+            return false;
+        };
+        expires >= now && self.plan_mac(id, expires).verify_slice(&sig).is_ok()
     }
 
     /// `/api/attachments/{id}/{file|thumbnail}?exp=…&sig=…`
@@ -282,6 +307,21 @@ mod tests {
             "another key"
         );
         assert!(!s.verify(7, FileKind::Original, exp, "zz", 1000));
+    }
+
+    #[test]
+    fn plan_links_are_their_own_namespace() {
+        let s = LinkSigner::new(b"secret");
+        let url = s.plan_url(7, 1000);
+        assert!(url.starts_with("/api/plans/7/file?"));
+        let (exp, sig) = parts(&url);
+        assert!(s.verify_plan(7, exp, &sig, 1000));
+        assert!(!s.verify_plan(8, exp, &sig, 1000), "another plan");
+        assert!(
+            !s.verify(7, FileKind::Original, exp, &sig, 1000),
+            "not an attachment link"
+        );
+        assert!(!s.verify_plan(7, exp, &sig, exp + 1), "expired");
     }
 
     #[tokio::test]

@@ -10,6 +10,8 @@ mod m20261130_000101_login_attempts;
 mod m20261130_000201_defect_soft_delete;
 mod m20261130_000202_defect_events;
 mod m20261130_000401_report_tallies;
+mod m20261130_000601_defect_keys;
+mod m20261130_000602_plans;
 
 pub struct Migrator;
 
@@ -26,6 +28,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000201_defect_soft_delete::Migration),
             Box::new(m20261130_000202_defect_events::Migration),
             Box::new(m20261130_000401_report_tallies::Migration),
+            Box::new(m20261130_000601_defect_keys::Migration),
+            Box::new(m20261130_000602_plans::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! write in one transaction.
 pub mod defects;
 pub mod pagination;
+pub mod plans;
 pub mod projects;
 pub mod reports;
 pub mod search;

@@ -7,6 +7,11 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i32,
     pub title: String,
+    /// 2–10 letters or digits, the prefix of defect keys (`СК1-042`).
+    pub code: Option<String>,
+    /// `code` lower-cased in Rust (full Unicode), unique: codes are unique
+    /// case-insensitively on both databases.
+    pub code_key: Option<String>,
     pub description: String,
     pub start_date: Option<Date>,
     pub end_date: Option<Date>,

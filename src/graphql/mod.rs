@@ -8,9 +8,11 @@ pub mod errors;
 pub mod limits;
 pub mod loaders;
 pub mod pagination;
+pub mod plans;
 pub mod projects;
 pub mod reports;
 pub mod scalars;
+pub mod uploads;
 pub mod users;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
@@ -32,6 +34,7 @@ pub struct Mutation(
     users::UserMutation,
     projects::ProjectMutation,
     defects::DefectMutation,
+    plans::PlanMutation,
 );
 
 #[derive(MergedSubscription, Default)]

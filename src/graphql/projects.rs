@@ -11,8 +11,12 @@ use crate::{
     error::{AppError, GqlResultExt, found_or_null},
     graphql::{
         context::ContextExt,
-        loaders::{self, MembersByProjectLoader, ProjectByIdLoader, StagesByProjectLoader},
+        loaders::{
+            self, MembersByProjectLoader, PlansByProjectLoader, ProjectByIdLoader,
+            StagesByProjectLoader,
+        },
         pagination::wants_total,
+        plans::Plan,
         scalars::{Date, id, patch},
         users::User,
     },
@@ -29,6 +33,10 @@ impl Project {
     }
     async fn title(&self) -> &str {
         &self.0.title
+    }
+    /// 2-10 letters or digits, unique case-insensitively; fixed once the project has defects.
+    async fn code(&self) -> Option<&str> {
+        self.0.code.as_deref()
     }
     async fn description(&self) -> &str {
         &self.0.description
@@ -63,6 +71,12 @@ impl Project {
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
+    }
+    /// Drawings to pin defects on, oldest first (at most 200 per project).
+    #[graphql(complexity = "5 * child_complexity")]
+    async fn plans(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Plan>> {
+        let rows = loaders::load_one::<PlansByProjectLoader>(ctx, self.0.id).await?;
+        Ok(rows.unwrap_or_default().into_iter().map(Plan).collect())
     }
 }
 
@@ -104,6 +118,9 @@ impl Stage {
 #[derive(InputObject)]
 pub struct CreateProjectInput {
     pub title: String,
+    /// 2-10 letters or digits (Cyrillic allowed), the prefix of defect keys; unique
+    /// case-insensitively.
+    pub code: Option<String>,
     pub description: Option<String>,
     pub start_date: Option<Date>,
     pub end_date: Option<Date>,
@@ -114,6 +131,8 @@ pub struct CreateProjectInput {
 #[derive(InputObject)]
 pub struct UpdateProjectInput {
     pub title: MaybeUndefined<String>,
+    /// Fixed once the project has defects (a project without a code may get one).
+    pub code: MaybeUndefined<String>,
     pub description: MaybeUndefined<String>,
     pub start_date: MaybeUndefined<Date>,
     pub end_date: MaybeUndefined<Date>,
@@ -193,6 +212,7 @@ impl ProjectMutation {
         let viewer = ctx.viewer()?;
         let input = projects::NewProject {
             title: input.title,
+            code: input.code,
             description: input.description,
             start_date: input.start_date.map(|d| d.0),
             end_date: input.end_date.map(|d| d.0),
@@ -214,6 +234,7 @@ impl ProjectMutation {
         let id = self::id("project", &id)?;
         let patch = projects::ProjectPatch {
             title: patch(input.title, |v| v),
+            code: patch(input.code, |v| v),
             description: patch(input.description, |v| v),
             start_date: patch(input.start_date, |d| d.0),
             end_date: patch(input.end_date, |d| d.0),

@@ -41,6 +41,17 @@ pub async fn screen_request_id(mut req: Request, next: Next) -> Response {
 /// plain text, an empty 413) get the contract's shape: `{"error":{"code","message"}}`
 /// on the REST shim, `{"errors":[{"message","extensions":{"code"}}]}` on `/graphql`.
 /// Responses that are already JSON pass untouched.
+/// Serves the request in the language its `Accept-Language` asks for (`crate::i18n`):
+/// every error message written while it runs is translated at the edge.
+pub async fn language(req: Request, next: Next) -> Response {
+    let lang = crate::i18n::Lang::from_accept_language(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    crate::i18n::scope(lang, next.run(req)).await
+}
+
 pub async fn json_errors(req: Request, next: Next) -> Response {
     let graphql = req.uri().path().starts_with("/graphql");
     let method = req.method().clone();
@@ -68,6 +79,7 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         _ => text,
     };
     let code = code_for(status);
+    let message = crate::i18n::localize(crate::i18n::current(), &message);
     let fresh = if graphql {
         super::graphql::error_response(status, code, &message)
     } else {

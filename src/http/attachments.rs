@@ -95,19 +95,31 @@ async fn serve(
             None,
         ),
     };
-    let stream = state
-        .storage
-        .get_stream(&key)
-        .await
-        .map_err(|e| match e.0 {
-            object_store::Error::NotFound { .. } => AppError::not_found("file"),
-            _ => AppError::internal(e),
-        })?;
+    let name = match kind {
+        FileKind::Original => row.filename.clone(),
+        FileKind::Thumbnail => format!("thumbnail-{}.jpg", row.id),
+    };
+    send_stored(&state.storage, &key, &content_type, length, &name).await
+}
+
+/// Streams a stored object with its exact type, `nosniff`, a sandboxing CSP, a short
+/// private cache and an RFC 6266 disposition (attachments and plans alike).
+pub(super) async fn send_stored(
+    storage: &crate::storage::Storage,
+    key: &str,
+    content_type: &str,
+    length: Option<i64>,
+    name: &str,
+) -> Result<Response, AppError> {
+    let stream = storage.get_stream(key).await.map_err(|e| match e.0 {
+        object_store::Error::NotFound { .. } => AppError::not_found("file"),
+        _ => AppError::internal(e),
+    })?;
     let mut response = Body::from_stream(stream).into_response();
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_str(&content_type).map_err(AppError::internal)?,
+        HeaderValue::from_str(content_type).map_err(AppError::internal)?,
     );
     if let Some(len) = length {
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
@@ -124,11 +136,7 @@ async fn serve(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=300"),
     );
-    let name = match kind {
-        FileKind::Original => row.filename.clone(),
-        FileKind::Thumbnail => format!("thumbnail-{}.jpg", row.id),
-    };
-    h.insert(header::CONTENT_DISPOSITION, content_disposition(&name)?);
+    h.insert(header::CONTENT_DISPOSITION, content_disposition(name)?);
     Ok(response)
 }
 

@@ -21,10 +21,12 @@ use crate::{
     },
     entities::enums::{DefectStatus, Priority},
     error::{AppError, AppResult},
+    i18n::Lang,
 };
 
-const PARAMS: [&str; 13] = [
+const PARAMS: [&str; 15] = [
     "project",
+    "plan",
     "stage",
     "performer",
     "author",
@@ -37,6 +39,7 @@ const PARAMS: [&str; 13] = [
     "overdue",
     "search",
     "bom",
+    "lang",
 ];
 
 /// The export's query parameters, parsed into the list's own filter type.
@@ -44,6 +47,9 @@ const PARAMS: [&str; 13] = [
 pub struct ExportParams {
     pub filter: DefectFilter,
     pub bom: bool,
+    /// `?lang=ru|en` for the header row and enum values (before `Accept-Language`);
+    /// another language is English, as an unknown `Accept-Language` is.
+    pub lang: Option<Lang>,
 }
 
 /// Any of the values, separated by commas; each must be one of `choices` by its label.
@@ -123,6 +129,9 @@ impl ExportParams {
                 "stage" => {
                     f.stage_id = Some(validate::id_or_bad_input(key, v, "expected a numeric id")?)
                 }
+                "plan" => {
+                    f.plan_id = Some(validate::id_or_bad_input(key, v, "expected a numeric id")?)
+                }
                 "performer" => {
                     f.performer_id =
                         Some(validate::id_or_bad_input(key, v, "expected a numeric id")?)
@@ -145,6 +154,7 @@ impl ExportParams {
                     validate::search(Some(v))?;
                     f.search = Some(v.to_owned());
                 }
+                "lang" => p.lang = Some(Lang::parse(v).unwrap_or_default()),
                 _ => p.bom = boolean(key, v)?,
             }
         }
@@ -157,6 +167,7 @@ impl ExportParams {
     params(
         ("project" = Option<String>, Query, description = "Project id"),
         ("stage" = Option<String>, Query, description = "Stage id"),
+        ("plan" = Option<String>, Query, description = "Plan id: defects pinned on it"),
         ("performer" = Option<String>, Query, description = "Performer's user id"),
         ("author" = Option<String>, Query, description = "Author's user id"),
         ("status" = Option<String>, Query, description = "Any of new, in_progress, review, closed, cancelled; comma-separated and/or repeated"),
@@ -166,11 +177,12 @@ impl ExportParams {
         ("deadline_from" = Option<String>, Query, description = "YYYY-MM-DD, inclusive"),
         ("deadline_to" = Option<String>, Query, description = "YYYY-MM-DD, inclusive"),
         ("overdue" = Option<bool>, Query, description = "Open and the deadline is before today (UTC)"),
-        ("search" = Option<String>, Query, description = "Case-insensitive substring of title or description"),
-        ("bom" = Option<bool>, Query, description = "Prepend a UTF-8 byte order mark (for Excel)")
+        ("search" = Option<String>, Query, description = "Case-insensitive substring of title or description, or a defect key (СК1-042) or number matched exactly"),
+        ("bom" = Option<bool>, Query, description = "Prepend a UTF-8 byte order mark (for Excel)"),
+        ("lang" = Option<String>, Query, description = "ru or en: the language of the header row and enum values (default: from Accept-Language, else English)")
     ),
     responses(
-        (status = 200, description = "Streamed CSV: id,project,stage,title,description,priority,status,performer,author,deadline,created_at,updated_at,closed_at", content_type = "text/csv"),
+        (status = 200, description = "Streamed CSV: key,id,project,stage,title,description,priority,status,performer,author,deadline,created_at,updated_at,closed_at,plan,x,y,location", content_type = "text/csv"),
         (status = 400, description = "A bad or unknown parameter", body = super::openapi::ErrorBody),
         (status = 401, description = "No or invalid token", body = super::openapi::ErrorBody),
         (status = 403, description = "Not an admin or manager", body = super::openapi::ErrorBody)
@@ -186,8 +198,16 @@ pub async fn export(
     let Query(pairs) = query.map_err(|e| AppError::bad_input("query", e.body_text()))?;
     let params = ExportParams::parse(&pairs)?;
     let today = crate::time::today();
-    let mut chunks =
-        Box::pin(permit.stream(http.state.db.clone(), params.filter, today, params.bom));
+    // The body streams after this handler returns, outside the request's language
+    // scope: the language goes with the stream.
+    let lang = params.lang.unwrap_or_else(crate::i18n::current);
+    let mut chunks = Box::pin(permit.stream(
+        http.state.db.clone(),
+        params.filter,
+        today,
+        params.bom,
+        lang,
+    ));
     // The first batch is read before answering, so a failing database still gets an
     // error status; a later failure can only cut the body short.
     let first = chunks.next().await.transpose()?;

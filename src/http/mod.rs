@@ -8,6 +8,7 @@ pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod openapi;
+pub mod plans;
 pub mod viewer;
 pub mod ws;
 
@@ -75,6 +76,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/attachments/{id}/file", get(attachments::file))
         .route("/api/attachments/{id}/thumbnail", get(attachments::thumbnail))
+        .route("/api/plans/{id}/file", get(plans::file))
         .route("/api/openapi.json", get(openapi::serve))
         .route("/api/reports/export/", get(export::export))
         .route("/health", get(health::health))
@@ -87,6 +89,7 @@ pub fn app(state: AppState) -> Router {
             deadline::timeout,
         ))
         .layer(middleware::from_fn(access::json_errors))
+        .layer(middleware::from_fn(access::language))
         .layer(
             // The access log: one `info` line per request when its response is ready,
             // inside a span carrying method, path and the (screened) request id.

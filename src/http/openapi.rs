@@ -49,7 +49,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "defect-control REST shim",
-        description = "Login and refresh, CSV export, attachment downloads and health. Everything else is GraphQL at POST /graphql (see schema.graphql).",
+        description = "Login and refresh, CSV export, attachment and plan downloads and health. Everything else is GraphQL at POST /graphql (see schema.graphql).",
         version = env!("CARGO_PKG_VERSION")
     ),
     paths(
@@ -57,6 +57,7 @@ impl Modify for BearerAuth {
         super::auth::refresh,
         super::attachments::file,
         super::attachments::thumbnail,
+        super::plans::file,
         super::export::export,
         super::health::health,
         super::health::ready,

@@ -120,6 +120,7 @@ impl UserBuilder {
 pub struct ProjectBuilder<'a> {
     owner: &'a Actor,
     title: String,
+    code: Option<String>,
     members: Vec<i32>,
 }
 
@@ -128,8 +129,15 @@ impl<'a> ProjectBuilder<'a> {
         ProjectBuilder {
             owner,
             title: title.into(),
+            code: None,
             members: Vec::new(),
         }
+    }
+
+    /// The defect-key prefix (none by default).
+    pub fn code(mut self, code: &str) -> Self {
+        self.code = Some(code.into());
+        self
     }
 
     pub fn member(mut self, user: i32) -> Self {
@@ -146,6 +154,7 @@ impl<'a> ProjectBuilder<'a> {
                 &self.owner.viewer(),
                 project_service::NewProject {
                     title: self.title.clone(),
+                    code: self.code.clone(),
                     description: None,
                     start_date: None,
                     end_date: None,
@@ -226,6 +235,7 @@ impl<'a> DefectBuilder<'a> {
                 priority: None,
                 deadline: None,
                 performer_id: None,
+                location: None,
             },
             performer: None,
             status: DefectStatus::New,

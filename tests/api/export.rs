@@ -24,7 +24,8 @@ use crate::{
     helpers::{Actor, TestApp, apps},
 };
 
-const HEADER: [&str; 13] = [
+const HEADER: [&str; 18] = [
+    "key",
     "id",
     "project",
     "stage",
@@ -38,6 +39,10 @@ const HEADER: [&str; 13] = [
     "created_at",
     "updated_at",
     "closed_at",
+    "plan",
+    "x",
+    "y",
+    "location",
 ];
 
 pub struct Fetched {
@@ -65,7 +70,7 @@ impl Fetched {
         self.table()
             .1
             .iter()
-            .map(|r| r[0].parse().unwrap())
+            .map(|r| r[1].parse().unwrap())
             .collect()
     }
 
@@ -131,6 +136,8 @@ pub struct Data {
     pub observer: Actor,
     pub users: HashMap<i32, String>,
     pub projects: HashMap<i32, String>,
+    /// Project codes (the second project has none: its keys are empty).
+    pub codes: HashMap<i32, Option<String>>,
     pub stages: HashMap<i32, String>,
     pub p2: i32,
     pub s1: i32,
@@ -170,12 +177,17 @@ pub async fn dataset(app: &TestApp) -> Data {
     let observer = app.actor(Role::Observer).await;
     let mut projects = HashMap::new();
     let mut stages = HashMap::new();
-    let p1 = app.project(&admin, "Башня «Север»").await.id;
+    let p1 = crate::builders::ProjectBuilder::new(&admin, "Башня «Север»")
+        .code("БС1")
+        .create(app)
+        .await
+        .id;
     let p2 = app.project(&admin, "Plant, Hall \"2\"").await.id;
     let s1 = app.stage(p1, "Каркас").await.id;
     let s2 = app.stage(p2, "=Roof").await.id;
     projects.insert(p1, "Башня «Север»".to_owned());
     projects.insert(p2, "Plant, Hall \"2\"".to_owned());
+    let codes = HashMap::from([(p1, Some("БС1".to_owned())), (p2, None)]);
     stages.insert(s1, "Каркас".to_owned());
     stages.insert(s2, "=Roof".to_owned());
     for e in [&engineer, &other] {
@@ -242,6 +254,7 @@ pub async fn dataset(app: &TestApp) -> Data {
         observer,
         users,
         projects,
+        codes,
         stages,
         p2,
         s1,
@@ -282,7 +295,10 @@ async fn columns_quoting_and_neutralised_cells_read_back_exactly() {
             res.headers[header::CONTENT_DISPOSITION],
             format!("attachment; filename=\"defects-{}.csv\"", data.today).as_str()
         );
-        assert!(res.bytes.starts_with(b"id,project,"), "no BOM unless asked");
+        assert!(
+            res.bytes.starts_with(b"key,id,project,"),
+            "no BOM unless asked"
+        );
         assert!(res.text().contains("\r\n"), "RFC 4180 line ends");
         let (header, rows) = res.table();
         assert_eq!(header, HEADER);
@@ -293,6 +309,10 @@ async fn columns_quoting_and_neutralised_cells_read_back_exactly() {
             app.backend
         );
         for (cells, d) in rows.iter().zip(&data.rows) {
+            let key = data.codes[&d.project_id]
+                .as_ref()
+                .map_or(String::new(), |c| format!("{c}-{:03}", d.number));
+            assert_eq!(cells[0], key, "[{}] the key comes first", app.backend);
             let user = |id: Option<i32>| id.map_or(String::new(), |i| data.users[&i].clone());
             let expected = [
                 d.id.to_string(),
@@ -308,16 +328,16 @@ async fn columns_quoting_and_neutralised_cells_read_back_exactly() {
                 d.deadline
                     .map_or(String::new(), |x| x.format("%Y-%m-%d").to_string()),
             ];
-            assert_eq!(cells[..10], expected, "[{}] {}", app.backend, d.title);
-            assert!(same_instant(&cells[10], d.created_at), "{}", cells[10]);
-            assert!(same_instant(&cells[11], d.updated_at), "{}", cells[11]);
+            assert_eq!(cells[1..11], expected, "[{}] {}", app.backend, d.title);
+            assert!(same_instant(&cells[11], d.created_at), "{}", cells[11]);
+            assert!(same_instant(&cells[12], d.updated_at), "{}", cells[12]);
             match d.closed_at {
-                Some(t) => assert!(same_instant(&cells[12], t), "{}", cells[12]),
-                None => assert_eq!(cells[12], ""),
+                Some(t) => assert!(same_instant(&cells[13], t), "{}", cells[13]),
+                None => assert_eq!(cells[13], ""),
             }
         }
         // Spelled out once, so the expectations above cannot drift with the code.
-        let titles: Vec<&str> = rows.iter().map(|r| r[3].as_str()).collect();
+        let titles: Vec<&str> = rows.iter().map(|r| r[4].as_str()).collect();
         for t in [
             "'=SUM(A1)",
             "'+1",
@@ -329,23 +349,23 @@ async fn columns_quoting_and_neutralised_cells_read_back_exactly() {
             assert!(titles.contains(&t), "[{}] {t:?} in {titles:?}", app.backend);
         }
         let cell =
-            |title: &str, col: usize| rows.iter().find(|r| r[3] == title).unwrap()[col].clone();
-        assert_eq!(cell("'+1", 4), "Описание, с запятой");
+            |title: &str, col: usize| rows.iter().find(|r| r[4] == title).unwrap()[col].clone();
+        assert_eq!(cell("'+1", 5), "Описание, с запятой");
         assert_eq!(
-            cell("Comma, \"quoted\"", 4),
+            cell("Comma, \"quoted\"", 5),
             "line one\nline two, \"quoted\""
         );
-        assert_eq!(cell("Comma, \"quoted\"", 1), "Plant, Hall \"2\"");
-        assert_eq!(cell("Tab in description", 4), "'\tindented\r\nwindows line");
-        assert_eq!(cell("Rebar exposed", 4), "'=HYPERLINK(\"http://x\")");
-        assert_eq!(cell("Трещина в стяжке", 1), "Башня «Север»");
+        assert_eq!(cell("Comma, \"quoted\"", 2), "Plant, Hall \"2\"");
+        assert_eq!(cell("Tab in description", 5), "'\tindented\r\nwindows line");
+        assert_eq!(cell("Rebar exposed", 5), "'=HYPERLINK(\"http://x\")");
+        assert_eq!(cell("Трещина в стяжке", 2), "Башня «Север»");
         let raw = res.text();
         assert!(
             raw.contains("\"Comma, \"\"quoted\"\"\""),
             "quotes doubled inside quotes"
         );
         assert!(raw.contains("\"line one\nline two, \"\"quoted\"\"\""));
-        assert!(rows.iter().any(|r| r[2] == "'=Roof"), "stage titles too");
+        assert!(rows.iter().any(|r| r[3] == "'=Roof"), "stage titles too");
     }
 }
 
@@ -354,7 +374,7 @@ async fn bom_only_when_asked() {
     for app in apps().await {
         let data = dataset(&app).await;
         let with = fetch(&app, Some(&data.manager.token), &[("bom", "true".into())]).await;
-        assert!(with.bytes.starts_with(b"\xEF\xBB\xBFid,project,"));
+        assert!(with.bytes.starts_with(b"\xEF\xBB\xBFkey,id,project,"));
         let without = fetch(&app, Some(&data.manager.token), &[("bom", "false".into())]).await;
         assert_eq!(&with.bytes[3..], without.bytes.as_slice());
         // A CSV reader that knows about the BOM reads the same table.
@@ -382,7 +402,7 @@ async fn only_admins_and_managers_export() {
             let res = fetch(&app, token, &[("status", "bogus".into())]).await;
             assert_eq!(res.status.as_u16(), status, "{code}");
             assert_eq!(res.json()["error"]["code"], code);
-            assert!(!res.text().contains("id,project"));
+            assert!(!res.text().contains("key,id,project"));
         }
     }
 }
@@ -400,6 +420,7 @@ async fn large_exports_stream_in_keyset_batches() {
         for chunk in 0..N / 500 {
             let batch = (0..500).map(|i| defects::ActiveModel {
                 project_id: Set(project),
+                number: Set(i32::try_from(chunk * 500 + i + 1).unwrap()),
                 title: Set(format!("Bulk {}", chunk * 500 + i)),
                 description: Set(String::new()),
                 search_text: Set(String::new()),
@@ -426,9 +447,9 @@ async fn large_exports_stream_in_keyset_batches() {
             ids.windows(2).all(|w| w[0] < w[1]),
             "ascending ids, no repeats"
         );
-        // The viewer lookup, the names (projects, stages, users) once, and three batches,
-        // sent as they came.
-        assert_eq!(used, 1 + 3 + N.div_ceil(BATCH), "[{}]", app.backend);
+        // The viewer lookup, the names (projects, stages, users, plans) once, and three
+        // batches, sent as they came.
+        assert_eq!(used, 1 + 4 + N.div_ceil(BATCH), "[{}]", app.backend);
         assert!(res.frames >= 3, "[{}] {} frames", app.backend, res.frames);
     }
 }

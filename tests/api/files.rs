@@ -79,11 +79,25 @@ pub fn upload_request(
     filename: &str,
     bytes: &[u8],
 ) -> Request<Body> {
+    multipart_request(
+        token,
+        "mutation($d: ID!, $f: Upload!) { uploadAttachment(defectId: $d, file: $f) { id filename contentType size sha256 width height url thumbnailUrl uploadedBy { username } } }",
+        json!({ "d": defect_id, "f": null }),
+        filename,
+        bytes,
+    )
+}
+
+/// Any operation with one file, sent as the variable `$f`.
+pub fn multipart_request(
+    token: Option<&str>,
+    query: &str,
+    variables: serde_json::Value,
+    filename: &str,
+    bytes: &[u8],
+) -> Request<Body> {
     let boundary = "----defect-control-test-boundary";
-    let operations = json!({
-        "query": "mutation($d: ID!, $f: Upload!) { uploadAttachment(defectId: $d, file: $f) { id filename contentType size sha256 width height url thumbnailUrl uploadedBy { username } } }",
-        "variables": { "d": defect_id, "f": null }
-    });
+    let operations = json!({ "query": query, "variables": variables });
     let map = json!({ "0": ["variables.f"] });
     let mut body = Vec::new();
     for (name, value) in [

@@ -65,6 +65,7 @@ async fn every_mutation_writes_one_event_with_its_diff() {
         assert_eq!(
             created["changes"],
             json!([
+                change("number", Value::Null, json!("1")),
                 change("title", Value::Null, json!("Cracked screed")),
                 change("description", Value::Null, json!("level 3")),
                 change("priority", Value::Null, json!("HIGH")),

@@ -73,9 +73,12 @@ fn committed_schema_is_current() {
 }
 
 /// The outlines in `docs/contract/` (the repository's copy of the contract) that the
-/// schema implements. `site-outline.graphql` (issue 13) and `events-outline.graphql`
-/// (issue 15) join this list when those issues land.
-const IMPLEMENTED_OUTLINES: &[&str] = &["schema-outline.graphql", "events-outline.graphql"];
+/// schema implements: all of them.
+const IMPLEMENTED_OUTLINES: &[&str] = &[
+    "schema-outline.graphql",
+    "events-outline.graphql",
+    "site-outline.graphql",
+];
 
 #[test]
 fn schema_covers_the_contract_outline() {
@@ -131,6 +134,7 @@ async fn the_openapi_document_is_served_and_describes_every_rest_endpoint() {
             "/api/auth/refresh/",
             "/api/attachments/{id}/file",
             "/api/attachments/{id}/thumbnail",
+            "/api/plans/{id}/file",
             "/health",
             "/ready",
         ] {

@@ -34,6 +34,8 @@ pub struct DefectFilter {
     /// `true`: open and the deadline is before today; `false`: anything else.
     pub overdue: Option<bool>,
     pub search: Option<String>,
+    /// Pinned on this plan.
+    pub plan_id: Option<i32>,
 }
 
 fn open_statuses() -> Vec<i16> {
@@ -74,6 +76,9 @@ impl DefectFilter {
         if let Some(id) = self.author_id {
             c = c.add(Column::AuthorId.eq(id));
         }
+        if let Some(id) = self.plan_id {
+            c = c.add(Column::PlanId.eq(id));
+        }
         // Deduplicated: a 70,000-entry list must not become 70,000 SQL parameters.
         if !self.status.is_empty() {
             c = c.add(Column::Status.is_in(distinct(&self.status).iter().map(|s| s.to_value())));
@@ -99,12 +104,16 @@ impl DefectFilter {
             Some(false) => c = c.add(not_overdue_condition(today)),
             None => {}
         }
-        if let Some(expr) = self
-            .search
-            .as_deref()
-            .and_then(|s| search::matches(Column::SearchText, s))
-        {
-            c = c.add(expr);
+        if let Some(query) = self.search.as_deref() {
+            // Text, or a key / bare number matched exactly (`СК1-042`, `42`).
+            let text = search::matches(Column::SearchText, query);
+            let key = super::keys::search_condition(query);
+            match (text, key) {
+                (Some(t), Some(k)) => c = c.add(Condition::any().add(t).add(k)),
+                (Some(t), None) => c = c.add(t),
+                (None, Some(k)) => c = c.add(k),
+                (None, None) => {}
+            }
         }
         c
     }
@@ -119,6 +128,8 @@ pub enum DefectOrderField {
     Priority,
     Status,
     Title,
+    /// The defect's number in its project (`Defect.number`).
+    Number,
 }
 
 #[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -147,6 +158,7 @@ impl DefectOrder {
             DefectOrderField::Priority => Column::Priority,
             DefectOrderField::Status => Column::Status,
             DefectOrderField::Title => Column::Title,
+            DefectOrderField::Number => Column::Number,
         }
     }
 
@@ -177,6 +189,7 @@ impl DefectOrder {
             DefectOrderField::Priority => Value::from(d.priority.to_value()),
             DefectOrderField::Status => Value::from(d.status.to_value()),
             DefectOrderField::Title => Value::from(d.title.clone()),
+            DefectOrderField::Number => Value::from(d.number),
         };
         Cursor(vec![key, d.id.into()])
     }
@@ -218,6 +231,7 @@ impl DefectOrder {
                 i16::try_from(c.int(0)?).map_err(|_| invalid())?.into()
             }
             DefectOrderField::Title => c.str(0)?.into(),
+            DefectOrderField::Number => i32::try_from(c.int(0)?).map_err(|_| invalid())?.into(),
         };
         let after = Condition::any()
             .add(beyond(value.clone()))

@@ -82,8 +82,23 @@ fn time_str(t: DateTime<Utc>) -> String {
 }
 
 /// The journalled fields of a defect, as contract strings, in a fixed order.
-fn fields(d: &defects::Model) -> [(&'static str, Option<String>); 8] {
+/// The pin as one value: `{"plan":"<id>","x":…,"y":…,"label":…}` (JSON text).
+fn location(d: &defects::Model) -> Option<String> {
+    let plan = d.plan_id?;
+    Some(
+        serde_json::json!({
+            "plan": plan.to_string(),
+            "x": d.location_x,
+            "y": d.location_y,
+            "label": d.location_label,
+        })
+        .to_string(),
+    )
+}
+
+fn fields(d: &defects::Model) -> [(&'static str, Option<String>); 10] {
     [
+        ("number", Some(d.number.to_string())),
         ("title", Some(d.title.clone())),
         (
             "description",
@@ -95,6 +110,7 @@ fn fields(d: &defects::Model) -> [(&'static str, Option<String>); 8] {
         ("performer", d.performer_id.map(|x| x.to_string())),
         ("status", enum_name(d.status)),
         ("closedAt", d.closed_at.map(time_str)),
+        ("location", location(d)),
     ]
 }
 
@@ -214,6 +230,7 @@ mod tests {
         defects::Model {
             id: 1,
             project_id: 1,
+            number: 1,
             stage_id: None,
             title: "Crack".into(),
             description: String::new(),
@@ -228,6 +245,10 @@ mod tests {
             updated_at: now,
             closed_at: None,
             deleted_at: None,
+            plan_id: None,
+            location_x: None,
+            location_y: None,
+            location_label: None,
         }
     }
 
@@ -235,9 +256,9 @@ mod tests {
     fn a_new_defect_lists_its_given_fields_from_null() {
         let got = diff(None, &defect());
         let names: Vec<&str> = got.iter().map(|c| c.field.as_str()).collect();
-        assert_eq!(names, ["title", "priority", "status"]);
+        assert_eq!(names, ["number", "title", "priority", "status"]);
         assert!(got.iter().all(|c| c.from.is_none()));
-        assert_eq!(got[1].to.as_deref(), Some("MEDIUM"));
+        assert_eq!(got[2].to.as_deref(), Some("MEDIUM"));
     }
 
     #[test]

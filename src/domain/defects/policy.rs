@@ -78,6 +78,7 @@ mod tests {
     fn defect(author: i32, performer: Option<i32>) -> defects::Model {
         let now = chrono::Utc::now();
         defects::Model {
+            number: 1,
             id: 1,
             project_id: 1,
             stage_id: None,
@@ -94,6 +95,10 @@ mod tests {
             updated_at: now,
             closed_at: None,
             deleted_at: None,
+            plan_id: None,
+            location_x: None,
+            location_y: None,
+            location_label: None,
         }
     }
 

@@ -10,7 +10,9 @@ use sea_orm::{
 
 use super::{
     filter::{DefectFilter, DefectOrder},
-    journal, policy, queries,
+    journal, keys,
+    location::{self, LocationInput},
+    policy, queries,
     transitions::{self, Mover, Refusal},
     versioned::{Move, check_version, history, write},
 };
@@ -43,6 +45,7 @@ pub struct NewDefect {
     pub priority: Option<Priority>,
     pub deadline: Option<NaiveDate>,
     pub performer_id: Option<i32>,
+    pub location: Option<LocationInput>,
 }
 
 #[derive(Default)]
@@ -52,6 +55,8 @@ pub struct DefectPatch {
     pub description: Patch<String>,
     pub priority: Patch<Priority>,
     pub deadline: Patch<NaiveDate>,
+    /// The pin on a plan; `Some(None)` removes it.
+    pub location: Patch<LocationInput>,
 }
 
 /// A defect the viewer can see, or NOT_FOUND.
@@ -164,10 +169,16 @@ pub async fn create(
     if let Some(performer) = input.performer_id {
         check_performer(db, project.id, performer).await?;
     }
+    let pin = match input.location {
+        Some(l) => Some(location::check(db, project.id, l).await?),
+        None => None,
+    };
     let now = time::now();
     let txn = db.begin().await?;
+    let number = keys::next_number(&txn, project.id).await?;
     let defect = defects::ActiveModel {
         project_id: Set(project.id),
+        number: Set(number),
         stage_id: Set(input.stage_id),
         search_text: Set(search::normalize(&[&title, &description])),
         title: Set(title),
@@ -181,6 +192,10 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
         closed_at: Set(None),
+        plan_id: Set(pin.as_ref().map(|p| p.plan_id)),
+        location_x: Set(pin.as_ref().map(|p| p.x)),
+        location_y: Set(pin.as_ref().map(|p| p.y)),
+        location_label: Set(pin.and_then(|p| p.label)),
         ..Default::default()
     }
     .insert(&txn)
@@ -246,6 +261,13 @@ pub async fn update(
     }
     if let Some(d) = patch.deadline {
         changes.push((Column::Deadline, Expr::value(d)));
+    }
+    if let Some(l) = patch.location {
+        let pin = match l {
+            Some(l) => Some(location::check(db, defect.project_id, l).await?),
+            None => None,
+        };
+        changes.extend(location::columns(pin.as_ref()));
     }
     write(db, viewer, &defect, changes, None, DefectEventKind::Updated).await
 }

@@ -10,6 +10,7 @@ use crate::{
     auth::Viewer,
     domain::{
         Patch,
+        defects::keys,
         pagination::{Page, PageArgs},
         require, search, validate,
     },
@@ -29,6 +30,8 @@ pub const DESCRIPTION_MAX: usize = 10_000;
 
 pub struct NewProject {
     pub title: String,
+    /// The defect-key prefix; see `defects::keys::code`.
+    pub code: Option<String>,
     pub description: Option<String>,
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
@@ -38,6 +41,7 @@ pub struct NewProject {
 #[derive(Default)]
 pub struct ProjectPatch {
     pub title: Patch<String>,
+    pub code: Patch<String>,
     pub description: Patch<String>,
     pub start_date: Patch<NaiveDate>,
     pub end_date: Patch<NaiveDate>,
@@ -96,8 +100,15 @@ pub async fn create(
         DESCRIPTION_MAX,
     )?;
     validate::date_range(input.start_date, input.end_date)?;
+    let code = input.code.as_deref().map(keys::code).transpose()?;
+    if let Some((_, folded)) = &code {
+        code_free(db, folded, None).await?;
+    }
+    let (code, code_key) = code.unzip();
     let now = time::now();
     Ok(projects::ActiveModel {
+        code: Set(code),
+        code_key: Set(code_key),
         search_text: Set(search::normalize(&[&title, &description])),
         title: Set(title),
         description: Set(description),
@@ -138,7 +149,15 @@ pub async fn update(
         next.status = s.ok_or_else(|| AppError::bad_input("status", "must not be null"))?;
     }
     validate::date_range(next.start_date, next.end_date)?;
+    let code = match patch.code {
+        Some(c) => Some(new_code(db, &project, c.as_deref()).await?),
+        None => None,
+    };
     let mut am: projects::ActiveModel = project.into();
+    if let Some((code, code_key)) = code {
+        am.code = Set(code);
+        am.code_key = Set(code_key);
+    }
     am.search_text = Set(search::normalize(&[&next.title, &next.description]));
     am.title = Set(next.title);
     am.description = Set(next.description);
@@ -147,6 +166,53 @@ pub async fn update(
     am.status = Set(next.status);
     am.updated_at = Set(time::now());
     Ok(am.update(db).await?)
+}
+
+/// BAD_USER_INPUT naming `code` when another project has this code (in any case). The
+/// unique index on `code_key` still decides a race between two writers.
+async fn code_free(db: &DatabaseConnection, folded: &str, except: Option<i32>) -> AppResult<()> {
+    let mut q = projects::Entity::find().filter(projects::Column::CodeKey.eq(folded));
+    if let Some(id) = except {
+        q = q.filter(projects::Column::Id.ne(id));
+    }
+    if q.count(db).await? > 0 {
+        return Err(AppError::bad_input(
+            "code",
+            "another project already has this code",
+        ));
+    }
+    Ok(())
+}
+
+/// The code an update sets (`None`: removed). A code is fixed once the project has
+/// defects (deleted ones included: their keys were handed out); a project without a code
+/// may get one at any time, which gives its existing defects keys.
+async fn new_code(
+    db: &DatabaseConnection,
+    project: &projects::Model,
+    raw: Option<&str>,
+) -> AppResult<(Option<String>, Option<String>)> {
+    let next = raw.map(keys::code).transpose()?;
+    if next.as_ref().map(|(c, _)| c) == project.code.as_ref() {
+        return Ok(next.unzip());
+    }
+    if project.code.is_some() {
+        let has_defects = defects::Entity::find()
+            .filter(defects::Column::ProjectId.eq(project.id))
+            .count(db)
+            .await?
+            > 0;
+        if has_defects {
+            return Err(AppError::bad_input(
+                "code",
+                "the code is fixed once the project has defects (their keys use it)",
+            ));
+        }
+    }
+    if let Some((_, folded)) = &next {
+        code_free(db, folded, Some(project.id)).await?;
+    }
+    Ok(next.unzip())
 }
 
 /// Deletes a project with its stages and memberships; one that still has defects is CONFLICT.

@@ -6,7 +6,7 @@ use crate::{
     domain::{defects::filter, validate},
     entities::enums::{DefectStatus, Priority},
     error::GqlResultExt,
-    graphql::scalars::Date,
+    graphql::{plans::DefectLocationInput, scalars::Date},
 };
 
 /// All given fields combine with AND.
@@ -32,7 +32,10 @@ pub struct DefectFilterInput {
     /// `true`: open and the deadline is before today (UTC); `false`: all others.
     pub overdue: Option<bool>,
     /// Case-insensitive substring of the title or description; `%` and `_` are literal.
+    /// A defect key (`СК1-042`) or a bare number (`42`) also matches those defects exactly.
     pub search: Option<String>,
+    /// Defects pinned on this plan.
+    pub plan_id: Option<ID>,
 }
 
 impl From<DefectFilterInput> for filter::DefectFilter {
@@ -51,6 +54,7 @@ impl From<DefectFilterInput> for filter::DefectFilter {
             deadline_to: f.deadline_to.map(|d| d.0),
             overdue: f.overdue,
             search: f.search,
+            plan_id: id(f.plan_id),
         }
     }
 }
@@ -66,6 +70,8 @@ pub struct CreateDefectInput {
     pub deadline: Option<Date>,
     /// Managers only: an active ENGINEER who is a member of the project.
     pub performer_id: Option<ID>,
+    /// A pin on a plan of the same project.
+    pub location: Option<DefectLocationInput>,
 }
 
 /// An omitted field is left as it is; an explicit null clears a nullable field.
@@ -76,6 +82,8 @@ pub struct UpdateDefectInput {
     pub description: MaybeUndefined<String>,
     pub priority: MaybeUndefined<Priority>,
     pub deadline: MaybeUndefined<Date>,
+    /// A pin on a plan of the defect's project; null removes the pin.
+    pub location: MaybeUndefined<DefectLocationInput>,
 }
 
 /// A stage or performer id in input: one that is not ours is reported against its field.

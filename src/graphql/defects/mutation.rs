@@ -1,6 +1,5 @@
 //! Defect mutations: create, update, delete, assign, move; comments and attachments.
 use async_graphql::{Context, ID, MaybeUndefined, Object, Upload};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::{
     inputs::{CreateDefectInput, UpdateDefectInput, input_id},
@@ -9,7 +8,7 @@ use super::{
 use crate::{
     domain::defects::{attachments, comments, service as defects, trash},
     entities::enums::DefectStatus,
-    error::{AppError, GqlResultExt},
+    error::GqlResultExt,
     graphql::{
         context::ContextExt,
         scalars::{id, patch},
@@ -43,6 +42,7 @@ impl DefectMutation {
                 .as_ref()
                 .map(|p| input_id("performerId", p))
                 .transpose()?,
+            location: input.location.map(Into::into),
         };
         defects::create(&ctx.state().db, viewer, input)
             .await
@@ -70,6 +70,7 @@ impl DefectMutation {
             description: patch(input.description, |v| v),
             priority: patch(input.priority, |v| v),
             deadline: patch(input.deadline, |d| d.0),
+            location: patch(input.location, Into::into),
         };
         defects::update(&ctx.state().db, viewer, id, patch, expected_version)
             .await
@@ -178,32 +179,8 @@ impl DefectMutation {
     ) -> async_graphql::Result<Attachment> {
         let viewer = ctx.viewer()?;
         let id = self::id("defect", &defect_id)?;
-        let value = file
-            .value(ctx)
-            .map_err(|_| AppError::bad_input("file", "no file was sent"))
-            .gql()?;
+        let upload = crate::graphql::uploads::read(ctx, file).await?;
         let limit = ctx.state().config.max_upload_bytes;
-        let mut bytes = Vec::new();
-        // The multipart reader already enforces the limit; reading one byte past it keeps
-        // this safe even if that ever changes.
-        let mut file = tokio::fs::File::from_std(value.content);
-        // One file may be mapped to several variables (the multipart spec allows it);
-        // each gets a handle on the same temp file, sharing its offset, so every reader
-        // starts from the beginning. Mutations run one after another, so reads do not
-        // interleave.
-        file.seek(std::io::SeekFrom::Start(0))
-            .await
-            .map_err(AppError::internal)
-            .gql()?;
-        file.take(limit.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(AppError::internal)
-            .gql()?;
-        let upload = attachments::Upload {
-            filename: value.filename,
-            bytes,
-        };
         let state = ctx.state();
         attachments::upload(&state.db, &state.storage, limit, viewer, id, upload)
             .await

@@ -3,7 +3,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    domain::defects::{policy, transitions},
+    domain::defects::{keys, policy, transitions},
     entities::{
         attachments as attachment_rows, comments as comment_rows, defects as defect_rows,
         enums::{DefectStatus, Priority},
@@ -59,6 +59,17 @@ impl Defect {
     async fn title(&self) -> &str {
         &self.0.title
     }
+    /// 1, 2, 3 ... per project, in creation order.
+    async fn number(&self) -> i32 {
+        self.0.number
+    }
+    /// CODE-NNN, e.g. СК1-042; null while the project has no code.
+    async fn key(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let project = loaders::load_one::<ProjectByIdLoader>(ctx, self.0.project_id).await?;
+        Ok(project
+            .and_then(|p| p.code)
+            .map(|code| keys::format(&code, self.0.number)))
+    }
     async fn description(&self) -> &str {
         &self.0.description
     }
@@ -92,6 +103,14 @@ impl Defect {
     }
     async fn closed_at(&self) -> Option<DateTime<Utc>> {
         self.0.closed_at
+    }
+
+    /// The pin on a plan of the project, if any.
+    async fn location(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::graphql::plans::DefectLocation>> {
+        crate::graphql::plans::DefectLocation::of(ctx, &self.0).await
     }
 
     /// Set while the defect is soft-deleted (seen through `deletedDefects`).

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::{
     domain::{
-        defects::{filter, service as defects, trash},
+        defects::{filter, keys, service as defects, trash},
         pagination::PageArgs,
     },
     error::{GqlResultExt, found_or_null},
@@ -56,6 +56,19 @@ impl DefectQuery {
         let Some(d) = found_or_null(defects::get(&ctx.state().db, viewer, id).await)? else {
             return Ok(None);
         };
+        loaders::prime_defects(ctx, std::slice::from_ref(&d)).await?;
+        Ok(Some(Defect(d)))
+    }
+
+    /// The defect with this key (`СК1-042`, any case); NOT_FOUND when there is none or
+    /// the viewer cannot see it.
+    async fn defect_by_key(
+        &self,
+        ctx: &Context<'_>,
+        key: String,
+    ) -> async_graphql::Result<Option<Defect>> {
+        let viewer = ctx.viewer()?;
+        let d = keys::find(&ctx.state().db, viewer, &key).await.gql()?;
         loaders::prime_defects(ctx, std::slice::from_ref(&d)).await?;
         Ok(Some(Defect(d)))
     }

@@ -5,7 +5,10 @@
 //! [`prime_projects`]): async-graphql's loader batches by a 1 ms timer, and a large page
 //! resolved by a slow executor splits into several batches; priming makes one batch per
 //! relation regardless of timing, so a page costs a constant number of statements.
+mod plans;
 mod primed;
+
+pub use plans::{PlanByIdLoader, PlansByProjectLoader};
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -266,6 +269,8 @@ fn register_with(
         .data(loader(HistoryByDefectLoader(db.clone()), cache))
         .data(loader(CommentCountByDefectLoader(db.clone()), cache))
         .data(loader(LiveDefectByIdLoader(db.clone()), cache))
+        .data(loader(PlanByIdLoader(db.clone()), cache))
+        .data(loader(PlansByProjectLoader(db.clone()), cache))
 }
 
 /// Loads one value through the request's loader `L`.
@@ -345,6 +350,7 @@ pub async fn prime_projects(
     tokio::try_join!(
         load_if::<MembersByProjectLoader>(ctx, selects(ctx, primed::project::MEMBERS), &ids),
         load_if::<StagesByProjectLoader>(ctx, selects(ctx, primed::project::STAGES), &ids),
+        plans::prime_for_projects(ctx, rows),
     )?;
     Ok(())
 }
@@ -365,7 +371,9 @@ pub async fn prime_defects(
     let (_, _, _, _, comments, history, files, _) = tokio::try_join!(
         load_if::<ProjectByIdLoader>(
             ctx,
-            selects(ctx, defect::PROJECT) || selects(ctx, defect::STAGE_PROJECT),
+            selects(ctx, defect::PROJECT)
+                || selects(ctx, defect::STAGE_PROJECT)
+                || selects(ctx, defect::KEY),
             &project_ids
         ),
         load_if::<MembersByProjectLoader>(ctx, selects(ctx, defect::PROJECT_MEMBERS), &project_ids),
@@ -392,6 +400,9 @@ pub async fn prime_defects(
     if selects(ctx, defect::ATTACHMENTS_UPLOADED_BY) {
         users.extend(files.values().flatten().map(|a| a.uploaded_by));
     }
-    load_many::<UserByIdLoader>(ctx, users).await?;
+    tokio::try_join!(
+        load_many::<UserByIdLoader>(ctx, users),
+        plans::prime_for_defects(ctx, rows),
+    )?;
     Ok(())
 }

@@ -20,10 +20,15 @@ pub mod defect {
     pub const HISTORY_CHANGED_BY: &[&str] = &["history", "changedBy"];
     pub const ATTACHMENTS: &[&str] = &["attachments"];
     pub const ATTACHMENTS_UPLOADED_BY: &[&str] = &["attachments", "uploadedBy"];
+    /// `key` reads the project's code.
+    pub const KEY: &[&str] = &["key"];
+    pub const LOCATION_PLAN: &[&str] = &["location", "plan"];
 
     /// Every path above, for the schema test.
     #[cfg(test)]
-    pub const ALL: [&[&str]; 14] = [
+    pub const ALL: [&[&str]; 16] = [
+        KEY,
+        LOCATION_PLAN,
         PROJECT,
         PROJECT_MEMBERS,
         PROJECT_STAGES,
@@ -45,9 +50,10 @@ pub mod defect {
 pub mod project {
     pub const MEMBERS: &[&str] = &["members"];
     pub const STAGES: &[&str] = &["stages"];
+    pub const PLANS: &[&str] = &["plans"];
 
     #[cfg(test)]
-    pub const ALL: [&[&str]; 2] = [MEMBERS, STAGES];
+    pub const ALL: [&[&str]; 3] = [MEMBERS, STAGES, PLANS];
 }
 
 #[cfg(test)]

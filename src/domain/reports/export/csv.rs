@@ -5,14 +5,17 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sea_orm::{DatabaseConnection, EntityTrait, FromQueryResult, QuerySelect};
 
 use crate::{
+    domain::defects::keys,
     entities::{
         enums::{DefectStatus, Priority},
-        projects, stages, users,
+        plans, projects, stages, users,
     },
     error::{AppError, AppResult},
+    i18n::{self, Lang},
 };
 
-pub const COLUMNS: [&str; 13] = [
+pub const COLUMNS: [&str; 18] = [
+    "key",
     "id",
     "project",
     "stage",
@@ -26,7 +29,54 @@ pub const COLUMNS: [&str; 13] = [
     "created_at",
     "updated_at",
     "closed_at",
+    "plan",
+    "x",
+    "y",
+    "location",
 ];
+
+/// The header row and enum values in one language (`locales/*/export.ftl`), made once
+/// per export. Query parameters keep the English spellings of [`status_label`] and
+/// [`priority_label`] whatever the language.
+pub(super) struct Labels {
+    header: Vec<String>,
+    statuses: HashMap<DefectStatus, String>,
+    priorities: HashMap<Priority, String>,
+}
+
+impl Labels {
+    pub(super) fn new(lang: Lang) -> Self {
+        use sea_orm::Iterable;
+        Labels {
+            header: COLUMNS
+                .iter()
+                .map(|c| i18n::text(lang, &format!("csv-{c}"), &[]))
+                .collect(),
+            statuses: DefectStatus::iter()
+                .map(|s| {
+                    (
+                        s,
+                        i18n::text(lang, &format!("status-{}", status_label(s)), &[]),
+                    )
+                })
+                .collect(),
+            priorities: Priority::iter()
+                .map(|p| {
+                    let id = format!("priority-{}", priority_label(p));
+                    (p, i18n::text(lang, &id, &[]))
+                })
+                .collect(),
+        }
+    }
+
+    fn status(&self, s: DefectStatus) -> &str {
+        self.statuses.get(&s).map_or("", String::as_str)
+    }
+
+    fn priority(&self, p: Priority) -> &str {
+        self.priorities.get(&p).map_or("", String::as_str)
+    }
+}
 
 /// Lets Excel recognise the file as UTF-8 (Cyrillic titles) when asked for.
 pub(super) const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -70,6 +120,7 @@ fn timestamp(t: DateTime<Utc>) -> String {
 pub(super) struct Row {
     pub(super) id: i32,
     project_id: i32,
+    number: i32,
     stage_id: Option<i32>,
     title: String,
     description: String,
@@ -81,6 +132,10 @@ pub(super) struct Row {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     closed_at: Option<DateTime<Utc>>,
+    plan_id: Option<i32>,
+    location_x: Option<f64>,
+    location_y: Option<f64>,
+    location_label: Option<String>,
 }
 
 /// Project titles, stage titles and usernames by id, read once per export instead of
@@ -90,17 +145,24 @@ pub(super) struct Row {
 #[derive(Default)]
 pub(super) struct Names {
     projects: HashMap<i32, String>,
+    /// Project codes, for keys (a project without a code has none here).
+    codes: HashMap<i32, String>,
     stages: HashMap<i32, String>,
     users: HashMap<i32, String>,
+    plans: HashMap<i32, String>,
 }
 
 impl Names {
     pub(super) async fn load(db: &DatabaseConnection) -> AppResult<Self> {
-        let (projects, stages, users) = tokio::try_join!(
+        let (projects, stages, users, plans) = tokio::try_join!(
             projects::Entity::find()
                 .select_only()
-                .columns([projects::Column::Id, projects::Column::Title])
-                .into_tuple::<(i32, String)>()
+                .columns([
+                    projects::Column::Id,
+                    projects::Column::Title,
+                    projects::Column::Code
+                ])
+                .into_tuple::<(i32, String, Option<String>)>()
                 .all(db),
             stages::Entity::find()
                 .select_only()
@@ -112,11 +174,22 @@ impl Names {
                 .columns([users::Column::Id, users::Column::Username])
                 .into_tuple::<(i32, String)>()
                 .all(db),
+            plans::Entity::find()
+                .select_only()
+                .columns([plans::Column::Id, plans::Column::Title])
+                .into_tuple::<(i32, String)>()
+                .all(db),
         )?;
+        let codes = projects
+            .iter()
+            .filter_map(|(id, _, code)| Some((*id, code.clone()?)))
+            .collect();
         Ok(Names {
-            projects: projects.into_iter().collect(),
+            projects: projects.into_iter().map(|(id, t, _)| (id, t)).collect(),
+            codes,
             stages: stages.into_iter().collect(),
             users: users.into_iter().collect(),
+            plans: plans.into_iter().collect(),
         })
     }
 
@@ -127,6 +200,7 @@ impl Names {
                 && r.stage_id.is_none_or(|s| self.stages.contains_key(&s))
                 && r.performer_id.is_none_or(|u| self.users.contains_key(&u))
                 && self.users.contains_key(&r.author_id)
+                && r.plan_id.is_none_or(|p| self.plans.contains_key(&p))
         })
     }
 }
@@ -137,21 +211,32 @@ fn name(map: &HashMap<i32, String>, id: Option<i32>) -> &str {
 
 impl Row {
     /// In [`COLUMNS`] order; an empty cell for none. Text is borrowed, not copied.
-    fn cells<'a>(&'a self, names: &'a Names) -> [Cow<'a, str>; 13] {
+    fn cells<'a>(&'a self, names: &'a Names, labels: &'a Labels) -> [Cow<'a, str>; 18] {
         [
+            Cow::Owned(
+                names
+                    .codes
+                    .get(&self.project_id)
+                    .map(|c| keys::format(c, self.number))
+                    .unwrap_or_default(),
+            ),
             Cow::Owned(self.id.to_string()),
             Cow::Borrowed(name(&names.projects, Some(self.project_id))),
             Cow::Borrowed(name(&names.stages, self.stage_id)),
             Cow::Borrowed(&self.title),
             Cow::Borrowed(&self.description),
-            Cow::Borrowed(priority_label(self.priority)),
-            Cow::Borrowed(status_label(self.status)),
+            Cow::Borrowed(labels.priority(self.priority)),
+            Cow::Borrowed(labels.status(self.status)),
             Cow::Borrowed(name(&names.users, self.performer_id)),
             Cow::Borrowed(name(&names.users, Some(self.author_id))),
             Cow::Owned(self.deadline.map(|d| d.to_string()).unwrap_or_default()),
             Cow::Owned(timestamp(self.created_at)),
             Cow::Owned(timestamp(self.updated_at)),
             Cow::Owned(self.closed_at.map(timestamp).unwrap_or_default()),
+            Cow::Borrowed(name(&names.plans, self.plan_id)),
+            Cow::Owned(self.location_x.map(|v| v.to_string()).unwrap_or_default()),
+            Cow::Owned(self.location_y.map(|v| v.to_string()).unwrap_or_default()),
+            Cow::Borrowed(self.location_label.as_deref().unwrap_or("")),
         ]
     }
 }
@@ -162,15 +247,16 @@ pub(super) fn encode(
     header: bool,
     rows: &[Row],
     names: &Names,
+    labels: &Labels,
 ) -> AppResult<Vec<u8>> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
     if header {
-        w.write_record(COLUMNS).map_err(AppError::internal)?;
+        w.write_record(&labels.header).map_err(AppError::internal)?;
     }
     for row in rows {
-        for cell in row.cells(names) {
+        for cell in row.cells(names, labels) {
             w.write_field(neutralise(&cell).as_bytes())
                 .map_err(AppError::internal)?;
         }
@@ -200,6 +286,7 @@ mod tests {
         Row {
             id: 7,
             project_id: 1,
+            number: 42,
             stage_id: None,
             title: title.into(),
             description: "line 1\nline 2".into(),
@@ -211,14 +298,20 @@ mod tests {
             created_at: t,
             updated_at: t + chrono::Duration::microseconds(1500),
             closed_at: None,
+            plan_id: Some(3),
+            location_x: Some(0.25),
+            location_y: Some(1.0),
+            location_label: Some("ось C-D/7".into()),
         }
     }
 
     fn names() -> Names {
         Names {
             projects: HashMap::from([(1, "Башня".to_owned())]),
+            codes: HashMap::from([(1, "СК1".to_owned())]),
             stages: HashMap::new(),
             users: HashMap::from([(2, "manager".to_owned())]),
+            plans: HashMap::from([(3, "Этаж 3".to_owned())]),
         }
     }
 
@@ -232,20 +325,67 @@ mod tests {
 
     #[test]
     fn records_follow_rfc_4180_with_lower_case_enums_and_utc_timestamps() {
-        let out = encode(Vec::new(), true, &[row("a, \"b\"")], &names()).unwrap();
+        let out = encode(
+            Vec::new(),
+            true,
+            &[row("a, \"b\"")],
+            &names(),
+            &Labels::new(Lang::En),
+        )
+        .unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
-            "id,project,stage,title,description,priority,status,performer,author,deadline,created_at,updated_at,closed_at\r\n\
-             7,Башня,,\"a, \"\"b\"\"\",\"line 1\nline 2\",high,in_progress,,manager,2026-12-01,\
-             2026-11-26T09:30:00Z,2026-11-26T09:30:00.001500Z,\r\n"
+            "key,id,project,stage,title,description,priority,status,performer,author,deadline,created_at,updated_at,closed_at,plan,x,y,location\r\n\
+             СК1-042,7,Башня,,\"a, \"\"b\"\"\",\"line 1\nline 2\",high,in_progress,,manager,2026-12-01,\
+             2026-11-26T09:30:00Z,2026-11-26T09:30:00.001500Z,,Этаж 3,0.25,1,ось C-D/7\r\n"
         );
-        let out = encode(Vec::new(), false, &[row("=cmd")], &names()).unwrap();
+        let out = encode(
+            Vec::new(),
+            false,
+            &[row("=cmd")],
+            &names(),
+            &Labels::new(Lang::En),
+        )
+        .unwrap();
         assert!(
             String::from_utf8(out)
                 .unwrap()
-                .starts_with("7,Башня,,'=cmd,")
+                .starts_with("СК1-042,7,Башня,,'=cmd,")
         );
+    }
+
+    #[test]
+    fn russian_labels_replace_the_header_and_enum_values_only() {
+        let out = encode(
+            Vec::new(),
+            true,
+            &[row("Трещина")],
+            &names(),
+            &Labels::new(Lang::Ru),
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with(
+                "ключ,id,проект,этап,название,описание,приоритет,статус,исполнитель,автор,срок,создан,изменён,закрыт,план,x,y,место\r\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(",высокий,в работе,"), "{text}");
+    }
+
+    #[test]
+    fn english_labels_are_the_contract_spellings() {
+        use sea_orm::Iterable;
+        let en = Labels::new(Lang::En);
+        assert_eq!(en.header, COLUMNS);
+        for s in DefectStatus::iter() {
+            assert_eq!(en.status(s), status_label(s));
+        }
+        for p in Priority::iter() {
+            assert_eq!(en.priority(p), priority_label(p));
+        }
     }
 
     #[test]

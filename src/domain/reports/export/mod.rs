@@ -18,7 +18,7 @@ use chrono::NaiveDate;
 use futures_util::{Stream, stream};
 use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter, QueryOrder, QuerySelect};
 
-use self::csv::{BOM, Names, Row, encode};
+use self::csv::{BOM, Labels, Names, Row, encode};
 pub use self::csv::{COLUMNS, neutralise, priority_label, status_label};
 use super::policy;
 use crate::{
@@ -27,6 +27,7 @@ use crate::{
     domain::require,
     entities::defects::Column,
     error::AppResult,
+    i18n::Lang,
 };
 
 /// Rows per statement: enough to amortise the round trip, few enough that a batch stays
@@ -42,6 +43,7 @@ struct Export {
     /// Fixed at the start, so `overdue` means the same in every batch.
     today: NaiveDate,
     bom: bool,
+    labels: Labels,
     names: tokio::sync::RwLock<Option<Arc<Names>>>,
 }
 
@@ -68,6 +70,7 @@ impl Export {
             .columns([
                 Column::Id,
                 Column::ProjectId,
+                Column::Number,
                 Column::StageId,
                 Column::Title,
                 Column::Description,
@@ -79,6 +82,10 @@ impl Export {
                 Column::CreatedAt,
                 Column::UpdatedAt,
                 Column::ClosedAt,
+                Column::PlanId,
+                Column::LocationX,
+                Column::LocationY,
+                Column::LocationLabel,
             ])
             .order_by_asc(Column::Id)
             .limit(BATCH)
@@ -107,15 +114,16 @@ pub fn authorize(viewer: Viewer) -> AppResult<Permit> {
 }
 
 impl Permit {
-    /// The CSV in chunks; see [`stream`].
+    /// The CSV in chunks, its header row and enum values in `lang`; see [`stream`].
     pub fn stream(
         self,
         db: DatabaseConnection,
         filter: DefectFilter,
         today: NaiveDate,
         bom: bool,
+        lang: Lang,
     ) -> impl Stream<Item = AppResult<Vec<u8>>> + Send + 'static {
-        stream(db, self.viewer, filter, today, bom)
+        stream(db, self.viewer, filter, today, bom, lang)
     }
 }
 
@@ -133,6 +141,7 @@ fn stream(
     filter: DefectFilter,
     today: NaiveDate,
     bom: bool,
+    lang: Lang,
 ) -> impl Stream<Item = AppResult<Vec<u8>>> + Send + 'static {
     let export = Arc::new(Export {
         db,
@@ -140,6 +149,7 @@ fn stream(
         filter,
         today,
         bom,
+        labels: Labels::new(lang),
         names: tokio::sync::RwLock::new(None),
     });
     stream::unfold(Next::First, move |next| {
@@ -167,7 +177,7 @@ fn stream(
                 Ok(names) => names,
                 Err(e) => return Some((Err(e), Next::Done)),
             };
-            match encode(out, first, &rows, &names) {
+            match encode(out, first, &rows, &names, &export.labels) {
                 Ok(chunk) => Some((Ok(chunk), following)),
                 Err(e) => Some((Err(e), Next::Done)),
             }

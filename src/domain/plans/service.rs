@@ -1,0 +1,170 @@
+//! Uploading, listing, opening and deleting plans. Storage and database stay
+//! consistent the way attachments do: the row is written only after its object is
+//! stored, an object whose row could not be written is removed, and a deleted row's
+//! object goes with it.
+use bytes::Bytes;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    Set, TransactionTrait,
+};
+
+use crate::{
+    auth::{Viewer, tokens::random_token},
+    domain::{
+        defects::{attachments::Upload, files},
+        projects::service as projects,
+        require, validate,
+    },
+    entities::{defects, plans, stages},
+    error::{AppError, AppResult},
+    storage::{LinkSigner, Storage},
+    time,
+};
+
+pub const TITLE_MAX: usize = 200;
+/// Plans a project may hold: `Project.plans` is a plain list, so it stays bounded.
+pub const MAX_PER_PROJECT: u64 = 200;
+
+pub struct NewPlan {
+    pub project_id: i32,
+    pub stage_id: Option<i32>,
+    pub title: String,
+    pub file: Upload,
+}
+
+/// A plan whose project the viewer can see, or NOT_FOUND.
+pub async fn get(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppResult<plans::Model> {
+    let row = plans::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("plan"))?;
+    projects::get(db, viewer, row.project_id)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound(_) => AppError::not_found("plan"),
+            other => other,
+        })?;
+    Ok(row)
+}
+
+/// Managers and admins: stores the file and its row. Same checks as an attachment's
+/// upload (size, non-empty, type by content, image limits).
+pub async fn upload(
+    db: &DatabaseConnection,
+    storage: &Storage,
+    max_bytes: u64,
+    viewer: &Viewer,
+    input: NewPlan,
+) -> AppResult<plans::Model> {
+    let project = projects::get(db, viewer, input.project_id).await?;
+    projects::require_manage(viewer)?;
+    let title = validate::title("title", &input.title, TITLE_MAX)?;
+    if let Some(stage) = input.stage_id {
+        match stages::Entity::find_by_id(stage).one(db).await? {
+            Some(s) if s.project_id == project.id => {}
+            _ => {
+                return Err(AppError::bad_input(
+                    "stageId",
+                    "the stage does not belong to the project",
+                ));
+            }
+        }
+    }
+    let existing = plans::Entity::find()
+        .filter(plans::Column::ProjectId.eq(project.id))
+        .count(db)
+        .await?;
+    if existing >= MAX_PER_PROJECT {
+        return Err(AppError::bad_input(
+            "projectId",
+            format!("a project holds at most {MAX_PER_PROJECT} plans"),
+        ));
+    }
+    let file = input.file;
+    if file.bytes.len() as u64 > max_bytes {
+        return Err(AppError::PayloadTooLarge(format!(
+            "the file is larger than {max_bytes} bytes"
+        )));
+    }
+    if file.bytes.is_empty() {
+        return Err(AppError::bad_input("file", "is empty"));
+    }
+    let filename = files::sanitize_filename(&file.filename);
+    let bytes = Bytes::from(file.bytes);
+    let inspected = files::inspect_bounded(bytes.clone()).await?;
+    let key = format!("plans/{}/{}", project.id, random_token());
+    storage.put(&key, bytes).await.map_err(AppError::internal)?;
+    let row = plans::ActiveModel {
+        project_id: Set(project.id),
+        stage_id: Set(input.stage_id),
+        title: Set(title),
+        filename: Set(filename),
+        content_type: Set(inspected.content_type.to_owned()),
+        size: Set(i64::try_from(inspected.size).unwrap_or(i64::MAX)),
+        sha256: Set(inspected.sha256),
+        width: Set(inspected.width.map(|w| w as i32)),
+        height: Set(inspected.height.map(|h| h as i32)),
+        storage_key: Set(key.clone()),
+        uploaded_by: Set(viewer.id),
+        created_at: Set(time::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    match row {
+        Ok(row) => Ok(row),
+        Err(e) => {
+            storage.delete_all(std::slice::from_ref(&key)).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// Managers and admins; CONFLICT while any defect (a deleted one too: it may come
+/// back) is pinned to the plan. The count and the delete share one transaction.
+pub async fn delete(
+    db: &DatabaseConnection,
+    storage: &Storage,
+    viewer: &Viewer,
+    id: i32,
+) -> AppResult<i32> {
+    let plan = get(db, viewer, id).await?;
+    projects::require_manage(viewer)?;
+    let txn = db.begin().await?;
+    // The delete first: on SQLite it takes the write lock before the count reads.
+    plans::Entity::delete_by_id(plan.id).exec(&txn).await?;
+    let pinned = defects::Entity::find()
+        .filter(defects::Column::PlanId.eq(plan.id))
+        .count(&txn)
+        .await?;
+    if pinned > 0 {
+        txn.rollback().await?;
+        return Err(AppError::Conflict(format!(
+            "{pinned} defect(s) are pinned to this plan; move or unpin them first"
+        )));
+    }
+    txn.commit().await?;
+    storage
+        .delete_all(std::slice::from_ref(&plan.storage_key))
+        .await;
+    Ok(plan.id)
+}
+
+/// A plan opened by a signed link (`exp`, `sig` from [`LinkSigner::plan_url`]): the link
+/// is the authority. FORBIDDEN for a bad or expired link, checked before the row is read.
+pub async fn open_signed(
+    db: &DatabaseConnection,
+    links: &LinkSigner,
+    id: i32,
+    exp: u64,
+    sig: &str,
+) -> AppResult<plans::Model> {
+    require(
+        links.verify_plan(id, exp, sig, time::unix_now()),
+        "the link is invalid or has expired",
+    )?;
+    plans::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("plan"))
+}

@@ -1,0 +1,236 @@
+//! Russian and English for every message a person reads: error messages (their codes
+//! never change), the CSV export's header row and enum values. The texts are Fluent
+//! resources in `locales/<lang>/*.ftl`, compiled into the binary, which a translator edits
+//! without touching Rust; `fluent-bundle` formats them, `fluent-langneg` picks the
+//! language from `Accept-Language` (English when it is absent or names neither).
+//!
+//! Errors are written in English where they arise (the services, 180-odd call sites,
+//! unchanged), and translated at the edge: [`localize`] finds the English message in the
+//! English resource ([`catalogue`]) and formats the same id in the request's language.
+//! The request's language is a task-local set by the HTTP layer for the request
+//! ([`scope`]), read by `AppError`'s conversions to GraphQL and REST errors; a message
+//! the catalogue does not know (a framework's own) stays English.
+mod catalogue;
+
+use std::sync::LazyLock;
+
+use fluent_bundle::{FluentArgs, FluentResource, concurrent::FluentBundle};
+use unic_langid::LanguageIdentifier;
+
+/// A language the server speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Lang {
+    #[default]
+    En,
+    Ru,
+}
+
+/// Every resource file, by language. A new file is added to both lists (the key
+/// coverage test compares them id by id).
+const RESOURCES: [(Lang, &[&str]); 2] = [
+    (
+        Lang::En,
+        &[
+            include_str!("../../locales/en/errors.ftl"),
+            include_str!("../../locales/en/export.ftl"),
+        ],
+    ),
+    (
+        Lang::Ru,
+        &[
+            include_str!("../../locales/ru/errors.ftl"),
+            include_str!("../../locales/ru/export.ftl"),
+        ],
+    ),
+];
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Ru];
+
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ru => "ru",
+        }
+    }
+
+    fn id(self) -> LanguageIdentifier {
+        self.tag().parse().unwrap_or_default()
+    }
+
+    /// A single tag (`ru`, `ru-RU`, `EN`), or `None` for another language or none.
+    pub fn parse(tag: &str) -> Option<Lang> {
+        let id: LanguageIdentifier = tag.trim().parse().ok()?;
+        Lang::ALL
+            .into_iter()
+            .find(|l| l.tag() == id.language.as_str())
+    }
+
+    /// The best of ours for an `Accept-Language` value (RFC 9110 weights respected);
+    /// English when the header is absent, malformed or names neither language.
+    pub fn from_accept_language(header: Option<&str>) -> Lang {
+        let Some(header) = header else {
+            return Lang::En;
+        };
+        let requested = fluent_langneg::accepted_languages::parse(header);
+        let available: Vec<LanguageIdentifier> = Lang::ALL.iter().map(|l| l.id()).collect();
+        let default = Lang::En.id();
+        fluent_langneg::negotiate_languages(
+            &requested,
+            &available,
+            Some(&default),
+            fluent_langneg::NegotiationStrategy::Lookup,
+        )
+        .first()
+        .and_then(|id| Lang::parse(&id.to_string()))
+        .unwrap_or_default()
+    }
+}
+
+type Bundle = FluentBundle<FluentResource>;
+
+fn bundle(lang: Lang) -> Bundle {
+    let mut bundle = FluentBundle::new_concurrent(vec![lang.id()]);
+    // No Unicode isolation marks around placeables: messages go into JSON and CSV,
+    // read by programs as well as people.
+    bundle.set_use_isolating(false);
+    for (l, sources) in RESOURCES {
+        if l != lang {
+            continue;
+        }
+        for source in sources {
+            // A resource that fails to parse is a build-time mistake: the coverage
+            // test parses every file strictly; here the valid entries still load.
+            let resource = FluentResource::try_new((*source).to_owned()).unwrap_or_else(|(r, _)| r);
+            // Duplicate ids keep the first; the coverage test refuses duplicates.
+            let _ = bundle.add_resource(resource);
+        }
+    }
+    bundle
+}
+
+static BUNDLES: LazyLock<[Bundle; 2]> = LazyLock::new(|| [bundle(Lang::En), bundle(Lang::Ru)]);
+
+fn bundle_of(lang: Lang) -> &'static Bundle {
+    &BUNDLES[lang as usize]
+}
+
+/// The message `id` in `lang` with `args`; English when `lang` lacks it, the id itself
+/// when no language has it (a mistake the coverage test catches).
+pub fn text(lang: Lang, id: &str, args: &[(&str, String)]) -> String {
+    let mut fluent_args = FluentArgs::new();
+    for (k, v) in args {
+        fluent_args.set(*k, v.clone());
+    }
+    for l in [lang, Lang::En] {
+        let b = bundle_of(l);
+        if let Some(pattern) = b.get_message(id).and_then(|m| m.value()) {
+            let mut errors = Vec::new();
+            return b
+                .format_pattern(pattern, Some(&fluent_args), &mut errors)
+                .into_owned();
+        }
+    }
+    id.to_owned()
+}
+
+tokio::task_local! {
+    static LANG: Lang;
+}
+
+/// Runs `f` with `lang` as the request's language (see [`current`]).
+pub async fn scope<F: std::future::Future>(lang: Lang, f: F) -> F::Output {
+    LANG.scope(lang, f).await
+}
+
+/// The language of the request being served, English outside one.
+pub fn current() -> Lang {
+    LANG.try_with(|l| *l).unwrap_or_default()
+}
+
+/// An English message of ours in `lang` (unchanged for English or an unknown text).
+pub fn localize(lang: Lang, english: &str) -> String {
+    if lang == Lang::En {
+        return english.to_owned();
+    }
+    catalogue::translate(lang, english).unwrap_or_else(|| english.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_ours_or_english() {
+        let cases = [
+            (None, Lang::En),
+            (Some("ru"), Lang::Ru),
+            (Some("ru-RU,ru;q=0.9,en-US;q=0.8,en;q=0.7"), Lang::Ru),
+            (Some("en-GB,ru;q=0.5"), Lang::En),
+            (Some("de-DE,ru;q=0.3"), Lang::Ru),
+            (Some("de, fr"), Lang::En),
+            (Some("*"), Lang::En),
+            (Some(";;;garbage"), Lang::En),
+            (Some(""), Lang::En),
+        ];
+        for (header, want) in cases {
+            assert_eq!(Lang::from_accept_language(header), want, "{header:?}");
+        }
+    }
+
+    /// Message ids and the variables each uses, per language; strict: a resource that
+    /// does not parse or repeats an id fails.
+    fn ids(lang: Lang) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+        use fluent_syntax::ast::{Entry, Expression, InlineExpression, PatternElement};
+        let mut out = std::collections::BTreeMap::new();
+        let sources = RESOURCES.iter().find(|(l, _)| *l == lang).unwrap().1;
+        for source in sources {
+            let resource = fluent_syntax::parser::parse(*source)
+                .unwrap_or_else(|(_, e)| panic!("{lang:?}: {e:?}"));
+            for entry in resource.body {
+                let Entry::Message(m) = entry else { continue };
+                let mut vars = std::collections::BTreeSet::new();
+                for el in m.value.expect("every message has a value").elements {
+                    if let PatternElement::Placeable {
+                        expression: Expression::Inline(InlineExpression::VariableReference { id }),
+                    } = el
+                    {
+                        vars.insert(id.name.to_owned());
+                    }
+                }
+                let dup = out.insert(m.id.name.to_owned(), vars);
+                assert!(dup.is_none(), "{lang:?}: {} twice", m.id.name);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_message_exists_in_every_language_with_the_same_variables() {
+        let en = ids(Lang::En);
+        assert!(en.len() > 100, "{}", en.len());
+        for lang in Lang::ALL {
+            let other = ids(lang);
+            let missing: Vec<&String> = en.keys().filter(|k| !other.contains_key(*k)).collect();
+            let extra: Vec<&String> = other.keys().filter(|k| !en.contains_key(*k)).collect();
+            assert!(missing.is_empty(), "{lang:?} lacks {missing:?}");
+            assert!(
+                extra.is_empty(),
+                "{lang:?} has ids English lacks: {extra:?}"
+            );
+            for (id, vars) in &en {
+                assert_eq!(&other[id], vars, "{lang:?} {id}: the same variables");
+            }
+        }
+    }
+
+    #[test]
+    fn texts_format_their_arguments() {
+        assert_eq!(
+            text(Lang::Ru, "at-most-chars", &[("max", "300".into())]),
+            "не больше 300 символов"
+        );
+        assert_eq!(text(Lang::En, "csv-created_at", &[]), "created_at");
+        assert_eq!(text(Lang::Ru, "no-such-id", &[]), "no-such-id");
+    }
+}
