@@ -613,6 +613,7 @@ mod tests {
         defects::Model {
             id: 1,
             project_id: 3,
+            number: 1,
             stage_id: None,
             title: "t".into(),
             description: String::new(),
@@ -627,6 +628,10 @@ mod tests {
             updated_at: at,
             closed_at: None,
             deleted_at: None,
+            plan_id: None,
+            location_x: None,
+            location_y: None,
+            location_label: None,
         }
     }
 

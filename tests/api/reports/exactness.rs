@@ -212,6 +212,7 @@ async fn step(app: &TestApp, w: &mut World, rng: &mut Rng) -> String {
             priority: Some(priority(rng)),
             deadline: deadline(rng, w.today),
             performer_id: performer,
+            location: None,
         };
         let r = defects_service::create(db, &author, input).await;
         let d = r.expect("create");
