@@ -46,6 +46,35 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 20_000;
 
 pub fn build_schema(state: Option<AppState>) -> AppSchema {
+    build(state, Some(errors::SafetyNet::default()))
+}
+
+/// The schemas the HTTP transport runs documents on.
+#[derive(Clone)]
+pub struct Schemas {
+    /// Every operation, with the safety net and the commit mark as extensions (what
+    /// WebSockets, mutations and any other way into the executor use).
+    pub full: AppSchema,
+    /// The same schema without extensions, for queries whose document and input the
+    /// transport has already checked ([`errors::execute_checked_query`]). An extension
+    /// makes async-graphql wrap every field and list item in its hooks (a registry
+    /// lookup, a type-name string and a boxed future per value): on a 50-row list that
+    /// was a large part of the CPU per request (docs/BENCHMARKS.md).
+    pub lean: AppSchema,
+    /// The registry, as the full schema's safety net saw it.
+    pub tap: errors::RegistryTap,
+}
+
+pub fn build_schemas(state: AppState) -> Schemas {
+    let tap = errors::RegistryTap::default();
+    Schemas {
+        full: build(Some(state.clone()), Some(errors::SafetyNet::tapping(tap.clone()))),
+        lean: build(Some(state), None),
+        tap,
+    }
+}
+
+fn build(state: Option<AppState>, net: Option<errors::SafetyNet>) -> AppSchema {
     let introspection = state.as_ref().is_none_or(|s| s.config.introspection);
     let mut builder = Schema::build(
         Query::default(),
@@ -54,9 +83,12 @@ pub fn build_schema(state: Option<AppState>) -> AppSchema {
     )
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
-    .limit_recursive_depth(64)
-    .extension(errors::SafetyNet)
-    .extension(commit::MutationsRunToCompletion);
+    .limit_recursive_depth(64);
+    if let Some(net) = net {
+        builder = builder
+            .extension(net)
+            .extension(commit::MutationsRunToCompletion);
+    }
     if !introspection {
         builder = builder.disable_introspection();
     }
@@ -81,7 +113,7 @@ pub fn build_introspection_schema(state: &AppState) -> Option<AppSchema> {
         )
         .introspection_only()
         .limit_recursive_depth(64)
-        .extension(errors::SafetyNet)
+        .extension(errors::SafetyNet::default())
         .data(state.clone())
         .finish(),
     )

@@ -113,7 +113,7 @@ async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol) {
     let (expiry_tx, expiry_rx) = oneshot::channel::<u64>();
     let state = http.state.clone();
     let executor = WithLoaders {
-        schema: http.schema.clone(),
+        schema: http.schemas.full.clone(),
         db: state.db.clone(),
     };
     let to_forwarder = sink::unfold(tx, |tx, msg: Message| async move {

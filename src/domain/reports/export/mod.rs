@@ -35,6 +35,23 @@ use crate::{
 /// tried and measured slower on 2 cores (~108k rows/s), so batches run in turn.
 pub const BATCH: u64 = 5000;
 
+/// What a batch selects, in the order `Row` reads them by position.
+const ROW_COLUMNS: [Column; 13] = [
+    Column::Id,
+    Column::ProjectId,
+    Column::StageId,
+    Column::Title,
+    Column::Description,
+    Column::Priority,
+    Column::Status,
+    Column::PerformerId,
+    Column::AuthorId,
+    Column::Deadline,
+    Column::CreatedAt,
+    Column::UpdatedAt,
+    Column::ClosedAt,
+];
+
 struct Export {
     db: DatabaseConnection,
     viewer: Viewer,
@@ -65,21 +82,7 @@ impl Export {
             .filter(self.filter.condition(self.today))
             .filter(Column::Id.gt(after))
             .select_only()
-            .columns([
-                Column::Id,
-                Column::ProjectId,
-                Column::StageId,
-                Column::Title,
-                Column::Description,
-                Column::Priority,
-                Column::Status,
-                Column::PerformerId,
-                Column::AuthorId,
-                Column::Deadline,
-                Column::CreatedAt,
-                Column::UpdatedAt,
-                Column::ClosedAt,
-            ])
+            .columns(ROW_COLUMNS)
             .order_by_asc(Column::Id)
             .limit(BATCH)
             .into_model::<Row>()
