@@ -68,7 +68,10 @@ pub struct Schemas {
 pub fn build_schemas(state: AppState) -> Schemas {
     let tap = errors::RegistryTap::default();
     Schemas {
-        full: build(Some(state.clone()), Some(errors::SafetyNet::tapping(tap.clone()))),
+        full: build(
+            Some(state.clone()),
+            Some(errors::SafetyNet::tapping(tap.clone())),
+        ),
         lean: build(Some(state), None),
         tap,
     }
