@@ -9,7 +9,9 @@ use async_graphql::{
         Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
         NextRequest, NextValidation,
     },
-    parser::types::{DocumentOperations, ExecutableDocument, VariableDefinition},
+    parser::types::{
+        DocumentOperations, ExecutableDocument, Selection, SelectionSet, VariableDefinition,
+    },
 };
 
 use super::{coerce, limits};
@@ -93,6 +95,31 @@ fn scrub(mut response: Response) -> Response {
     response
 }
 
+/// Whether async-graphql's recursion-depth check (`limit_recursive_depth`, run by the
+/// executor on every document) passes: the same walk, selection sets and fragment
+/// spreads followed. Its cost is bounded by `limits::check_document`, which ran first.
+fn within_recursion_limit(doc: &ExecutableDocument, max: usize) -> bool {
+    fn walk(doc: &ExecutableDocument, set: &SelectionSet, depth: usize, max: usize) -> bool {
+        depth <= max
+            && set.items.iter().all(|item| match &item.node {
+                Selection::Field(f) => {
+                    f.node.selection_set.node.items.is_empty()
+                        || walk(doc, &f.node.selection_set.node, depth + 1, max)
+                }
+                Selection::FragmentSpread(s) => doc
+                    .fragments
+                    .get(&s.node.fragment_name.node)
+                    .is_none_or(|f| walk(doc, &f.node.selection_set.node, depth + 1, max)),
+                Selection::InlineFragment(i) => {
+                    walk(doc, &i.node.selection_set.node, depth + 1, max)
+                }
+            })
+    }
+    doc.operations
+        .iter()
+        .all(|(_, op)| walk(doc, &op.node.selection_set.node, 0, max))
+}
+
 /// Runs a query-only document that the transport parsed and checked against the limits
 /// on the schema without extensions, doing here what the safety net does around it, in
 /// the same order: variables are coerced before validation (BAD_USER_INPUT naming the
@@ -121,11 +148,11 @@ pub async fn execute_checked_query(
             return scrub(Response::from_errors(errors));
         }
     }
-    let schema = if coerce::arguments(&cx, &doc, name, &request.variables).is_empty() {
-        &schemas.lean
-    } else {
-        &schemas.full
-    };
+    // The executor's own recursion check fails before validation, and the net gives
+    // that failure the parse code: such a document, too, runs where the net can.
+    let lean = within_recursion_limit(&doc, super::MAX_RECURSIVE_DEPTH)
+        && coerce::arguments(&cx, &doc, name, &request.variables).is_empty();
+    let schema = if lean { &schemas.lean } else { &schemas.full };
     request.set_parsed_query(doc);
     scrub(schema.execute(request).await)
 }

@@ -44,6 +44,8 @@ pub const MAX_DEPTH: usize = 12;
 /// Every field costs 1 and a list costs its page size times its children, so 1,000
 /// aliased heavy fields or a nested list of lists are refused up front.
 pub const MAX_COMPLEXITY: usize = 20_000;
+/// async-graphql's structural recursion limit (selection sets and fragment spreads).
+pub const MAX_RECURSIVE_DEPTH: usize = 64;
 
 pub fn build_schema(state: Option<AppState>) -> AppSchema {
     build(state, Some(errors::SafetyNet::default()))
@@ -86,7 +88,7 @@ fn build(state: Option<AppState>, net: Option<errors::SafetyNet>) -> AppSchema {
     )
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
-    .limit_recursive_depth(64);
+    .limit_recursive_depth(MAX_RECURSIVE_DEPTH);
     if let Some(net) = net {
         builder = builder
             .extension(net)
@@ -115,7 +117,7 @@ pub fn build_introspection_schema(state: &AppState) -> Option<AppSchema> {
             Subscription::default(),
         )
         .introspection_only()
-        .limit_recursive_depth(64)
+        .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
         .extension(errors::SafetyNet::default())
         .data(state.clone())
         .finish(),
