@@ -80,7 +80,8 @@ fn init_tracing() {
 /// (measured on the release binary, 3 × 200 concurrent logins: idle 20 MiB, still
 /// 569 MiB a minute later with glibc; mimalloc gives the memory back — numbers in
 /// `tests/api/memory.rs`). Built without transparent huge pages (`no_thp`, Cargo.toml):
-/// with them, RSS after a load run stayed at ~4× idle (docs/BENCHMARKS.md).
+/// with them, half of the anonymous memory left after a load run was 2 MiB pages
+/// (docs/BENCHMARKS.md, "Memory after load").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
