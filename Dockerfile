@@ -65,12 +65,16 @@ COPY seed /app/seed
 # sqlite://data/…), e.g. from an .env copied from .env.example, also land in /data.
 # NO_COLOR: the text log format would otherwise write ANSI colour codes into `docker logs`
 # (tracing-subscriber colours by default, TTY or not); LOG_FORMAT=json is unaffected.
+# MIMALLOC_ALLOW_THP=0: no transparent huge pages for the allocator even on hosts whose
+# THP mode is `always` (the build's `no_thp` only stops it asking for them); memory
+# given back after load stays given back (docs/BENCHMARKS.md, "Memory after load").
 WORKDIR /
 ENV BIND_ADDR=0.0.0.0:8000 \
     STORAGE_URL=/data/media \
     DATABASE_URL="sqlite:///data/defect-control.db?mode=rwc" \
     APP_ENV=production \
-    NO_COLOR=1
+    NO_COLOR=1 \
+    MIMALLOC_ALLOW_THP=0
 
 # Numeric, so a platform can verify the user is not root without reading /etc/passwd.
 USER 10001:10001

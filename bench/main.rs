@@ -54,13 +54,18 @@ enum Command {
         concurrency: usize,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
-        /// Comma-separated: list,detail,search,search-count,summary,by-project,by-engineer,writes,export
-        /// (and summary-range: the summary bounded by from/to, which scans)
+        /// Comma-separated: list,detail,search,search-count,summary,by-project,by-engineer,writes,export,copy
+        /// (summary-range: the summary bounded by from/to, which scans; `copy`: PostgreSQL's own
+        /// `COPY … TO STDOUT` of the export's rows, the floor)
         #[arg(
             long,
-            default_value = "list,detail,search,search-count,summary,by-project,by-engineer,writes,export"
+            default_value = "list,detail,search,search-count,summary,by-project,by-engineer,writes,export,copy"
         )]
         scenarios: String,
+        /// After the scenarios, wait this long and report the server's RSS again (memory
+        /// given back after load); 0 skips the wait.
+        #[arg(long, default_value_t = 60)]
+        settle_seconds: u64,
     },
     /// Live updates: two server instances on one PostgreSQL database, N subscriber
     /// sockets, comments at a fixed rate; commit-to-receipt latency, events/s, RSS per
@@ -185,6 +190,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             concurrency,
             seconds,
             scenarios,
+            settle_seconds,
         } => {
             run(
                 &database_url,
@@ -193,6 +199,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 concurrency,
                 Duration::from_secs(seconds),
                 &scenarios,
+                Duration::from_secs(settle_seconds),
             )
             .await
         }
@@ -239,6 +246,7 @@ async fn run(
     concurrency: usize,
     duration: Duration,
     scenarios: &str,
+    settle: Duration,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let base = format!("http://{bind}");
     let started = Instant::now();
@@ -271,7 +279,7 @@ async fn run(
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = load::rss_mib(pid).unwrap_or(f64::NAN);
     println!(
-        "start to ready: {:.0} ms; idle RSS: {idle:.1} MiB",
+        "server pid {pid}; start to ready: {:.0} ms; idle RSS: {idle:.1} MiB",
         ready.as_secs_f64() * 1000.0
     );
 
@@ -307,13 +315,14 @@ async fn run(
     };
     println!("defects: {total}\n");
     println!(
-        "| scenario | connections | req/s | p50 ms | p95 ms | p99 ms | errors | conflicts | |"
+        "| scenario | connections | req/s | p50 ms | p95 ms | p99 ms | errors | conflicts | server CPU ms/req | driver CPU ms/req |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let query_scenario =
         |name: &'static str, query: &'static str, vars: fn(u64, u64) -> serde_json::Value| {
             let (client, target) = (client.clone(), target.clone());
             async move {
+                let cpu = load::CpuMeter::start(pid);
                 let r = drive(name, concurrency, duration, move |w, n| {
                     let (client, target) = (client.clone(), target.clone());
                     async move {
@@ -328,7 +337,7 @@ async fn run(
                     }
                 })
                 .await;
-                println!("{}", r.row(concurrency, ""));
+                println!("{}", r.row(concurrency, cpu.stop()));
             }
         };
     for s in scenarios.split(',') {
@@ -367,16 +376,29 @@ async fn run(
                 })
                 .await
             }
-            "writes" => writes(&client, &target, concurrency, duration).await?,
+            "writes" => writes(&client, &target, concurrency, duration, pid).await?,
             "export" => export(&client, &target, pid).await?,
+            "copy" => copy_floor(database_url).await?,
             "" => {}
             other => return Err(format!("unknown scenario {other}").into()),
         }
     }
+    let after = load::rss_mib(pid).unwrap_or(f64::NAN);
     println!(
-        "\npeak RSS over the whole run: {:.1} MiB",
+        "\nserver RSS: idle {idle:.1} MiB, peak {:.1} MiB (VmHWM over the whole run), {after:.1} MiB right after the scenarios",
         load::peak_rss_mib(pid).unwrap_or(f64::NAN)
     );
+    if !settle.is_zero() {
+        let cpu = load::CpuMeter::start(pid);
+        tokio::time::sleep(settle).await;
+        let settled = load::rss_mib(pid).unwrap_or(f64::NAN);
+        println!(
+            "server RSS {}s after the scenarios: {settled:.1} MiB = {:.2}× idle (server CPU while idle: {:.0} ms)",
+            settle.as_secs(),
+            settled / idle,
+            cpu.stop().server * 1000.0
+        );
+    }
     child.kill().await.ok();
     Ok(())
 }
@@ -391,6 +413,7 @@ async fn writes(
     target: &Arc<Target>,
     concurrency: usize,
     duration: Duration,
+    pid: u32,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut owned: Vec<Vec<(String, bool)>> = vec![Vec::new(); concurrency];
     let (_, v) = graphql(
@@ -410,6 +433,7 @@ async fn writes(
     }
     let owned: Owned = Arc::new(owned.into_iter().map(std::sync::Mutex::new).collect());
     let (client, target) = (client.clone(), target.clone());
+    let cpu = load::CpuMeter::start(pid);
     let r = drive("mixed writes (comment / status)", concurrency, duration, move |w, n| {
         let (client, target, owned) = (client.clone(), target.clone(), owned.clone());
         async move {
@@ -435,7 +459,7 @@ async fn writes(
         }
     })
     .await;
-    println!("{}", r.row(concurrency, ""));
+    println!("{}", r.row(concurrency, cpu.stop()));
     Ok(())
 }
 
@@ -458,6 +482,7 @@ async fn export(
             peak
         })
     };
+    let cpu = load::CpuMeter::start(pid);
     let started = Instant::now();
     let req = hyper::Request::get(format!("{}/api/reports/export/", target.base))
         .header("authorization", format!("Bearer {}", target.token))
@@ -471,11 +496,54 @@ async fn export(
         }
     }
     let elapsed = started.elapsed();
+    let cpu = cpu.stop();
     sampling.store(false, std::sync::atomic::Ordering::Relaxed);
     let peak = sampler.await?;
     let rows = lines.saturating_sub(1);
     println!(
-        "\nCSV export: {rows} rows, {:.1} MiB in {:.1} s = {:.0} rows/s; server RSS {before:.1} MiB before, {peak:.1} MiB peak while streaming",
+        "\nCSV export: {rows} rows, {:.1} MiB in {:.2} s = {:.0} rows/s; server CPU {:.2} s ({:.2} µs/row); server RSS {before:.1} MiB before, {peak:.1} MiB peak while streaming",
+        bytes as f64 / 1048576.0,
+        elapsed.as_secs_f64(),
+        rows as f64 / elapsed.as_secs_f64(),
+        cpu.server,
+        cpu.server * 1e6 / rows.max(1) as f64,
+    );
+    Ok(())
+}
+
+/// The export's rows (an admin's view: every live defect, by id) with the same columns
+/// and names, written by PostgreSQL's own `COPY … TO STDOUT (FORMAT csv)` and read here
+/// as it arrives: what the database alone needs to produce the file, the export's floor.
+/// Timestamps are PostgreSQL's own text form (no formatting function), so the floor is
+/// if anything optimistic.
+pub const COPY_FLOOR: &str = "COPY (SELECT d.id, p.title, s.title, d.title, d.description, \
+     (ARRAY['low','medium','high'])[d.priority + 1], \
+     (ARRAY['new','in_progress','review','closed','cancelled'])[d.status + 1], \
+     pu.username, au.username, d.deadline, d.created_at, d.updated_at, d.closed_at \
+     FROM defects d JOIN projects p ON p.id = d.project_id \
+     LEFT JOIN stages s ON s.id = d.stage_id \
+     LEFT JOIN users pu ON pu.id = d.performer_id \
+     JOIN users au ON au.id = d.author_id \
+     WHERE d.deleted_at IS NULL ORDER BY d.id) TO STDOUT (FORMAT csv, HEADER)";
+
+async fn copy_floor(database_url: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use futures_util::TryStreamExt;
+    let db = defect_control::db::connect(database_url, None).await?;
+    let mut conn = db.get_postgres_connection_pool().acquire().await?;
+    sea_orm::sqlx::query("SET TIME ZONE 'UTC'")
+        .execute(&mut *conn)
+        .await?;
+    let started = Instant::now();
+    let mut out = conn.copy_out_raw(COPY_FLOOR).await?;
+    let (mut bytes, mut lines) = (0usize, 0usize);
+    while let Some(data) = out.try_next().await? {
+        bytes += data.len();
+        lines += data.iter().filter(|b| **b == b'\n').count();
+    }
+    let elapsed = started.elapsed();
+    let rows = lines.saturating_sub(1);
+    println!(
+        "COPY floor (PostgreSQL COPY of the same rows and joins): {rows} rows, {:.1} MiB in {:.2} s = {:.0} rows/s",
         bytes as f64 / 1048576.0,
         elapsed.as_secs_f64(),
         rows as f64 / elapsed.as_secs_f64()

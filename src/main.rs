@@ -79,7 +79,9 @@ fn init_tracing() {
 /// keeps such blocks in per-thread arenas of the blocking pool after a login burst
 /// (measured on the release binary, 3 × 200 concurrent logins: idle 20 MiB, still
 /// 569 MiB a minute later with glibc; mimalloc gives the memory back — numbers in
-/// `tests/api/memory.rs`).
+/// `tests/api/memory.rs`). Built without transparent huge pages (`no_thp`, Cargo.toml):
+/// with them, half of the anonymous memory left after a load run was 2 MiB pages
+/// (docs/BENCHMARKS.md, "Memory after load").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

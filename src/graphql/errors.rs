@@ -1,29 +1,56 @@
 //! The safety net under the error rule: every error leaves with a code, and none leaves
 //! with internals in its message.
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_graphql::{
-    Positioned, Request, Response, ServerError, ServerResult, ValidationResult, Variables,
+    Positioned, Request, Response, SchemaEnv, ServerError, ServerResult, ValidationResult,
+    Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
         NextRequest, NextValidation,
     },
-    parser::types::{DocumentOperations, ExecutableDocument, VariableDefinition},
+    parser::types::{
+        DocumentOperations, ExecutableDocument, Selection, SelectionSet, VariableDefinition,
+    },
 };
 
 use super::{coerce, limits};
 
-pub struct SafetyNet;
+#[derive(Default)]
+pub struct SafetyNet {
+    tap: RegistryTap,
+}
 
-impl ExtensionFactory for SafetyNet {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(SafetyNetExtension::default())
+impl SafetyNet {
+    /// A safety net that hands the schema's registry to `tap` on its first request.
+    pub fn tapping(tap: RegistryTap) -> Self {
+        SafetyNet { tap }
     }
 }
 
+impl ExtensionFactory for SafetyNet {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(SafetyNetExtension {
+            tap: self.tap.clone(),
+            request: Mutex::default(),
+            parsed: Mutex::default(),
+        })
+    }
+}
+
+/// The schema's registry for the checks a transport runs outside the executor: set by
+/// the safety net on the first request it sees (async-graphql exposes the registry to
+/// extensions only); empty until then.
+#[derive(Clone, Default)]
+pub struct RegistryTap(Arc<OnceLock<SchemaEnv>>);
+
+/// Request data: the transport has already checked the document against the limits
+/// (`limits::check_document`), so the safety net does not walk it again.
+pub struct DocumentChecked;
+
 /// One per request: what the later hooks need from the earlier ones.
-#[derive(Default)]
 struct SafetyNetExtension {
+    tap: RegistryTap,
     /// The operation name and the number of uploads, from the request.
     request: Mutex<(Option<String>, usize)>,
     /// The document and the request's variables, kept from parsing for coercion around
@@ -32,17 +59,102 @@ struct SafetyNetExtension {
 }
 
 /// The operation the request runs: the named one, or the only one.
-fn chosen_definitions(
-    doc: &ExecutableDocument,
+fn chosen_definitions<'d>(
+    doc: &'d ExecutableDocument,
     name: Option<&str>,
-) -> Option<Vec<Positioned<VariableDefinition>>> {
+) -> Option<&'d [Positioned<VariableDefinition>]> {
     let op = match (&doc.operations, name) {
         (DocumentOperations::Single(op), _) => op,
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
         _ => return None,
     };
-    Some(op.node.variable_definitions.clone())
+    Some(&op.node.variable_definitions)
+}
+
+/// Every error leaves with a code; an uncoded resolver error (a bug) without its message.
+fn scrub(mut response: Response) -> Response {
+    response.errors = std::mem::take(&mut response.errors)
+        .into_iter()
+        .map(|mut err| {
+            let has_code = err
+                .extensions
+                .as_ref()
+                .is_some_and(|e| e.get("code").is_some());
+            if has_code {
+                return err;
+            }
+            let phase = Phase::of_uncoded(&err);
+            if phase == Phase::Resolver {
+                tracing::error!(message = %err.message, path = ?err.path, "uncoded error scrubbed");
+                err.message = "internal server error".into();
+            }
+            with_code(err, phase.code())
+        })
+        .collect();
+    response
+}
+
+/// Whether async-graphql's recursion-depth check (`limit_recursive_depth`, run by the
+/// executor on every document) passes: the same walk, selection sets and fragment
+/// spreads followed. Its cost is bounded by `limits::check_document`, which ran first.
+fn within_recursion_limit(doc: &ExecutableDocument, max: usize) -> bool {
+    fn walk(doc: &ExecutableDocument, set: &SelectionSet, depth: usize, max: usize) -> bool {
+        depth <= max
+            && set.items.iter().all(|item| match &item.node {
+                Selection::Field(f) => {
+                    f.node.selection_set.node.items.is_empty()
+                        || walk(doc, &f.node.selection_set.node, depth + 1, max)
+                }
+                Selection::FragmentSpread(s) => doc
+                    .fragments
+                    .get(&s.node.fragment_name.node)
+                    .is_none_or(|f| walk(doc, &f.node.selection_set.node, depth + 1, max)),
+                Selection::InlineFragment(i) => {
+                    walk(doc, &i.node.selection_set.node, depth + 1, max)
+                }
+            })
+    }
+    doc.operations
+        .iter()
+        .all(|(_, op)| walk(doc, &op.node.selection_set.node, 0, max))
+}
+
+/// Runs a query-only document that the transport parsed and checked against the limits
+/// on the schema without extensions, doing here what the safety net does around it, in
+/// the same order: variables are coerced before validation (BAD_USER_INPUT naming the
+/// variable), validation errors and uncoded resolver errors get their codes after.
+/// Arguments are checked after validation by the net; a document whose arguments fail
+/// that check runs on the full schema instead, so which of the two errors a request
+/// gets stays the net's decision.
+pub async fn execute_checked_query(
+    schemas: &super::Schemas,
+    mut request: Request,
+    doc: ExecutableDocument,
+) -> Response {
+    let Some(env) = schemas.tap.0.get() else {
+        // No request has reached the full schema yet: its net does it all.
+        request.set_parsed_query(doc);
+        return schemas.full.execute(request).await;
+    };
+    let cx = coerce::Cx {
+        registry: &env.registry,
+        uploads: request.uploads.len(),
+    };
+    let name = request.operation_name.as_deref();
+    if let Some(defs) = chosen_definitions(&doc, name) {
+        let errors = coerce::variables(&cx, defs, &request.variables);
+        if !errors.is_empty() {
+            return scrub(Response::from_errors(errors));
+        }
+    }
+    // The executor's own recursion check fails before validation, and the net gives
+    // that failure the parse code: such a document, too, runs where the net can.
+    let lean = within_recursion_limit(&doc, super::MAX_RECURSIVE_DEPTH)
+        && coerce::arguments(&cx, &doc, name, &request.variables).is_empty();
+    let schema = if lean { &schemas.lean } else { &schemas.full };
+    request.set_parsed_query(doc);
+    scrub(schema.execute(request).await)
 }
 
 /// Where in a request's life an error arose. Every error is classified by this, never by
@@ -117,6 +229,7 @@ impl Extension for SafetyNetExtension {
         request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
+        self.tap.0.get_or_init(|| ctx.schema_env.clone());
         if let Ok(mut kept) = self.request.lock() {
             *kept = (request.operation_name.clone(), request.uploads.len());
         }
@@ -134,9 +247,11 @@ impl Extension for SafetyNetExtension {
             .run(ctx, query, variables)
             .await
             .map_err(|e| with_code(e, Phase::Parse.code()))?;
-        // The HTTP transport checks this off the runtime threads before it gets here; this
-        // covers every other way into the executor (linear, so cheap to repeat).
-        limits::check_document(&doc)?;
+        // The HTTP transport checks this off the runtime threads before it gets here (and
+        // says so); this covers every other way into the executor.
+        if ctx.data_opt::<DocumentChecked>().is_none() {
+            limits::check_document(&doc)?;
+        }
         if let Ok(mut slot) = self.parsed.lock() {
             *slot = Some((doc.clone(), variables.clone()));
         }
@@ -159,7 +274,7 @@ impl Extension for SafetyNetExtension {
         if let Some((doc, values)) = &kept
             && let Some(defs) = chosen_definitions(doc, name.as_deref())
         {
-            let errors = coerce::variables(&cx, &defs, values);
+            let errors = coerce::variables(&cx, defs, values);
             if !errors.is_empty() {
                 return Err(errors);
             }
@@ -182,26 +297,7 @@ impl Extension for SafetyNetExtension {
     }
 
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        response.errors = std::mem::take(&mut response.errors)
-            .into_iter()
-            .map(|mut err| {
-                let has_code = err
-                    .extensions
-                    .as_ref()
-                    .is_some_and(|e| e.get("code").is_some());
-                if has_code {
-                    return err;
-                }
-                let phase = Phase::of_uncoded(&err);
-                if phase == Phase::Resolver {
-                    tracing::error!(message = %err.message, path = ?err.path, "uncoded error scrubbed");
-                    err.message = "internal server error".into();
-                }
-                with_code(err, phase.code())
-            })
-            .collect();
-        response
+        scrub(next.run(ctx).await)
     }
 }
 
@@ -240,7 +336,7 @@ mod tests {
         op: Option<&str>,
     ) -> (String, String) {
         let schema = Schema::build(Query, EmptyMutation, EmptySubscription)
-            .extension(SafetyNet)
+            .extension(SafetyNet::default())
             .finish();
         let mut request = Request::new(query).variables(Variables::from_json(vars));
         if let Some(op) = op {

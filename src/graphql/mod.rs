@@ -47,8 +47,42 @@ pub const MAX_DEPTH: usize = 12;
 /// Every field costs 1 and a list costs its page size times its children, so 1,000
 /// aliased heavy fields or a nested list of lists are refused up front.
 pub const MAX_COMPLEXITY: usize = 20_000;
+/// async-graphql's structural recursion limit (selection sets and fragment spreads).
+pub const MAX_RECURSIVE_DEPTH: usize = 64;
 
 pub fn build_schema(state: Option<AppState>) -> AppSchema {
+    build(state, Some(errors::SafetyNet::default()))
+}
+
+/// The schemas the HTTP transport runs documents on.
+#[derive(Clone)]
+pub struct Schemas {
+    /// Every operation, with the safety net and the commit mark as extensions (what
+    /// WebSockets, mutations and any other way into the executor use).
+    pub full: AppSchema,
+    /// The same schema without extensions, for queries whose document and input the
+    /// transport has already checked ([`errors::execute_checked_query`]). An extension
+    /// makes async-graphql wrap every field and list item in its hooks (a registry
+    /// lookup, a type-name string and a boxed future per value; ~800 values on a 50-row
+    /// list).
+    pub lean: AppSchema,
+    /// The registry, as the full schema's safety net saw it.
+    pub tap: errors::RegistryTap,
+}
+
+pub fn build_schemas(state: AppState) -> Schemas {
+    let tap = errors::RegistryTap::default();
+    Schemas {
+        full: build(
+            Some(state.clone()),
+            Some(errors::SafetyNet::tapping(tap.clone())),
+        ),
+        lean: build(Some(state), None),
+        tap,
+    }
+}
+
+fn build(state: Option<AppState>, net: Option<errors::SafetyNet>) -> AppSchema {
     let introspection = state.as_ref().is_none_or(|s| s.config.introspection);
     let mut builder = Schema::build(
         Query::default(),
@@ -57,9 +91,12 @@ pub fn build_schema(state: Option<AppState>) -> AppSchema {
     )
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
-    .limit_recursive_depth(64)
-    .extension(errors::SafetyNet)
-    .extension(commit::MutationsRunToCompletion);
+    .limit_recursive_depth(MAX_RECURSIVE_DEPTH);
+    if let Some(net) = net {
+        builder = builder
+            .extension(net)
+            .extension(commit::MutationsRunToCompletion);
+    }
     if !introspection {
         builder = builder.disable_introspection();
     }
@@ -83,8 +120,8 @@ pub fn build_introspection_schema(state: &AppState) -> Option<AppSchema> {
             Subscription::default(),
         )
         .introspection_only()
-        .limit_recursive_depth(64)
-        .extension(errors::SafetyNet)
+        .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
+        .extension(errors::SafetyNet::default())
         .data(state.clone())
         .finish(),
     )

@@ -17,7 +17,10 @@ pub use self::response::MediaType;
 use super::Http;
 use crate::{
     auth::viewer::{self, Auth, ClientAddr},
-    graphql::{errors::Phase, loaders},
+    graphql::{
+        errors::{self, Phase},
+        loaders,
+    },
 };
 
 /// Defined beside the resolvers that read it (`graphql` may not import `http`); decided here.
@@ -101,14 +104,31 @@ async fn execute(
         return res;
     }
     let origin = PublicOrigin::of(&http.state.config, headers);
-    let request = loaders::register(request.data(auth).data(client).data(origin), &http.state.db);
+    let mut request = loaders::register(
+        request
+            .data(auth)
+            .data(client)
+            .data(origin)
+            .data(errors::DocumentChecked),
+        &http.state.db,
+    );
     // The standard introspection query nests `ofType` deeper than MAX_DEPTH allows; it
     // runs on a schema that answers introspection only, bounded by the document limits.
-    let schema = match (&http.introspection, admitted.introspection) {
-        (Some(schema), true) => schema,
-        _ => &http.schema,
+    let response = match (&http.introspection, admitted.introspection) {
+        (Some(schema), true) => {
+            request.set_parsed_query(admitted.doc);
+            schema.execute(request).await
+        }
+        // Queries: the safety net's checks here, then the schema without extensions.
+        _ if !admitted.has_mutation => {
+            errors::execute_checked_query(&http.schemas, request, admitted.doc).await
+        }
+        _ => {
+            request.set_parsed_query(admitted.doc);
+            http.schemas.full.execute(request).await
+        }
     };
-    response::graphql(media, schema.execute(request).await)
+    response::graphql(media, response)
 }
 
 /// What `POST /graphql` accepts, from its `Content-Type`.

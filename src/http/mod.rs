@@ -34,7 +34,7 @@ use access::REQUEST_ID;
 use crate::{
     auth::viewer::ClientAddr,
     error::AppError,
-    graphql::{AppSchema, build_introspection_schema, build_schema},
+    graphql::{AppSchema, Schemas, build_introspection_schema, build_schemas},
     state::AppState,
 };
 
@@ -42,7 +42,7 @@ use crate::{
 #[derive(Clone)]
 pub struct Http {
     pub state: AppState,
-    pub schema: AppSchema,
+    pub schemas: Schemas,
     /// Answers introspection-only documents (`None` when `INTROSPECTION=false`).
     pub introspection: Option<AppSchema>,
 }
@@ -52,13 +52,13 @@ pub struct Http {
 const REST_BODY_LIMIT: usize = 64 * 1024;
 
 pub fn app(state: AppState) -> Router {
-    let schema = build_schema(Some(state.clone()));
+    let schemas = build_schemas(state.clone());
     let cors = cors(&state.config.cors_origins);
     let request_timeout = state.config.request_timeout;
     let introspection = build_introspection_schema(&state);
     let http = Http {
         state,
-        schema,
+        schemas,
         introspection,
     };
     let mut router = Router::new()

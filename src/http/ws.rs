@@ -117,7 +117,7 @@ async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol) {
     let state = http.state.clone();
     let shutdown = state.shutdown.clone();
     let executor = WithLoaders {
-        schema: http.schema.clone(),
+        schema: http.schemas.full.clone(),
         db: state.db.clone(),
     };
     let to_forwarder = sink::unfold(tx, |tx, msg: Message| async move {

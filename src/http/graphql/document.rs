@@ -21,16 +21,18 @@ static PARSERS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
     Arc::new(Semaphore::new(cores))
 });
 
-/// What the transport needs to know about an admitted document.
+/// What the transport needs to know about an admitted document, and the document.
 pub struct Admitted {
+    /// Parsed and within the document limits; the executor takes it as it is.
+    pub doc: ExecutableDocument,
     /// Every operation is a query that selects only `__schema`, `__type` and
     /// `__typename`: it runs on the introspection schema.
     pub introspection: bool,
     pub has_mutation: bool,
 }
 
-/// Checks the request's document and keeps the parsed form on it, so the executor does
-/// not parse it again.
+/// Checks the request's document and returns its parsed form, for the executor to run
+/// without parsing it again.
 pub async fn admit(request: &mut async_graphql::Request) -> Result<Admitted, ServerError> {
     limits::check_text(&request.query)?;
     let permit = PARSERS
@@ -38,28 +40,30 @@ pub async fn admit(request: &mut async_graphql::Request) -> Result<Admitted, Ser
         .acquire_owned()
         .await
         .map_err(|_| errors::coded("the parser is shutting down", "SERVICE_UNAVAILABLE"))?;
-    let query = request.query.clone();
-    let parsed = tokio::task::spawn_blocking(move || {
+    // The text goes to the parser's thread and comes back with the document (no copy).
+    let query = std::mem::take(&mut request.query);
+    let (query, parsed) = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let doc = async_graphql::parser::parse_query(&query)
-            .map_err(|e| errors::with_code(ServerError::from(e), Phase::Parse.code()))?;
-        limits::check_document(&doc)?;
-        Ok::<_, ServerError>(doc)
+        let parsed = async_graphql::parser::parse_query(&query)
+            .map_err(|e| errors::with_code(ServerError::from(e), Phase::Parse.code()))
+            .and_then(|doc| limits::check_document(&doc).map(|()| doc));
+        (query, parsed)
     })
     .await
     .map_err(|e| {
         tracing::error!(error = %e, "the document parser task failed");
         errors::internal()
-    })??;
-    let admitted = Admitted {
-        introspection: is_introspection(&parsed),
-        has_mutation: parsed
+    })?;
+    request.query = query;
+    let doc = parsed?;
+    Ok(Admitted {
+        introspection: is_introspection(&doc),
+        has_mutation: doc
             .operations
             .iter()
             .any(|(_, op)| op.node.ty != OperationType::Query),
-    };
-    request.set_parsed_query(parsed);
-    Ok(admitted)
+        doc,
+    })
 }
 
 fn is_introspection(doc: &ExecutableDocument) -> bool {
