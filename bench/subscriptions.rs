@@ -279,9 +279,10 @@ pub async fn run(
             measuring.clone(),
             stop.clone(),
         )));
-        // Pace the handshakes a little (each is a token check on the server).
-        if s % 50 == 49 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        // At most 50 handshakes in flight (each is a token check on the server, which
+        // closes a socket not initialised within 10 s).
+        while ready.load(Ordering::SeqCst) + 50 <= s as u64 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
     let opened = Instant::now();
