@@ -35,6 +35,7 @@ def main():
     script = "\n".join(blocks(readme))
     work = tempfile.mkdtemp(prefix="readme-")
     png(os.path.join(work, "photo.jpg"))  # the content, not the name, decides the type
+    png(os.path.join(work, "level3.png"), 320, 200)  # the "Plans and pins" drawing
     env = dict(os.environ,
                DATABASE_URL=f"sqlite://{work}/readme.db?mode=rwc",
                STORAGE_URL=os.path.join(work, "media"),
