@@ -4,8 +4,8 @@ use std::{
     process::ExitCode,
 };
 
-use clap::{Parser, Subcommand};
-use defect_control::{config::Config, db, graphql, seed, server, state::AppState};
+use clap::{Parser, Subcommand, builder::TypedValueParser};
+use defect_control::{config::Config, db, graphql, i18n::Lang, seed, server, state::AppState};
 use tracing_subscriber::{EnvFilter, fmt};
 
 #[derive(Parser)]
@@ -36,6 +36,8 @@ enum Command {
         /// Load this seed file (idempotently) before serving.
         #[arg(long)]
         seed: Option<PathBuf>,
+        #[command(flatten)]
+        lang: SeedLang,
     },
     /// Apply pending migrations and exit.
     Migrate,
@@ -50,13 +52,31 @@ enum Command {
         password_stdin: bool,
     },
     /// Load a seed file through the services (idempotent).
-    Seed { file: PathBuf },
+    Seed {
+        file: PathBuf,
+        #[command(flatten)]
+        lang: SeedLang,
+    },
     /// Print the GraphQL schema (SDL).
     PrintSchema,
     /// Print the OpenAPI document of the REST shim.
     PrintOpenapi,
     /// Exit 0 when the server on BIND_ADDR answers /health (the container's probe).
     Healthcheck,
+}
+
+#[derive(clap::Args)]
+struct SeedLang {
+    /// Language of the seed's labels (project, stage and defect titles, descriptions,
+    /// comments, full names).
+    #[arg(
+        long = "lang",
+        env = "SEED_LANG",
+        default_value = "en",
+        value_parser = clap::builder::PossibleValuesParser::new(["en", "ru"])
+            .map(|tag| Lang::parse(&tag).unwrap_or_default()),
+    )]
+    lang: Lang,
 }
 
 fn init_tracing() {
@@ -113,7 +133,12 @@ async fn main() -> ExitCode {
         };
     }
     init_tracing();
-    match run(cli.command.unwrap_or(Command::Serve { seed: None })).await {
+    match run(cli.command.unwrap_or(Command::Serve {
+        seed: None,
+        lang: SeedLang { lang: Lang::En },
+    }))
+    .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -134,8 +159,8 @@ async fn run(command: Command) -> Result<(), BoxError> {
         Command::Migrate => {
             tracing::info!("migrations applied");
         }
-        Command::Seed { file } => {
-            let report = seed::load_file(&conn, &file).await?;
+        Command::Seed { file, lang } => {
+            let report = seed::load_file(&conn, &file, lang.lang).await?;
             tracing::info!(?report, "seed loaded");
         }
         Command::CreateAdmin {
@@ -156,9 +181,12 @@ async fn run(command: Command) -> Result<(), BoxError> {
                 db::redacted(&config.database_url)
             );
         }
-        Command::Serve { seed: seed_file } => {
+        Command::Serve {
+            seed: seed_file,
+            lang,
+        } => {
             if let Some(file) = seed_file {
-                let report = seed::load_file(&conn, &file).await?;
+                let report = seed::load_file(&conn, &file, lang.lang).await?;
                 tracing::info!(?report, "seed loaded");
             }
             let bind = config.bind_addr;

@@ -1,7 +1,12 @@
 //! Demo fixtures, loaded through the services. Idempotent: what exists is left alone.
+//! Every person-readable text is a [`Label`] in Russian and English; the language is
+//! chosen when seeding (`--lang`).
 use std::path::Path;
 
 mod backdate;
+mod label;
+
+pub use label::Label;
 
 use chrono::NaiveDate;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -16,6 +21,7 @@ use crate::{
         projects as project_rows, stages as stage_rows, users as user_rows,
     },
     error::{AppError, AppResult},
+    i18n::Lang,
 };
 
 #[derive(Deserialize)]
@@ -31,13 +37,13 @@ pub struct SeedFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedDefect {
-    /// Project title.
+    /// Project title, in either language.
     pub project: String,
-    /// Stage title within the project.
+    /// Stage title within the project, in either language.
     pub stage: Option<String>,
-    pub title: String,
+    pub title: Label,
     #[serde(default)]
-    pub description: String,
+    pub description: Label,
     pub priority: Option<Priority>,
     /// Relative to the day of seeding, so the demo always has overdue and upcoming work.
     pub deadline_in_days: Option<i64>,
@@ -57,7 +63,7 @@ pub struct SeedDefect {
 #[serde(deny_unknown_fields)]
 pub struct SeedComment {
     pub author: String,
-    pub body: String,
+    pub body: Label,
 }
 
 #[derive(Deserialize)]
@@ -66,7 +72,7 @@ pub struct SeedUser {
     pub username: String,
     pub email: String,
     #[serde(default)]
-    pub full_name: String,
+    pub full_name: Label,
     pub password: String,
     pub role: Role,
 }
@@ -74,18 +80,18 @@ pub struct SeedUser {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedProject {
-    pub title: String,
+    pub title: Label,
     /// The defect-key prefix (`СК1` gives keys like `СК1-001`).
     #[serde(default)]
     pub code: Option<String>,
     #[serde(default)]
-    pub description: String,
+    pub description: Label,
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
     #[serde(default)]
     pub status: Option<ProjectStatus>,
     #[serde(default)]
-    pub stages: Vec<String>,
+    pub stages: Vec<Label>,
     /// Usernames.
     #[serde(default)]
     pub members: Vec<String>,
@@ -107,14 +113,19 @@ pub struct SeedError {
     pub message: String,
 }
 
-pub async fn load_file(db: &DatabaseConnection, path: &Path) -> Result<SeedReport, SeedError> {
+/// Reads `path` and applies it with its labels in `lang`.
+pub async fn load_file(
+    db: &DatabaseConnection,
+    path: &Path,
+    lang: Lang,
+) -> Result<SeedReport, SeedError> {
     let fail = |e: &dyn std::fmt::Display| SeedError {
         path: path.display().to_string(),
         message: e.to_string(),
     };
     let text = std::fs::read_to_string(path).map_err(|e| fail(&e))?;
     let file: SeedFile = serde_json::from_str(&text).map_err(|e| fail(&e))?;
-    apply(db, &file).await.map_err(|e| fail(&e))
+    apply(db, &file, lang).await.map_err(|e| fail(&e))
 }
 
 async fn find_user(db: &DatabaseConnection, username: &str) -> AppResult<Option<user_rows::Model>> {
@@ -124,7 +135,12 @@ async fn find_user(db: &DatabaseConnection, username: &str) -> AppResult<Option<
         .await?)
 }
 
-pub async fn apply(db: &DatabaseConnection, file: &SeedFile) -> AppResult<SeedReport> {
+/// Finds what an earlier seeding stored under `label` in either language.
+fn titled<C: ColumnTrait>(column: C, label: &Label) -> sea_orm::sea_query::SimpleExpr {
+    column.is_in(label.variants())
+}
+
+pub async fn apply(db: &DatabaseConnection, file: &SeedFile, lang: Lang) -> AppResult<SeedReport> {
     let mut report = SeedReport::default();
     let first_admin = file
         .users
@@ -155,7 +171,7 @@ pub async fn apply(db: &DatabaseConnection, file: &SeedFile) -> AppResult<SeedRe
             users::service::NewUser {
                 username: u.username.clone(),
                 email: u.email.clone(),
-                full_name: Some(u.full_name.clone()),
+                full_name: Some(u.full_name.get(lang).to_owned()),
                 password: u.password.clone(),
                 role: u.role,
             },
@@ -165,7 +181,7 @@ pub async fn apply(db: &DatabaseConnection, file: &SeedFile) -> AppResult<SeedRe
     }
     for p in &file.projects {
         let existing = project_rows::Entity::find()
-            .filter(project_rows::Column::Title.eq(&p.title))
+            .filter(titled(project_rows::Column::Title, &p.title))
             .one(db)
             .await?;
         let project = match existing {
@@ -176,9 +192,9 @@ pub async fn apply(db: &DatabaseConnection, file: &SeedFile) -> AppResult<SeedRe
                     db,
                     &viewer,
                     projects::service::NewProject {
-                        title: p.title.clone(),
+                        title: p.title.get(lang).to_owned(),
                         code: p.code.clone(),
-                        description: Some(p.description.clone()),
+                        description: Some(p.description.get(lang).to_owned()),
                         start_date: p.start_date,
                         end_date: p.end_date,
                         status: p.status,
@@ -190,7 +206,7 @@ pub async fn apply(db: &DatabaseConnection, file: &SeedFile) -> AppResult<SeedRe
         for title in &p.stages {
             let exists = stage_rows::Entity::find()
                 .filter(stage_rows::Column::ProjectId.eq(project.id))
-                .filter(stage_rows::Column::Title.eq(title))
+                .filter(titled(stage_rows::Column::Title, title))
                 .one(db)
                 .await?
                 .is_some();
@@ -200,7 +216,7 @@ pub async fn apply(db: &DatabaseConnection, file: &SeedFile) -> AppResult<SeedRe
                     &viewer,
                     project.id,
                     projects::stages::NewStage {
-                        title: title.clone(),
+                        title: title.get(lang).to_owned(),
                         description: None,
                         position: None,
                         start_date: None,
@@ -227,7 +243,7 @@ pub async fn apply(db: &DatabaseConnection, file: &SeedFile) -> AppResult<SeedRe
     .unwrap_or_else(|| viewer.clone());
     let now = crate::time::now();
     for (index, d) in file.defects.iter().enumerate() {
-        if let Some(id) = seed_defect(db, &manager, d).await? {
+        if let Some(id) = seed_defect(db, &manager, file, d, lang).await? {
             backdate::spread(db, id, index, d.deadline_in_days, now).await?;
             report.defects_created += 1;
         }
@@ -247,10 +263,18 @@ async fn user_viewer(db: &DatabaseConnection, username: &str) -> AppResult<Viewe
 async fn seed_defect(
     db: &DatabaseConnection,
     manager: &Viewer,
+    file: &SeedFile,
     d: &SeedDefect,
+    lang: Lang,
 ) -> AppResult<Option<i32>> {
+    // A defect names its project and stage in either language; one the file does not
+    // define is looked up as written (a project seeded earlier).
+    let in_file = file.projects.iter().find(|p| p.title.is(&d.project));
+    let project_label = in_file
+        .map(|p| p.title.clone())
+        .unwrap_or_else(|| Label::Same(d.project.clone()));
     let project = project_rows::Entity::find()
-        .filter(project_rows::Column::Title.eq(&d.project))
+        .filter(titled(project_rows::Column::Title, &project_label))
         .one(db)
         .await?
         .ok_or_else(|| {
@@ -258,7 +282,7 @@ async fn seed_defect(
         })?;
     let exists = defect_rows::Entity::find()
         .filter(defect_rows::Column::ProjectId.eq(project.id))
-        .filter(defect_rows::Column::Title.eq(&d.title))
+        .filter(titled(defect_rows::Column::Title, &d.title))
         .one(db)
         .await?
         .is_some();
@@ -269,7 +293,12 @@ async fn seed_defect(
         Some(title) => Some(
             stage_rows::Entity::find()
                 .filter(stage_rows::Column::ProjectId.eq(project.id))
-                .filter(stage_rows::Column::Title.eq(title))
+                .filter(titled(
+                    stage_rows::Column::Title,
+                    &in_file
+                        .and_then(|p| p.stages.iter().find(|s| s.is(title)).cloned())
+                        .unwrap_or_else(|| Label::Same(title.clone())),
+                ))
                 .one(db)
                 .await?
                 .ok_or_else(|| AppError::bad_input("defects", format!("unknown stage {title:?}")))?
@@ -289,8 +318,8 @@ async fn seed_defect(
         defects::service::NewDefect {
             project_id: project.id,
             stage_id,
-            title: d.title.clone(),
-            description: Some(d.description.clone()),
+            title: d.title.get(lang).to_owned(),
+            description: Some(d.description.get(lang).to_owned()),
             priority: d.priority,
             deadline: d
                 .deadline_in_days
@@ -318,9 +347,11 @@ async fn seed_defect(
             (Review, Some(p)) => p,
             _ => manager,
         };
-        let note = match (current, to) {
-            (_, Review) => Some("Готово к проверке / ready for review".to_owned()),
-            (Review, InProgress) => Some("Returned for rework".to_owned()),
+        let note = match (current, to, lang) {
+            (_, Review, Lang::En) => Some("Ready for review".to_owned()),
+            (_, Review, Lang::Ru) => Some("Готово к проверке".to_owned()),
+            (Review, InProgress, Lang::En) => Some("Returned for rework".to_owned()),
+            (Review, InProgress, Lang::Ru) => Some("Возвращено на доработку".to_owned()),
             _ => None,
         };
         defects::service::change_status(db, by, defect.id, to, note, None).await?;
@@ -328,7 +359,7 @@ async fn seed_defect(
     }
     for c in &d.comments {
         let who = user_viewer(db, &c.author).await?;
-        defects::comments::add(db, &who, defect.id, &c.body).await?;
+        defects::comments::add(db, &who, defect.id, c.body.get(lang)).await?;
     }
     Ok(Some(defect.id))
 }

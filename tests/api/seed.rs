@@ -1,5 +1,6 @@
 use defect_control::{
     entities::{defects, status_changes},
+    i18n::Lang,
     seed,
 };
 use sea_orm::{EntityTrait, QueryOrder};
@@ -10,10 +11,14 @@ use crate::helpers::apps;
 async fn the_demo_seed_loads_through_the_services_and_is_idempotent() {
     let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/seed/demo.json"));
     for app in apps().await {
-        let first = seed::load_file(app.db(), path).await.expect("seed");
+        let first = seed::load_file(app.db(), path, Lang::En)
+            .await
+            .expect("seed");
         assert_eq!((first.users_created, first.projects_created), (8, 3));
         assert!(first.defects_created >= 30, "{first:?}");
-        let again = seed::load_file(app.db(), path).await.expect("seed again");
+        let again = seed::load_file(app.db(), path, Lang::En)
+            .await
+            .expect("seed again");
         assert_eq!(
             again,
             seed::SeedReport::default(),
@@ -76,5 +81,141 @@ async fn the_demo_seed_loads_through_the_services_and_is_idempotent() {
             )
             .await;
         assert_eq!(res.status, 200);
+    }
+}
+
+const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/seed/demo.json");
+
+/// Every title, description, comment and name the seed stored, sorted.
+async fn texts(db: &sea_orm::DatabaseConnection) -> Vec<String> {
+    use defect_control::entities::{comments, projects, stages, users};
+    let mut all = Vec::new();
+    for p in projects::Entity::find().all(db).await.unwrap() {
+        all.extend([p.title, p.description]);
+    }
+    for s in stages::Entity::find().all(db).await.unwrap() {
+        all.push(s.title);
+    }
+    for d in defects::Entity::find().all(db).await.unwrap() {
+        all.extend([d.title, d.description]);
+    }
+    for c in comments::Entity::find().all(db).await.unwrap() {
+        all.push(c.body);
+    }
+    for u in users::Entity::find().all(db).await.unwrap() {
+        all.push(u.full_name);
+    }
+    all.retain(|t| !t.is_empty());
+    all.sort();
+    all
+}
+
+fn cyrillic(text: &str) -> bool {
+    text.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c))
+}
+
+#[tokio::test]
+async fn the_demo_seed_speaks_the_chosen_language_and_reseeding_in_the_other_adds_nothing() {
+    let path = std::path::Path::new(DEMO);
+    for app in apps().await {
+        seed::load_file(app.db(), path, Lang::Ru).await.expect("ru");
+        let ru = texts(app.db()).await;
+        assert!(ru.len() > 100, "{}", ru.len());
+        let latin: Vec<_> = ru.iter().filter(|t| !cyrillic(t)).collect();
+        assert!(
+            latin.is_empty(),
+            "English left in the Russian demo: {latin:?}"
+        );
+        for expected in [
+            "ЖК «Северный» — корпус 1",
+            "Офисный центр «Риверсайд»",
+            "Отсутствует огнезащитный герметик в кабельной проходке",
+            "Трещина в стяжке пола, секция 2",
+            "Несущие конструкции",
+            "Михаил Петров",
+            "Нужна вторая бригада, согласую.",
+        ] {
+            assert!(ru.iter().any(|t| t == expected), "{expected}");
+        }
+        let notes: Vec<_> = status_changes::Entity::find()
+            .all(app.db())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|h| h.comment)
+            .collect();
+        assert!(
+            !notes.is_empty() && notes.iter().all(|n| cyrillic(n)),
+            "{notes:?}"
+        );
+
+        // A database seeded in Russian finds every item under its English label too.
+        let again = seed::load_file(app.db(), path, Lang::En).await.expect("en");
+        assert_eq!(again, seed::SeedReport::default());
+        assert_eq!(texts(app.db()).await, ru, "nothing renamed or added");
+    }
+    for app in apps().await {
+        seed::load_file(app.db(), path, Lang::En).await.expect("en");
+        let en = texts(app.db()).await;
+        // The project code СК1 is data, not a label; no stored text is Russian.
+        let russian: Vec<_> = en.iter().filter(|t| cyrillic(t)).collect();
+        assert!(
+            russian.is_empty(),
+            "Russian left in the English demo: {russian:?}"
+        );
+        for expected in [
+            "Severny Residential Complex, Block 1",
+            "Missing fire seal at cable penetration",
+            "Crack in floor screed, section 2",
+            "Mikhail Petrov",
+        ] {
+            assert!(en.iter().any(|t| t == expected), "{expected}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_label_with_one_language_stops_the_seed_naming_it_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(DEMO).unwrap()).unwrap();
+    let broken = |label: serde_json::Value| {
+        let mut file = demo.clone();
+        file["defects"][0]["title"] = label;
+        let path = dir.path().join("demo.json");
+        std::fs::write(&path, serde_json::to_string(&file).unwrap()).unwrap();
+        path
+    };
+    let cases = [
+        (
+            serde_json::json!({ "en": "Crack in floor screed" }),
+            r#"label {"en":"Crack in floor screed"} has no "ru" text"#,
+        ),
+        (
+            serde_json::json!({ "en": "Crack", "ru": "Трещина", "de": "Riss" }),
+            r#"unknown language "de""#,
+        ),
+    ];
+    for app in apps().await {
+        for (label, expected) in &cases {
+            let path = broken(label.clone());
+            let message = seed::load_file(app.db(), &path, Lang::Ru)
+                .await
+                .expect_err("a bad label")
+                .to_string();
+            assert!(
+                message.contains("demo.json") && message.contains(expected),
+                "{message}"
+            );
+        }
+        assert_eq!(
+            defect_control::entities::users::Entity::find()
+                .all(app.db())
+                .await
+                .unwrap()
+                .len(),
+            0,
+            "nothing seeded"
+        );
     }
 }
