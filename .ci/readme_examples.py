@@ -10,6 +10,7 @@ import os, re, shutil, socket, struct, subprocess, sys, tempfile, time, zlib
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN_DIR = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "debug")
 SKIP = ("docker", "cargo ", "createdb", "openssl", "just ")
+EXPECTED_ERROR = "# the answer is an error"
 
 
 def blocks(text):
@@ -32,7 +33,11 @@ def png(path, w=64, h=48):
 
 def main():
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-    script = "\n".join(blocks(readme))
+    # A marker line before each block attributes every answer to its block; a block that
+    # says "# the answer is an error" shows a refusal on purpose (its code is checked by
+    # the tests) and only must not fail as a command.
+    bodies = list(blocks(readme))
+    script = "\n".join(f"echo; echo '@@block {i}@@'\n{body}" for i, body in enumerate(bodies))
     work = tempfile.mkdtemp(prefix="readme-")
     png(os.path.join(work, "photo.jpg"))  # the content, not the name, decides the type
     png(os.path.join(work, "level3.png"), 320, 200)  # the "Plans and pins" drawing
@@ -55,7 +60,13 @@ def main():
                                 capture_output=True, text=True, timeout=120)
         print(result.stdout)
         print(result.stderr, file=sys.stderr)
-        bad = [line for line in result.stdout.splitlines() if '"errors"' in line or '{"error":' in line]
+        bad, expected = [], False
+        for line in result.stdout.splitlines():
+            marker = re.fullmatch(r"@@block (\d+)@@", line)
+            if marker:
+                expected = EXPECTED_ERROR in bodies[int(marker.group(1))]
+            elif not expected and ('"errors"' in line or '{"error":' in line):
+                bad.append(line)
         if result.returncode != 0 or bad:
             print(f"README examples failed (exit {result.returncode}): {bad}", file=sys.stderr)
             return 1
