@@ -69,7 +69,9 @@ impl Lang {
     /// The best of ours for an `Accept-Language` value (RFC 9110 weights respected);
     /// English when the header is absent, malformed or names neither language.
     pub fn from_accept_language(header: Option<&str>) -> Lang {
-        let Some(header) = header else {
+        // A real browser sends a few dozen bytes; a longer value is not worth parsing
+        // (one identifier allocated per comma-separated entry, on every request).
+        let Some(header) = header.filter(|h| h.len() <= MAX_ACCEPT_LANGUAGE_BYTES) else {
             return Lang::En;
         };
         let requested = fluent_langneg::accepted_languages::parse(header);
@@ -86,6 +88,9 @@ impl Lang {
         .unwrap_or_default()
     }
 }
+
+/// The longest `Accept-Language` value negotiated; a longer one answers in English.
+pub const MAX_ACCEPT_LANGUAGE_BYTES: usize = 256;
 
 type Bundle = FluentBundle<FluentResource>;
 
@@ -176,6 +181,16 @@ mod tests {
         for (header, want) in cases {
             assert_eq!(Lang::from_accept_language(header), want, "{header:?}");
         }
+    }
+
+    #[test]
+    fn an_oversized_accept_language_is_not_parsed() {
+        // 10,000 entries that would each be an identifier to allocate and weigh.
+        let hostile = format!("ru,{}", "de;q=0.1,".repeat(10_000));
+        assert_eq!(Lang::from_accept_language(Some(&hostile)), Lang::En);
+        let longest = format!("ru,{}", "x".repeat(MAX_ACCEPT_LANGUAGE_BYTES - 3));
+        assert_eq!(longest.len(), MAX_ACCEPT_LANGUAGE_BYTES);
+        assert_eq!(Lang::from_accept_language(Some(&longest)), Lang::Ru);
     }
 
     /// Message ids and the variables each uses, per language; strict: a resource that
