@@ -10,8 +10,8 @@ use std::{
 };
 
 use async_graphql::{
-    BatchRequest, BatchResponse, Data, Executor, Request, Response,
-    futures_util::stream::BoxStream, http::ALL_WEBSOCKET_PROTOCOLS,
+    Data, Executor, Request, Response, futures_util::stream::BoxStream,
+    http::ALL_WEBSOCKET_PROTOCOLS,
 };
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
@@ -78,25 +78,6 @@ impl Executor for WithLoaders {
         let request = loaders::register(request, &self.db);
         let schema = self.schema.clone();
         async move { schema.execute(request).await }
-    }
-
-    fn execute_batch(
-        &self,
-        batch_request: BatchRequest,
-    ) -> impl Future<Output = BatchResponse> + Send {
-        let this = self.clone();
-        async move {
-            match batch_request {
-                BatchRequest::Single(r) => BatchResponse::Single(this.execute(r).await),
-                BatchRequest::Batch(rs) => {
-                    let mut out = Vec::with_capacity(rs.len());
-                    for r in rs {
-                        out.push(this.execute(r).await);
-                    }
-                    BatchResponse::Batch(out)
-                }
-            }
-        }
     }
 
     fn execute_stream(
