@@ -145,6 +145,11 @@ impl Hub {
         }
     }
 
+    /// Subscriptions on the channel now.
+    pub fn joined(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
     /// How many times a subscription fell behind the channel (since the start).
     pub fn lagged(&self) -> u64 {
         self.lagged.load(Ordering::Relaxed)

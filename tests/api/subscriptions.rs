@@ -6,6 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use defect_control::http::ws::MAX_OPERATIONS;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::{
@@ -693,5 +694,183 @@ async fn shutdown_closes_open_websockets_with_1001() {
             .unwrap();
         // Well before the 10 s grace: it did not wait for a socket it had closed.
         assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    }
+}
+
+fn subscribe_message(kind: &str, id: &str, vars: Value) -> Value {
+    json!({ "id": id, "type": kind, "payload": { "query": SUBSCRIBE, "variables": vars } })
+}
+
+/// The next message, which must be an `error` for `id` with `code`.
+async fn refused(ws: &mut Ws, id: &str, code: &str) {
+    match recv(ws, Duration::from_secs(5)).await {
+        Got::Json(v) => {
+            assert_eq!(v["type"], "error", "{v}");
+            assert_eq!(v["id"], id, "{v}");
+            assert_eq!(v["payload"][0]["extensions"]["code"], code, "{v}");
+        }
+        other => panic!("{id}: {other:?}"),
+    }
+}
+
+/// Waits until `n` subscriptions are on the process's live-updates channel.
+async fn joined(app: &TestApp, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while app.state.live.joined() != n {
+        assert!(
+            Instant::now() < deadline,
+            "[{}] {} subscriptions joined, expected {n}",
+            app.backend,
+            app.state.live.joined()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One socket runs at most MAX_OPERATIONS operations. A `subscribe` beyond them gets an
+/// `error` with RATE_LIMITED for its id and runs nothing (no stream, no place on the
+/// live-updates channel); the socket stays usable, and the end of an operation (the
+/// client's `complete`, the server's `complete`, an `error`) frees its place.
+#[tokio::test]
+async fn a_socket_runs_at_most_max_operations_and_refuses_the_rest_with_a_code() {
+    for app in apps().await {
+        let w = world(&app).await;
+        let mgr = &w.cast.manager;
+        let d = create(
+            &app,
+            mgr,
+            json!({ "projectId": w.project, "stageId": w.stage, "title": "Crack" }),
+        )
+        .await;
+        let (addr, _stop) = serve(&app).await;
+        let mut ws = open(addr, mgr).await;
+        let p = json!({ "p": w.project });
+        for i in 0..MAX_OPERATIONS {
+            send(
+                &mut ws,
+                subscribe_message("subscribe", &format!("s{i}"), p.clone()),
+            )
+            .await;
+        }
+        for i in 0..5 {
+            send(
+                &mut ws,
+                subscribe_message("subscribe", &format!("e{i}"), p.clone()),
+            )
+            .await;
+        }
+        for i in 0..5 {
+            refused(&mut ws, &format!("e{i}"), "RATE_LIMITED").await;
+        }
+        joined(&app, MAX_OPERATIONS).await;
+
+        // The client's `complete` frees a place (the library answers with `complete`).
+        send(&mut ws, json!({ "id": "s0", "type": "complete" })).await;
+        match recv(&mut ws, Duration::from_secs(5)).await {
+            Got::Json(v) => assert_eq!((&v["type"], &v["id"]), (&json!("complete"), &json!("s0"))),
+            other => panic!("{other:?}"),
+        }
+        // A query runs in it; the server's `complete` frees it again.
+        send(
+            &mut ws,
+            json!({ "id": "q", "type": "subscribe", "payload": { "query": "{ me { username } }" } }),
+        )
+        .await;
+        for kind in ["next", "complete"] {
+            match recv(&mut ws, Duration::from_secs(5)).await {
+                Got::Json(v) => {
+                    assert_eq!((&v["type"], &v["id"]), (&json!(kind), &json!("q")), "{v}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // So does an operation that ends with an `error`.
+        send(
+            &mut ws,
+            subscribe_message("subscribe", "b", json!({ "a": "not a cursor" })),
+        )
+        .await;
+        refused(&mut ws, "b", "BAD_USER_INPUT").await;
+        // One place: a subscription takes it, the next one is refused.
+        send(&mut ws, subscribe_message("subscribe", "s0b", p.clone())).await;
+        send(&mut ws, subscribe_message("subscribe", "e5", p.clone())).await;
+        refused(&mut ws, "e5", "RATE_LIMITED").await;
+        joined(&app, MAX_OPERATIONS).await;
+
+        // Every running subscription still gets the event, once; the refused ones nothing.
+        comment_over_http(addr, mgr, &d["id"], "Still live").await;
+        let mut got = std::collections::BTreeSet::new();
+        while got.len() < MAX_OPERATIONS {
+            match recv(&mut ws, Duration::from_secs(5)).await {
+                Got::Json(v) if v["type"] == "next" => {
+                    let e = &v["payload"]["data"]["defectEvents"];
+                    assert_eq!(e["comment"]["body"], "Still live", "{v}");
+                    let id = v["id"].as_str().unwrap().to_owned();
+                    assert!(got.insert(id), "twice: {v}");
+                }
+                other => panic!("[{}] after {got:?}: {other:?}", app.backend),
+            }
+        }
+        let want: std::collections::BTreeSet<String> = (1..MAX_OPERATIONS)
+            .map(|i| format!("s{i}"))
+            .chain(["s0b".to_owned()])
+            .collect();
+        assert_eq!(got, want);
+        assert!(matches!(
+            recv(&mut ws, Duration::from_millis(300)).await,
+            Got::Nothing
+        ));
+
+        // An id that runs already closes the socket (graphql-transport-ws: 4409).
+        send(&mut ws, subscribe_message("subscribe", "s1", p.clone())).await;
+        match recv(&mut ws, Duration::from_secs(5)).await {
+            Got::Closed(code) => assert_eq!(code, Some(4409)),
+            other => panic!("{other:?}"),
+        }
+        joined(&app, 0).await;
+    }
+}
+
+/// The legacy subscriptions-transport-ws protocol (`start`/`stop`) has the same cap.
+#[tokio::test]
+async fn the_legacy_protocol_has_the_same_cap() {
+    for app in apps().await {
+        let w = world(&app).await;
+        let (addr, _stop) = serve(&app).await;
+        let mut req = format!("ws://{addr}/graphql/ws")
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("sec-websocket-protocol", "graphql-ws".parse().unwrap());
+        let (mut ws, res) = connect_async(req).await.unwrap();
+        assert_eq!(res.headers()["sec-websocket-protocol"], "graphql-ws");
+        send(
+            &mut ws,
+            json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", w.cast.manager.token) } }),
+        )
+        .await;
+        match recv(&mut ws, Duration::from_secs(5)).await {
+            Got::Json(v) => assert_eq!(v["type"], "connection_ack", "{v}"),
+            other => panic!("no ack: {other:?}"),
+        }
+        let p = json!({ "p": w.project });
+        for i in 0..=MAX_OPERATIONS {
+            send(
+                &mut ws,
+                subscribe_message("start", &i.to_string(), p.clone()),
+            )
+            .await;
+        }
+        refused(&mut ws, &MAX_OPERATIONS.to_string(), "RATE_LIMITED").await;
+        joined(&app, MAX_OPERATIONS).await;
+        send(&mut ws, json!({ "id": "0", "type": "stop" })).await;
+        match recv(&mut ws, Duration::from_secs(5)).await {
+            Got::Json(v) => assert_eq!((&v["type"], &v["id"]), (&json!("complete"), &json!("0"))),
+            other => panic!("{other:?}"),
+        }
+        send(&mut ws, subscribe_message("start", "again", p.clone())).await;
+        send(&mut ws, subscribe_message("start", "more", p.clone())).await;
+        refused(&mut ws, "more", "RATE_LIMITED").await;
+        joined(&app, MAX_OPERATIONS).await;
     }
 }

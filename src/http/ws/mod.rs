@@ -4,8 +4,16 @@
 //! the HTTP `Authorization` header; a refused one, and the token's expiry, close the
 //! socket with 4403. The library closes a refused init with 1002, and has no way to close
 //! later, so its messages go through a forwarder of ours that can.
+//!
+//! A socket runs at most [`MAX_OPERATIONS`] operations at once: the client's messages
+//! pass through [`counted`] on their way to the library, which answers a `subscribe`
+//! beyond the cap itself (an `error` for that id, through the forwarder); the
+//! forwarder frees a place when an operation's `complete` or `error` goes out.
+mod operations;
+
 use std::{
     collections::HashSet,
+    sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -27,6 +35,8 @@ use futures_util::{SinkExt, StreamExt, sink};
 use sea_orm::DatabaseConnection;
 use tokio::sync::{mpsc, oneshot};
 
+pub use self::operations::MAX_OPERATIONS;
+use self::operations::{Operations, counted, lock};
 use super::Http;
 use crate::{
     auth::viewer::{Auth, resolve},
@@ -94,6 +104,8 @@ impl Executor for WithLoaders {
 async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol) {
     let (mut out, input) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Message>(16);
+    let ops = Arc::new(Mutex::new(Operations::default()));
+    let input = counted(input, ops.clone(), tx.clone());
     let (expiry_tx, expiry_rx) = oneshot::channel::<u64>();
     let state = http.state.clone();
     let shutdown = state.shutdown.clone();
@@ -118,6 +130,7 @@ async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol) {
         let mut init_timeout = std::pin::pin!(init_timeout);
         let mut acked = false;
         let mut ended = HashSet::new();
+        let ops = &ops;
         loop {
             tokio::select! {
                 msg = rx.recv() => {
@@ -126,7 +139,7 @@ async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol) {
                         Message::Close(Some(f)) if f.code == 1002 && f.reason == REFUSED => {
                             close(FORBIDDEN, REFUSED)
                         }
-                        Message::Text(t) => match as_error(&t, &mut ended, &mut acked) {
+                        Message::Text(t) => match as_error(&t, &mut ended, &mut acked, ops) {
                             Rewrite::Keep => Message::Text(t),
                             Rewrite::Into(t) => Message::Text(t.into()),
                             Rewrite::Drop => continue,
@@ -171,8 +184,14 @@ enum Rewrite {
 /// async-graphql 7.2.1 reports an operation that fails as a whole (a bad argument of
 /// `defectEvents`) as `next` with `data: null`, then `complete`; graphql-transport-ws
 /// (and EVENTS.md) say that is one `error` message with the errors, and no `complete`.
-/// Only messages that can be such are parsed.
-fn as_error(text: &str, ended: &mut HashSet<String>, acked: &mut bool) -> Rewrite {
+/// Only messages that can be such are parsed. An operation's `complete` or `error`
+/// frees its place in `ops` before it is sent, so a client that saw it may reuse the id.
+fn as_error(
+    text: &str,
+    ended: &mut HashSet<String>,
+    acked: &mut bool,
+    ops: &Mutex<Operations>,
+) -> Rewrite {
     if !*acked {
         *acked = text.contains("\"connection_ack\"");
     }
@@ -184,21 +203,31 @@ fn as_error(text: &str, ended: &mut HashSet<String>, acked: &mut bool) -> Rewrit
         if v["type"] == "next" && v["payload"]["data"].is_null() && errors.is_array() {
             let id = v["id"].as_str().unwrap_or_default().to_owned();
             let msg = serde_json::json!({ "id": id, "type": "error", "payload": errors });
+            lock(ops).finished(&id);
             ended.insert(id);
             return Rewrite::Into(msg.to_string());
         }
-    } else if !ended.is_empty() && text.contains("\"complete\"") {
+    } else if text.starts_with(COMPLETE) {
+        // The library writes the type first (serde's internal tag), so a `next` whose
+        // data imitates a `complete` never starts like one.
         let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
             return Rewrite::Keep;
         };
-        if v["type"] == "complete" && v["id"].as_str().is_some_and(|id| ended.remove(id)) {
+        let Some(id) = v["id"].as_str() else {
+            return Rewrite::Keep;
+        };
+        if ended.remove(id) {
             return Rewrite::Drop;
         }
+        lock(ops).finished(id);
     }
     Rewrite::Keep
 }
 
-fn close(code: u16, reason: &str) -> Message {
+/// How the library's `complete` begins (both protocols).
+const COMPLETE: &str = r#"{"type":"complete","#;
+
+pub(super) fn close(code: u16, reason: &str) -> Message {
     Message::Close(Some(CloseFrame {
         code,
         reason: reason.into(),
