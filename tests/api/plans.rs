@@ -4,9 +4,16 @@
 //! refused while defects are pinned. Refusals assert the code and an unchanged database
 //! and store.
 use axum::http::{Request, StatusCode};
-use defect_control::entities::{defect_events, defects, plans};
+use chrono::Utc;
+use defect_control::{
+    domain::plans::service::MAX_PER_PROJECT,
+    entities::{defect_events, defects, plans},
+};
+use futures_util::future::join_all;
 use http_body_util::BodyExt;
-use sea_orm::{EntityTrait, QueryOrder};
+use sea_orm::{
+    ConnectionTrait, DbBackend, EntityTrait, QueryOrder, Set, Statement, TransactionTrait,
+};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -561,5 +568,115 @@ async fn a_plan_with_pinned_defects_cannot_be_deleted() {
                 .await,
             "NOT_FOUND"
         );
+    }
+}
+
+/// The per-project cap holds under parallel uploads: the count is taken in the insert's
+/// transaction, with the project's uploads serialised. With the project three short of
+/// the cap, eight uploads race: exactly three land, five get BAD_USER_INPUT naming
+/// `projectId`, and a refused upload leaves no object in storage. The race is forced:
+/// a transaction of the test holds the writes to `plans` until every upload has passed
+/// the early count and waits at its INSERT, then lets them all go at once.
+#[tokio::test]
+async fn parallel_uploads_never_pass_the_per_project_cap() {
+    for app in apps().await {
+        let s = site(&app).await;
+        let cap = usize::try_from(MAX_PER_PROJECT).unwrap();
+        let room = 3;
+        let racers = room + 5;
+        // The filling rows have no objects: only the race's uploads store any.
+        let filler = (0..cap - room).map(|i| plans::ActiveModel {
+            project_id: Set(s.project),
+            title: Set(format!("Sheet {i}")),
+            filename: Set("sheet.pdf".into()),
+            content_type: Set("application/pdf".into()),
+            size: Set(1),
+            sha256: Set(String::new()),
+            storage_key: Set(format!("filler/{i}")),
+            uploaded_by: Set(s.manager.id),
+            created_at: Set(Utc::now()),
+            ..Default::default()
+        });
+        plans::Entity::insert_many(filler)
+            .exec(app.db())
+            .await
+            .unwrap();
+        let postgres = app.db().get_database_backend() == DbBackend::Postgres;
+        let hold = app.db().begin().await.unwrap();
+        hold.execute_unprepared(if postgres {
+            // Reads (the early count) go on; INSERTs wait.
+            "LOCK TABLE plans IN EXCLUSIVE MODE"
+        } else {
+            // A write takes SQLite's one write lock; readers go on.
+            "DELETE FROM plans WHERE id < 0"
+        })
+        .await
+        .unwrap();
+        let release = async {
+            if postgres {
+                let waiting = "SELECT count(*) AS n FROM pg_locks \
+                               WHERE NOT granted AND relation = 'plans'::regclass";
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                loop {
+                    let row = app
+                        .db()
+                        .query_one_raw(Statement::from_string(DbBackend::Postgres, waiting))
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    if row.try_get::<i64>("", "n").unwrap() == racers as i64 {
+                        break;
+                    }
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "the uploads never met"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            } else {
+                // No view of waiting writers: time enough for tiny uploads to reach the
+                // INSERT, well inside the 5 s busy timeout.
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            hold.rollback().await.unwrap();
+        };
+        let png = files::png(10, 10);
+        let titles: Vec<String> = (0..racers).map(|i| format!("Race {i}")).collect();
+        let uploads = join_all(
+            titles
+                .iter()
+                .map(|t| upload(&app, &s.manager, s.project, None, t, "race.png", &png)),
+        );
+        let (bodies, ()) = tokio::join!(uploads, release);
+        let (landed, refused): (Vec<&Value>, Vec<&Value>) = bodies
+            .iter()
+            .partition(|b| b["data"]["uploadPlan"].is_object());
+        let outcomes: Vec<String> = bodies.iter().map(outcome).collect();
+        assert_eq!(landed.len(), room, "[{}] {outcomes:?}", app.backend);
+        for body in &refused {
+            assert_eq!(outcome(body), "BAD_USER_INPUT", "[{}] {body}", app.backend);
+            let message = body["errors"][0]["message"].as_str().unwrap();
+            assert!(message.starts_with("projectId"), "{body}");
+        }
+        let rows: Vec<plans::Model> = plan_rows(&app)
+            .await
+            .into_iter()
+            .filter(|p| p.project_id == s.project)
+            .collect();
+        assert_eq!(rows.len(), cap, "[{}]", app.backend);
+        // Storage holds exactly the objects of the plans that landed.
+        let mut stored = objects(&app).await;
+        stored.sort();
+        let mut kept: Vec<String> = rows
+            .iter()
+            .filter(|p| !p.storage_key.starts_with("filler/"))
+            .map(|p| p.storage_key.clone())
+            .collect();
+        kept.sort();
+        assert_eq!(stored, kept, "[{}]", app.backend);
+        // Full: the next upload is refused too, and stores nothing.
+        let body = upload(&app, &s.admin, s.project, None, "One more", "m.png", &png).await;
+        assert_eq!(outcome(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(objects(&app).await.len(), room);
     }
 }

@@ -1,11 +1,11 @@
 //! Uploading, listing, opening and deleting plans. Storage and database stay
 //! consistent the way attachments do: the row is written only after its object is
-//! stored, an object whose row could not be written is removed, and a deleted row's
-//! object goes with it.
+//! stored, an object whose row could not be written (or that the cap refused) is
+//! removed, and a deleted row's object goes with it.
 use bytes::Bytes;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait, sea_query::LockType,
 };
 
 use crate::{
@@ -15,7 +15,7 @@ use crate::{
         projects::service as projects,
         require, validate,
     },
-    entities::{defects, plans, stages},
+    entities::{defects, plans, projects as project_rows, stages},
     error::{AppError, AppResult},
     storage::{LinkSigner, Storage},
     time,
@@ -70,15 +70,9 @@ pub async fn upload(
             }
         }
     }
-    let existing = plans::Entity::find()
-        .filter(plans::Column::ProjectId.eq(project.id))
-        .count(db)
-        .await?;
-    if existing >= MAX_PER_PROJECT {
-        return Err(AppError::bad_input(
-            "projectId",
-            format!("a project holds at most {MAX_PER_PROJECT} plans"),
-        ));
+    // Early, so a full project costs no storage write; `insert_within_cap` decides.
+    if count(db, project.id).await? >= MAX_PER_PROJECT {
+        return Err(full());
     }
     let file = input.file;
     if file.bytes.len() as u64 > max_bytes {
@@ -108,16 +102,58 @@ pub async fn upload(
         uploaded_by: Set(viewer.id),
         created_at: Set(time::now()),
         ..Default::default()
-    }
-    .insert(db)
-    .await;
-    match row {
+    };
+    match insert_within_cap(db, row, project.id).await {
         Ok(row) => Ok(row),
         Err(e) => {
             storage.delete_all(std::slice::from_ref(&key)).await;
-            Err(e.into())
+            Err(e)
         }
     }
+}
+
+fn full() -> AppError {
+    AppError::bad_input(
+        "projectId",
+        format!("a project holds at most {MAX_PER_PROJECT} plans"),
+    )
+}
+
+async fn count(db: &impl ConnectionTrait, project_id: i32) -> AppResult<u64> {
+    Ok(plans::Entity::find()
+        .filter(plans::Column::ProjectId.eq(project_id))
+        .count(db)
+        .await?)
+}
+
+/// Writes the row unless the project would then hold more than [`MAX_PER_PROJECT`]
+/// plans, counting in the insert's transaction with concurrent uploads to the project
+/// serialised, so parallel uploads cannot all pass the count together.
+///
+/// The INSERT comes first: on SQLite it takes the database's write lock before anything
+/// is read (one writer at a time is all the serialising SQLite needs; it writes no lock
+/// clause). On PostgreSQL the project row is locked next, `FOR NO KEY UPDATE`: the
+/// INSERT's foreign key holds `FOR KEY SHARE` on it, which that lock does not conflict
+/// with, so two uploads wait for each other instead of deadlocking, and the count after
+/// it (a fresh snapshot under READ COMMITTED) sees every plan committed by an upload it
+/// waited for.
+async fn insert_within_cap(
+    db: &DatabaseConnection,
+    row: plans::ActiveModel,
+    project_id: i32,
+) -> AppResult<plans::Model> {
+    let txn = db.begin().await?;
+    let row = row.insert(&txn).await?;
+    project_rows::Entity::find_by_id(project_id)
+        .lock(LockType::NoKeyUpdate)
+        .one(&txn)
+        .await?;
+    if count(&txn, project_id).await? > MAX_PER_PROJECT {
+        txn.rollback().await?;
+        return Err(full());
+    }
+    txn.commit().await?;
+    Ok(row)
 }
 
 /// Managers and admins; CONFLICT while any defect (a deleted one too: it may come
