@@ -1,7 +1,7 @@
 //! How many operations one socket runs: the client's `subscribe` messages counted on
 //! their way to the library, the excess answered here.
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
@@ -26,9 +26,10 @@ const DUPLICATE: u16 = 4409;
 #[derive(Debug, Default)]
 pub(super) struct Operations {
     running: HashSet<String>,
-    /// Completed by the client: the library still sends one `complete` for each (or has
-    /// one on its way), which frees nothing more.
-    stopped: HashSet<String>,
+    /// Completed by the client, by id: the library still sends one `complete` for each
+    /// (or has one on its way), which frees nothing more. Counted, since a client may
+    /// stop, reuse and stop an id again before those answers arrive.
+    stopped: HashMap<String, usize>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -55,14 +56,20 @@ impl Operations {
 
     fn stop(&mut self, id: &str) {
         if self.running.remove(id) {
-            self.stopped.insert(id.to_owned());
+            *self.stopped.entry(id.to_owned()).or_default() += 1;
         }
     }
 
     /// The library's `complete` (or our `error`) for `id` goes out.
     pub(super) fn finished(&mut self, id: &str) {
-        if !self.stopped.remove(id) {
-            self.running.remove(id);
+        match self.stopped.get_mut(id) {
+            Some(1) => {
+                self.stopped.remove(id);
+            }
+            Some(n) => *n -= 1,
+            None => {
+                self.running.remove(id);
+            }
         }
     }
 }
@@ -171,6 +178,17 @@ mod tests {
         assert_eq!(ops.subscribe("again"), Admission::Full);
         ops.finished("1");
         assert_eq!(ops.subscribe("again"), Admission::Run);
+        // Stopped, reused and stopped again before either answer: both answers are
+        // for the stopped ones, and the third "2" keeps its place.
+        ops.stop("2");
+        assert_eq!(ops.subscribe("2"), Admission::Run);
+        ops.stop("2");
+        assert_eq!(ops.subscribe("2"), Admission::Run);
+        ops.finished("2");
+        ops.finished("2");
+        assert_eq!(ops.subscribe("again2"), Admission::Full);
+        ops.finished("2");
+        assert_eq!(ops.subscribe("again2"), Admission::Run);
         // Ends of unknown ids, or of ids already ended, free nothing.
         ops.finished("nobody");
         ops.stop("nobody");
