@@ -84,7 +84,23 @@ pub async fn list(
     Ok(Page::from_rows(rows, args, |d| order.cursor(d)))
 }
 
+/// The number of defects `list` pages through: from the reports' aggregate when it can
+/// answer the filter (`reports::tally::count`), else by counting the rows.
 pub async fn count(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &DefectFilter,
+) -> AppResult<u64> {
+    filter.check()?;
+    match crate::domain::reports::tally::count(db, viewer, filter).await? {
+        Some(n) => Ok(n),
+        None => count_rows(db, viewer, filter).await,
+    }
+}
+
+/// `count` by counting the matching rows, whatever the filter (the reference the
+/// aggregate's answer is tested against).
+pub async fn count_rows(
     db: &DatabaseConnection,
     viewer: &Viewer,
     filter: &DefectFilter,
