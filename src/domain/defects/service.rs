@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+    Iterable, PaginatorTrait, QueryFilter, QuerySelect, Select, Set, TransactionTrait,
     sea_query::{Expr, SimpleExpr},
 };
 
@@ -80,8 +80,23 @@ pub async fn list(
     if let Some(c) = &args.after {
         q = q.filter(order.after(c)?);
     }
-    let rows = order.apply(q).limit(args.first + 1).all(db).await?;
+    let rows = order
+        .apply(without_search_text(q))
+        .limit(args.first + 1)
+        .all(db)
+        .await?;
     Ok(Page::from_rows(rows, args, |d| order.cursor(d)))
+}
+
+/// A page of a list is only shown: its rows leave `search_text` (the lower-cased copy of
+/// title and description, the widest column) empty instead of reading and decoding it.
+fn without_search_text(q: Select<defects::Entity>) -> Select<defects::Entity> {
+    q.select_only()
+        .columns(Column::iter().filter(|c| !matches!(c, Column::SearchText)))
+        .column_as(
+            Expr::val(""),
+            sea_orm::IdenStatic::as_str(&Column::SearchText),
+        )
 }
 
 /// The number of defects `list` pages through: from the reports' aggregate when it can
