@@ -42,7 +42,7 @@ pub async fn start(
             .ok_or_else(|| AppError::not_found("defect"))?;
     }
     if let Some(raw) = after {
-        return Cursor::decode(raw)?.id();
+        return super::activity::after_id(&Cursor::decode(raw)?);
     }
     newest(db).await
 }
