@@ -1,6 +1,7 @@
 //! Live updates over `GET /graphql/ws` (graphql-transport-ws) on a real server: auth in
 //! `connection_init`, delivery after an HTTP commit, visibility re-checked at delivery,
 //! and resume with `after` without gap or duplicate.
+mod access;
 mod resume;
 
 use std::{
