@@ -170,6 +170,15 @@ async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol) {
                         Message::Close(Some(f)) if f.code == 1002 && f.reason == REFUSED => {
                             close(FORBIDDEN, REFUSED)
                         }
+                        // subscriptions-transport-ws: the library says `connection_error`
+                        // and ends without a close frame; the refusal closes with 4403 there
+                        // too (EVENTS.md), after the message that says why.
+                        Message::Text(t) if legacy_refusal(&t) => {
+                            if out.send(Message::Text(t)).await.is_err() {
+                                break;
+                            }
+                            close(FORBIDDEN, REFUSED)
+                        }
                         Message::Text(t) => match as_error(&t, &mut ended, &mut acked, ops) {
                             Rewrite::Keep => Message::Text(t),
                             Rewrite::Into(t) => Message::Text(t.into()),
@@ -253,6 +262,14 @@ fn as_error(
         lock(ops).finished(id);
     }
     Rewrite::Keep
+}
+
+/// Whether `text` is the legacy protocol's `connection_error` for a refused
+/// `connection_init` (the library writes the type first, as for `complete`).
+fn legacy_refusal(text: &str) -> bool {
+    text.starts_with(r#"{"type":"connection_error","#)
+        && serde_json::from_str::<serde_json::Value>(text)
+            .is_ok_and(|v| v["payload"]["message"] == REFUSED)
 }
 
 /// How the library's `complete` begins (both protocols).
