@@ -4,6 +4,7 @@
 mod access;
 mod legacy;
 mod resume;
+mod soft_delete;
 
 use std::{
     net::SocketAddr,
