@@ -4,6 +4,7 @@
 //! refused while defects are pinned. Refusals assert the code and an unchanged database
 //! and store.
 mod links;
+mod pins;
 
 use axum::http::{Request, StatusCode};
 use chrono::Utc;
