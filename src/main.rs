@@ -57,6 +57,14 @@ enum Command {
         #[command(flatten)]
         lang: SeedLang,
     },
+    /// Compare the reports' aggregate with a recomputation from the defects and print
+    /// every difference; exit 1 if there is any (after a repair: if any is left).
+    ReportsCheck {
+        /// When it differs, rebuild the aggregate from the defects (one transaction; on
+        /// PostgreSQL writers wait meanwhile) and check again.
+        #[arg(long)]
+        repair: bool,
+    },
     /// Print the GraphQL schema (SDL).
     PrintSchema,
     /// Print the OpenAPI document of the REST shim.
@@ -133,6 +141,16 @@ async fn main() -> ExitCode {
         };
     }
     init_tracing();
+    if let Some(Command::ReportsCheck { repair }) = cli.command {
+        return match reports_check(repair).await {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(cli.command.unwrap_or(Command::Serve {
         seed: None,
         lang: SeedLang { lang: Lang::En },
@@ -149,12 +167,59 @@ async fn main() -> ExitCode {
 
 type BoxError = Box<dyn std::error::Error>;
 
-async fn run(command: Command) -> Result<(), BoxError> {
-    let config = Config::from_env()?;
-    let conn = db::connect(&config.database_url, Some(config.statement_timeout()))
+/// The configured database, migrated; statements bounded by `statement_timeout` (the
+/// server's), or not (`None`: an operator's scan of every defect may take longer).
+async fn open_database(
+    config: &Config,
+    statement_timeout: Option<std::time::Duration>,
+) -> Result<sea_orm::DatabaseConnection, BoxError> {
+    let conn = db::connect(&config.database_url, statement_timeout)
         .await
         .map_err(|e| db::explain(&config.database_url, &e))?;
     db::migrate(&conn).await?;
+    Ok(conn)
+}
+
+/// `reports-check [--repair]`: prints every difference (and what a repair left); `true`
+/// when reports read exact numbers at the end.
+async fn reports_check(repair: bool) -> Result<bool, BoxError> {
+    use defect_control::domain::reports::check;
+    let config = Config::from_env()?;
+    let conn = open_database(&config, None).await?;
+    let today = defect_control::time::today();
+    let checked = check::run(&conn, today, repair).await?;
+    conn.close().await?;
+    for d in &checked.drift {
+        println!(
+            "{}: maintained {}, recomputed {}",
+            d.what, d.maintained, d.fresh
+        );
+    }
+    println!(
+        "report aggregate: {} difference(s) from a recomputation",
+        checked.drift.len()
+    );
+    match &checked.left {
+        Some(left) => {
+            for d in left {
+                println!(
+                    "still: {}: maintained {}, recomputed {}",
+                    d.what, d.maintained, d.fresh
+                );
+            }
+            println!("rebuilt: {} difference(s) left", left.len());
+        }
+        None if !checked.drift.is_empty() => {
+            println!("run `defect-control reports-check --repair` to rebuild it");
+        }
+        None => {}
+    }
+    Ok(checked.exact())
+}
+
+async fn run(command: Command) -> Result<(), BoxError> {
+    let config = Config::from_env()?;
+    let conn = open_database(&config, Some(config.statement_timeout())).await?;
     match command {
         Command::Migrate => {
             tracing::info!("migrations applied");
@@ -214,7 +279,10 @@ async fn run(command: Command) -> Result<(), BoxError> {
             conn.close().await?;
             tracing::info!("stopped");
         }
-        Command::PrintSchema | Command::PrintOpenapi | Command::Healthcheck => {
+        Command::PrintSchema
+        | Command::PrintOpenapi
+        | Command::Healthcheck
+        | Command::ReportsCheck { .. } => {
             unreachable!("handled before start-up")
         }
     }

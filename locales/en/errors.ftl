@@ -57,6 +57,7 @@ bad-username = must be 3-150 letters, digits or . _ - @ +
 already-taken = is already taken
 bad-cursor = not a valid cursor
 bad-cursor-order = not a valid cursor for this order
+bad-event-cursor = not a cursor of an event
 no-such-object = no such object
 no-such-user = no such user
 no-such-stage = no such stage
@@ -101,6 +102,7 @@ final-no-upload = uploads are not possible
 final-keeps-attachments = its attachments are kept
 no-comment = you may not comment
 key-format = expected a defect key such as СК1-042
+key-too-long = too long for a defect key such as СК1-042
 
 ## The status machine
 already-in-status = the defect is already { $status }

@@ -53,6 +53,7 @@ bad-username = от 3 до 150 букв, цифр или символов . _ - 
 already-taken = уже занято
 bad-cursor = недействительный курсор
 bad-cursor-order = курсор не подходит к этой сортировке
+bad-event-cursor = это не курсор события
 no-such-object = такого объекта нет
 no-such-user = такого пользователя нет
 no-such-stage = такого этапа нет
@@ -97,6 +98,7 @@ final-no-upload = загрузка файлов невозможна
 final-keeps-attachments = его вложения сохраняются
 no-comment = вы не можете комментировать
 key-format = ожидается ключ дефекта, например СК1-042
+key-too-long = слишком длинный текст для ключа дефекта, например СК1-042
 
 ## The status machine
 already-in-status = дефект уже в статусе { $status }

@@ -173,6 +173,14 @@ mod tests {
             ru("a defect cannot move from NEW to CLOSED").as_deref(),
             Some("дефект нельзя перевести из NEW в CLOSED")
         );
+        assert_eq!(
+            ru("after: not a cursor of an event").as_deref(),
+            Some("after: это не курсор события")
+        );
+        assert_eq!(
+            ru("key: too long for a defect key such as СК1-042").as_deref(),
+            Some("key: слишком длинный текст для ключа дефекта, например СК1-042")
+        );
     }
 
     #[test]

@@ -516,3 +516,45 @@ async fn an_activity_page_costs_the_same_statements_at_10_and_100_events() {
         );
     }
 }
+
+/// An event's cursor is its id alone: a cursor of the defect list (a sort key, then a
+/// defect id) is refused by both activity lists instead of being read as an event id.
+#[tokio::test]
+async fn activity_refuses_a_cursor_of_another_list() {
+    for app in apps().await {
+        let w = world(&app).await;
+        let mgr = &w.cast.manager;
+        let d = create(&app, mgr, json!({ "projectId": w.project, "title": "One" })).await;
+        let foreign = app
+            .ok(
+                mgr,
+                "{ defects(first: 1) { pageInfo { endCursor } } }",
+                json!({}),
+            )
+            .await["defects"]["pageInfo"]["endCursor"]
+            .clone();
+        assert_eq!(
+            app.code(Some(&mgr.token), FEED, json!({ "after": foreign }))
+                .await,
+            "BAD_USER_INPUT",
+            "[{}]",
+            app.backend
+        );
+        let of_defect = "query($id: ID!, $a: String) { defect(id: $id) { activity(after: $a) { totalCount } } }";
+        assert_eq!(
+            app.code(
+                Some(&mgr.token),
+                of_defect,
+                json!({ "id": d["id"], "a": foreign })
+            )
+            .await,
+            "BAD_USER_INPUT"
+        );
+        // An event's own cursor works in both.
+        let cursor =
+            app.ok(mgr, FEED, json!({})).await["activity"]["pageInfo"]["endCursor"].clone();
+        app.ok(mgr, FEED, json!({ "after": cursor })).await;
+        app.ok(mgr, of_defect, json!({ "id": d["id"], "a": cursor }))
+            .await;
+    }
+}

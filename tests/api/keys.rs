@@ -2,6 +2,8 @@
 //! transaction (concurrent creates, refused creates), `Defect.key`, `defectByKey`,
 //! search by key or number, `orderBy: NUMBER`, the code's rules, and the migration that
 //! numbers existing defects and gives existing projects a code.
+mod bounds;
+
 use defect_control::entities::{defect_numbers, defects, enums::Role, projects};
 use futures_util::future::join_all;
 use migration::{Migrator, MigratorTrait};

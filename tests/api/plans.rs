@@ -3,6 +3,9 @@
 //! project, edit rights), the `planId` filter, the CSV's plan columns, and deletePlan
 //! refused while defects are pinned. Refusals assert the code and an unchanged database
 //! and store.
+mod links;
+mod pins;
+
 use axum::http::{Request, StatusCode};
 use chrono::Utc;
 use defect_control::{

@@ -3,6 +3,7 @@
 //! project and date filters, engineers and projects without defects, role limits and a
 //! statement count that does not grow with the data.
 mod access;
+mod check;
 mod exactness;
 
 use chrono::{Duration, NaiveDate, Utc};

@@ -1,6 +1,11 @@
 //! Live updates over `GET /graphql/ws` (graphql-transport-ws) on a real server: auth in
 //! `connection_init`, delivery after an HTTP commit, visibility re-checked at delivery,
 //! and resume with `after` without gap or duplicate.
+mod access;
+mod legacy;
+mod resume;
+mod soft_delete;
+
 use std::{
     net::SocketAddr,
     time::{Duration, Instant},
@@ -124,6 +129,26 @@ pub async fn subscribe(ws: &mut Ws, id: &str, vars: Value) {
     // No acknowledgement exists for `subscribe`: give the server time to take the
     // starting point before the test writes events.
     tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+/// Starts operation `id` with any document and waits, like [`subscribe`], for the
+/// server to take its starting point.
+async fn listen(ws: &mut Ws, id: &str, query: &str, vars: Value) {
+    send(
+        ws,
+        json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": vars } }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+/// Every event delivered until `quiet` passes without one.
+async fn drain(ws: &mut Ws, quiet: Duration) -> Vec<Value> {
+    let mut got = Vec::new();
+    while let Some(e) = next_event(ws, quiet).await {
+        got.push(e);
+    }
+    got
 }
 
 /// The next delivered event, or `None` when nothing arrives within `wait`.

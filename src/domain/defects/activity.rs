@@ -17,7 +17,7 @@ use crate::{
         defects,
         enums::DefectEventKind,
     },
-    error::AppResult,
+    error::{AppError, AppResult},
 };
 
 #[derive(Default, Clone, Debug)]
@@ -71,6 +71,16 @@ pub fn cursor(e: &defect_events::Model) -> Cursor {
     Cursor(vec![json!(e.id)])
 }
 
+/// The event an `after` of `activity` or `defectEvents` stands for. An event's cursor is
+/// its id alone; a cursor of another list (a sort key, then a row id) is refused rather
+/// than read as an event id, which would resume at an unrelated place in the journal.
+pub fn after_id(c: &Cursor) -> AppResult<i32> {
+    if c.len() != 1 {
+        return Err(AppError::bad_input("after", "not a cursor of an event"));
+    }
+    c.id()
+}
+
 /// Events of the defects `viewer` can see.
 pub(super) fn visible(viewer: &Viewer) -> Select<defect_events::Entity> {
     let ids = queries::visible_to(viewer)
@@ -96,7 +106,7 @@ pub async fn of_defect(
     };
     let mut q = q;
     if let Some(c) = &args.after {
-        q = q.filter(Column::Id.gt(c.id()?));
+        q = q.filter(Column::Id.gt(after_id(c)?));
     }
     let rows = q
         .order_by_asc(Column::Id)
@@ -122,7 +132,7 @@ pub async fn list(
     };
     let mut q = q;
     if let Some(c) = &args.after {
-        q = q.filter(Column::Id.lt(c.id()?));
+        q = q.filter(Column::Id.lt(after_id(c)?));
     }
     let rows = q
         .order_by_desc(Column::Id)
@@ -130,4 +140,19 @@ pub async fn list(
         .all(db)
         .await?;
     Ok((Page::from_rows(rows, args, cursor), total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_takes_an_event_cursor_only() {
+        let c = Cursor::decode(&Cursor(vec![json!(42)]).encode()).unwrap();
+        assert_eq!(after_id(&c).unwrap(), 42);
+        // A defect list's cursor: a sort key, then the defect's id.
+        assert!(after_id(&Cursor(vec![json!("2026-01-10T08:00:00Z"), json!(42)])).is_err());
+        assert!(after_id(&Cursor(vec![])).is_err());
+        assert!(after_id(&Cursor(vec![json!("42")])).is_err());
+    }
 }

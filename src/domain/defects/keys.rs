@@ -18,6 +18,10 @@ pub const CODE_MIN: usize = 2;
 pub const CODE_MAX: usize = 10;
 /// Numbers are zero-padded to at least this many digits in a key.
 const PAD: usize = 3;
+/// The longest text `defectByKey` reads: a key is at most 20 characters (a 10-character
+/// code, `-`, 9 digits); the rest is room for the spaces around a pasted one. Longer text
+/// is refused before it is trimmed or parsed.
+pub const KEY_MAX_CHARS: usize = 64;
 
 /// A project code as given: trimmed, 2–10 letters or digits of any script (Cyrillic
 /// included). Returns the code and its unique, case-insensitive form.
@@ -98,6 +102,12 @@ pub async fn find(
     viewer: &Viewer,
     key: &str,
 ) -> AppResult<defects::Model> {
+    if key.chars().nth(KEY_MAX_CHARS).is_some() {
+        return Err(AppError::bad_input(
+            "key",
+            "too long for a defect key such as СК1-042",
+        ));
+    }
     let Some(Reference::Key(code, n)) = parse(key) else {
         return Err(AppError::bad_input(
             "key",

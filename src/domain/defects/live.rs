@@ -5,13 +5,20 @@
 //! behind, reads for itself ([`next`]) until it has caught up.
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Select,
+};
 
 use super::{activity::ActivityFilter, queries};
 use crate::{
     auth::Viewer,
     domain::{pagination::Cursor, projects::policy::sees_all_projects},
-    entities::{defect_events, defects, enums::Role, project_members, refresh_tokens, users},
+    entities::{
+        defect_events, defects,
+        enums::{DefectEventKind, Role},
+        project_members, refresh_tokens, users,
+    },
     error::{AppError, AppResult},
 };
 
@@ -42,7 +49,7 @@ pub async fn start(
             .ok_or_else(|| AppError::not_found("defect"))?;
     }
     if let Some(raw) = after {
-        return Cursor::decode(raw)?.id();
+        return super::activity::after_id(&Cursor::decode(raw)?);
     }
     newest(db).await
 }
@@ -59,21 +66,43 @@ pub async fn newest(db: &DatabaseConnection) -> AppResult<i32> {
     Ok(newest.unwrap_or(0))
 }
 
-/// The next events after `last` matching `filter` that `viewer` can see now, oldest
-/// first (one subscription catching up).
+/// The next events after `last` matching `filter` that `viewer` is delivered now (see
+/// [`delivered`]), oldest first (one subscription catching up).
 pub async fn next(
     db: &DatabaseConnection,
     viewer: &Viewer,
     filter: &ActivityFilter,
     last: i32,
 ) -> AppResult<Vec<defect_events::Model>> {
-    Ok(super::activity::visible(viewer)
+    Ok(delivered(viewer)
         .filter(filter.condition())
         .filter(defect_events::Column::Id.gt(last))
         .order_by_asc(defect_events::Column::Id)
         .limit(BATCH)
         .all(db)
         .await?)
+}
+
+/// The events a subscription delivers to `viewer`: those of the defects it can see
+/// (`activity::visible`), and the DELETED event of a deleted defect in its projects. A
+/// deleted defect is visible to nobody, so without that exception its own DELETED event
+/// would reach no one and a screen would keep showing it; the event says only that it
+/// went (its `defect` is null). [`Access::sees`] is the same rule for the live batches.
+fn delivered(viewer: &Viewer) -> Select<defect_events::Entity> {
+    let ids = |q: Select<defects::Entity>| q.select_only().column(defects::Column::Id).into_query();
+    let (live, deleted) = (
+        ids(queries::visible_to(viewer)),
+        ids(queries::deleted_visible_to(viewer)),
+    );
+    defect_events::Entity::find().filter(
+        Condition::any()
+            .add(defect_events::Column::DefectId.in_subquery(live))
+            .add(
+                Condition::all()
+                    .add(defect_events::Column::Kind.eq(DefectEventKind::Deleted))
+                    .add(defect_events::Column::DefectId.in_subquery(deleted)),
+            ),
+    )
 }
 
 /// Every event after `last`, oldest first, at most `limit` (the per-process reader;
@@ -109,8 +138,9 @@ pub struct Access {
     viewers: HashMap<Subscriber, Option<Role>>,
     /// (user, project) memberships of the checked users in the batch's projects.
     members: HashSet<(i32, i32)>,
-    /// The batch's defects that are live (not deleted, not purged), with their project.
-    defects: HashMap<i32, i32>,
+    /// The batch's defects (not purged): their project, and whether they are live (not
+    /// deleted).
+    defects: HashMap<i32, (i32, bool)>,
 }
 
 /// A subscriber's standing for one batch.
@@ -133,13 +163,17 @@ impl Access {
         }
     }
 
-    /// Whether a checked subscriber (`user_id` in `role`) sees the event's defect now:
-    /// it is live, and the role sees every project or the user is a member of the
-    /// defect's project (`queries::visible_to`).
+    /// Whether a checked subscriber (`user_id` in `role`) is delivered the event now: the
+    /// role sees every project or the user is a member of the defect's project, and the
+    /// defect is live (`queries::visible_to`) — or the event is the DELETED of a deleted
+    /// one (see [`delivered`]).
     pub fn sees(&self, user_id: i32, role: Role, event: &defect_events::Model) -> bool {
-        self.defects.get(&event.defect_id).is_some_and(|project| {
-            sees_all_projects(role) || self.members.contains(&(user_id, *project))
-        })
+        self.defects
+            .get(&event.defect_id)
+            .is_some_and(|&(project, live)| {
+                (live || event.kind == DefectEventKind::Deleted)
+                    && (sees_all_projects(role) || self.members.contains(&(user_id, project)))
+            })
     }
 }
 
@@ -159,14 +193,15 @@ pub async fn access(
         .select_only()
         .column(defects::Column::Id)
         .column(defects::Column::ProjectId)
+        .column(defects::Column::DeletedAt)
         .filter(defects::Column::Id.is_in(defect_ids))
-        .filter(defects::Column::DeletedAt.is_null())
-        .into_tuple::<(i32, i32)>()
+        .into_tuple::<(i32, i32, Option<chrono::DateTime<chrono::Utc>>)>()
         .all(db)
         .await?
         .into_iter()
+        .map(|(id, project, deleted_at)| (id, (project, deleted_at.is_none())))
         .collect();
-    let projects: HashSet<i32> = out.defects.values().copied().collect();
+    let projects: HashSet<i32> = out.defects.values().map(|&(p, _)| p).collect();
     for chunk in subscribers.chunks(CHUNK) {
         let sessions: HashSet<&str> = chunk.iter().map(|s| s.session.as_str()).collect();
         // A session is live while its refresh family has an unrevoked row of its user
@@ -216,4 +251,56 @@ pub async fn access(
         out.members.extend(rows);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(defect_id: i32, kind: DefectEventKind) -> defect_events::Model {
+        defect_events::Model {
+            id: 1,
+            defect_id,
+            project_id: 7,
+            actor_id: 1,
+            kind,
+            at: chrono::Utc::now(),
+            changes: "[]".into(),
+            comment_id: None,
+            status_change_id: None,
+            attachment_id: None,
+            attachment: None,
+        }
+    }
+
+    #[test]
+    fn a_deleted_defect_is_delivered_its_deleted_event_only_and_in_visible_projects_only() {
+        // Defect 1 is live, 2 deleted, both in project 7; 3 was purged (absent). User 10
+        // is a member of project 7, user 11 of none.
+        let access = Access {
+            viewers: HashMap::new(),
+            members: HashSet::from([(10, 7)]),
+            defects: HashMap::from([(1, (7, true)), (2, (7, false))]),
+        };
+        use DefectEventKind::{Commented, Deleted, Restored};
+        for (user, role, defect, kind, delivered) in [
+            (10, Role::Engineer, 1, Commented, true),
+            (11, Role::Engineer, 1, Commented, false),
+            (11, Role::Observer, 1, Commented, true),
+            (10, Role::Engineer, 2, Deleted, true),
+            (11, Role::Engineer, 2, Deleted, false),
+            (11, Role::Manager, 2, Deleted, true),
+            // Anything else of a deleted defect (written before the delete, read after).
+            (10, Role::Engineer, 2, Commented, false),
+            (11, Role::Admin, 2, Commented, false),
+            (11, Role::Admin, 2, Restored, false),
+            (11, Role::Admin, 3, Deleted, false),
+        ] {
+            assert_eq!(
+                access.sees(user, role, &event(defect, kind)),
+                delivered,
+                "{user} {role:?} {defect} {kind:?}"
+            );
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! defects created in that range ([`queries::aggregate`], narrowed by the same filter and
 //! visibility code as the defect list), which is also the reference the aggregate is
 //! tested against. Plus at most one plain query for the projects or engineers reported on.
+pub mod check;
 pub mod export;
 pub mod policy;
 pub mod queries;

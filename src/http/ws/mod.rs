@@ -12,6 +12,7 @@
 mod operations;
 
 use std::{
+    any::TypeId,
     collections::HashSet,
     sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -31,7 +32,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, header::AUTHORIZATION},
     response::Response as HttpResponse,
 };
-use futures_util::{SinkExt, StreamExt, sink};
+use futures_util::{SinkExt, StreamExt, sink, stream};
 use sea_orm::DatabaseConnection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -39,7 +40,10 @@ pub use self::operations::MAX_OPERATIONS;
 use self::operations::{Operations, counted, lock};
 use super::Http;
 use crate::{
-    auth::viewer::{Auth, resolve},
+    auth::{
+        tokens::Keys,
+        viewer::{Auth, BearerToken, from_token, resolve},
+    },
     graphql::{AppSchema, loaders},
     server::ConnectionSlot,
     state::AppState,
@@ -82,11 +86,13 @@ pub async fn upgrade(
 }
 
 /// The schema with a fresh set of loaders per operation, as over HTTP (without a cache
-/// for a subscription: see `loaders::Caching`).
+/// for a subscription: see `loaders::Caching`), and the viewer resolved again for each
+/// operation from the token of `connection_init`.
 #[derive(Clone)]
 struct WithLoaders {
     schema: AppSchema,
     db: DatabaseConnection,
+    keys: Arc<Keys>,
 }
 
 impl Executor for WithLoaders {
@@ -96,14 +102,32 @@ impl Executor for WithLoaders {
         async move { schema.execute(request).await }
     }
 
+    /// Every operation on the socket (query, mutation or subscription) gets the viewer
+    /// as a request over HTTP would: user, role, active flag and session read now, put in
+    /// the operation's data, which resolvers read before the socket's. The `Auth` kept
+    /// from `connection_init` would let a demoted, deactivated or logged-out user go on
+    /// acting with the rights it had when the socket opened.
     fn execute_stream(
         &self,
         request: Request,
         session_data: Option<std::sync::Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         let request = loaders::register_uncached(request, &self.db);
-        self.schema
-            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+        let session_data = session_data.unwrap_or_default();
+        let token = session_data
+            .get(&TypeId::of::<BearerToken>())
+            .and_then(|t| t.downcast_ref::<BearerToken>())
+            .cloned();
+        let (schema, db, keys) = (self.schema.clone(), self.db.clone(), self.keys.clone());
+        stream::once(async move {
+            let request = match token {
+                Some(token) => request.data(from_token(&db, &keys, &token).await),
+                None => request,
+            };
+            schema.execute_stream_with_session_data(request, session_data)
+        })
+        .flatten()
+        .boxed()
     }
 }
 
@@ -118,6 +142,7 @@ async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol) {
     let executor = WithLoaders {
         schema: http.schemas.full.clone(),
         db: state.db.clone(),
+        keys: state.keys.clone(),
     };
     let to_forwarder = sink::unfold(tx, |tx, msg: Message| async move {
         tx.send(msg)
@@ -143,6 +168,15 @@ async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol) {
                     let Some(msg) = msg else { break };
                     let msg = match msg {
                         Message::Close(Some(f)) if f.code == 1002 && f.reason == REFUSED => {
+                            close(FORBIDDEN, REFUSED)
+                        }
+                        // subscriptions-transport-ws: the library says `connection_error`
+                        // and ends without a close frame; the refusal closes with 4403 there
+                        // too (EVENTS.md), after the message that says why.
+                        Message::Text(t) if legacy_refusal(&t) => {
+                            if out.send(Message::Text(t)).await.is_err() {
+                                break;
+                            }
                             close(FORBIDDEN, REFUSED)
                         }
                         Message::Text(t) => match as_error(&t, &mut ended, &mut acked, ops) {
@@ -228,6 +262,14 @@ fn as_error(
         lock(ops).finished(id);
     }
     Rewrite::Keep
+}
+
+/// Whether `text` is the legacy protocol's `connection_error` for a refused
+/// `connection_init` (the library writes the type first, as for `complete`).
+fn legacy_refusal(text: &str) -> bool {
+    text.starts_with(r#"{"type":"connection_error","#)
+        && serde_json::from_str::<serde_json::Value>(text)
+            .is_ok_and(|v| v["payload"]["message"] == REFUSED)
 }
 
 /// How the library's `complete` begins (both protocols).
