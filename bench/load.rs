@@ -211,3 +211,15 @@ pub fn cpu_seconds(pid: &str) -> Option<f64> {
     let stime: f64 = fields.get(12)?.parse().ok()?;
     Some((utime + stime) / 100.0)
 }
+
+/// The allocator settings of the Docker image (Dockerfile `ENV`), so the bench measures
+/// the server as it runs in production; a value already in the bench's environment wins
+/// (to compare settings). `MIMALLOC_PURGE_DELAY=0`: freed memory goes back to the OS at
+/// once instead of after mimalloc's 1 s (10 s for arenas) delay, which in practice
+/// waited for the next allocation on the same thread, i.e. forever on an idle server.
+pub fn image_env() -> Vec<(&'static str, String)> {
+    [("MIMALLOC_ALLOW_THP", "0"), ("MIMALLOC_PURGE_DELAY", "0")]
+        .into_iter()
+        .map(|(k, v)| (k, std::env::var(k).unwrap_or_else(|_| v.to_owned())))
+        .collect()
+}

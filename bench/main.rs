@@ -252,6 +252,7 @@ async fn run(
     let started = Instant::now();
     let mut child = tokio::process::Command::new(server)
         .arg("serve")
+        .envs(load::image_env())
         .env("DATABASE_URL", database_url)
         .env("BIND_ADDR", bind)
         .env("JWT_SECRET", "bench-secret-bench-secret-bench-secret!")

@@ -53,6 +53,7 @@ struct Instance {
 async fn start(server: &str, database_url: &str, bind: &str) -> Result<Instance, BoxError> {
     let child = tokio::process::Command::new(server)
         .arg("serve")
+        .envs(load::image_env())
         .env("DATABASE_URL", database_url)
         .env("BIND_ADDR", bind)
         .env("JWT_SECRET", "bench-secret-bench-secret-bench-secret!")
