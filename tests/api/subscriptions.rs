@@ -180,6 +180,76 @@ async fn comment_over_http(addr: SocketAddr, actor: &Actor, defect: &Value, body
     assert!(text.contains("\"addComment\""), "{text}");
 }
 
+/// Errors on a socket come in the language of the upgrade request's `Accept-Language`,
+/// as over HTTP, with the same code.
+#[tokio::test]
+async fn errors_on_a_socket_follow_the_upgrade_requests_language() {
+    for app in apps().await {
+        let (addr, _stop) = serve(&app).await;
+        let mgr = app
+            .actor(defect_control::entities::enums::Role::Manager)
+            .await;
+        let mut answers = Vec::new();
+        for lang in ["ru", "en"] {
+            let mut req = format!("ws://{addr}/graphql/ws")
+                .into_client_request()
+                .unwrap();
+            req.headers_mut().insert(
+                "sec-websocket-protocol",
+                "graphql-transport-ws".parse().unwrap(),
+            );
+            req.headers_mut()
+                .insert("accept-language", lang.parse().unwrap());
+            let (mut ws, _) = connect_async(req).await.unwrap();
+            send(
+                &mut ws,
+                json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", mgr.token) } }),
+            )
+            .await;
+            match recv(&mut ws, Duration::from_secs(5)).await {
+                Got::Json(v) => assert_eq!(v["type"], "connection_ack", "{v}"),
+                other => panic!("no ack: {other:?}"),
+            }
+            send(
+                &mut ws,
+                json!({ "id": "q", "type": "subscribe", "payload": { "query": "{ defectByKey(key: \"nope\") { id } }" } }),
+            )
+            .await;
+            match recv(&mut ws, Duration::from_secs(5)).await {
+                // `next` with errors, or `error` (its payload is the list of errors).
+                Got::Json(v) => answers.push(match v["type"].as_str() {
+                    Some("error") => v["payload"][0].clone(),
+                    _ => v["payload"]["errors"][0].clone(),
+                }),
+                other => panic!("[{}] no answer: {other:?}", app.backend),
+            }
+        }
+        let (ru, en) = (&answers[0], &answers[1]);
+        assert_eq!(
+            ru["extensions"]["code"], "BAD_USER_INPUT",
+            "[{}] {ru}",
+            app.backend
+        );
+        assert_eq!(
+            en["extensions"]["code"], "BAD_USER_INPUT",
+            "[{}] {en}",
+            app.backend
+        );
+        let ru_text = ru["message"].as_str().unwrap_or_default();
+        let en_text = en["message"].as_str().unwrap_or_default();
+        assert!(
+            en_text.contains("expected a defect key"),
+            "[{}] {en}",
+            app.backend
+        );
+        assert!(
+            ru_text.chars().any(|c| ('а'..='я').contains(&c)) && ru_text != en_text,
+            "[{}] {ru}",
+            app.backend
+        );
+    }
+}
+
 #[tokio::test]
 async fn connection_init_without_a_valid_token_is_closed_with_4403() {
     for app in apps().await {

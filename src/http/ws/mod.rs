@@ -74,12 +74,16 @@ pub async fn upgrade(
     protocol: GraphQLProtocol,
     ws: WebSocketUpgrade,
 ) -> HttpResponse {
+    // The socket is served in a task of its own, outside the request's language scope
+    // (a task-local): carry the negotiated language over, or every error on the socket
+    // would be English.
+    let lang = crate::i18n::current();
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| async move {
-            serve(socket, http, protocol).await;
+            crate::i18n::scope(lang, serve(socket, http, protocol)).await;
             // The socket counts under MAX_CONNECTIONS until it closes.
             drop(slot);
         })
