@@ -29,30 +29,64 @@ static PARSERS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
 /// the limit checks (measured: the parse alone was ~4 % of a list request's server CPU,
 /// plus a thread hand-off each way). Only texts that passed every check are kept, so a
 /// hit admits exactly what a parse would. Bounded: at most `CACHE_ENTRIES` documents of
-/// at most `CACHE_MAX_TEXT` bytes each; a stream of distinct documents only evicts
-/// (each still pays its own parse, as before the cache). Per process.
+/// at most `CACHE_MAX_TEXT` bytes each, and at most `CACHE_TEXT_BUDGET` bytes of text in
+/// all — a parsed document can be ~40× its text (`[1,1,1,…]`: each 2-byte item is a
+/// `Value`), so the budget, not the count, bounds the memory (~10 MiB at worst). A
+/// stream of distinct documents only evicts (each still pays its own parse). Per process.
 const CACHE_ENTRIES: usize = 256;
 const CACHE_MAX_TEXT: usize = 16 * 1024;
+const CACHE_TEXT_BUDGET: usize = 256 * 1024;
 
-#[derive(Clone)]
-struct Checked {
-    doc: ExecutableDocument,
-    introspection: bool,
-    has_mutation: bool,
+struct Cache {
+    lru: lru::LruCache<String, Arc<Admitted>>,
+    /// Bytes of the texts held (the keys).
+    text_bytes: usize,
 }
 
-static ADMITTED: LazyLock<Mutex<lru::LruCache<String, Arc<Checked>>>> = LazyLock::new(|| {
-    Mutex::new(lru::LruCache::new(
-        NonZeroUsize::new(CACHE_ENTRIES).expect("a positive size"),
-    ))
+impl Cache {
+    fn get(&mut self, text: &str) -> Option<Arc<Admitted>> {
+        self.lru.get(text).cloned()
+    }
+
+    fn put(&mut self, text: String, admitted: Admitted) {
+        let len = text.len();
+        if let Some((old, _)) = self.lru.push(text, Arc::new(admitted)) {
+            self.text_bytes -= old.len();
+        }
+        self.text_bytes += len;
+        while self.text_bytes > CACHE_TEXT_BUDGET {
+            let Some((old, _)) = self.lru.pop_lru() else {
+                break;
+            };
+            self.text_bytes -= old.len();
+        }
+    }
+
+    #[cfg(test)]
+    fn contains(&self, text: &str) -> bool {
+        self.lru.contains(text)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lru.len()
+    }
+}
+
+static ADMITTED: LazyLock<Mutex<Cache>> = LazyLock::new(|| {
+    Mutex::new(Cache {
+        lru: lru::LruCache::new(NonZeroUsize::new(CACHE_ENTRIES).expect("a positive size")),
+        text_bytes: 0,
+    })
 });
 
-fn cache() -> std::sync::MutexGuard<'static, lru::LruCache<String, Arc<Checked>>> {
+fn cache() -> std::sync::MutexGuard<'static, Cache> {
     // The critical sections only move entries; a panic inside one leaves a usable cache.
     ADMITTED.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What the transport needs to know about an admitted document, and the document.
+#[derive(Clone)]
 pub struct Admitted {
     /// Parsed and within the document limits; the executor takes it as it is.
     pub doc: ExecutableDocument,
@@ -65,18 +99,9 @@ pub struct Admitted {
 /// Checks the request's document and returns its parsed form, for the executor to run
 /// without parsing it again.
 pub async fn admit(request: &mut async_graphql::Request) -> Result<Admitted, ServerError> {
-    let hit = cache().get(request.query.as_str()).cloned();
-    if let Some(checked) = hit {
-        let Checked {
-            doc,
-            introspection,
-            has_mutation,
-        } = (*checked).clone();
-        return Ok(Admitted {
-            doc,
-            introspection,
-            has_mutation,
-        });
+    let hit = cache().get(&request.query);
+    if let Some(admitted) = hit {
+        return Ok((*admitted).clone());
     }
     limits::check_text(&request.query)?;
     let permit = PARSERS
@@ -99,7 +124,7 @@ pub async fn admit(request: &mut async_graphql::Request) -> Result<Admitted, Ser
         errors::internal()
     })?;
     let doc = parsed?;
-    let checked = Checked {
+    let admitted = Admitted {
         introspection: is_introspection(&doc),
         has_mutation: doc
             .operations
@@ -108,14 +133,10 @@ pub async fn admit(request: &mut async_graphql::Request) -> Result<Admitted, Ser
         doc,
     };
     if query.len() <= CACHE_MAX_TEXT {
-        cache().put(query.clone(), Arc::new(checked.clone()));
+        cache().put(query.clone(), admitted.clone());
     }
     request.query = query;
-    Ok(Admitted {
-        doc: checked.doc,
-        introspection: checked.introspection,
-        has_mutation: checked.has_mutation,
-    })
+    Ok(admitted)
 }
 
 fn is_introspection(doc: &ExecutableDocument) -> bool {
@@ -190,5 +211,13 @@ mod tests {
             assert!(cache().len() <= CACHE_ENTRIES);
         }
         assert!(cache().contains(format!("{{ a{}: __typename }}", CACHE_ENTRIES + 49).as_str()));
+
+        // Large texts are bounded by the byte budget, not only by the count.
+        let big = |i: usize| format!("{{ b{i}: __typename }}{}", " ".repeat(CACHE_MAX_TEXT - 40));
+        for i in 0..(CACHE_TEXT_BUDGET / CACHE_MAX_TEXT + 8) {
+            admit(&mut request(&big(i))).await.expect("admitted");
+            assert!(cache().text_bytes <= CACHE_TEXT_BUDGET);
+        }
+        assert!(cache().len() <= CACHE_TEXT_BUDGET / (CACHE_MAX_TEXT - 40) + 1);
     }
 }
