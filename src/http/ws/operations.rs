@@ -19,6 +19,12 @@ use super::close;
 pub const MAX_OPERATIONS: usize = 32;
 /// graphql-transport-ws: "Subscriber for <id> already exists".
 const DUPLICATE: u16 = 4409;
+/// graphql-transport-ws: "Invalid message".
+const INVALID: u16 = 4400;
+/// An operation id is the client's name for it; the library keeps it per running
+/// operation and writes it into every message of that operation, so a 256 KiB id would
+/// cost that much per delivered event. Real clients use counters or UUIDs.
+pub const MAX_ID: usize = 128;
 
 /// The operations a socket runs, by id. A `subscribe` counts from when it reaches the
 /// library; an operation stops counting when its `complete` or `error` goes out, or when
@@ -119,6 +125,10 @@ where
 /// What to answer instead of passing the client's message on, if anything.
 fn admit(bytes: &[u8], ops: &Mutex<Operations>) -> Option<Message> {
     match ClientMessage::from_bytes(bytes).ok()? {
+        ClientMessage::Start { id, .. } if id.len() > MAX_ID => Some(close(
+            INVALID,
+            &format!("Invalid message: an operation id is at most {MAX_ID} bytes"),
+        )),
         ClientMessage::Start { id, .. } => match lock(ops).subscribe(&id) {
             Admission::Run => None,
             Admission::Full => Some(Message::Text(too_many(&id).into())),
@@ -235,6 +245,24 @@ mod tests {
         match admit(sub("x", "subscribe").as_bytes(), &ops) {
             Some(Message::Close(Some(f))) => assert_eq!(f.code, DUPLICATE),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_operation_id_longer_than_max_id_closes_the_socket_before_anything_is_kept() {
+        let ops = Mutex::new(Operations::default());
+        let sub = |id: &str| {
+            serde_json::json!({ "id": id, "type": "subscribe", "payload": { "query": "{ me { id } }" } })
+                .to_string()
+        };
+        match admit(sub(&"i".repeat(256 * 1024 - 100)).as_bytes(), &ops) {
+            Some(Message::Close(Some(f))) => assert_eq!(f.code, INVALID),
+            other => panic!("{other:?}"),
+        }
+        assert!(admit(sub(&"i".repeat(MAX_ID)).as_bytes(), &ops).is_none());
+        // Nothing of the refused one counts: all the other places are still free.
+        for i in 1..MAX_OPERATIONS {
+            assert!(admit(sub(&i.to_string()).as_bytes(), &ops).is_none());
         }
     }
 }
