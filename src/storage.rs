@@ -210,10 +210,6 @@ impl LinkSigner {
         }
     }
 
-    fn mac(&self, id: i32, kind: FileKind, expires: u64) -> HmacSha256 {
-        self.mac_of(&format!("{id}:{}:{expires}", kind.segment()))
-    }
-
     fn mac_of(&self, subject: &str) -> HmacSha256 {
         let mut mac =
             <HmacSha256 as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
@@ -221,31 +217,46 @@ impl LinkSigner {
         mac
     }
 
+    /// Hex signature of `subject`.
+    fn sign(&self, subject: &str) -> String {
+        hex::encode(self.mac_of(subject).finalize().into_bytes())
+    }
+
+    /// Constant-time check of `sig` over `subject`, and of the expiry.
+    fn check(&self, subject: &str, expires: u64, sig: &str, now: u64) -> bool {
+        let Ok(sig) = hex::decode(sig) else {
+            return false;
+        };
+        expires >= now && self.mac_of(subject).verify_slice(&sig).is_ok()
+    }
+
+    /// What an attachment link signs: `id : kind : expiry`.
+    fn attachment_subject(id: i32, kind: FileKind, expires: u64) -> String {
+        format!("{id}:{}:{expires}", kind.segment())
+    }
+
     /// A plan's subject starts with `plan:`, an attachment's with its id: a signature
     /// for one never opens the other.
-    fn plan_mac(&self, id: i32, expires: u64) -> HmacSha256 {
-        self.mac_of(&format!("plan:{id}:{expires}"))
+    fn plan_subject(id: i32, expires: u64) -> String {
+        format!("plan:{id}:{expires}")
     }
 
     /// `/api/plans/{id}/file?exp=…&sig=…`
     pub fn plan_url(&self, id: i32, now: u64) -> String {
         let expires = now + LINK_TTL_SECS;
-        let sig = hex::encode(self.plan_mac(id, expires).finalize().into_bytes());
+        let sig = self.sign(&Self::plan_subject(id, expires));
         format!("/api/plans/{id}/file?exp={expires}&sig={sig}")
     }
 
     /// Constant-time check of a plan link's signature and expiry.
     pub fn verify_plan(&self, id: i32, expires: u64, sig: &str, now: u64) -> bool {
-        let Ok(sig) = hex::decode(sig) else {
-            return false;
-        };
-        expires >= now && self.plan_mac(id, expires).verify_slice(&sig).is_ok()
+        self.check(&Self::plan_subject(id, expires), expires, sig, now)
     }
 
     /// `/api/attachments/{id}/{file|thumbnail}?exp=…&sig=…`
     pub fn url(&self, id: i32, kind: FileKind, now: u64) -> String {
         let expires = now + LINK_TTL_SECS;
-        let sig = hex::encode(self.mac(id, kind, expires).finalize().into_bytes());
+        let sig = self.sign(&Self::attachment_subject(id, kind, expires));
         format!(
             "/api/attachments/{id}/{}?exp={expires}&sig={sig}",
             kind.segment()
@@ -254,10 +265,12 @@ impl LinkSigner {
 
     /// Constant-time check of a link's signature and expiry.
     pub fn verify(&self, id: i32, kind: FileKind, expires: u64, sig: &str, now: u64) -> bool {
-        let Ok(sig) = hex::decode(sig) else {
-            return false;
-        };
-        expires >= now && self.mac(id, kind, expires).verify_slice(&sig).is_ok()
+        self.check(
+            &Self::attachment_subject(id, kind, expires),
+            expires,
+            sig,
+            now,
+        )
     }
 }
 

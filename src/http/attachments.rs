@@ -63,6 +63,17 @@ pub async fn thumbnail(
         .into_response()
 }
 
+/// A download's access: a signed link (`exp` and `sig`: `Some`), or neither (`None`: the
+/// caller's token decides); one without the other is FORBIDDEN. An unreadable expiry is
+/// an expired one.
+pub(super) fn signed(q: &HashMap<String, String>) -> Result<Option<(u64, &str)>, AppError> {
+    match (q.get("exp"), q.get("sig")) {
+        (Some(exp), Some(sig)) => Ok(Some((exp.parse::<u64>().unwrap_or(0), sig.as_str()))),
+        (None, None) => Ok(None),
+        _ => Err(AppError::forbidden("the link is invalid or has expired")),
+    }
+}
+
 async fn serve(
     State(http): State<Http>,
     Path(raw_id): Path<String>,
@@ -72,14 +83,11 @@ async fn serve(
 ) -> Result<Response, AppError> {
     let state = &http.state;
     let id = crate::domain::validate::id("attachment", &raw_id)?;
-    let row = match (q.get("exp"), q.get("sig")) {
-        (Some(exp), Some(sig)) => {
-            // An unreadable expiry is an expired one.
-            let exp = exp.parse::<u64>().unwrap_or(0);
+    let row = match signed(&q)? {
+        Some((exp, sig)) => {
             attachments::open_signed(&state.db, &state.links, id, kind, exp, sig).await?
         }
-        (None, None) => attachments::get(&state.db, auth.viewer()?, id).await?.0,
-        _ => return Err(AppError::forbidden("the link is invalid or has expired")),
+        None => attachments::get(&state.db, auth.viewer()?, id).await?.0,
     };
     let (key, content_type, length) = match kind {
         FileKind::Original => (

@@ -42,14 +42,9 @@ async fn serve(
 ) -> Result<Response, AppError> {
     let state = &http.state;
     let id = crate::domain::validate::id("plan", raw_id)?;
-    let row = match (q.get("exp"), q.get("sig")) {
-        (Some(exp), Some(sig)) => {
-            // An unreadable expiry is an expired one.
-            let exp = exp.parse::<u64>().unwrap_or(0);
-            plans::open_signed(&state.db, &state.links, id, exp, sig).await?
-        }
-        (None, None) => plans::get(&state.db, auth.viewer()?, id).await?,
-        _ => return Err(AppError::forbidden("the link is invalid or has expired")),
+    let row = match super::attachments::signed(q)? {
+        Some((exp, sig)) => plans::open_signed(&state.db, &state.links, id, exp, sig).await?,
+        None => plans::get(&state.db, auth.viewer()?, id).await?,
     };
     send_stored(
         &state.storage,
