@@ -42,17 +42,8 @@ pub async fn upload(
         "you may attach files only to defects you authored or perform",
     )?;
     policy::refuse_final(&defect, "defectId", "uploads are not possible")?;
-    if file.bytes.len() as u64 > max_bytes {
-        return Err(AppError::PayloadTooLarge(format!(
-            "the file is larger than {max_bytes} bytes"
-        )));
-    }
-    if file.bytes.is_empty() {
-        return Err(AppError::bad_input("file", "is empty"));
-    }
-    let filename = files::sanitize_filename(&file.filename);
-    let bytes = Bytes::from(file.bytes);
-    let inspected = files::inspect_bounded(bytes.clone()).await?;
+    let (filename, bytes, inspected) =
+        files::accept(file, max_bytes, files::Thumbnail::Make).await?;
     // Generated keys: the user's filename never reaches the storage path.
     let key = format!("attachments/{}/{}", defect.id, random_token());
     let thumb_key = inspected

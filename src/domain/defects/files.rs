@@ -42,7 +42,7 @@ pub const DECODE_BUDGET_MIB: u32 = 256;
 static DECODE_BUDGET: Semaphore = Semaphore::const_new(DECODE_BUDGET_MIB as usize);
 
 /// [`inspect`] on the blocking pool, under the decoding memory budget.
-pub async fn inspect_bounded(bytes: Bytes) -> AppResult<Inspected> {
+pub async fn inspect_bounded(bytes: Bytes, thumbnail: Thumbnail) -> AppResult<Inspected> {
     let (_, format) = kind(&bytes)?;
     let permit = match format {
         Some(format) => {
@@ -65,7 +65,7 @@ pub async fn inspect_bounded(bytes: Bytes) -> AppResult<Inspected> {
     // The permit moves into the task: if the request is dropped (client gone), the
     // decode still runs to its end, and so must its reservation.
     tokio::task::spawn_blocking(move || {
-        let result = inspect(&bytes);
+        let result = inspect_for(&bytes, thumbnail);
         drop(permit);
         result
     })
@@ -94,9 +94,43 @@ fn reader(bytes: &[u8], format: ImageFormat) -> ImageReader<Cursor<&[u8]>> {
     r
 }
 
+/// Whether an image upload gets a thumbnail (attachments) or not (plans: the image is
+/// its own preview). The image is decoded either way: that is what finds a corrupt one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Thumbnail {
+    Make,
+    Skip,
+}
+
+/// An upload as received: checked for size and emptiness, then inspected (type by
+/// content, image limits) off the runtime threads. Returns the sanitised filename, the
+/// bytes to store and what they are. Shared by attachments and plans.
+pub async fn accept(
+    file: super::attachments::Upload,
+    max_bytes: u64,
+    thumbnail: Thumbnail,
+) -> AppResult<(String, Bytes, Inspected)> {
+    if file.bytes.len() as u64 > max_bytes {
+        return Err(AppError::PayloadTooLarge(format!(
+            "the file is larger than {max_bytes} bytes"
+        )));
+    }
+    if file.bytes.is_empty() {
+        return Err(AppError::bad_input("file", "is empty"));
+    }
+    let filename = sanitize_filename(&file.filename);
+    let bytes = Bytes::from(file.bytes);
+    let inspected = inspect_bounded(bytes.clone(), thumbnail).await?;
+    Ok((filename, bytes, inspected))
+}
+
 /// Decides whether the bytes are an accepted file and describes them. CPU-bound and,
 /// for images, memory-hungry: call [`inspect_bounded`] from async code.
 pub fn inspect(bytes: &[u8]) -> AppResult<Inspected> {
+    inspect_for(bytes, Thumbnail::Make)
+}
+
+fn inspect_for(bytes: &[u8], thumbnail: Thumbnail) -> AppResult<Inspected> {
     let sha256 = hex::encode(Sha256::digest(bytes));
     let size = bytes.len() as u64;
     let (content_type, format) = kind(bytes)?;
@@ -125,6 +159,16 @@ pub fn inspect(bytes: &[u8]) -> AppResult<Inspected> {
     let image = reader(bytes, format)
         .decode()
         .map_err(|e| image_error(&e))?;
+    if thumbnail == Thumbnail::Skip {
+        return Ok(Inspected {
+            content_type,
+            sha256,
+            size,
+            width: Some(width),
+            height: Some(height),
+            thumbnail: None,
+        });
+    }
     let thumb = image.thumbnail(THUMBNAIL_MAX, THUMBNAIL_MAX).to_rgb8();
     drop(image);
     let mut out = Cursor::new(Vec::new());

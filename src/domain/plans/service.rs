@@ -2,7 +2,6 @@
 //! consistent the way attachments do: the row is written only after its object is
 //! stored, an object whose row could not be written (or that the cap refused) is
 //! removed, and a deleted row's object goes with it.
-use bytes::Bytes;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait, sea_query::LockType,
@@ -34,17 +33,11 @@ pub struct NewPlan {
 
 /// A plan whose project the viewer can see, or NOT_FOUND.
 pub async fn get(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppResult<plans::Model> {
-    let row = plans::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::not_found("plan"))?;
-    projects::get(db, viewer, row.project_id)
-        .await
-        .map_err(|e| match e {
-            AppError::NotFound(_) => AppError::not_found("plan"),
-            other => other,
-        })?;
-    Ok(row)
+    let mut q = plans::Entity::find_by_id(id);
+    if let Some(ids) = crate::domain::projects::queries::visible_ids(viewer) {
+        q = q.filter(plans::Column::ProjectId.in_subquery(ids));
+    }
+    q.one(db).await?.ok_or_else(|| AppError::not_found("plan"))
 }
 
 /// Managers and admins: stores the file and its row. Same checks as an attachment's
@@ -74,18 +67,9 @@ pub async fn upload(
     if count(db, project.id).await? >= MAX_PER_PROJECT {
         return Err(full());
     }
-    let file = input.file;
-    if file.bytes.len() as u64 > max_bytes {
-        return Err(AppError::PayloadTooLarge(format!(
-            "the file is larger than {max_bytes} bytes"
-        )));
-    }
-    if file.bytes.is_empty() {
-        return Err(AppError::bad_input("file", "is empty"));
-    }
-    let filename = files::sanitize_filename(&file.filename);
-    let bytes = Bytes::from(file.bytes);
-    let inspected = files::inspect_bounded(bytes.clone()).await?;
+    // The image is its own preview: no thumbnail.
+    let (filename, bytes, inspected) =
+        files::accept(input.file, max_bytes, files::Thumbnail::Skip).await?;
     let key = format!("plans/{}/{}", project.id, random_token());
     storage.put(&key, bytes).await.map_err(AppError::internal)?;
     let row = plans::ActiveModel {
