@@ -256,17 +256,25 @@ async fn run(command: Command) -> Result<(), BoxError> {
             }
             let bind = config.bind_addr;
             // Folds the reports' past deadline rows into their counts (reports are exact
-            // without it; this keeps what they read bounded as days pass).
+            // without it; this keeps what they read bounded as days pass). Rows become
+            // past only when the date changes: once a day (at start, then within 10 min
+            // of midnight UTC), retried after a failure; the table lock is not taken
+            // every 10 minutes for nothing.
             let db = conn.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+                let mut done = None;
                 loop {
                     tick.tick().await;
                     let today = defect_control::time::today();
-                    if let Err(e) =
-                        defect_control::domain::reports::tally::compact(&db, today).await
-                    {
-                        tracing::warn!(error = %e, "compacting the report aggregate failed");
+                    if done == Some(today) {
+                        continue;
+                    }
+                    match defect_control::domain::reports::tally::compact(&db, today).await {
+                        Ok(_) => done = Some(today),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "compacting the report aggregate failed");
+                        }
                     }
                 }
             });

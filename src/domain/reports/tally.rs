@@ -482,6 +482,13 @@ pub async fn compact(db: &DatabaseConnection, today: NaiveDate) -> AppResult<u64
         .exec(&txn)
         .await?
         .rows_affected;
+    // Future rows whose defects all moved on (a deadline changed back and forth) hold
+    // nothing; without this they would stay until their day, which a far-future
+    // deadline never reaches.
+    deadlines::Entity::delete_many()
+        .filter(deadlines::Column::N.eq(0))
+        .exec(&txn)
+        .await?;
     txn.commit().await?;
     Ok(folded)
 }
