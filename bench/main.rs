@@ -206,13 +206,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
+/// The operator's `defect-control reports-check [--repair]` (`reports::check::run`),
+/// timed, on the bench database.
 async fn drift(database_url: &str, repair: bool) -> Result<(), Box<dyn std::error::Error>> {
-    use defect_control::domain::reports::tally;
     let conn = defect_control::db::connect(database_url, None).await?;
     defect_control::db::migrate(&conn).await?;
     let started = Instant::now();
-    let diffs = tally::drift(&conn, defect_control::time::today()).await?;
-    for d in &diffs {
+    let checked =
+        defect_control::domain::reports::check::run(&conn, defect_control::time::today(), repair)
+            .await?;
+    for d in &checked.drift {
         println!(
             "{}: maintained {}, recomputed {}",
             d.what, d.maintained, d.fresh
@@ -220,20 +223,16 @@ async fn drift(database_url: &str, repair: bool) -> Result<(), Box<dyn std::erro
     }
     println!(
         "report aggregate: {} difference(s) from a recomputation ({:.0} ms)",
-        diffs.len(),
+        checked.drift.len(),
         started.elapsed().as_secs_f64() * 1000.0
     );
-    if repair && !diffs.is_empty() {
-        tally::rebuild(&conn).await?;
-        let left = tally::drift(&conn, defect_control::time::today()).await?;
+    if let Some(left) = &checked.left {
         println!("repaired: {} difference(s) left", left.len());
-        if !left.is_empty() {
-            return Err("the aggregate still differs after the repair".into());
-        }
-        return Ok(());
     }
-    if diffs.is_empty() {
+    if checked.exact() {
         Ok(())
+    } else if repair {
+        Err("the aggregate still differs after the repair".into())
     } else {
         Err("the report aggregate drifted (run with --repair to rebuild it)".into())
     }
