@@ -47,7 +47,7 @@ pub(super) async fn prime_for_defects(
     rows: &[defects::Model],
 ) -> async_graphql::Result<()> {
     let ids: BTreeSet<i32> = rows.iter().filter_map(|d| d.plan_id).collect();
-    load_if::<PlanByIdLoader>(ctx, selects(ctx, primed::defect::LOCATION_PLAN), &ids).await?;
+    load_if::<PlanByIdLoader>(ctx, selects(ctx, primed::defect::LOCATION), &ids).await?;
     Ok(())
 }
 

@@ -22,13 +22,14 @@ pub mod defect {
     pub const ATTACHMENTS_UPLOADED_BY: &[&str] = &["attachments", "uploadedBy"];
     /// `key` reads the project's code.
     pub const KEY: &[&str] = &["key"];
-    pub const LOCATION_PLAN: &[&str] = &["location", "plan"];
+    /// `location` reads its plan whatever it selects of it (a pin without its plan is none).
+    pub const LOCATION: &[&str] = &["location"];
 
     /// Every path above, for the schema test.
     #[cfg(test)]
     pub const ALL: [&[&str]; 16] = [
         KEY,
-        LOCATION_PLAN,
+        LOCATION,
         PROJECT,
         PROJECT_MEMBERS,
         PROJECT_STAGES,
