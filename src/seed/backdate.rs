@@ -86,8 +86,14 @@ pub async fn spread(
         .filter(defects::Column::Id.eq(defect_id))
         .exec(&txn)
         .await?;
-    // The closing time moved: the reports' aggregate follows in the same transaction.
-    let after = defects::Entity::find_by_id(defect_id).one(&txn).await?;
+    // The closing time moved: the reports' aggregate follows in the same transaction
+    // (the row after the update is the row before with the three columns it set).
+    let after = before.clone().map(|mut d| {
+        d.created_at = created;
+        d.updated_at = last;
+        d.closed_at = closed;
+        d
+    });
     crate::domain::reports::tally::apply(&txn, before.as_ref(), after.as_ref()).await?;
     txn.commit().await?;
     Ok(())

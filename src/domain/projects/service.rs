@@ -197,11 +197,15 @@ async fn new_code(
         return Ok(next.unzip());
     }
     if project.code.is_some() {
+        // Deleted ones too: a restore would bring their keys back.
         let has_defects = defects::Entity::find()
+            .select_only()
+            .column(defects::Column::Id)
             .filter(defects::Column::ProjectId.eq(project.id))
-            .count(db)
+            .into_tuple::<i32>()
+            .one(db)
             .await?
-            > 0;
+            .is_some();
         if has_defects {
             return Err(AppError::bad_input(
                 "code",
