@@ -37,10 +37,6 @@ pub async fn screen_request_id(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// Error bodies that axum writes itself (405 for a wrong method, extractor rejections in
-/// plain text, an empty 413) get the contract's shape: `{"error":{"code","message"}}`
-/// on the REST shim, `{"errors":[{"message","extensions":{"code"}}]}` on `/graphql`.
-/// Responses that are already JSON pass untouched.
 /// Serves the request in the language its `Accept-Language` asks for (`crate::i18n`):
 /// every error message written while it runs is translated at the edge.
 pub async fn language(req: Request, next: Next) -> Response {
@@ -52,6 +48,10 @@ pub async fn language(req: Request, next: Next) -> Response {
     crate::i18n::scope(lang, next.run(req)).await
 }
 
+/// Error bodies that axum writes itself (405 for a wrong method, extractor rejections in
+/// plain text, an empty 413) get the contract's shape: `{"error":{"code","message"}}`
+/// on the REST shim, `{"errors":[{"message","extensions":{"code"}}]}` on `/graphql`.
+/// Responses that are already JSON pass untouched.
 pub async fn json_errors(req: Request, next: Next) -> Response {
     let graphql = req.uri().path().starts_with("/graphql");
     let method = req.method().clone();

@@ -60,7 +60,13 @@ impl Lang {
 
     /// A single tag (`ru`, `ru-RU`, `EN`), or `None` for another language or none.
     pub fn parse(tag: &str) -> Option<Lang> {
-        let id: LanguageIdentifier = tag.trim().parse().ok()?;
+        // A language tag is short (BCP 47: a few subtags of at most 8 characters); a
+        // `?lang=` of kilobytes is no language of ours, and is not worth parsing.
+        let tag = tag.trim();
+        if tag.len() > 35 {
+            return None;
+        }
+        let id: LanguageIdentifier = tag.parse().ok()?;
         Lang::ALL
             .into_iter()
             .find(|l| l.tag() == id.language.as_str())
@@ -74,17 +80,22 @@ impl Lang {
         let Some(header) = header.filter(|h| h.len() <= MAX_ACCEPT_LANGUAGE_BYTES) else {
             return Lang::En;
         };
+        // Parsed once per process, not per request.
+        static AVAILABLE: LazyLock<[LanguageIdentifier; 2]> =
+            LazyLock::new(|| Lang::ALL.map(Lang::id));
         let requested = fluent_langneg::accepted_languages::parse(header);
-        let available: Vec<LanguageIdentifier> = Lang::ALL.iter().map(|l| l.id()).collect();
-        let default = Lang::En.id();
         fluent_langneg::negotiate_languages(
             &requested,
-            &available,
-            Some(&default),
+            &*AVAILABLE,
+            Some(&AVAILABLE[0]), // English: `Lang::ALL` starts with it
             fluent_langneg::NegotiationStrategy::Lookup,
         )
         .first()
-        .and_then(|id| Lang::parse(&id.to_string()))
+        .and_then(|id| {
+            Lang::ALL
+                .into_iter()
+                .find(|l| l.tag() == id.language.as_str())
+        })
         .unwrap_or_default()
     }
 }
