@@ -28,7 +28,7 @@ use crate::{
     entities::{
         defects::{self, Column},
         enums::{DefectEventKind, DefectStatus, Priority, ProjectStatus, Role},
-        stages, users,
+        users,
     },
     error::{AppError, AppResult},
     time,
@@ -129,14 +129,13 @@ pub async fn count_rows(
 }
 
 async fn check_stage(db: &impl ConnectionTrait, project_id: i32, stage_id: i32) -> AppResult<()> {
-    let stage = stages::Entity::find_by_id(stage_id).one(db).await?;
-    match stage {
-        Some(s) if s.project_id == project_id => Ok(()),
-        _ => Err(AppError::bad_input(
-            "stageId",
-            "the stage does not belong to the defect's project",
-        )),
-    }
+    crate::domain::projects::stages::check_stage(
+        db,
+        project_id,
+        stage_id,
+        "the stage does not belong to the defect's project",
+    )
+    .await
 }
 
 async fn check_performer(

@@ -14,7 +14,7 @@ use crate::{
         projects::service as projects,
         require, validate,
     },
-    entities::{defects, plans, projects as project_rows, stages},
+    entities::{defects, plans, projects as project_rows},
     error::{AppError, AppResult},
     storage::{LinkSigner, Storage},
     time,
@@ -53,15 +53,13 @@ pub async fn upload(
     projects::require_manage(viewer)?;
     let title = validate::title("title", &input.title, TITLE_MAX)?;
     if let Some(stage) = input.stage_id {
-        match stages::Entity::find_by_id(stage).one(db).await? {
-            Some(s) if s.project_id == project.id => {}
-            _ => {
-                return Err(AppError::bad_input(
-                    "stageId",
-                    "the stage does not belong to the project",
-                ));
-            }
-        }
+        crate::domain::projects::stages::check_stage(
+            db,
+            project.id,
+            stage,
+            "the stage does not belong to the project",
+        )
+        .await?;
     }
     // Early, so a full project costs no storage write; `insert_within_cap` decides.
     if count(db, project.id).await? >= MAX_PER_PROJECT {

@@ -1,8 +1,8 @@
 //! Use cases for the stages of a project.
 use chrono::NaiveDate;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
     sea_query::{Expr, Func},
 };
 
@@ -159,4 +159,18 @@ pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppRes
     stages::Entity::delete_by_id(stage.id).exec(&txn).await?;
     txn.commit().await?;
     Ok(stage.id)
+}
+
+/// BAD_USER_INPUT naming `stageId` (with `message`) unless the stage exists and belongs
+/// to the project; shared by defects and plans.
+pub async fn check_stage(
+    db: &impl ConnectionTrait,
+    project_id: i32,
+    stage_id: i32,
+    message: &'static str,
+) -> AppResult<()> {
+    match stages::Entity::find_by_id(stage_id).one(db).await? {
+        Some(s) if s.project_id == project_id => Ok(()),
+        _ => Err(AppError::bad_input("stageId", message)),
+    }
 }
