@@ -683,3 +683,65 @@ async fn parallel_uploads_never_pass_the_per_project_cap() {
         assert_eq!(objects(&app).await.len(), room);
     }
 }
+
+/// The bounds on what a plan upload and a pin carry: a 201-character title or label and
+/// a file over `MAX_UPLOAD_BYTES` are refused with their codes and change nothing.
+#[tokio::test]
+async fn over_long_titles_labels_and_oversized_files_are_refused() {
+    for app in crate::helpers::apps_with(|c| c.max_upload_bytes = 4096).await {
+        let s = site(&app).await;
+        let big = files::noisy_png(200, 200);
+        assert!(big.len() > 4096, "{}", big.len());
+        let before = app.snapshot().await;
+        let long_title = "x".repeat(201);
+        for (title, bytes, code) in [
+            (long_title.as_str(), files::png(10, 10), "BAD_USER_INPUT"),
+            ("Plan", big, "PAYLOAD_TOO_LARGE"),
+        ] {
+            let body = upload(&app, &s.manager, s.project, None, title, "a.png", &bytes).await;
+            assert_eq!(outcome(&body), code, "[{}] {body}", app.backend);
+        }
+        assert!(plan_rows(&app).await.is_empty());
+        assert!(objects(&app).await.is_empty(), "nothing stored");
+        assert_eq!(app.snapshot().await, before);
+
+        let body = upload(
+            &app,
+            &s.manager,
+            s.project,
+            None,
+            "L3",
+            "l3.png",
+            &files::png(40, 20),
+        )
+        .await;
+        let plan = body["data"]["uploadPlan"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let before = app.snapshot().await;
+        let pin = |label: String| json!({ "planId": plan, "x": 0.5, "y": 0.5, "label": label });
+        let got = app
+            .code(
+                Some(&s.manager.token),
+                CREATE,
+                json!({ "i": { "projectId": s.project.to_string(), "title": "Crack", "location": pin("x".repeat(201)) } }),
+            )
+            .await;
+        assert_eq!(got, "BAD_USER_INPUT", "[{}]", app.backend);
+        assert_eq!(app.snapshot().await, before);
+        let ok = app
+            .ok(
+                &s.manager,
+                CREATE,
+                json!({ "i": { "projectId": s.project.to_string(), "title": "Crack", "location": pin("x".repeat(200)) } }),
+            )
+            .await;
+        assert_eq!(
+            ok["createDefect"]["location"]["label"]
+                .as_str()
+                .map(str::len),
+            Some(200)
+        );
+    }
+}
