@@ -54,6 +54,16 @@ pub struct Key {
 }
 
 impl Key {
+    /// project, performer, status, priority: the key columns' order in both tables.
+    fn values(&self) -> [sea_orm::Value; 4] {
+        [
+            self.project_id.into(),
+            self.performer_id.into(),
+            self.status.into(),
+            self.priority.into(),
+        ]
+    }
+
     fn of(d: &defects::Model) -> Self {
         Key {
             project_id: d.project_id,
@@ -147,96 +157,68 @@ const CHUNK: usize = 500;
 
 /// Adds `t` to the tables: deadlines first, then counts, keys sorted (see the module doc).
 async fn write(db: &impl ConnectionTrait, t: &Tallies) -> AppResult<()> {
-    let deadline_rows: Vec<_> = t.deadlines.iter().collect();
-    for chunk in deadline_rows.chunks(CHUNK) {
+    use counts::Column as C;
+    use deadlines::Column as D;
+    let deadline_rows = t.deadlines.iter().map(|((day, k), n)| {
+        let mut row = vec![sea_orm::Value::from(*day)];
+        row.extend(k.values());
+        row.push((*n).into());
+        row
+    });
+    upsert_sums::<deadlines::Entity>(
+        db,
+        &[
+            D::Deadline,
+            D::ProjectId,
+            D::PerformerId,
+            D::Status,
+            D::Priority,
+        ],
+        &[D::N],
+        deadline_rows.collect(),
+    )
+    .await?;
+    let count_rows = t.counts.iter().map(|(k, v)| {
+        let mut row = k.values().to_vec();
+        row.extend([v.n, v.late, v.closed_secs, v.closed_micros].map(sea_orm::Value::from));
+        row
+    });
+    upsert_sums::<counts::Entity>(
+        db,
+        &[C::ProjectId, C::PerformerId, C::Status, C::Priority],
+        &[C::N, C::Late, C::ClosedSecs, C::ClosedMicros],
+        count_rows.collect(),
+    )
+    .await
+}
+
+/// `INSERT (keys…, sums…) … ON CONFLICT (keys…) DO UPDATE SET s = <table>.s + excluded.s`
+/// for every summed column, `CHUNK` rows per statement, in the rows' order.
+async fn upsert_sums<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    keys: &[E::Column],
+    sums: &[E::Column],
+    rows: Vec<Vec<sea_orm::Value>>,
+) -> AppResult<()> {
+    let table = E::default().table_name();
+    for chunk in rows.chunks(CHUNK) {
         let mut q = Query::insert();
-        q.into_table(deadlines::Entity).columns([
-            deadlines::Column::Deadline,
-            deadlines::Column::ProjectId,
-            deadlines::Column::PerformerId,
-            deadlines::Column::Status,
-            deadlines::Column::Priority,
-            deadlines::Column::N,
-        ]);
-        for ((day, k), n) in chunk {
-            q.values([
-                (*day).into(),
-                k.project_id.into(),
-                k.performer_id.into(),
-                k.status.into(),
-                k.priority.into(),
-                (**n).into(),
-            ])
-            .map_err(AppError::internal)?;
+        q.into_table(E::default())
+            .columns(keys.iter().chain(sums).copied());
+        for row in chunk {
+            q.values(row.iter().cloned().map(Expr::from))
+                .map_err(AppError::internal)?;
         }
         q.on_conflict(
-            OnConflict::columns([
-                deadlines::Column::Deadline,
-                deadlines::Column::ProjectId,
-                deadlines::Column::PerformerId,
-                deadlines::Column::Status,
-                deadlines::Column::Priority,
-            ])
-            .value(
-                deadlines::Column::N,
-                Expr::cust("report_deadlines.n + excluded.n"),
-            )
-            .to_owned(),
-        );
-        db.execute(&q).await?;
-    }
-    let count_rows: Vec<_> = t.counts.iter().collect();
-    for chunk in count_rows.chunks(CHUNK) {
-        let mut q = Query::insert();
-        q.into_table(counts::Entity).columns([
-            counts::Column::ProjectId,
-            counts::Column::PerformerId,
-            counts::Column::Status,
-            counts::Column::Priority,
-            counts::Column::N,
-            counts::Column::Late,
-            counts::Column::ClosedSecs,
-            counts::Column::ClosedMicros,
-        ]);
-        for (k, v) in chunk {
-            q.values([
-                k.project_id.into(),
-                k.performer_id.into(),
-                k.status.into(),
-                k.priority.into(),
-                v.n.into(),
-                v.late.into(),
-                v.closed_secs.into(),
-                v.closed_micros.into(),
-            ])
-            .map_err(AppError::internal)?;
-        }
-        q.on_conflict(
-            OnConflict::columns([
-                counts::Column::ProjectId,
-                counts::Column::PerformerId,
-                counts::Column::Status,
-                counts::Column::Priority,
-            ])
-            .values([
-                (
-                    counts::Column::N,
-                    Expr::cust("report_counts.n + excluded.n"),
-                ),
-                (
-                    counts::Column::Late,
-                    Expr::cust("report_counts.late + excluded.late"),
-                ),
-                (
-                    counts::Column::ClosedSecs,
-                    Expr::cust("report_counts.closed_secs + excluded.closed_secs"),
-                ),
-                (
-                    counts::Column::ClosedMicros,
-                    Expr::cust("report_counts.closed_micros + excluded.closed_micros"),
-                ),
-            ])
-            .to_owned(),
+            OnConflict::columns(keys.iter().copied())
+                .values(sums.iter().map(|c| {
+                    let c_name = sea_orm::IdenStatic::as_str(c);
+                    (
+                        *c,
+                        Expr::cust(format!("{table}.{c_name} + excluded.{c_name}")),
+                    )
+                }))
+                .to_owned(),
         );
         db.execute(&q).await?;
     }
@@ -521,56 +503,48 @@ impl Effective {
     }
 }
 
+/// The tables as they are, in the shape of [`recompute_sql`]'s answer.
+const MAINTAINED_SQL: (&str, &str) = (
+    "SELECT project_id, performer_id, status, priority, n, late, closed_secs, closed_micros \
+     FROM report_counts",
+    "SELECT deadline, project_id, performer_id, status, priority, n FROM report_deadlines",
+);
+
 async fn load_maintained(db: &impl ConnectionTrait) -> AppResult<Tallies> {
-    let mut t = Tallies::default();
-    for r in counts::Entity::find().all(db).await? {
-        let key = Key {
-            project_id: r.project_id,
-            performer_id: r.performer_id,
-            status: r.status,
-            priority: r.priority,
-        };
-        t.counts.insert(
-            key,
-            Tally {
-                n: r.n,
-                late: r.late,
-                closed_secs: r.closed_secs,
-                closed_micros: r.closed_micros,
-            },
-        );
-    }
-    for r in deadlines::Entity::find().all(db).await? {
-        let key = Key {
-            project_id: r.project_id,
-            performer_id: r.performer_id,
-            status: r.status,
-            priority: r.priority,
-        };
-        t.deadlines.insert((r.deadline, key), r.n);
-    }
-    Ok(t)
+    load(db, MAINTAINED_SQL.0, MAINTAINED_SQL.1).await
 }
 
 async fn load_fresh(db: &impl ConnectionTrait) -> AppResult<Tallies> {
+    let (counts_sql, deadlines_sql) = recompute_sql(db.get_database_backend());
+    load(db, &counts_sql, &deadlines_sql).await
+}
+
+/// Reads count rows (key, n, late, closed_secs, closed_micros) and deadline rows
+/// (deadline, key, n) into tallies.
+async fn load(
+    db: &impl ConnectionTrait,
+    counts_sql: &str,
+    deadlines_sql: &str,
+) -> AppResult<Tallies> {
     let backend = db.get_database_backend();
-    let (counts_sql, deadlines_sql) = recompute_sql(backend);
+    let key = |r: &sea_orm::QueryResult| -> Result<Key, sea_orm::DbErr> {
+        Ok(Key {
+            project_id: r.try_get("", "project_id")?,
+            performer_id: r.try_get("", "performer_id")?,
+            status: r.try_get("", "status")?,
+            priority: r.try_get("", "priority")?,
+        })
+    };
     let mut t = Tallies::default();
     for r in db
         .query_all_raw(sea_orm::Statement::from_string(backend, counts_sql))
         .await?
     {
-        let key = Key {
-            project_id: r.try_get("", "project_id")?,
-            performer_id: r.try_get("", "performer_id")?,
-            status: r.try_get("", "status")?,
-            priority: r.try_get("", "priority")?,
-        };
         t.counts.insert(
-            key,
+            key(&r)?,
             Tally {
                 n: r.try_get("", "n")?,
-                late: 0,
+                late: r.try_get("", "late")?,
                 closed_secs: r.try_get("", "closed_secs")?,
                 closed_micros: r.try_get("", "closed_micros")?,
             },
@@ -580,14 +554,8 @@ async fn load_fresh(db: &impl ConnectionTrait) -> AppResult<Tallies> {
         .query_all_raw(sea_orm::Statement::from_string(backend, deadlines_sql))
         .await?
     {
-        let key = Key {
-            project_id: r.try_get("", "project_id")?,
-            performer_id: r.try_get("", "performer_id")?,
-            status: r.try_get("", "status")?,
-            priority: r.try_get("", "priority")?,
-        };
         t.deadlines
-            .insert((r.try_get("", "deadline")?, key), r.try_get("", "n")?);
+            .insert((r.try_get("", "deadline")?, key(&r)?), r.try_get("", "n")?);
     }
     Ok(t)
 }
