@@ -69,8 +69,20 @@ fn no_control(field: &str, value: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// An enum list used as `IN (...)`: each value once, so a list of any length costs at
-/// most as many SQL parameters as the enum has values.
+/// `column IN (values)` for a list of enum values from input: the one place every such
+/// filter is built (defects, reports, the journal), each value once, so a list of any
+/// length (70,000 entries of `kinds`, `status`, …) costs at most as many SQL parameters
+/// as the enum has values.
+pub fn one_of<C, T>(column: C, values: &[T]) -> sea_orm::sea_query::SimpleExpr
+where
+    C: sea_orm::sea_query::IntoColumnRef,
+    T: sea_orm::ActiveEnum + PartialEq + Copy,
+{
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    Expr::col(column).is_in(distinct(values).iter().map(|v| v.to_value()))
+}
+
+/// Each value once, in first-seen order.
 pub fn distinct<T: PartialEq + Copy>(values: &[T]) -> Vec<T> {
     let mut out: Vec<T> = Vec::new();
     for v in values {

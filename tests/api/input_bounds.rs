@@ -301,3 +301,39 @@ async fn a_70000_entry_status_list_is_deduplicated() {
         assert_eq!(res.status, 200, "[{}] {:?}", app.backend, res.body);
     }
 }
+
+/// Issue 19: `activity(filter: { kinds: [70,000 values] })` was INTERNAL (one SQL
+/// parameter per entry: over PostgreSQL's limit of 65,535, over SQLite's too). Every enum
+/// list goes through `validate::one_of`, which keeps each value once.
+#[tokio::test]
+async fn a_70000_entry_kinds_list_is_deduplicated() {
+    for app in crate::helpers::apps_with(|c| c.max_json_body_bytes = 4 << 20).await {
+        let manager = app.actor(Role::Manager).await;
+        let project = app.project(&manager, "Tower").await;
+        DefectBuilder::new(project.id, &manager, &manager)
+            .title("Crack")
+            .priority(Priority::Low)
+            .create(&app)
+            .await;
+        let kinds: Vec<&str> = ["CREATED", "COMMENTED", "UPDATED"]
+            .iter()
+            .cycle()
+            .take(70_000)
+            .copied()
+            .collect();
+        let body = app
+            .gql(
+                Some(&manager.token),
+                "query($f: ActivityFilter) { activity(filter: $f) { totalCount nodes { kind } } }",
+                json!({ "f": { "kinds": kinds } }),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "[{}] {body}", app.backend);
+        assert_eq!(
+            body["data"]["activity"]["totalCount"], 1,
+            "[{}] {body}",
+            app.backend
+        );
+        assert_eq!(body["data"]["activity"]["nodes"][0]["kind"], "CREATED");
+    }
+}

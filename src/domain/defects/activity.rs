@@ -43,7 +43,7 @@ impl ActivityFilter {
             c = c.add(Column::ActorId.eq(a));
         }
         if let Some(k) = &self.kinds {
-            c = c.add(Column::Kind.is_in(k.iter().copied()));
+            c = c.add(crate::domain::validate::one_of(Column::Kind, k));
         }
         if let Some(f) = self.from {
             c = c.add(Column::At.gte(f));

@@ -96,6 +96,7 @@ async fn insert_journalled(
 ) -> AppResult<attachments::Model> {
     let txn = db.begin().await?;
     let row = row.insert(&txn).await?;
+    journal::hold_live(&txn, defect.id).await?;
     let about = journal::About {
         attachment: Some(&row),
         ..Default::default()
@@ -166,13 +167,15 @@ pub async fn delete(
     )?;
     policy::refuse_final(&defect, "id", "its attachments are kept")?;
     let txn = db.begin().await?;
+    // The delete first (SQLite's write lock), then the defect held live, then the event.
+    attachments::Entity::delete_by_id(row.id).exec(&txn).await?;
+    journal::hold_live(&txn, defect.id).await?;
     let about = journal::About {
         attachment: Some(&row),
         ..Default::default()
     };
     let kind = DefectEventKind::AttachmentRemoved;
     journal::record(&txn, viewer.id, &defect, kind, &[], about).await?;
-    attachments::Entity::delete_by_id(row.id).exec(&txn).await?;
     txn.commit().await?;
     storage
         .delete_all(&object_keys(std::slice::from_ref(&row)))

@@ -36,6 +36,7 @@ pub async fn add(
     }
     .insert(&txn)
     .await?;
+    journal::hold_live(&txn, defect.id).await?;
     let about = journal::About {
         comment_id: Some(comment.id),
         ..Default::default()

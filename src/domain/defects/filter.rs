@@ -8,7 +8,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use crate::{
-    domain::{pagination::Cursor, search, validate::distinct},
+    domain::{pagination::Cursor, search, validate::one_of},
     entities::{
         defects::{self, Column},
         enums::{DefectStatus, Priority},
@@ -81,11 +81,10 @@ impl DefectFilter {
         }
         // Deduplicated: a 70,000-entry list must not become 70,000 SQL parameters.
         if !self.status.is_empty() {
-            c = c.add(Column::Status.is_in(distinct(&self.status).iter().map(|s| s.to_value())));
+            c = c.add(one_of(Column::Status, &self.status));
         }
         if !self.priority.is_empty() {
-            c = c
-                .add(Column::Priority.is_in(distinct(&self.priority).iter().map(|p| p.to_value())));
+            c = c.add(one_of(Column::Priority, &self.priority));
         }
         if let Some(t) = self.created_from {
             c = c.add(Column::CreatedAt.gte(t));

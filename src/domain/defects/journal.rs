@@ -2,7 +2,10 @@
 //! transaction. The field-level diff lives here once; every service calls [`record`]
 //! (directly, or through `versioned::write`, which diffs the row before and after).
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseBackend, Set, Statement};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QuerySelect, Set, Statement, sea_query::LockType,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -174,6 +177,30 @@ async fn order_and_notify(db: &impl ConnectionTrait) -> AppResult<()> {
 /// Appends one event for `defect` (its state after the change) in the caller's
 /// transaction. Call it as late as possible in the transaction: on PostgreSQL it holds
 /// the journal's order lock until the commit (see `order_and_notify`).
+/// For a write on a defect that updates no defect row (a comment, an attachment added or
+/// removed): after that write, and before its event, check in the same transaction that
+/// the defect is still live, holding its row until commit. Without it a comment read the
+/// defect as live, a soft delete committed, and the comment committed after it (3 of 5
+/// races in the issue 19 probe): an event on a deleted defect.
+///
+/// Call it after the transaction's first write: on SQLite that write took the database's
+/// one write lock, so this read sees every committed delete and none can follow until
+/// commit. On PostgreSQL `FOR SHARE` conflicts with the delete's row lock (an UPDATE,
+/// `FOR NO KEY UPDATE`): a delete in flight is waited for and then seen (READ COMMITTED
+/// reads the row again), and a later delete waits for this commit.
+pub async fn hold_live(txn: &impl ConnectionTrait, defect_id: i32) -> AppResult<()> {
+    defects::Entity::find_by_id(defect_id)
+        .select_only()
+        .column(defects::Column::Id)
+        .filter(defects::Column::DeletedAt.is_null())
+        .lock(LockType::Share)
+        .into_tuple::<i32>()
+        .one(txn)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| AppError::not_found("defect"))
+}
+
 pub async fn record(
     db: &impl ConnectionTrait,
     actor_id: i32,

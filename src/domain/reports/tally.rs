@@ -33,7 +33,7 @@ use sea_orm::{
 use super::queries::{Counts, Row, fold};
 use crate::{
     auth::Viewer,
-    domain::{defects::filter::DefectFilter, projects::queries::visible_ids, validate::distinct},
+    domain::{defects::filter::DefectFilter, projects::queries::visible_ids, validate::one_of},
     entities::{
         defects,
         enums::{DefectStatus, Priority},
@@ -365,15 +365,10 @@ pub async fn count(
     }
     if !status.is_empty() {
         // Deduplicated, as the row filter does: a 70,000-entry list is 5 parameters.
-        q.and_where(
-            Expr::col(counts::Column::Status).is_in(distinct(status).iter().map(|s| s.to_value())),
-        );
+        q.and_where(one_of(counts::Column::Status, status));
     }
     if !priority.is_empty() {
-        q.and_where(
-            Expr::col(counts::Column::Priority)
-                .is_in(distinct(priority).iter().map(|p| p.to_value())),
-        );
+        q.and_where(one_of(counts::Column::Priority, priority));
     }
     let n: i64 = match db.query_one(&q).await? {
         Some(row) => row.try_get("", "n")?,
