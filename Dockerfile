@@ -2,11 +2,13 @@
 #
 #   docker build -t defect-control:local .
 #   docker run --rm -p 8000:8000 -v defect-control-data:/data \
-#     -e JWT_SECRET='a-long-random-secret-of-32-chars-or-more' defect-control:local
+#     -e JWT_SECRET='a-long-random-secret-of-32-chars-or-more' \
+#     -e PUBLIC_URL=http://localhost:8000 defect-control:local
 #
 # Without other settings the container keeps SQLite and attachments in the /data volume;
 # docker-compose.yml runs it on PostgreSQL instead. JWT_SECRET is never part of the
-# image: APP_ENV=production makes the server refuse to start without it.
+# image: APP_ENV=production makes the server refuse to start without it, and without
+# PUBLIC_URL (the origin of signed links, never taken from a request's Host header).
 #
 # Needs BuildKit (Docker 23+ by default, or DOCKER_BUILDKIT=1 on 20.10) for the cache
 # mounts. There is no `# syntax=` line on purpose: the Dockerfile frontend built into

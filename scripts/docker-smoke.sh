@@ -158,7 +158,8 @@ echo "image size: $("$DOCKER" image inspect -f '{{.Size}}' "$IMAGE" | awk '{prin
 # ---- 1. docker run, SQLite in the /data volume ---------------------------------------
 run_sqlite() {
   "$DOCKER" run -d --name "$CONTAINER" --network host -v "$VOLUME:/data" --stop-timeout 30 \
-    -e JWT_SECRET -e BIND_ADDR="127.0.0.1:$SMOKE_PORT" "$IMAGE" >/dev/null
+    -e JWT_SECRET -e PUBLIC_URL="http://127.0.0.1:$SMOKE_PORT" \
+    -e BIND_ADDR="127.0.0.1:$SMOKE_PORT" "$IMAGE" >/dev/null
   wait_healthy "$CONTAINER"
 }
 step "sqlite: docker run (volume $VOLUME)"

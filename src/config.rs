@@ -42,6 +42,8 @@ pub struct Config {
     pub password_hash_queue: usize,
     /// Peers whose `Forwarded`/`X-Forwarded-For` headers name the real client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The one header those proxies write the client's address into (`TRUSTED_PROXY_HEADER`).
+    pub trusted_proxy_header: crate::auth::viewer::ProxyHeader,
     pub graphiql: bool,
     pub introspection: bool,
     /// The API's public origin (e.g. `https://defects.example.com`) for absolute
@@ -179,7 +181,22 @@ impl Config {
             .transpose()
             .map_err(|m| err("TRUSTED_PROXIES", m))?
             .unwrap_or_default();
+        let trusted_proxy_header = match val("TRUSTED_PROXY_HEADER") {
+            None => Default::default(),
+            Some(v) => crate::auth::viewer::ProxyHeader::parse(&v).ok_or_else(|| {
+                err(
+                    "TRUSTED_PROXY_HEADER",
+                    "x-forwarded-for or forwarded: the header your proxy appends",
+                )
+            })?,
+        };
         let public_url = val("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned());
+        if public_url.is_none() && matches!(app_env, AppEnv::Production) {
+            return Err(err(
+                "PUBLIC_URL",
+                "must be set when APP_ENV=production (signed links would take their origin from the request's Host header)",
+            ));
+        }
         if let Some(u) = &public_url
             && !(u.starts_with("http://") || u.starts_with("https://"))
         {
@@ -222,6 +239,7 @@ impl Config {
             password_hash_concurrency,
             password_hash_queue,
             trusted_proxies,
+            trusted_proxy_header,
             graphiql,
             introspection,
             public_url,
@@ -355,6 +373,7 @@ mod tests {
             ("MAX_CONNECTIONS", "0"),
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
             ("TRUSTED_PROXIES", "proxy.local"),
+            ("TRUSTED_PROXY_HEADER", "x-real-ip"),
             ("LOGIN_MAX_FAILURES_PER_USER", "0"),
             ("LOGIN_LOCKOUT_SECS", "0"),
         ] {
@@ -365,11 +384,17 @@ mod tests {
     }
 
     #[test]
-    fn production_requires_a_jwt_secret() {
+    fn production_requires_a_jwt_secret_and_a_public_url() {
         let e = with(&[("APP_ENV", "production")]).unwrap_err();
         assert_eq!(e.key, "JWT_SECRET");
         let secret = "x".repeat(40);
-        assert!(with(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).is_ok());
+        let e = with(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).unwrap_err();
+        assert_eq!(
+            e.key, "PUBLIC_URL",
+            "links must not take their origin from Host"
+        );
+        let url = ("PUBLIC_URL", "https://defects.example.com");
+        assert!(with(&[("APP_ENV", "production"), ("JWT_SECRET", &secret), url]).is_ok());
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod m20261130_000202_defect_events;
 mod m20261130_000401_report_tallies;
 mod m20261130_000601_defect_keys;
 mod m20261130_000602_plans;
+mod m20261207_000101_login_attempts_pending;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000401_report_tallies::Migration),
             Box::new(m20261130_000601_defect_keys::Migration),
             Box::new(m20261130_000602_plans::Migration),
+            Box::new(m20261207_000101_login_attempts_pending::Migration),
         ]
     }
 }

@@ -8,7 +8,7 @@ use sea_orm::{
 
 use crate::{
     auth::{
-        password::{self, HashPool},
+        password::{self, HashPool, Lane},
         throttle::LoginThrottle,
         tokens::{self, Keys},
     },
@@ -87,13 +87,17 @@ pub async fn login(
     validate_credentials(username, password)?;
     let db = sessions.db;
     let reservation = guard.throttle.reserve(db, username, client).await?;
-    let checked = check_password(db, guard.hasher, username, password).await;
+    let first = reservation.first_from_here();
+    let checked = check_password(db, guard.hasher, username, password, first).await;
     match checked {
         Ok(Some(user)) => {
             guard.throttle.succeeded(db, reservation).await?;
             issue(sessions, user, tokens::random_token()).await
         }
-        Ok(None) => Err(bad_credentials()),
+        Ok(None) => {
+            guard.throttle.failed(db, reservation).await?;
+            Err(bad_credentials())
+        }
         Err(e) => {
             // Not verified (overload, database trouble): the attempt was no failure.
             if let Err(refund) = guard.throttle.refund(db, reservation).await {
@@ -110,16 +114,19 @@ async fn check_password(
     hasher: &HashPool,
     username: &str,
     password: &str,
+    first_from_here: bool,
 ) -> AppResult<Option<users::Model>> {
     let user = users::Entity::find()
         .filter(users::Column::Username.eq(username))
         .one(db)
         .await?;
-    let hash = match &user {
-        Some(u) => u.password_hash.clone(),
-        None => password::dummy_hash(hasher).await?,
+    let (hash, lane) = match &user {
+        // A known user's first attempt from this address waits in the first lane.
+        Some(u) if first_from_here => (u.password_hash.clone(), Lane::First),
+        Some(u) => (u.password_hash.clone(), Lane::Other),
+        None => (password::dummy_hash(hasher).await?, Lane::Other),
     };
-    let ok = hasher.verify(hash, password.to_owned()).await?;
+    let ok = hasher.verify(hash, password.to_owned(), lane).await?;
     Ok(user.filter(|u| ok && u.is_active))
 }
 

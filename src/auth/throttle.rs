@@ -19,10 +19,17 @@
 //!
 //! Each key counts in a fixed window (`LOGIN_LOCKOUT_SECS`) that starts with its first
 //! attempt; a refused request answers `RATE_LIMITED` with the seconds left in the window.
+//!
+//! Only failures are limited, not attempts (API.md): a key also counts its `pending`
+//! attempts (reserved, still being verified), and an attempt is refused only when the
+//! key's *settled failures* (`attempts - pending`) reach the limit. One that is over the
+//! limit only because others are in flight waits for them to settle (polling with
+//! backoff, at most [`IN_FLIGHT_WAIT`]): twelve simultaneous correct logins of one user
+//! all get in, while a hundred simultaneous guesses still verify exactly the limit.
 //! `governor` and similar crates keep their state in memory, hence hand-written.
 use std::{
     sync::atomic::{AtomicU32, Ordering},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use sea_orm::{
@@ -38,6 +45,18 @@ use crate::{
 
 /// How many reservations pass between two sweeps of expired rows.
 const SWEEP_EVERY: u32 = 256;
+/// The longest an attempt waits for others in flight to settle: the hashing queue's own
+/// wait plus a verification.
+pub const IN_FLIGHT_WAIT: Duration = Duration::from_secs(6);
+
+/// What one reservation round found.
+enum Round {
+    Reserved(Reservation),
+    /// Settled failures reached a limit: the seconds left in that window.
+    Refused(i64),
+    /// Over a limit only because of attempts in flight.
+    Busy,
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -53,10 +72,20 @@ pub struct LoginThrottle {
 }
 
 /// Budget reserved for one attempt that is being verified.
-#[must_use = "a reservation is either kept (a failure) or settled with `succeeded`/`refund`"]
+#[must_use = "a reservation is settled with `failed`, `succeeded` or `refund`"]
 pub struct Reservation {
     pair: String,
     others: [String; 2],
+    /// No other attempt of this (address, username) in the current window.
+    first: bool,
+}
+
+impl Reservation {
+    /// Whether this is the first attempt of its (address, username) pair in the window
+    /// (the hashing pool serves a known user's first attempt first).
+    pub fn first_from_here(&self) -> bool {
+        self.first
+    }
 }
 
 fn normalize(username: &str) -> String {
@@ -88,14 +117,43 @@ impl LoginThrottle {
         }
     }
 
-    /// Spends one unit of every key's budget, or refuses (spending nothing) when any key
-    /// is exhausted.
+    /// Spends one unit of every key's budget, or refuses (spending nothing) when any key's
+    /// settled failures reached its limit. Over a limit only because of attempts in
+    /// flight, it waits for them (backoff from 25 ms to 400 ms, at most
+    /// [`IN_FLIGHT_WAIT`], then `RATE_LIMITED` with one second).
     pub async fn reserve(
         &self,
         db: &impl ConnectionTrait,
         username: &str,
         addr: &str,
     ) -> AppResult<Reservation> {
+        let deadline = Instant::now() + IN_FLIGHT_WAIT;
+        let mut pause = Duration::from_millis(25);
+        loop {
+            match self.round(db, username, addr).await? {
+                Round::Reserved(r) => return Ok(r),
+                Round::Refused(secs) => {
+                    return Err(AppError::RateLimited {
+                        retry_after: u64::try_from(secs).unwrap_or(1),
+                    });
+                }
+                Round::Busy if Instant::now() + pause > deadline => {
+                    return Err(AppError::RateLimited { retry_after: 1 });
+                }
+                Round::Busy => {
+                    tokio::time::sleep(pause).await;
+                    pause = Ord::min(pause * 2, Duration::from_millis(400));
+                }
+            }
+        }
+    }
+
+    async fn round(
+        &self,
+        db: &impl ConnectionTrait,
+        username: &str,
+        addr: &str,
+    ) -> AppResult<Round> {
         let now = i64::try_from(unix_now()).map_err(AppError::internal)?;
         let window = i64::try_from(self.limits.window.as_secs()).map_err(AppError::internal)?;
         self.sweep(db, now - window).await;
@@ -105,26 +163,27 @@ impl LoginThrottle {
         insert.into_table(login_attempts::Entity).columns([
             Column::Key,
             Column::Attempts,
+            Column::Pending,
             Column::WindowStart,
         ]);
         // Keys in one fixed order in every statement, so two upserts never wait on each
         // other's rows in opposite orders (no deadlock on PostgreSQL).
         for (key, _) in &keys {
             insert
-                .values([key.as_str().into(), 1.into(), now.into()])
+                .values([key.as_str().into(), 1.into(), 1.into(), now.into()])
                 .map_err(AppError::internal)?;
         }
+        let plus_one = |c: Column| {
+            Expr::case(stale.clone(), 1).finally(Expr::col((login_attempts::Entity, c)).add(1))
+        };
         insert
             .on_conflict(
                 OnConflict::column(Column::Key)
-                    .value(
-                        Column::Attempts,
-                        Expr::case(stale.clone(), 1)
-                            .finally(Expr::col((login_attempts::Entity, Column::Attempts)).add(1)),
-                    )
+                    .value(Column::Attempts, plus_one(Column::Attempts))
+                    .value(Column::Pending, plus_one(Column::Pending))
                     .value(
                         Column::WindowStart,
-                        Expr::case(stale, now)
+                        Expr::case(stale.clone(), now)
                             .finally(Expr::col((login_attempts::Entity, Column::WindowStart))),
                     )
                     .to_owned(),
@@ -132,53 +191,85 @@ impl LoginThrottle {
             .returning(Query::returning().columns([
                 Column::Key,
                 Column::Attempts,
+                Column::Pending,
                 Column::WindowStart,
             ]));
         let rows = db.query_all(&insert).await?;
         let mut retry_after: Option<i64> = None;
+        let mut busy = false;
+        let mut first = false;
         for row in rows {
             let key: String = row.try_get("", "key")?;
             let attempts: i32 = row.try_get("", "attempts")?;
+            let pending: i32 = row.try_get("", "pending")?;
             let start: i64 = row.try_get("", "window_start")?;
             let Some((_, slot)) = keys.iter().find(|(k, _)| *k == key) else {
                 continue;
             };
-            if i64::from(attempts) > i64::from(self.limit(*slot)) {
+            let limit = i64::from(self.limit(*slot));
+            if *slot == 2 {
+                first = attempts == 1;
+            }
+            let failures = i64::from(attempts) - i64::from(pending);
+            if failures >= limit {
                 let left = Ord::max(start + window - now, 1);
                 retry_after = Some(retry_after.map_or(left, |r| Ord::max(r, left)));
+            } else if i64::from(attempts) > limit {
+                busy = true;
             }
         }
         let [(a, _), (u, _), (ua, _)] = keys;
         let reservation = Reservation {
             pair: ua,
             others: [a, u],
+            first,
         };
-        if let Some(secs) = retry_after {
-            // A refused attempt is not verified, so it costs nothing: otherwise a stranger
-            // hammering from one address would drain the account's global budget.
+        if retry_after.is_some() || busy {
+            // Not verified, so it costs nothing: otherwise a stranger hammering from one
+            // address would drain the account's global budget.
             self.refund(db, reservation).await?;
-            return Err(AppError::RateLimited {
-                retry_after: u64::try_from(secs).unwrap_or(1),
+            return Ok(match retry_after {
+                Some(secs) => Round::Refused(secs),
+                None => Round::Busy,
             });
         }
-        Ok(reservation)
+        Ok(Round::Reserved(reservation))
+    }
+
+    /// The password was wrong: the attempt stays counted as a failure, no longer pending.
+    pub async fn failed(&self, db: &impl ConnectionTrait, r: Reservation) -> AppResult<()> {
+        let Reservation { pair, others, .. } = r;
+        let [a, u] = others;
+        settle(db, vec![a, u, pair], false).await
     }
 
     /// Gives the reservation back (the password was never verified, e.g. overload).
     pub async fn refund(&self, db: &impl ConnectionTrait, r: Reservation) -> AppResult<()> {
-        let Reservation { pair, others } = r;
+        let Reservation { pair, others, .. } = r;
         let [a, u] = others;
         // The order of `keys`: a, u, ua.
-        decrement(db, vec![a, u, pair]).await
+        settle(db, vec![a, u, pair], true).await
     }
 
-    /// The right password from this address: its (username, address) count starts over,
-    /// and the global keys get this attempt back. Earlier failures on the global keys
-    /// stay: a success must not hand an attacker a fresh budget for the account.
+    /// The right password from this address: its (username, address) failures start
+    /// over (the other attempts still in flight stay counted as such), and the global
+    /// keys get this attempt back. Earlier failures on the global keys stay: a success
+    /// must not hand an attacker a fresh budget for the account.
     pub async fn succeeded(&self, db: &impl ConnectionTrait, r: Reservation) -> AppResult<()> {
-        let Reservation { pair, others } = r;
-        login_attempts::Entity::delete_by_id(pair).exec(db).await?;
-        decrement(db, others.to_vec()).await
+        let Reservation { pair, others, .. } = r;
+        let pending = Expr::col((login_attempts::Entity, Column::Pending));
+        let others_in_flight: sea_orm::sea_query::SimpleExpr =
+            Expr::case(pending.clone().gt(0), pending.sub(1))
+                .finally(0)
+                .into();
+        // Both right-hand sides read the row as it was.
+        login_attempts::Entity::update_many()
+            .col_expr(Column::Attempts, others_in_flight.clone())
+            .col_expr(Column::Pending, others_in_flight)
+            .filter(Column::Key.eq(pair))
+            .exec(db)
+            .await?;
+        settle(db, others.to_vec(), true).await
     }
 
     /// Deletes rows whose window has passed, now and then (never in the way of a login).
@@ -200,30 +291,34 @@ impl LoginThrottle {
     }
 }
 
-/// Gives one unit back on each key. An upsert (not `UPDATE … WHERE key IN …`) so rows are
-/// locked in the same order as by `reserve`, whatever plan PostgreSQL picks: no deadlock.
-async fn decrement(db: &impl ConnectionTrait, keys: Vec<String>) -> AppResult<()> {
+/// Settles one pending attempt on each key, giving its unit back too when `give_back`
+/// (success, refund) and keeping it as a failure otherwise. An upsert (not `UPDATE …
+/// WHERE key IN …`) so rows are locked in the same order as by `reserve`, whatever plan
+/// PostgreSQL picks: no deadlock.
+async fn settle(db: &impl ConnectionTrait, keys: Vec<String>, give_back: bool) -> AppResult<()> {
     let now = i64::try_from(unix_now()).map_err(AppError::internal)?;
     let mut upsert = Query::insert();
     upsert.into_table(login_attempts::Entity).columns([
         Column::Key,
         Column::Attempts,
+        Column::Pending,
         Column::WindowStart,
     ]);
     for key in keys {
         upsert
-            .values([key.into(), 0.into(), now.into()])
+            .values([key.into(), 0.into(), 0.into(), now.into()])
             .map_err(AppError::internal)?;
     }
-    let current = Expr::col((login_attempts::Entity, Column::Attempts));
-    upsert.on_conflict(
-        OnConflict::column(Column::Key)
-            .value(
-                Column::Attempts,
-                Expr::case(current.clone().gt(0), current.sub(1)).finally(0),
-            )
-            .to_owned(),
-    );
+    let minus_one = |c: Column| {
+        let current = Expr::col((login_attempts::Entity, c));
+        Expr::case(current.clone().gt(0), current.sub(1)).finally(0)
+    };
+    let mut on_conflict = OnConflict::column(Column::Key);
+    on_conflict.value(Column::Pending, minus_one(Column::Pending));
+    if give_back {
+        on_conflict.value(Column::Attempts, minus_one(Column::Attempts));
+    }
+    upsert.on_conflict(on_conflict.to_owned());
     db.execute(&upsert).await?;
     Ok(())
 }
@@ -259,19 +354,23 @@ mod tests {
     async fn the_pair_budget_is_spent_then_refused() {
         let ((db, _dir), t) = (db().await, throttle(3, 100, 100));
         for _ in 0..3 {
-            let _failed = t.reserve(&db, "Ann", "1.1.1.1").await.unwrap();
+            let r = t.reserve(&db, "Ann", "1.1.1.1").await.unwrap();
+            t.failed(&db, r).await.unwrap();
         }
         assert!(refused(t.reserve(&db, "ann", "1.1.1.1").await));
         // The same account from elsewhere, and others from here, still get in.
-        let _ = t.reserve(&db, "ann", "2.2.2.2").await.unwrap();
-        let _ = t.reserve(&db, "bob", "1.1.1.1").await.unwrap();
+        let r = t.reserve(&db, "ann", "2.2.2.2").await.unwrap();
+        t.failed(&db, r).await.unwrap();
+        let r = t.reserve(&db, "bob", "1.1.1.1").await.unwrap();
+        t.failed(&db, r).await.unwrap();
     }
 
     #[tokio::test]
     async fn refused_attempts_do_not_drain_the_account_budget() {
         let ((db, _dir), t) = (db().await, throttle(2, 5, 1000));
         for _ in 0..2 {
-            let _ = t.reserve(&db, "ann", "6.6.6.6").await.unwrap();
+            let r = t.reserve(&db, "ann", "6.6.6.6").await.unwrap();
+            t.failed(&db, r).await.unwrap();
         }
         for _ in 0..50 {
             assert!(refused(t.reserve(&db, "ann", "6.6.6.6").await));
@@ -281,7 +380,8 @@ mod tests {
         t.succeeded(&db, r).await.unwrap();
         // Many addresses together reach the account's global limit.
         for i in 0..3 {
-            let _ = t.reserve(&db, "ann", &format!("8.8.8.{i}")).await.unwrap();
+            let r = t.reserve(&db, "ann", &format!("8.8.8.{i}")).await.unwrap();
+            t.failed(&db, r).await.unwrap();
         }
         assert!(refused(t.reserve(&db, "ann", "9.9.9.9").await));
     }
@@ -290,26 +390,30 @@ mod tests {
     async fn an_address_trying_many_accounts_is_refused() {
         let ((db, _dir), t) = (db().await, throttle(5, 100, 4));
         for i in 0..4 {
-            let _ = t
+            let r = t
                 .reserve(&db, &format!("user{i}"), "3.3.3.3")
                 .await
                 .unwrap();
+            t.failed(&db, r).await.unwrap();
         }
         assert!(refused(t.reserve(&db, "someone-new", "3.3.3.3").await));
-        let _ = t.reserve(&db, "someone-new", "4.4.4.4").await.unwrap();
+        let r = t.reserve(&db, "someone-new", "4.4.4.4").await.unwrap();
+        t.failed(&db, r).await.unwrap();
     }
 
     #[tokio::test]
     async fn success_and_refund_give_the_budget_back() {
         let ((db, _dir), t) = (db().await, throttle(2, 100, 100));
         let failed = t.reserve(&db, "ann", "x").await.unwrap();
-        drop(failed);
+        t.failed(&db, failed).await.unwrap();
         let ok = t.reserve(&db, "ann", "x").await.unwrap();
         t.succeeded(&db, ok).await.unwrap();
         let r = t.reserve(&db, "ann", "x").await.unwrap();
         t.refund(&db, r).await.unwrap();
-        let _ = t.reserve(&db, "ann", "x").await.unwrap();
-        let _ = t.reserve(&db, "ann", "x").await.unwrap();
+        for _ in 0..2 {
+            let r = t.reserve(&db, "ann", "x").await.unwrap();
+            t.failed(&db, r).await.unwrap();
+        }
         assert!(refused(t.reserve(&db, "ann", "x").await));
     }
 
@@ -317,7 +421,8 @@ mod tests {
     async fn the_window_expires() {
         let (db, _dir) = db().await;
         let t = throttle(1, 100, 100);
-        let _ = t.reserve(&db, "ann", "x").await.unwrap();
+        let r = t.reserve(&db, "ann", "x").await.unwrap();
+        t.failed(&db, r).await.unwrap();
         assert!(refused(t.reserve(&db, "ann", "x").await));
         // Age the window instead of sleeping through it.
         login_attempts::Entity::update_many()
@@ -325,6 +430,39 @@ mod tests {
             .exec(&db)
             .await
             .unwrap();
-        let _ = t.reserve(&db, "ann", "x").await.unwrap();
+        let r = t.reserve(&db, "ann", "x").await.unwrap();
+        t.failed(&db, r).await.unwrap();
+    }
+
+    /// Issue 19: twelve simultaneous correct logins of one user got 7 × 429 with no
+    /// failure recorded. Attempts in flight make a thirteenth wait, not fail; settled
+    /// failures still refuse at once.
+    #[tokio::test]
+    async fn attempts_in_flight_make_others_wait_and_only_failures_refuse() {
+        let ((db, _dir), t) = (db().await, throttle(2, 100, 100));
+        let (a, b) = (
+            t.reserve(&db, "ann", "x").await.unwrap(),
+            t.reserve(&db, "ann", "x").await.unwrap(),
+        );
+        // Both in flight: a third waits until one settles as a success.
+        let third = t.reserve(&db, "ann", "x");
+        let settle = async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            t.succeeded(&db, a).await.unwrap();
+        };
+        let (third, ()) = tokio::join!(third, settle);
+        t.succeeded(&db, third.expect("waited, then reserved"))
+            .await
+            .unwrap();
+        // `b` fails, then another failure: the settled failures reach the limit.
+        t.failed(&db, b).await.unwrap();
+        let c = t.reserve(&db, "ann", "x").await.unwrap();
+        t.failed(&db, c).await.unwrap();
+        let started = Instant::now();
+        assert!(refused(t.reserve(&db, "ann", "x").await));
+        assert!(
+            started.elapsed() < IN_FLIGHT_WAIT,
+            "refused at once, not after waiting"
+        );
     }
 }

@@ -50,24 +50,56 @@ impl Auth {
     }
 }
 
-/// The client's address for the login throttle.
+/// The client's address as the login budget keys it: an IPv4 address, or the /64 network
+/// of an IPv6 one (a single host is routinely given a whole /64, so keying by address
+/// would hand it 2^64 budgets).
 #[derive(Clone, Debug)]
 pub struct ClientAddr(pub String);
 
+/// Which header a `TRUSTED_PROXIES` peer writes the client's address into.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For`, appended to by each proxy (nginx's
+    /// `$proxy_add_x_forwarded_for`, HAProxy's `option forwardfor`, Traefik, Caddy,
+    /// cloud load balancers).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239), for a proxy configured to append it (HAProxy's
+    /// `option forwarded`, Envoy, nginx with an explicit `proxy_set_header Forwarded`).
+    Forwarded,
+}
+
+impl ProxyHeader {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Some(ProxyHeader::XForwardedFor),
+            "forwarded" => Some(ProxyHeader::Forwarded),
+            _ => None,
+        }
+    }
+}
+
 impl ClientAddr {
     /// The connection's peer, or — when the peer is one of `trusted` proxies — the
-    /// nearest address in `Forwarded` (preferred) or `X-Forwarded-For` that is not a
-    /// trusted proxy itself. Headers from any other peer are ignored: a client could
-    /// write anything there.
-    pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Self {
+    /// right-most address in the one header those proxies write (`header`) that is not a
+    /// trusted proxy itself. Only that header is read: the other one passes through a
+    /// proxy untouched, so a client could write anything there (the probe's spoof: a
+    /// client-written `Forwarded` won over nginx's appended `X-Forwarded-For`). Headers
+    /// from any other peer are ignored.
+    pub fn resolve(
+        peer: IpAddr,
+        headers: &HeaderMap,
+        trusted: &[IpNet],
+        header: ProxyHeader,
+    ) -> Self {
         let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
         if !is_trusted(&peer) {
-            return ClientAddr(peer.to_string());
+            return Self::of(peer);
         }
-        let mut chain = forwarded_for(headers);
-        if chain.is_empty() {
-            chain = x_forwarded_for(headers);
-        }
+        let chain = match header {
+            ProxyHeader::Forwarded => forwarded_for(headers),
+            ProxyHeader::XForwardedFor => x_forwarded_for(headers),
+        };
         // Read from the nearest hop back: each trusted proxy appended the address it saw.
         let mut client = peer;
         for hop in chain.iter().rev() {
@@ -77,7 +109,22 @@ impl ClientAddr {
                 break;
             }
         }
-        ClientAddr(client.to_string())
+        Self::of(client)
+    }
+
+    /// The budget key of an address: IPv4 as it is (an IPv4-mapped IPv6 address too),
+    /// IPv6 by its /64.
+    pub fn of(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(v4) => ClientAddr(v4.to_string()),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => ClientAddr(v4.to_string()),
+                None => {
+                    let net = ipnet::Ipv6Net::new(v6, 64).map(|n| n.trunc());
+                    ClientAddr(net.map_or_else(|_| v6.to_string(), |n| n.to_string()))
+                }
+            },
+        }
     }
 }
 
@@ -201,8 +248,17 @@ mod tests {
     }
 
     fn resolve(peer: &str, pairs: &[(&str, &str)], trusted: &[&str]) -> String {
+        resolve_with(peer, pairs, trusted, ProxyHeader::XForwardedFor)
+    }
+
+    fn resolve_with(
+        peer: &str,
+        pairs: &[(&str, &str)],
+        trusted: &[&str],
+        header: ProxyHeader,
+    ) -> String {
         let trusted: Vec<IpNet> = trusted.iter().map(|t| t.parse().unwrap()).collect();
-        ClientAddr::resolve(peer.parse().unwrap(), &headers(pairs), &trusted).0
+        ClientAddr::resolve(peer.parse().unwrap(), &headers(pairs), &trusted, header).0
     }
 
     #[test]
@@ -228,22 +284,67 @@ mod tests {
             ),
             "1.2.3.4"
         );
+        let fwd = ProxyHeader::Forwarded;
         assert_eq!(
-            resolve(
+            resolve_with(
                 "10.0.0.2",
                 &[(
                     "forwarded",
                     "for=6.6.6.6, for=\"[2001:db8::1]:4711\";proto=https"
                 )],
-                &t
+                &t,
+                fwd
             ),
-            "2001:db8::1"
+            "2001:db8::/64"
         );
         assert_eq!(
-            resolve("10.0.0.2", &[("forwarded", "for=unknown")], &t),
+            resolve_with("10.0.0.2", &[("forwarded", "for=unknown")], &t, fwd),
             "10.0.0.2",
             "an unknown hop stops the walk at the proxy"
         );
         assert_eq!(resolve("10.0.0.2", &[], &t), "10.0.0.2");
+    }
+
+    /// Issue 19: behind nginx's default setup (`X-Forwarded-For: $proxy_add_x_forwarded_for`)
+    /// a client-written `Forwarded` header won, so every guess got a fresh budget. Only
+    /// the header the proxy writes is read; the other is the client's word.
+    #[test]
+    fn a_header_the_proxy_does_not_write_is_ignored() {
+        let t = ["10.0.0.0/8"];
+        let spoof = [
+            ("forwarded", "for=203.0.113.99"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ];
+        assert_eq!(resolve("10.0.0.2", &spoof, &t), "198.51.100.7");
+        assert_eq!(
+            resolve_with("10.0.0.2", &spoof, &t, ProxyHeader::Forwarded),
+            "203.0.113.99"
+        );
+        // A client-written X-Forwarded-For alone (the proxy writes Forwarded): the proxy.
+        assert_eq!(
+            resolve_with(
+                "10.0.0.2",
+                &[("x-forwarded-for", "198.51.100.7")],
+                &t,
+                ProxyHeader::Forwarded
+            ),
+            "10.0.0.2"
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_budget_per_64_and_mapped_ipv4_is_ipv4() {
+        let a = resolve("2001:db8:1:2:aaaa::1", &[], &[]);
+        let b = resolve("2001:db8:1:2:ffff:1:2:3", &[], &[]);
+        assert_eq!(a, "2001:db8:1:2::/64");
+        assert_eq!(a, b);
+        assert_ne!(a, resolve("2001:db8:1:3::1", &[], &[]));
+        assert_eq!(resolve("::ffff:192.0.2.1", &[], &[]), "192.0.2.1");
+        assert_eq!(resolve("192.0.2.1", &[], &[]), "192.0.2.1");
+        assert_eq!(
+            ProxyHeader::parse(" Forwarded "),
+            Some(ProxyHeader::Forwarded)
+        );
+        assert_eq!(ProxyHeader::parse("x-real-ip"), None);
     }
 }

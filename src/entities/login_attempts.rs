@@ -6,7 +6,10 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub key: String,
+    /// Reserved attempts, settled failures included.
     pub attempts: i32,
+    /// Of those, attempts still being verified.
+    pub pending: i32,
     /// Unix seconds.
     pub window_start: i64,
 }

@@ -158,6 +158,7 @@ impl FromRequestParts<Http> for ClientAddr {
                 peer.ip(),
                 &parts.headers,
                 &http.state.config.trusted_proxies,
+                http.state.config.trusted_proxy_header,
             ),
             None => ClientAddr("unknown".into()),
         })

@@ -42,7 +42,7 @@ use super::Http;
 use crate::{
     auth::{
         tokens::Keys,
-        viewer::{Auth, BearerToken, from_token, resolve},
+        viewer::{Auth, BearerToken, ClientAddr, from_token, resolve},
     },
     graphql::{AppSchema, loaders},
     server::ConnectionSlot,
@@ -71,6 +71,7 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn upgrade(
     State(http): State<Http>,
     slot: Option<Extension<ConnectionSlot>>,
+    client: ClientAddr,
     protocol: GraphQLProtocol,
     ws: WebSocketUpgrade,
 ) -> HttpResponse {
@@ -83,7 +84,7 @@ pub async fn upgrade(
         .max_frame_size(MAX_MESSAGE)
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| async move {
-            crate::i18n::scope(lang, serve(socket, http, protocol)).await;
+            crate::i18n::scope(lang, serve(socket, http, protocol, client)).await;
             // The socket counts under MAX_CONNECTIONS until it closes.
             drop(slot);
         })
@@ -135,7 +136,7 @@ impl Executor for WithLoaders {
     }
 }
 
-async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol) {
+async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol, client: ClientAddr) {
     let (mut out, input) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Message>(16);
     let ops = Arc::new(Mutex::new(Operations::default()));
@@ -155,7 +156,7 @@ async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol) {
         Ok::<_, axum::Error>(tx)
     });
     let graphql = GraphQLWebSocket::new_with_pair(to_forwarder, input, executor, protocol)
-        .on_connection_init(move |payload| init(state, payload, expiry_tx))
+        .on_connection_init(move |payload| init(state, payload, expiry_tx, client))
         .serve();
     let forward = async move {
         let mut expiry = std::pin::pin!(expiry_after(expiry_rx));
@@ -301,6 +302,7 @@ async fn init(
     state: AppState,
     payload: serde_json::Value,
     expiry: oneshot::Sender<u64>,
+    client: ClientAddr,
 ) -> async_graphql::Result<Data> {
     let refused = || async_graphql::Error::new(REFUSED);
     let value = payload
@@ -328,5 +330,8 @@ async fn init(
     data.insert(auth);
     // Subscriptions re-check the token (user, role, session) before each delivery.
     data.insert(crate::auth::viewer::BearerToken(token.to_owned()));
+    // A `login` over the socket counts against the client's address budget (without it
+    // every socket's login shared one "unknown" key).
+    data.insert(client);
     Ok(data)
 }
