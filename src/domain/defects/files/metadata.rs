@@ -90,9 +90,57 @@ fn inflated_profile_size(data: &[u8]) -> u64 {
     total
 }
 
+/// What a progressive JPEG's decoder holds besides the bitmap: zune-jpeg (0.5) keeps
+/// every DCT coefficient of every component, two bytes each, until the last scan — up
+/// to twice the RGB bitmap for 4:4:4 sampling, more for CMYK. Counted at full resolution
+/// from the frame header (the worst case, whatever the sampling); 0 for a baseline JPEG,
+/// which is decoded a row of blocks at a time, and for other formats.
+pub(super) fn coefficient_bytes(bytes: &[u8], format: ImageFormat) -> u64 {
+    if format != ImageFormat::Jpeg {
+        return 0;
+    }
+    let mut rest = bytes.get(2..).unwrap_or_default();
+    loop {
+        // Markers may be preceded by fill bytes (0xFF).
+        let at = rest.iter().position(|&b| b != 0xFF).unwrap_or(rest.len());
+        let Some((&marker, after)) = rest.get(at..).and_then(<[u8]>::split_first) else {
+            return 0;
+        };
+        if at == 0 {
+            return 0; // not a marker: malformed, left to the decoder
+        }
+        if marker == 0x01 || (0xD0..=0xD8).contains(&marker) {
+            rest = after;
+            continue;
+        }
+        let Some(len) = after
+            .get(..2)
+            .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+        else {
+            return 0;
+        };
+        match (marker, after.get(2..len)) {
+            // Start of scan: the frame header, if any, has been seen already.
+            (0xDA, _) | (_, None) => return 0,
+            // SOF2, SOF6, SOF10, SOF14: progressive frames. Precision, height, width,
+            // components.
+            (0xC2 | 0xC6 | 0xCA | 0xCE, Some(frame)) if frame.len() >= 6 => {
+                let height = u64::from(u16::from_be_bytes([frame[1], frame[2]]));
+                let width = u64::from(u16::from_be_bytes([frame[3], frame[4]]));
+                let components = u64::from(frame[5]);
+                // Blocks of up to 16×16 pixels (an MCU), padded.
+                return width.next_multiple_of(16) * height.next_multiple_of(16) * components * 2;
+            }
+            _ => rest = after.get(len..).unwrap_or_default(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::{Cursor, Write};
+
+    use image::ImageDecoder;
 
     use super::*;
 
@@ -173,5 +221,60 @@ mod tests {
         // Cut inside the iCCP chunk: not a profile any decoder reads.
         assert_eq!(message(&png[..60]), None);
         assert_eq!(message(b"\x89PNG\r\n\x1a\n"), None);
+    }
+
+    /// SOI, an APP0 segment, a frame header of `sof` (8-bit, 100×50, `n` components),
+    /// a start of scan.
+    fn jpeg_head(sof: u8, n: u8) -> Vec<u8> {
+        let mut out = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0xAB, 0xCD, 0xFF, 0xFF, sof];
+        let frame = [
+            &[0, 8 + 3 * n, 8, 0, 50, 0, 100, n][..],
+            &[1, 0x11, 0].repeat(usize::from(n)),
+        ]
+        .concat();
+        out.extend(frame);
+        out.extend([0xFF, 0xDA, 0, 2]);
+        out
+    }
+
+    #[test]
+    fn progressive_jpegs_count_their_coefficients_and_baseline_ones_nothing() {
+        let jpeg = ImageFormat::Jpeg;
+        assert_eq!(
+            coefficient_bytes(&jpeg_head(0xC2, 3), jpeg),
+            112 * 64 * 3 * 2
+        );
+        assert_eq!(
+            coefficient_bytes(&jpeg_head(0xC2, 4), jpeg),
+            112 * 64 * 4 * 2
+        );
+        assert_eq!(coefficient_bytes(&jpeg_head(0xC0, 3), jpeg), 0);
+        assert_eq!(coefficient_bytes(&jpeg_head(0xC2, 3)[..12], jpeg), 0);
+        assert_eq!(coefficient_bytes(&jpeg_head(0xC2, 3), ImageFormat::Png), 0);
+        assert_eq!(coefficient_bytes(b"\xFF\xD8junk", jpeg), 0);
+        // A real file's segments (APP0, DQT, SOF0, DHT) before its scan: baseline, and
+        // the same file with its frame marked progressive.
+        let mut real = Cursor::new(Vec::new());
+        image::RgbImage::new(100, 30)
+            .write_to(&mut real, ImageFormat::Jpeg)
+            .unwrap();
+        let mut real = real.into_inner();
+        assert_eq!(coefficient_bytes(&real, jpeg), 0);
+        let sof = real.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        real[sof + 1] = 0xC2;
+        assert_eq!(coefficient_bytes(&real, jpeg), 112 * 32 * 3 * 2);
+    }
+
+    /// Defence in depth: the PNG decoder's own inflation of a profile is bounded by
+    /// `max_alloc` (the file's side allowance, not the image crate's 512 MiB default),
+    /// so a profile that slipped past [`check`] would be dropped after a few MiB.
+    #[test]
+    fn the_png_decoder_inflates_a_profile_no_further_than_its_max_alloc() {
+        let bomb = with_profile(64 * 1024 * 1024, 1);
+        let mut decoder = super::super::decoder(&bomb, ImageFormat::Png).unwrap();
+        assert_eq!(decoder.icc_profile().unwrap().map(|p| p.len()), None);
+        let ordinary = with_profile(3_000, 1);
+        let mut decoder = super::super::decoder(&ordinary, ImageFormat::Png).unwrap();
+        assert_eq!(decoder.icc_profile().unwrap().map(|p| p.len()), Some(3_000));
     }
 }

@@ -42,8 +42,9 @@ fn bad(message: &str) -> AppError {
 /// What image decoding may hold at once across all uploads, in MiB. Decoding needs the
 /// whole bitmap (a 49-megapixel PNG of a few KB is 147 MB of RGB), so concurrent uploads
 /// of such images would otherwise add up to gigabytes. Each decode reserves what it will
-/// hold first (the bitmap, from the header, and the decoder's own allocations, see
-/// [`side_alloc`]) and waits its turn; an image larger than the whole budget runs alone.
+/// hold first (the bitmap, from the header, a progressive JPEG's coefficients, and the
+/// decoder's own allocations, see [`side_alloc`]) and waits its turn; an image larger
+/// than the whole budget runs alone.
 /// Not a setting: it is sized for the 50 MP limit below.
 pub const DECODE_BUDGET_MIB: u32 = 256;
 static DECODE_BUDGET: Semaphore = Semaphore::const_new(DECODE_BUDGET_MIB as usize);
@@ -98,8 +99,11 @@ pub async fn inspect_bounded(bytes: Bytes, thumbnail: Thumbnail) -> AppResult<In
             let header = reserve(side_alloc(bytes.len())).await?;
             let probe = bytes.clone();
             let need = blocking(move || {
-                let need = decoder(&probe, format)
-                    .map(|d| d.total_bytes().saturating_add(side_alloc(probe.len())));
+                let need = decoder(&probe, format).map(|d| {
+                    d.total_bytes()
+                        .saturating_add(metadata::coefficient_bytes(&probe, format))
+                        .saturating_add(side_alloc(probe.len()))
+                });
                 drop(header);
                 need
             })
