@@ -21,7 +21,7 @@ use crate::error::AppResult;
 /// The largest colour profile a PNG may carry, inflated. Profiles of RGB and grey
 /// images (all a PNG can hold) are a few KB; the larger CMYK printing profiles cannot
 /// appear in a PNG.
-pub const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
+pub(super) const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
 
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 

@@ -12,7 +12,7 @@ use crate::error::{AppError, AppResult};
 
 mod metadata;
 
-pub use metadata::MAX_PROFILE_BYTES;
+use metadata::MAX_PROFILE_BYTES;
 
 /// Longest side of a thumbnail.
 pub const THUMBNAIL_MAX: u32 = 320;
