@@ -124,6 +124,7 @@ pdf-corrupt = the PDF is truncated or corrupt
 image-corrupt = the image is corrupt or truncated
 image-too-large = the image is too large (at most 50 megapixels, 20000 px a side)
 image-too-large-to-process = the image is too large to process
+image-profile-too-large = the image's colour profile is too large (at most 1 MiB)
 file-empty = is empty
 file-missing = no file was sent
 file-too-large = the file is larger than { $limit } bytes

@@ -256,6 +256,45 @@ async fn bad_files_get_a_coded_error_and_leave_nothing_behind() {
     }
 }
 
+/// The PNG decoder inflates a colour profile (`iCCP`) while it reads the header, up to
+/// its allocation limit. One that inflates past 1 MiB (here also 64 MiB of zeros in
+/// 64 KB) is refused before a decoder sees it; a profile of ordinary size is kept (the
+/// file is stored as sent).
+#[tokio::test]
+async fn a_colour_profile_over_1_mib_inflated_is_refused_and_stores_nothing() {
+    let bomb = files::png_with_profile(64 * 1024 * 1024);
+    let over = files::png_with_profile(1024 * 1024 + 1);
+    let ordinary = files::png_with_profile(1024 * 1024);
+    assert!(bomb.len() < 100 * 1024, "{} bytes", bomb.len());
+    let (apps, _media) = stores().await;
+    for app in apps {
+        let w = world(&app).await;
+        let d = new_defect(&app, &w.cast.manager, &w.project, "Profile").await;
+        for (name, bytes) in [("bomb.png", &bomb), ("over.png", &over)] {
+            let before = app.snapshot().await;
+            let body = upload(&app, &w.cast.manager, &d, name, bytes).await;
+            assert_eq!(
+                outcome(&body),
+                "BAD_USER_INPUT",
+                "[{}] {name}: {body}",
+                app.backend
+            );
+            assert_eq!(
+                body["errors"][0]["message"],
+                "file: the image's colour profile is too large (at most 1 MiB)"
+            );
+            assert_eq!(app.snapshot().await, before);
+            assert!(objects(&app).await.is_empty(), "{name} left objects behind");
+        }
+        let body = upload(&app, &w.cast.manager, &d, "profiled.png", &ordinary).await;
+        let a = &body["data"]["uploadAttachment"];
+        assert_eq!(a["width"], 8, "[{}] {body}", app.backend);
+        let stored = Sha256::digest(&ordinary);
+        assert_eq!(a["sha256"], hex::encode(stored), "stored as sent");
+        assert_eq!(app.count("attachments").await, 1);
+    }
+}
+
 #[tokio::test]
 async fn an_oversize_upload_is_payload_too_large_and_stores_nothing() {
     let limit = 64 * 1024;

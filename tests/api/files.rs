@@ -72,6 +72,27 @@ pub fn png_bomb() -> Vec<u8> {
     bytes
 }
 
+fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut out = u32::try_from(data.len()).unwrap().to_be_bytes().to_vec();
+    out.extend(kind);
+    out.extend(data);
+    out.extend(crc32(&[&kind[..], data].concat()).to_be_bytes());
+    out
+}
+
+/// An 8×8 PNG whose colour profile (`iCCP`) is `zeros` zero bytes, zlib-compressed:
+/// 512 MiB of them take about 520 KB. A colour-profile bomb when `zeros` is large.
+pub fn png_with_profile(zeros: u64) -> Vec<u8> {
+    use std::io::Read;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::copy(&mut std::io::repeat(0).take(zeros), &mut z).expect("compress");
+    let mut profile = b"ICC profile\0\0".to_vec();
+    profile.extend(z.finish().expect("compress"));
+    let plain = png(8, 8);
+    // The profile goes right after the signature (8 bytes) and IHDR (25 bytes).
+    [&plain[..33], &png_chunk(b"iCCP", &profile), &plain[33..]].concat()
+}
+
 /// `POST /graphql` as the GraphQL multipart request spec has it: operations, map, file.
 pub fn upload_request(
     token: Option<&str>,

@@ -259,7 +259,7 @@ async fn refused_uploads_store_nothing() {
             Vec<u8>,
             &'a str,
         );
-        let cases: [Case; 7] = [
+        let cases: [Case; 8] = [
             (
                 &s.engineer,
                 s.project,
@@ -322,6 +322,15 @@ async fn refused_uploads_store_nothing() {
                 "a.png",
                 png.clone(),
                 "NOT_FOUND",
+            ),
+            (
+                &s.manager,
+                s.project,
+                None,
+                "Plan",
+                "profile-bomb.png",
+                files::png_with_profile(64 * 1024 * 1024),
+                "BAD_USER_INPUT",
             ),
         ];
         let before = app.snapshot().await;

@@ -171,6 +171,45 @@ fn multipart(defect: &str, png: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+/// Logs in as the seeded manager and creates a defect to attach files to:
+/// (token, defect id).
+async fn attach_target(server: &Server) -> (String, String) {
+    let login = server
+        .json(
+            "/api/auth/login/",
+            None,
+            json!({ "username": "manager", "password": "manager12345" }),
+        )
+        .await;
+    let token = login["access"].as_str().expect("logged in").to_owned();
+    let created = server
+        .json(
+            "/graphql",
+            Some(&token),
+            json!({ "query": "mutation { createDefect(input: { projectId: \"1\", title: \"Bomb target\", priority: LOW }) { id } }" }),
+        )
+        .await;
+    let defect = created["data"]["createDefect"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned();
+    (token, defect)
+}
+
+/// `uploadAttachment` of one PNG on its own connection: (status, body).
+async fn upload_png(server: &Server, token: &str, defect: &str, png: &[u8]) -> (u16, Value) {
+    let (ctype, body) = multipart(defect, png);
+    let headers = vec![
+        ("Content-Type", ctype),
+        ("Authorization", format!("Bearer {token}")),
+    ];
+    let (status, body) = server
+        .call("POST", "/graphql", &headers, body)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice::<Value>(&body).unwrap())
+}
+
 /// Twelve concurrent uploads of a 7000×7000 PNG (49 MP, 147 MB as RGB, ~150 KB as a
 /// file) used to grow the server by 1.7 GB. Decoding now reserves its bitmap from a
 /// fixed budget, so the growth stays far below 600 MB; every upload still succeeds.
@@ -178,39 +217,10 @@ fn multipart(defect: &str, png: &[u8]) -> (String, Vec<u8>) {
 async fn twelve_concurrent_49_megapixel_uploads_stay_within_600_mb() {
     let run = async {
         let server = Server::start().await;
-        let login = server
-            .json(
-                "/api/auth/login/",
-                None,
-                json!({ "username": "manager", "password": "manager12345" }),
-            )
-            .await;
-        let token = login["access"].as_str().expect("logged in").to_owned();
-        let created = server
-            .json(
-                "/graphql",
-                Some(&token),
-                json!({ "query": "mutation { createDefect(input: { projectId: \"1\", title: \"Bomb target\", priority: LOW }) { id } }" }),
-            )
-            .await;
-        let defect = created["data"]["createDefect"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{created}"))
-            .to_owned();
+        let (token, defect) = attach_target(&server).await;
         let upload = |png: Vec<u8>| {
-            let (ctype, body) = multipart(&defect, &png);
-            let headers = vec![
-                ("Content-Type", ctype),
-                ("Authorization", format!("Bearer {token}")),
-            ];
-            let server = &server;
-            async move {
-                let (status, body) = server
-                    .call("POST", "/graphql", &headers, body)
-                    .await
-                    .unwrap();
-                (status, serde_json::from_slice::<Value>(&body).unwrap())
-            }
+            let (server, token, defect) = (&server, &token, &defect);
+            async move { upload_png(server, token, defect, &png).await }
         };
         // Warm-up: one small image, so the baseline includes the code paths' own memory.
         let (status, body) = upload(black_png(64)).await;
@@ -244,6 +254,91 @@ async fn twelve_concurrent_49_megapixel_uploads_stay_within_600_mb() {
     tokio::time::timeout(Duration::from_secs(240), run)
         .await
         .expect("finished within 4 minutes");
+}
+
+/// Files under a directory, at any depth.
+fn files_under(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| {
+                if e.path().is_dir() {
+                    files_under(&e.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    })
+}
+
+/// An 8×8 PNG whose colour profile (`iCCP`) is 512 MiB of zeros in ~520 KB: the PNG
+/// decoder inflated it while reading the header (on a runtime thread to size the decode,
+/// then again in the decode), up to the image crate's 512 MiB allocation limit: 1.1 GB
+/// per upload. Four at once are now refused before any decoder runs, the server grows by
+/// a few MB, and nothing is stored.
+#[tokio::test]
+async fn colour_profile_bombs_are_refused_without_being_inflated() {
+    let run = async {
+        let server = Server::start().await;
+        let (token, defect) = attach_target(&server).await;
+        let (status, body) = upload_png(&server, &token, &defect, &black_png(64)).await;
+        assert_eq!(status, 200, "{body}");
+        let pid = server.pid();
+        let baseline = memory_kib(pid, "VmRSS");
+        let media = server._dir.path().join("media");
+        let stored = files_under(&media);
+        assert!(stored > 0, "the warm-up upload is in {}", media.display());
+
+        let bomb = crate::files::png_with_profile(512 * 1024 * 1024);
+        assert!(bomb.len() < 600 * 1024, "{} bytes", bomb.len());
+        let started = Instant::now();
+        let results = futures_util::future::join_all(
+            (0..4).map(|_| upload_png(&server, &token, &defect, &bomb)),
+        )
+        .await;
+        let took = started.elapsed();
+        let peak = memory_kib(pid, "VmHWM");
+        for (status, body) in &results {
+            assert_eq!(*status, 200, "{body}");
+            assert_eq!(
+                body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+                "{body}"
+            );
+            assert_eq!(
+                body["errors"][0]["message"],
+                "file: the image's colour profile is too large (at most 1 MiB)"
+            );
+        }
+        let attachments = server
+            .json(
+                "/graphql",
+                Some(&token),
+                json!({
+                    "query": "query($id: ID!) { defect(id: $id) { attachments { id } } }",
+                    "variables": { "id": defect },
+                }),
+            )
+            .await;
+        assert_eq!(
+            attachments["data"]["defect"]["attachments"]
+                .as_array()
+                .map(Vec::len),
+            Some(1),
+            "the warm-up only: {attachments}"
+        );
+        assert_eq!(files_under(&media), stored, "nothing stored");
+        let grown_mb = peak.saturating_sub(baseline) / 1024;
+        eprintln!(
+            "4 × 512 MiB colour-profile PNG: baseline {} MB, peak {} MB, grew {grown_mb} MB, {took:?}",
+            baseline / 1024,
+            peak / 1024
+        );
+        assert!(grown_mb < 64, "grew by {grown_mb} MB");
+    };
+    tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("finished within 2 minutes");
 }
 
 /// The README promises one line per request at the default level (`info`), with

@@ -4,11 +4,15 @@
 use std::io::Cursor;
 
 use bytes::Bytes;
-use image::{ImageDecoder, ImageFormat, ImageReader, Limits};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::error::{AppError, AppResult};
+
+mod metadata;
+
+use metadata::MAX_PROFILE_BYTES;
 
 /// Longest side of a thumbnail.
 pub const THUMBNAIL_MAX: u32 = 320;
@@ -16,7 +20,9 @@ pub const THUMBNAIL_MAX: u32 = 320;
 /// declares huge dimensions in a few bytes).
 pub const MAX_PIXELS: u64 = 50_000_000;
 const MAX_SIDE: u32 = 20_000;
-const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
+/// The largest bitmap a decode may allocate (50 MP of 16-bit RGBA is 400 MB).
+const MAX_BITMAP_BYTES: u64 = 512 * 1024 * 1024;
+const MIB: u64 = 1024 * 1024;
 
 #[derive(Debug, PartialEq)]
 pub struct Inspected {
@@ -35,42 +41,85 @@ fn bad(message: &str) -> AppError {
 
 /// What image decoding may hold at once across all uploads, in MiB. Decoding needs the
 /// whole bitmap (a 49-megapixel PNG of a few KB is 147 MB of RGB), so concurrent uploads
-/// of such images would otherwise add up to gigabytes. Each decode reserves its exact
-/// buffer size first (from the header) and waits its turn; an image larger than the
-/// whole budget runs alone. Not a setting: it is sized for the 50 MP limit below.
+/// of such images would otherwise add up to gigabytes. Each decode reserves what it will
+/// hold first (the bitmap, from the header, a progressive JPEG's coefficients, and the
+/// decoder's own allocations, see [`side_alloc`]) and waits its turn; an image larger
+/// than the whole budget runs alone.
+/// Not a setting: it is sized for the 50 MP limit below.
 pub const DECODE_BUDGET_MIB: u32 = 256;
 static DECODE_BUDGET: Semaphore = Semaphore::const_new(DECODE_BUDGET_MIB as usize);
 
-/// [`inspect`] on the blocking pool, under the decoding memory budget.
+/// What a decoder may allocate besides the bitmap, for a file of `len` bytes: its copy
+/// of the file (JPEG), the metadata it keeps (PNG chunk buffers grow by doubling, so
+/// twice the largest chunk, plus the text chunks; JPEG segments, once per header read)
+/// and the inflated colour profile. It is the decoder's `max_alloc`, which the PNG
+/// decoder enforces on all of its own allocations, and part of every reservation.
+fn side_alloc(len: usize) -> u64 {
+    3 * len as u64 + MAX_PROFILE_BYTES
+}
+
+async fn reserve(bytes: u64) -> AppResult<SemaphorePermit<'static>> {
+    let mib = u32::try_from(bytes.div_ceil(MIB))
+        .unwrap_or(u32::MAX)
+        .clamp(1, DECODE_BUDGET_MIB);
+    DECODE_BUDGET
+        .acquire_many(mib)
+        .await
+        .map_err(AppError::internal)
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> AppResult<T> + Send + 'static,
+) -> AppResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(AppError::internal)?
+}
+
+/// [`inspect`] on the blocking pool, under the decoding memory budget. Nothing is read
+/// on the runtime's threads: sniffing the type and checking the metadata (which inflates
+/// a PNG's colour profile, counted with a fixed buffer) run first, on the blocking pool
+/// and outside the budget since they hold no more than a few KB; reading the header
+/// (which makes the decoder inflate that profile again) runs under a reservation of
+/// [`side_alloc`]; the decode under a reservation of the bitmap and [`side_alloc`].
+/// The two reservations are taken one after the other, never held together: a task
+/// holding one while waiting for more could wait forever.
 pub async fn inspect_bounded(bytes: Bytes, thumbnail: Thumbnail) -> AppResult<Inspected> {
-    let (_, format) = kind(&bytes)?;
+    let probe = bytes.clone();
+    let format = blocking(move || {
+        let (_, format) = kind(&probe)?;
+        if let Some(format) = format {
+            metadata::check(&probe, format)?;
+        }
+        Ok(format)
+    })
+    .await?;
     let permit = match format {
         Some(format) => {
-            let need = reader(&bytes, format)
-                .into_decoder()
-                .map_err(|e| image_error(&e))?
-                .total_bytes();
-            let mib = u32::try_from(need.div_ceil(1024 * 1024))
-                .unwrap_or(u32::MAX)
-                .clamp(1, DECODE_BUDGET_MIB);
-            Some(
-                DECODE_BUDGET
-                    .acquire_many(mib)
-                    .await
-                    .map_err(AppError::internal)?,
-            )
+            let header = reserve(side_alloc(bytes.len())).await?;
+            let probe = bytes.clone();
+            let need = blocking(move || {
+                let need = decoder(&probe, format).map(|d| {
+                    d.total_bytes()
+                        .saturating_add(metadata::coefficient_bytes(&probe, format))
+                        .saturating_add(side_alloc(probe.len()))
+                });
+                drop(header);
+                need
+            })
+            .await?;
+            Some(reserve(need).await?)
         }
         None => None,
     };
     // The permit moves into the task: if the request is dropped (client gone), the
     // decode still runs to its end, and so must its reservation.
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         let result = inspect_for(&bytes, thumbnail);
         drop(permit);
         result
     })
     .await
-    .map_err(AppError::internal)?
 }
 
 /// The accepted content type, and the image format when it is an image.
@@ -84,14 +133,33 @@ fn kind(bytes: &[u8]) -> AppResult<(&'static str, Option<ImageFormat>)> {
     }
 }
 
-fn reader(bytes: &[u8], format: ImageFormat) -> ImageReader<Cursor<&[u8]>> {
-    let mut r = ImageReader::with_format(Cursor::new(bytes), format);
+/// A decoder that has read the header, under the limits: dimensions (refused before any
+/// pixel is decoded: a bomb declares huge ones in a few bytes) and [`side_alloc`] as
+/// `max_alloc`. The bitmap is not counted in that `max_alloc` (`ImageReader::decode`
+/// would): [`decode`] checks it against [`MAX_BITMAP_BYTES`].
+fn decoder(bytes: &[u8], format: ImageFormat) -> AppResult<impl ImageDecoder + '_> {
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_DECODE_ALLOC);
-    r.limits(limits);
-    r
+    limits.max_alloc = Some(side_alloc(bytes.len()));
+    reader.limits(limits);
+    let decoder = reader.into_decoder().map_err(|e| image_error(&e))?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(bad(
+            "the image is too large (at most 50 megapixels, 20000 px a side)",
+        ));
+    }
+    Ok(decoder)
+}
+
+fn decode(bytes: &[u8], format: ImageFormat) -> AppResult<DynamicImage> {
+    let decoder = decoder(bytes, format)?;
+    if decoder.total_bytes() > MAX_BITMAP_BYTES {
+        return Err(bad("the image is too large to process"));
+    }
+    DynamicImage::from_decoder(decoder).map_err(|e| image_error(&e))
 }
 
 /// Whether an image upload gets a thumbnail (attachments) or not (plans: the image is
@@ -147,18 +215,9 @@ fn inspect_for(bytes: &[u8], thumbnail: Thumbnail) -> AppResult<Inspected> {
             thumbnail: None,
         });
     };
-    // Dimensions come from the header alone: refuse a bomb before decoding a pixel.
-    let (width, height) = reader(bytes, format)
-        .into_dimensions()
-        .map_err(|e| image_error(&e))?;
-    if u64::from(width) * u64::from(height) > MAX_PIXELS || width > MAX_SIDE || height > MAX_SIDE {
-        return Err(bad(
-            "the image is too large (at most 50 megapixels, 20000 px a side)",
-        ));
-    }
-    let image = reader(bytes, format)
-        .decode()
-        .map_err(|e| image_error(&e))?;
+    metadata::check(bytes, format)?;
+    let image = decode(bytes, format)?;
+    let (width, height) = (image.width(), image.height());
     if thumbnail == Thumbnail::Skip {
         return Ok(Inspected {
             content_type,
