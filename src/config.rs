@@ -59,6 +59,19 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// Open connections at most; more are answered 503 and closed.
     pub max_connections: usize,
+    /// Open connections from one TCP peer at most (peers in `trusted_proxies` are not
+    /// counted: every client behind a proxy arrives from it); more are answered 503.
+    pub max_connections_per_address: usize,
+    /// Connections WebSockets may never take: an upgrade that would leave fewer than
+    /// this many of `max_connections` for plain HTTP answers 503.
+    pub ws_reserved_connections: usize,
+    /// Open WebSockets per user (counted from `connection_init`) and per client address.
+    pub ws_max_per_user: usize,
+    pub ws_max_per_address: usize,
+    /// A WebSocket that has received nothing for `ws_ping_interval` is pinged; one that
+    /// has received nothing (not even a pong) for `ws_idle_timeout` is closed.
+    pub ws_ping_interval: Duration,
+    pub ws_idle_timeout: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -219,6 +232,39 @@ impl Config {
             .ok()
             .filter(|n| (1..=Semaphore::MAX_PERMITS).contains(n))
             .ok_or_else(|| err("MAX_CONNECTIONS", "must be a positive number"))?;
+        let max_connections_per_address = positive_usize(&val, "MAX_CONNECTIONS_PER_ADDRESS", 128)?;
+        let ws_reserved_connections = match val("WS_RESERVED_CONNECTIONS") {
+            // A quarter of a small cap, so the default never refuses to boot.
+            None => (max_connections / 4).min(64),
+            Some(_) => usize::try_from(number(&val, "WS_RESERVED_CONNECTIONS", 0)?)
+                .ok()
+                .filter(|n| *n < max_connections)
+                .ok_or_else(|| {
+                    err(
+                        "WS_RESERVED_CONNECTIONS",
+                        "must be less than MAX_CONNECTIONS",
+                    )
+                })?,
+        };
+        let ws_max_per_user = positive_usize(&val, "WS_MAX_PER_USER", 64)?;
+        let ws_max_per_address = positive_usize(&val, "WS_MAX_PER_ADDRESS", 64)?;
+        if ws_max_per_address >= max_connections_per_address {
+            return Err(err(
+                "WS_MAX_PER_ADDRESS",
+                "must be less than MAX_CONNECTIONS_PER_ADDRESS (an address at its WebSocket cap still needs HTTP)",
+            ));
+        }
+        let ws_ping_interval = Duration::from_secs(number(&val, "WS_PING_INTERVAL_SECS", 30)?);
+        if ws_ping_interval.is_zero() {
+            return Err(err("WS_PING_INTERVAL_SECS", "must be positive"));
+        }
+        let ws_idle_timeout = Duration::from_secs(number(&val, "WS_IDLE_TIMEOUT_SECS", 75)?);
+        if ws_idle_timeout <= ws_ping_interval {
+            return Err(err(
+                "WS_IDLE_TIMEOUT_SECS",
+                "must be longer than WS_PING_INTERVAL_SECS",
+            ));
+        }
         let graphiql = boolean(&val, "GRAPHIQL", true)?;
         let introspection = boolean(&val, "INTROSPECTION", true)?;
         Ok(Config {
@@ -247,6 +293,12 @@ impl Config {
             shutdown_grace,
             header_read_timeout,
             max_connections,
+            max_connections_per_address,
+            ws_reserved_connections,
+            ws_max_per_user,
+            ws_max_per_address,
+            ws_ping_interval,
+            ws_idle_timeout,
         })
     }
 
@@ -295,6 +347,17 @@ fn positive_u32(
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| err(key, "must be between 1 and 4294967295"))
+}
+
+fn positive_usize(
+    val: &impl Fn(&str) -> Option<String>,
+    key: &'static str,
+    default: u64,
+) -> Result<usize, ConfigError> {
+    usize::try_from(number(val, key, default)?)
+        .ok()
+        .filter(|n| (1..=Semaphore::MAX_PERMITS).contains(n))
+        .ok_or_else(|| err(key, "must be a positive number"))
 }
 
 /// `10.0.0.0/8, 192.168.1.7, ::1`: CIDR blocks or single addresses.
@@ -352,6 +415,14 @@ mod tests {
         assert!(c.jwt_secret.is_none());
         assert_eq!(c.header_read_timeout, Duration::from_secs(10));
         assert_eq!(c.max_connections, 512);
+        assert_eq!(c.max_connections_per_address, 128);
+        assert_eq!(c.ws_reserved_connections, 64);
+        assert_eq!((c.ws_max_per_user, c.ws_max_per_address), (64, 64));
+        assert_eq!(c.ws_ping_interval, Duration::from_secs(30));
+        assert_eq!(c.ws_idle_timeout, Duration::from_secs(75));
+        // A small cap keeps a quarter for HTTP by default.
+        let small = with(&[("MAX_CONNECTIONS", "10")]).unwrap();
+        assert_eq!(small.ws_reserved_connections, 2);
     }
 
     #[test]
@@ -376,6 +447,12 @@ mod tests {
             ("TRUSTED_PROXY_HEADER", "x-real-ip"),
             ("LOGIN_MAX_FAILURES_PER_USER", "0"),
             ("LOGIN_LOCKOUT_SECS", "0"),
+            ("MAX_CONNECTIONS_PER_ADDRESS", "0"),
+            ("WS_RESERVED_CONNECTIONS", "512"),
+            ("WS_MAX_PER_USER", "0"),
+            ("WS_MAX_PER_ADDRESS", "128"),
+            ("WS_PING_INTERVAL_SECS", "0"),
+            ("WS_IDLE_TIMEOUT_SECS", "30"),
         ] {
             let e = with(&[(key, value)]).expect_err(key);
             assert_eq!(e.key, key);

@@ -7,7 +7,12 @@
 //! waits for its next request, so it is the idle timeout too: `idle_sockets_are_closed`
 //! checks it), a semaphore permit per connection, and a graceful shutdown that lets
 //! in-flight requests finish.
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use axum::{body::Body, extract::ConnectInfo};
 use hyper::server::conn::http1;
@@ -21,13 +26,20 @@ use tower::ServiceExt;
 
 use crate::{
     error::{AppError, RestErrorBody},
+    http::ws::caps::{KeyPlace, PerKey},
     state::AppState,
 };
 
-/// The connection's place under `MAX_CONNECTIONS`: a WebSocket keeps it after hyper
-/// hands the upgraded connection over (`http::ws`).
+/// The connection's place under `MAX_CONNECTIONS` and `MAX_CONNECTIONS_PER_ADDRESS`: a
+/// WebSocket keeps it after hyper hands the upgraded connection over (`http::ws`).
 #[derive(Clone)]
-pub struct ConnectionSlot(#[allow(dead_code)] Arc<tokio::sync::OwnedSemaphorePermit>);
+pub struct ConnectionSlot(#[allow(dead_code)] Arc<Places>);
+
+struct Places {
+    _total: tokio::sync::OwnedSemaphorePermit,
+    /// `None` for a trusted proxy's connections.
+    _address: Option<KeyPlace<IpAddr>>,
+}
 
 /// Serves until `shutdown` resolves, then stops accepting and gives in-flight requests
 /// `grace` to finish before returning anyway.
@@ -40,6 +52,8 @@ pub async fn serve(
     let header_timeout = state.config.header_read_timeout;
     let permits = Arc::new(Semaphore::new(state.config.max_connections));
     let max = state.config.max_connections;
+    let per_address = PerKey::new(state.config.max_connections_per_address);
+    let proxies = state.config.trusted_proxies.clone();
     let closing = state.shutdown.clone();
     let router = crate::app(state);
     // hyper-util's `GracefulShutdown` cannot watch a connection served with upgrades,
@@ -73,6 +87,24 @@ pub async fn serve(
                 }
             },
         };
+        // Before the cap in all, so one address cannot take every place (idle TCP
+        // connections that never send a request included). Behind a proxy every client
+        // arrives from it: the proxy limits its clients, not us.
+        let peer = remote.ip().to_canonical();
+        let address = if proxies.iter().any(|net| net.contains(&peer)) {
+            None
+        } else {
+            let Some(place) = per_address.take(peer) else {
+                refuse(
+                    stream,
+                    AppError::Unavailable(
+                        "too many connections from this address; retry shortly".into(),
+                    ),
+                );
+                continue;
+            };
+            Some(place)
+        };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             if !saturated {
                 tracing::warn!(
@@ -81,7 +113,10 @@ pub async fn serve(
                 );
                 saturated = true;
             }
-            refuse(stream);
+            refuse(
+                stream,
+                AppError::Unavailable("too many connections; retry shortly".into()),
+            );
             continue;
         };
         if saturated {
@@ -89,7 +124,10 @@ pub async fn serve(
             saturated = false;
         }
         let router = router.clone();
-        let permit = ConnectionSlot(Arc::new(permit));
+        let permit = ConnectionSlot(Arc::new(Places {
+            _total: permit,
+            _address: address,
+        }));
         let slot = permit.clone();
         let service =
             hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
@@ -160,8 +198,7 @@ fn warn_if_over_descriptor_limit(max_connections: usize) {
 /// once, and a client that is not reading loses nothing it needed.
 /// It is a coded 503, so a client (or a load balancer) knows to retry rather than seeing
 /// a bare reset.
-fn refuse(stream: TcpStream) {
-    let err = AppError::Unavailable("too many connections; retry shortly".into());
+fn refuse(stream: TcpStream, err: AppError) {
     let message = err.to_string();
     // Serialising two short strings cannot fail; an empty body would still be a 503.
     let body = serde_json::to_string(&RestErrorBody::new(err.code(), &message)).unwrap_or_default();

@@ -13,6 +13,7 @@ pub mod viewer;
 pub mod ws;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use std::time::Duration;
 
@@ -45,6 +46,8 @@ pub struct Http {
     pub schemas: Schemas,
     /// Answers introspection-only documents (`None` when `INTROSPECTION=false`).
     pub introspection: Option<AppSchema>,
+    /// How many WebSockets may be open (`ws::caps`).
+    pub sockets: Arc<ws::caps::SocketCaps>,
 }
 
 /// JSON bodies of the REST shim (login, refresh) are a few hundred bytes; more is 413.
@@ -56,10 +59,12 @@ pub fn app(state: AppState) -> Router {
     let cors = cors(&state.config.cors_origins);
     let request_timeout = state.config.request_timeout;
     let introspection = build_introspection_schema(&state);
+    let sockets = Arc::new(ws::caps::SocketCaps::new(&state.config));
     let http = Http {
         state,
         schemas,
         introspection,
+        sockets,
     };
     let mut router = Router::new()
         .route("/graphql", post(graphql::post).get(graphql::get))

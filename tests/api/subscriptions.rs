@@ -3,6 +3,7 @@
 //! and resume with `after` without gap or duplicate.
 mod access;
 mod legacy;
+mod limits;
 mod resume;
 mod soft_delete;
 
@@ -400,10 +401,10 @@ async fn deactivation_or_removal_from_the_project_stops_delivery() {
         )
         .await;
         comment_over_http(addr, mgr, &d["id"], "three").await;
-        // The subscription ends (`complete`) instead of delivering "three".
+        // The socket closes with 4403 instead of delivering "three".
         match recv(&mut ws, Duration::from_millis(1500)).await {
-            Got::Json(v) => assert_eq!(v, json!({ "id": "1", "type": "complete" })),
-            other => panic!("{other:?}"),
+            Got::Closed(code) => assert_eq!(code, Some(4403), "[{}]", app.backend),
+            other => panic!("[{}] {other:?}", app.backend),
         }
     }
 }
@@ -479,7 +480,12 @@ async fn a_socket_without_connection_init_is_closed_with_4408() {
 
 #[tokio::test]
 async fn an_open_websocket_keeps_its_place_under_max_connections() {
-    let app = apps_with(|c| c.max_connections = 2).await.remove(0);
+    let app = apps_with(|c| {
+        c.max_connections = 2;
+        c.ws_reserved_connections = 0;
+    })
+    .await
+    .remove(0);
     let cast = app.cast().await;
     let (addr, _stop) = serve(&app).await;
     let _a = open(addr, &cast.manager).await;

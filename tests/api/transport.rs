@@ -187,6 +187,57 @@ async fn connections_past_the_cap_are_refused_while_open_ones_keep_working() {
     assert!(served, "a place freed by a closed connection is reused");
 }
 
+/// An anonymous client re-opening idle connections (nothing sent) from one address
+/// holds at most `MAX_CONNECTIONS_PER_ADDRESS` of them: its next ones are answered 503
+/// at once, and another address is served while it tries.
+#[tokio::test]
+async fn idle_connections_from_one_address_cannot_take_every_place() {
+    let app = apps_with(|c| {
+        c.max_connections = 8;
+        c.max_connections_per_address = 3;
+        c.ws_max_per_address = 2;
+    })
+    .await
+    .remove(0);
+    let (addr, _stop) = start(&app).await;
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+    }
+    for _ in 0..10 {
+        let mut extra = TcpStream::connect(addr).await.unwrap();
+        let mut out = String::new();
+        tokio::time::timeout(Duration::from_secs(5), extra.read_to_string(&mut out))
+            .await
+            .expect("closed at once")
+            .unwrap();
+        assert!(out.starts_with("HTTP/1.1 503"), "{out}");
+        assert!(out.contains("from this address"), "{out}");
+    }
+    for _ in 0..5 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(([127, 0, 0, 2], 0).into()).unwrap();
+        let mut other = socket.connect(addr).await.unwrap();
+        assert!(health(&mut other).await.starts_with("HTTP/1.1 200"));
+    }
+    // A place given back is a place again.
+    drop(idle.pop());
+    let mut served = false;
+    for _ in 0..50 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = vec![0u8; 12];
+        if s.read_exact(&mut out).await.is_ok() && out.starts_with(b"HTTP/1.1 200") {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served);
+}
+
 #[tokio::test]
 async fn wrong_methods_and_rejections_answer_coded_json() {
     for app in apps().await {

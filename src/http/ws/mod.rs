@@ -9,12 +9,23 @@
 //! pass through [`counted`] on their way to the library, which answers a `subscribe`
 //! beyond the cap itself (an `error` for that id, through the forwarder); the
 //! forwarder frees a place when an operation's `complete` or `error` goes out.
+//!
+//! Sockets are capped in all, per address and per user (`caps`); the forwarder pings a
+//! socket that has been silent for `WS_PING_INTERVAL_SECS` and closes one that has
+//! received nothing, not even a pong, for `WS_IDLE_TIMEOUT_SECS` (or that does not take
+//! what is sent to it for as long). An operation that finds the socket's session
+//! revoked or its user deactivated, when it starts or when it ends (a subscription ends
+//! when its viewer is refused), closes the socket with 4403.
+pub mod caps;
 mod operations;
 
 use std::{
     any::TypeId,
     collections::HashSet,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -30,20 +41,31 @@ use axum::{
         ws::{CloseFrame, Message, WebSocket},
     },
     http::{HeaderMap, HeaderValue, header::AUTHORIZATION},
-    response::Response as HttpResponse,
+    response::{IntoResponse, Response as HttpResponse},
 };
-use futures_util::{SinkExt, StreamExt, sink, stream};
+use futures_util::{
+    SinkExt, StreamExt,
+    sink::{self, Sink},
+    stream,
+};
 use sea_orm::DatabaseConnection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::{
+    sync::{mpsc, oneshot},
+    time::Instant,
+};
 
 pub use self::operations::MAX_OPERATIONS;
-use self::operations::{Operations, counted, lock};
+use self::{
+    caps::{KeyPlace, Refused, SocketCaps},
+    operations::{Operations, counted, lock},
+};
 use super::Http;
 use crate::{
     auth::{
         tokens::Keys,
         viewer::{Auth, BearerToken, ClientAddr, from_token, resolve},
     },
+    error::AppError,
     graphql::{AppSchema, loaders},
     server::ConnectionSlot,
     state::AppState,
@@ -57,6 +79,20 @@ const GOING_AWAY: u16 = 1001;
 /// What our `connection_init` refusal says; the forwarder turns the library's 1002 with
 /// this reason into 4403.
 const REFUSED: &str = "Forbidden";
+/// What a socket of a user past `WS_MAX_PER_USER` or of an address past
+/// `WS_MAX_PER_ADDRESS` is closed with. graphql-transport-ws uses 4429 for "too many"
+/// (a second `connection_init`), and its reference client (graphql-ws) does not
+/// reconnect after it, which is what a client over its cap should do.
+const TOO_MANY: u16 = 4429;
+/// Our `connection_init` refusal for a user at `WS_MAX_PER_USER`; the forwarder turns the
+/// library's 1002 with this reason into 4429.
+const USER_FULL: &str = "Too many connections for this user";
+const ADDRESS_FULL: &str = "Too many connections from this address";
+/// Why an operation closed the socket: its session was revoked or its user deactivated.
+/// Why a socket that received nothing (not even a pong) for `WS_IDLE_TIMEOUT_SECS` is
+/// closed (with 1001, like a server that goes away: a live client reconnects).
+const IDLE: &str = "idle timeout: no message or pong received";
+const SESSION_ENDED: &str = "Forbidden: the session was revoked or the user deactivated";
 /// A GraphQL document over the socket is as small as one over HTTP; axum's default (64
 /// MiB) would let one frame hold that much memory.
 const MAX_MESSAGE: usize = 256 * 1024;
@@ -75,6 +111,14 @@ pub async fn upgrade(
     protocol: GraphQLProtocol,
     ws: WebSocketUpgrade,
 ) -> HttpResponse {
+    // Past the sockets' share of MAX_CONNECTIONS: refused before the upgrade, like any
+    // request the server has no room for. Past the address's cap: upgraded and closed
+    // with 4429, which (unlike a refused upgrade) a browser's script can read.
+    let place = http.sockets.open(client.0.clone());
+    if let Err(Refused::Full) = place {
+        return AppError::Unavailable("too many WebSocket connections; retry shortly".into())
+            .into_response();
+    }
     // The socket is served in a task of its own, outside the request's language scope
     // (a task-local): carry the negotiated language over, or every error on the socket
     // would be English.
@@ -83,8 +127,16 @@ pub async fn upgrade(
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| async move {
-            crate::i18n::scope(lang, serve(socket, http, protocol, client)).await;
+        .on_upgrade(move |mut socket| async move {
+            match place {
+                Ok(place) => {
+                    crate::i18n::scope(lang, serve(socket, http, protocol, client)).await;
+                    drop(place);
+                }
+                Err(_) => {
+                    let _ = socket.send(close(TOO_MANY, ADDRESS_FULL)).await;
+                }
+            }
             // The socket counts under MAX_CONNECTIONS until it closes.
             drop(slot);
         })
@@ -98,6 +150,9 @@ struct WithLoaders {
     schema: AppSchema,
     db: DatabaseConnection,
     keys: Arc<Keys>,
+    /// The forwarder's channel: an operation that finds the session gone closes the
+    /// socket through it.
+    closer: mpsc::Sender<Message>,
 }
 
 impl Executor for WithLoaders {
@@ -112,6 +167,11 @@ impl Executor for WithLoaders {
     /// the operation's data, which resolvers read before the socket's. The `Auth` kept
     /// from `connection_init` would let a demoted, deactivated or logged-out user go on
     /// acting with the rights it had when the socket opened.
+    ///
+    /// A refused viewer (revoked session, deactivated user, expired token) closes the
+    /// socket with 4403, when an operation starts and when it ends: a subscription ends
+    /// when its viewer is refused (`graphql::defects::live`), so the standing read again
+    /// then tells a refusal from an ordinary end (one statement per ended operation).
     fn execute_stream(
         &self,
         request: Request,
@@ -124,31 +184,62 @@ impl Executor for WithLoaders {
             .and_then(|t| t.downcast_ref::<BearerToken>())
             .cloned();
         let (schema, db, keys) = (self.schema.clone(), self.db.clone(), self.keys.clone());
+        let closer = self.closer.clone();
         stream::once(async move {
-            let request = match token {
-                Some(token) => request.data(from_token(&db, &keys, &token).await),
-                None => request,
+            // `init` always puts the token in; without one there is nothing to re-check.
+            let Some(token) = token else {
+                return schema.execute_stream_with_session_data(request, session_data);
             };
-            schema.execute_stream_with_session_data(request, session_data)
+            let auth = from_token(&db, &keys, &token).await;
+            if refused(&auth) {
+                let _ = closer.send(close(FORBIDDEN, SESSION_ENDED)).await;
+                return stream::empty().boxed();
+            }
+            let operation =
+                schema.execute_stream_with_session_data(request.data(auth), session_data);
+            let end = stream::once(async move {
+                if refused(&from_token(&db, &keys, &token).await) {
+                    let _ = closer.send(close(FORBIDDEN, SESSION_ENDED)).await;
+                }
+                None
+            });
+            operation.chain(end.filter_map(std::future::ready)).boxed()
         })
         .flatten()
         .boxed()
     }
 }
 
+/// Whether `auth` says the token's session or user is gone (not that the database
+/// failed to answer).
+fn refused(auth: &Auth) -> bool {
+    matches!(auth, Auth::Invalid(AppError::Unauthenticated(_)))
+}
+
 async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol, client: ClientAddr) {
     let (mut out, input) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Message>(16);
     let ops = Arc::new(Mutex::new(Operations::default()));
+    // When the client last sent anything (a pong included), in ms after `born`.
+    let born = Instant::now();
+    let seen = Arc::new(AtomicU64::new(0));
+    let heard = seen.clone();
+    let input = input.inspect(move |_| heard.store(millis(born.elapsed()), Ordering::Relaxed));
     let input = counted(input, ops.clone(), tx.clone());
+    // The user's place under WS_MAX_PER_USER, taken by `init`, given back when the socket
+    // ends however it ends (dropped with this function's state).
+    let user_place: Arc<Mutex<Option<KeyPlace<i32>>>> = Arc::default();
     let (expiry_tx, expiry_rx) = oneshot::channel::<u64>();
     let state = http.state.clone();
     let shutdown = state.shutdown.clone();
+    let (ping_every, idle_limit) = (state.config.ws_ping_interval, state.config.ws_idle_timeout);
     let executor = WithLoaders {
         schema: http.schemas.full.clone(),
         db: state.db.clone(),
         keys: state.keys.clone(),
+        closer: tx.clone(),
     };
+    let (caps, place) = (http.sockets.clone(), user_place.clone());
     let to_forwarder = sink::unfold(tx, |tx, msg: Message| async move {
         tx.send(msg)
             .await
@@ -156,7 +247,7 @@ async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol, client:
         Ok::<_, axum::Error>(tx)
     });
     let graphql = GraphQLWebSocket::new_with_pair(to_forwarder, input, executor, protocol)
-        .on_connection_init(move |payload| init(state, payload, expiry_tx, client))
+        .on_connection_init(move |payload| init(state, caps, place, payload, expiry_tx, client))
         .serve();
     let forward = async move {
         let mut expiry = std::pin::pin!(expiry_after(expiry_rx));
@@ -167,6 +258,11 @@ async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol, client:
         let mut acked = false;
         let mut ended = HashSet::new();
         let ops = &ops;
+        let mut ping = tokio::time::interval_at(born + ping_every, ping_every);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let idle = tokio::time::sleep(idle_limit);
+        let mut idle = std::pin::pin!(idle);
+        let last_heard = || born + Duration::from_millis(seen.load(Ordering::Relaxed));
         loop {
             tokio::select! {
                 msg = rx.recv() => {
@@ -175,38 +271,61 @@ async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol, client:
                         Message::Close(Some(f)) if f.code == 1002 && f.reason == REFUSED => {
                             close(FORBIDDEN, REFUSED)
                         }
-                        // subscriptions-transport-ws: the library says `connection_error`
-                        // and ends without a close frame; the refusal closes with 4403 there
-                        // too (EVENTS.md), after the message that says why.
-                        Message::Text(t) if legacy_refusal(&t) => {
-                            if out.send(Message::Text(t)).await.is_err() {
-                                break;
-                            }
-                            close(FORBIDDEN, REFUSED)
+                        Message::Close(Some(f)) if f.code == 1002 && f.reason == USER_FULL => {
+                            close(TOO_MANY, USER_FULL)
                         }
                         Message::Text(t) => match as_error(&t, &mut ended, &mut acked, ops) {
-                            Rewrite::Keep => Message::Text(t),
+                            // subscriptions-transport-ws: the library says
+                            // `connection_error` and ends without a close frame; the
+                            // refusal closes with 4403 (or 4429) there too (EVENTS.md),
+                            // after the message that says why.
+                            Rewrite::Keep => match legacy_refusal(&t) {
+                                Some((code, reason)) => {
+                                    if !deliver(&mut out, Message::Text(t), idle_limit).await {
+                                        break;
+                                    }
+                                    close(code, reason)
+                                }
+                                None => Message::Text(t),
+                            },
                             Rewrite::Into(t) => Message::Text(t.into()),
                             Rewrite::Drop => continue,
                         },
                         other => other,
                     };
                     let closing = matches!(msg, Message::Close(_));
-                    if out.send(msg).await.is_err() || closing {
+                    if !deliver(&mut out, msg, idle_limit).await || closing {
                         break;
                     }
                 }
                 () = &mut init_timeout, if !acked => {
-                    let _ = out.send(close(4408, "Connection initialisation timeout")).await;
+                    deliver(&mut out, close(4408, "Connection initialisation timeout"), idle_limit).await;
                     break;
                 }
                 () = shutdown.cancelled() => {
-                    let _ = out.send(close(GOING_AWAY, "the server is shutting down")).await;
+                    deliver(&mut out, close(GOING_AWAY, "the server is shutting down"), idle_limit).await;
                     break;
                 }
                 () = &mut expiry => {
-                    let _ = out.send(close(FORBIDDEN, "Forbidden: the access token expired")).await;
+                    deliver(&mut out, close(FORBIDDEN, "Forbidden: the access token expired"), idle_limit).await;
                     break;
+                }
+                _ = ping.tick() => {
+                    // Only a silent socket is pinged; browsers answer at the protocol
+                    // level, whatever the page's script does.
+                    if last_heard().elapsed() >= ping_every
+                        && !deliver(&mut out, Message::Ping(Default::default()), idle_limit).await
+                    {
+                        break;
+                    }
+                }
+                () = &mut idle => {
+                    let heard = last_heard();
+                    if heard.elapsed() >= idle_limit {
+                        deliver(&mut out, close(GOING_AWAY, IDLE), idle_limit).await;
+                        break;
+                    }
+                    idle.as_mut().reset(heard + idle_limit);
                 }
             }
         }
@@ -269,12 +388,32 @@ fn as_error(
     Rewrite::Keep
 }
 
-/// Whether `text` is the legacy protocol's `connection_error` for a refused
-/// `connection_init` (the library writes the type first, as for `complete`).
-fn legacy_refusal(text: &str) -> bool {
-    text.starts_with(r#"{"type":"connection_error","#)
-        && serde_json::from_str::<serde_json::Value>(text)
-            .is_ok_and(|v| v["payload"]["message"] == REFUSED)
+/// The close code and reason for the legacy protocol's `connection_error` when it is
+/// our refusal of `connection_init` (the library writes the type first, as for
+/// `complete`).
+fn legacy_refusal(text: &str) -> Option<(u16, &'static str)> {
+    if !text.starts_with(r#"{"type":"connection_error","#) {
+        return None;
+    }
+    let v = serde_json::from_str::<serde_json::Value>(text).ok()?;
+    match v["payload"]["message"].as_str()? {
+        REFUSED => Some((FORBIDDEN, REFUSED)),
+        USER_FULL => Some((TOO_MANY, USER_FULL)),
+        _ => None,
+    }
+}
+
+/// Sends `msg` unless the peer does not take it within `limit` (it neither reads nor
+/// closes: as gone as a silent peer); whether it went.
+async fn deliver<S>(out: &mut S, msg: Message, limit: Duration) -> bool
+where
+    S: Sink<Message> + Unpin,
+{
+    matches!(tokio::time::timeout(limit, out.send(msg)).await, Ok(Ok(())))
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// How the library's `complete` begins (both protocols).
@@ -300,6 +439,8 @@ async fn expiry_after(rx: oneshot::Receiver<u64>) {
 
 async fn init(
     state: AppState,
+    caps: Arc<SocketCaps>,
+    place: Arc<Mutex<Option<KeyPlace<i32>>>>,
     payload: serde_json::Value,
     expiry: oneshot::Sender<u64>,
     client: ClientAddr,
@@ -319,9 +460,13 @@ async fn init(
         HeaderValue::from_str(value).map_err(|_| refused())?,
     );
     let auth = resolve(&state.db, &state.keys, &headers).await;
-    let Auth::Authenticated(_) = &auth else {
+    let Auth::Authenticated(viewer) = &auth else {
         return Err(refused());
     };
+    let Some(user) = caps.user(viewer.id) else {
+        return Err(async_graphql::Error::new(USER_FULL));
+    };
+    *place.lock().unwrap_or_else(PoisonError::into_inner) = Some(user);
     let token = value.get(7..).unwrap_or_default().trim();
     if let Some(exp) = state.keys.access_expiry(token) {
         let _ = expiry.send(exp);

@@ -1,0 +1,160 @@
+//! How many WebSockets may be open: in all (`MAX_CONNECTIONS` minus
+//! `WS_RESERVED_CONNECTIONS`, so sockets never take the connections `/health` and plain
+//! requests need), per client address (`WS_MAX_PER_ADDRESS`, counted from the upgrade)
+//! and per user (`WS_MAX_PER_USER`, counted from `connection_init`). Each place is a guard
+//! that gives itself back when dropped, whichever way the socket ends.
+use std::{
+    collections::HashMap,
+    hash::Hash,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::Config;
+
+/// Open things per key, at most `max` each.
+pub struct PerKey<K> {
+    max: usize,
+    open: Arc<Mutex<HashMap<K, usize>>>,
+}
+
+/// One place under a [`PerKey`] cap, given back on drop.
+pub struct KeyPlace<K: Hash + Eq> {
+    key: Option<K>,
+    open: Arc<Mutex<HashMap<K, usize>>>,
+}
+
+impl<K: Hash + Eq + Clone> PerKey<K> {
+    pub fn new(max: usize) -> Self {
+        PerKey {
+            max,
+            open: Arc::default(),
+        }
+    }
+
+    /// A place for `key`, or `None` when it holds `max` already.
+    pub fn take(&self, key: K) -> Option<KeyPlace<K>> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = open.entry(key.clone()).or_default();
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(KeyPlace {
+            key: Some(key),
+            open: self.open.clone(),
+        })
+    }
+}
+
+impl<K: Hash + Eq> Drop for KeyPlace<K> {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&key) {
+            *n -= 1;
+            // Keys with nothing open are removed, so the map holds only live keys.
+            if *n == 0 {
+                open.remove(&key);
+            }
+        }
+    }
+}
+
+/// The process's WebSocket caps (one per router).
+pub struct SocketCaps {
+    total: Arc<Semaphore>,
+    addresses: PerKey<String>,
+    users: PerKey<i32>,
+}
+
+/// Why an upgrade is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Sockets hold every connection they may: 503, retry later.
+    Full,
+    /// This client address holds `WS_MAX_PER_ADDRESS` sockets.
+    Address,
+}
+
+/// A socket's places (in all and for its address); the user's comes at `connection_init`.
+pub struct SocketPlace {
+    _total: OwnedSemaphorePermit,
+    _address: KeyPlace<String>,
+}
+
+impl SocketCaps {
+    pub fn new(config: &Config) -> Self {
+        SocketCaps {
+            total: Arc::new(Semaphore::new(
+                config
+                    .max_connections
+                    .saturating_sub(config.ws_reserved_connections),
+            )),
+            addresses: PerKey::new(config.ws_max_per_address),
+            users: PerKey::new(config.ws_max_per_user),
+        }
+    }
+
+    /// The places of a new socket from `address`.
+    pub fn open(&self, address: String) -> Result<SocketPlace, Refused> {
+        let total = self
+            .total
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Refused::Full)?;
+        let address = self.addresses.take(address).ok_or(Refused::Address)?;
+        Ok(SocketPlace {
+            _total: total,
+            _address: address,
+        })
+    }
+
+    /// A place for one more socket of `user`, or `None` at `WS_MAX_PER_USER`.
+    pub fn user(&self, user: i32) -> Option<KeyPlace<i32>> {
+        self.users.take(user)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_are_counted_per_key_and_given_back_on_drop() {
+        let caps = PerKey::new(2);
+        let a1 = caps.take("a").unwrap();
+        let _a2 = caps.take("a").unwrap();
+        assert!(caps.take("a").is_none());
+        let _b = caps.take("b").unwrap();
+        drop(a1);
+        assert_eq!(caps.open.lock().unwrap()["a"], 1);
+        let _a3 = caps.take("a").unwrap();
+        assert!(caps.take("a").is_none());
+        drop(_b);
+        assert!(!caps.open.lock().unwrap().contains_key("b"));
+    }
+
+    #[test]
+    fn sockets_leave_the_reserve_to_plain_http() {
+        let mut config = Config::for_database("sqlite::memory:");
+        config.max_connections = 5;
+        config.ws_reserved_connections = 2;
+        config.ws_max_per_address = 10;
+        let caps = SocketCaps::new(&config);
+        let held: Vec<_> = (0..3)
+            .map(|i| caps.open(format!("10.0.0.{i}")).unwrap())
+            .collect();
+        assert_eq!(caps.open("10.0.0.9".into()).err(), Some(Refused::Full));
+        drop(held);
+        config.ws_max_per_address = 1;
+        let caps = SocketCaps::new(&config);
+        let _one = caps.open("10.0.0.1".into()).unwrap();
+        assert_eq!(caps.open("10.0.0.1".into()).err(), Some(Refused::Address));
+        // The refused one gave its place in all back.
+        let _others: Vec<_> = (2..4)
+            .map(|i| caps.open(format!("10.0.0.{i}")).unwrap())
+            .collect();
+    }
+}
