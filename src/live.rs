@@ -10,11 +10,14 @@
 //!   subscribers may see of it (`domain::defects::live::access`): O(1) queries per batch
 //!   whatever the number of subscribers.
 //! - The batch goes out on a bounded `tokio::sync::broadcast` (one copy in memory for
-//!   everyone). A subscription that falls more than [`CAPACITY`] batches behind (a client
+//!   everyone), with a place for what its subscriptions share to resolve its events
+//!   ([`Batch::shared`]: the transport's loaders, so that a row an event needs is read
+//!   once per batch, not once per subscription). A subscription that falls more than [`CAPACITY`] batches behind (a client
 //!   that does not read) loses its place in the channel and catches up from the journal
 //!   by itself, then rejoins: memory stays bounded and nothing is lost.
 use std::{
-    collections::HashMap,
+    any::Any,
+    collections::{HashMap, VecDeque},
     sync::{
         Arc, Mutex, Weak,
         atomic::{AtomicU64, Ordering},
@@ -40,11 +43,57 @@ pub const POLL: Duration = Duration::from_secs(1);
 pub const TAIL_BATCH: u64 = 500;
 /// Batches the channel keeps for the slowest subscription.
 pub const CAPACITY: usize = 64;
+/// The newest batches that keep what their subscriptions share ([`Batch::shared`]). A
+/// subscription further behind resolves an older batch's events on its own, as it did
+/// before the batch was shared: the rows loaded for a batch are not held in memory for
+/// the whole channel on behalf of a client that does not read.
+pub const SHARED_FOR: usize = 16;
 
 /// One batch of the journal, as every subscription of this process receives it.
 pub struct Batch {
     pub events: Vec<defect_events::Model>,
     pub access: Access,
+    shared: Mutex<Shared>,
+}
+
+/// What a batch's subscriptions share.
+enum Shared {
+    Unmade,
+    Made(Arc<dyn Any + Send + Sync>),
+    /// The batch is more than [`SHARED_FOR`] batches old.
+    Dropped,
+}
+
+impl Batch {
+    fn new(events: Vec<defect_events::Model>, access: Access) -> Self {
+        Batch {
+            events,
+            access,
+            shared: Mutex::new(Shared::Unmade),
+        }
+    }
+
+    /// What the subscriptions resolving this batch share (of a type this module does not
+    /// know: the transport's loaders), made by the first that asks; `None` once the
+    /// batch is [`SHARED_FOR`] batches old. The rows it loads are the same for every
+    /// viewer (keyed by id, of events each subscription has already found visible);
+    /// what a viewer may read of them is decided when each subscription resolves them.
+    pub fn shared<T: Any + Send + Sync>(&self, make: impl FnOnce() -> T) -> Option<Arc<T>> {
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        match &*shared {
+            Shared::Dropped => None,
+            Shared::Made(made) => made.clone().downcast().ok(),
+            Shared::Unmade => {
+                let made = Arc::new(make());
+                *shared = Shared::Made(made.clone());
+                Some(made)
+            }
+        }
+    }
+
+    fn drop_shared(&self) {
+        *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = Shared::Dropped;
+    }
 }
 
 /// The process's journal reader and its subscriptions.
@@ -60,6 +109,8 @@ pub struct Hub {
     started: OnceCell<()>,
     /// Subscriptions that fell behind the channel and caught up from the journal.
     lagged: AtomicU64,
+    /// The batches sent last, newest at the back, whose shared part is kept.
+    recent: Mutex<VecDeque<Weak<Batch>>>,
 }
 
 /// A subscription's place: the channel, and its entry among the subscribers (removed
@@ -114,6 +165,7 @@ impl Hub {
             subscribers: Mutex::new(HashMap::new()),
             started: OnceCell::new(),
             lagged: AtomicU64::new(0),
+            recent: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -224,8 +276,17 @@ async fn tail_once(
     let full = events.len() as u64 == TAIL_BATCH;
     if hub.tx.receiver_count() > 0 {
         let access = live::access(db, &hub.subscribers(), &events).await?;
+        let batch = Arc::new(Batch::new(events, access));
+        let mut recent = hub.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.push_back(Arc::downgrade(&batch));
+        while recent.len() > SHARED_FOR {
+            if let Some(old) = recent.pop_front().and_then(|b| b.upgrade()) {
+                old.drop_shared();
+            }
+        }
+        drop(recent);
         // Fails only when the last subscription left meanwhile.
-        let _ = hub.tx.send(Arc::new(Batch { events, access }));
+        let _ = hub.tx.send(batch);
     }
     Ok(Some((newest, full)))
 }

@@ -2,6 +2,7 @@
 //! `connection_init`, delivery after an HTTP commit, visibility re-checked at delivery,
 //! and resume with `after` without gap or duplicate.
 mod access;
+mod amplification;
 mod legacy;
 mod resume;
 mod soft_delete;
