@@ -57,6 +57,9 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// Open connections at most; more are answered 503 and closed.
     pub max_connections: usize,
+    /// Live subscriptions one user may run in this process, over all its sockets; more
+    /// are refused with RATE_LIMITED.
+    pub max_subscriptions_per_user: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -202,6 +205,11 @@ impl Config {
             .ok()
             .filter(|n| (1..=Semaphore::MAX_PERMITS).contains(n))
             .ok_or_else(|| err("MAX_CONNECTIONS", "must be a positive number"))?;
+        let max_subscriptions_per_user =
+            usize::try_from(number(&val, "MAX_SUBSCRIPTIONS_PER_USER", 64)?)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| err("MAX_SUBSCRIPTIONS_PER_USER", "must be a positive number"))?;
         let graphiql = boolean(&val, "GRAPHIQL", true)?;
         let introspection = boolean(&val, "INTROSPECTION", true)?;
         Ok(Config {
@@ -229,6 +237,7 @@ impl Config {
             shutdown_grace,
             header_read_timeout,
             max_connections,
+            max_subscriptions_per_user,
         })
     }
 
@@ -334,6 +343,7 @@ mod tests {
         assert!(c.jwt_secret.is_none());
         assert_eq!(c.header_read_timeout, Duration::from_secs(10));
         assert_eq!(c.max_connections, 512);
+        assert_eq!(c.max_subscriptions_per_user, 64);
     }
 
     #[test]
@@ -353,6 +363,7 @@ mod tests {
             ("PUBLIC_URL", "defects.example.com"),
             ("HEADER_READ_TIMEOUT_SECS", "0"),
             ("MAX_CONNECTIONS", "0"),
+            ("MAX_SUBSCRIPTIONS_PER_USER", "0"),
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
             ("TRUSTED_PROXIES", "proxy.local"),
             ("LOGIN_MAX_FAILURES_PER_USER", "0"),

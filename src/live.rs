@@ -104,13 +104,29 @@ pub struct Hub {
     listen_url: Option<String>,
     tx: broadcast::Sender<Arc<Batch>>,
     /// Subscribers now, with how many subscriptions each has.
-    subscribers: Mutex<HashMap<Subscriber, usize>>,
+    subscribers: Mutex<Subscribers>,
+    /// Subscriptions one user may run in this process, over all its sockets.
+    per_user: usize,
     /// Set once the reader has taken its starting point.
     started: OnceCell<()>,
     /// Subscriptions that fell behind the channel and caught up from the journal.
     lagged: AtomicU64,
     /// The batches sent last, newest at the back, whose shared part is kept.
     recent: Mutex<VecDeque<Weak<Batch>>>,
+}
+
+/// Who subscribes now: each subscriber's subscriptions, and each user's (all its
+/// sessions and sockets).
+#[derive(Default)]
+struct Subscribers {
+    by_session: HashMap<Subscriber, usize>,
+    by_user: HashMap<i32, usize>,
+}
+
+/// A user runs as many subscriptions as it may already ([`Hub::join`]).
+#[derive(Debug)]
+pub struct Full {
+    pub max: usize,
 }
 
 /// A subscription's place: the channel, and its entry among the subscribers (removed
@@ -144,17 +160,27 @@ impl Drop for Joined {
             .subscribers
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = subs.get_mut(&self.who) {
-            *n -= 1;
-            if *n == 0 {
-                subs.remove(&self.who);
+        fn release<K: Eq + std::hash::Hash>(counts: &mut HashMap<K, usize>, key: &K) {
+            if let Some(n) = counts.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    counts.remove(key);
+                }
             }
         }
+        release(&mut subs.by_session, &self.who);
+        release(&mut subs.by_user, &self.who.user_id);
     }
 }
 
 impl Hub {
-    pub fn new(db: DatabaseConnection, wake: Arc<watch::Sender<u64>>, database_url: &str) -> Self {
+    /// `per_user`: subscriptions one user may run in this process, over all its sockets.
+    pub fn new(
+        db: DatabaseConnection,
+        wake: Arc<watch::Sender<u64>>,
+        database_url: &str,
+        per_user: usize,
+    ) -> Self {
         let listen_url = (db.get_database_backend() == DatabaseBackend::Postgres)
             .then(|| database_url.to_owned());
         Hub {
@@ -162,7 +188,8 @@ impl Hub {
             wake,
             listen_url,
             tx: broadcast::channel(CAPACITY).0,
-            subscribers: Mutex::new(HashMap::new()),
+            subscribers: Mutex::new(Subscribers::default()),
+            per_user,
             started: OnceCell::new(),
             lagged: AtomicU64::new(0),
             recent: Mutex::new(VecDeque::new()),
@@ -172,8 +199,10 @@ impl Hub {
     /// Joins the channel as `who`. The reader (and listener) start with the first
     /// subscription; this returns once the reader has its starting point, so a
     /// subscription that reads the journal up to now after joining has no gap with what
-    /// the channel brings next.
-    pub async fn join(self: &Arc<Self>, who: Subscriber) -> Joined {
+    /// the channel brings next. Refused when `who`'s user runs as many subscriptions as
+    /// it may already; the place is given back when the `Joined` is dropped, however the
+    /// subscription ends.
+    pub async fn join(self: &Arc<Self>, who: Subscriber) -> Result<Joined, Full> {
         self.started
             .get_or_init(|| async {
                 let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -184,17 +213,19 @@ impl Hub {
                 let _ = ready_rx.await;
             })
             .await;
-        *self
-            .subscribers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(who.clone())
-            .or_default() += 1;
-        Joined {
+        let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        let of_user = subs.by_user.entry(who.user_id).or_default();
+        if *of_user >= self.per_user {
+            return Err(Full { max: self.per_user });
+        }
+        *of_user += 1;
+        *subs.by_session.entry(who.clone()).or_default() += 1;
+        drop(subs);
+        Ok(Joined {
             rx: self.tx.subscribe(),
             hub: self.clone(),
             who,
-        }
+        })
     }
 
     /// Subscriptions on the channel now.
@@ -211,6 +242,7 @@ impl Hub {
         self.subscribers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .by_session
             .keys()
             .cloned()
             .collect()

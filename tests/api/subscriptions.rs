@@ -4,6 +4,7 @@
 mod access;
 mod amplification;
 mod legacy;
+mod limits;
 mod resume;
 mod soft_delete;
 

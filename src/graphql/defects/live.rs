@@ -115,6 +115,16 @@ impl Position {
     }
 }
 
+/// The refusal of a subscription beyond `MAX_SUBSCRIPTIONS_PER_USER`: the operation
+/// ends with this error, the others go on.
+fn too_many(max: usize) -> async_graphql::Error {
+    let message = crate::i18n::localize(
+        crate::i18n::current(),
+        &format!("this user already runs {max} subscriptions; complete one first"),
+    );
+    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", "RATE_LIMITED"))
+}
+
 #[Subscription]
 impl DefectSubscription {
     /// Every matching journal event once, oldest first; with `after` (a cursor of
@@ -152,7 +162,11 @@ impl DefectSubscription {
         };
         // Join before reading the starting point, so nothing committed in between goes
         // unnoticed: the catch-up read below reaches at least where the channel starts.
-        let joined = state.live.join(who).await;
+        let joined = state
+            .live
+            .join(who)
+            .await
+            .map_err(|full| too_many(full.max))?;
         let last = live::start(&state.db, &viewer, &filter, after.as_deref())
             .await
             .gql()?;
