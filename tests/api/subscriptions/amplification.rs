@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{Got, Ws, comment_over_http, joined, open, recv, send, serve};
 use crate::{
     defects::{create, world},
-    helpers::{Actor, TestApp, apps},
+    helpers::{Actor, TestApp, apps, apps_with},
 };
 
 /// The selection: everything a defect screen shows, per event.
@@ -231,13 +231,14 @@ fn cpu() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
-/// The burst: 16 sockets × 32 heavy subscriptions of one observer, 5 comments.
+/// The burst: 16 sockets × 32 heavy subscriptions of one observer, 5 comments
+/// (its per-user cap raised to let them in).
 /// Prints CPU time and statements; not run by default (it measures the whole test
 /// process, client included, in a debug build).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn burst() {
-    for app in apps().await {
+    for app in apps_with(|c| c.max_subscriptions_per_user = 512).await {
         let w = world(&app).await;
         let (mgr, observer) = (&w.cast.manager, &w.cast.observer);
         let d = create(
