@@ -72,6 +72,9 @@ pub struct Config {
     /// has received nothing (not even a pong) for `ws_idle_timeout` is closed.
     pub ws_ping_interval: Duration,
     pub ws_idle_timeout: Duration,
+    /// Live subscriptions one user may run in this process, over all its sockets; more
+    /// are refused with RATE_LIMITED.
+    pub max_subscriptions_per_user: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -265,6 +268,11 @@ impl Config {
                 "must be longer than WS_PING_INTERVAL_SECS",
             ));
         }
+        let max_subscriptions_per_user =
+            usize::try_from(number(&val, "MAX_SUBSCRIPTIONS_PER_USER", 64)?)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| err("MAX_SUBSCRIPTIONS_PER_USER", "must be a positive number"))?;
         let graphiql = boolean(&val, "GRAPHIQL", true)?;
         let introspection = boolean(&val, "INTROSPECTION", true)?;
         Ok(Config {
@@ -299,6 +307,7 @@ impl Config {
             ws_max_per_address,
             ws_ping_interval,
             ws_idle_timeout,
+            max_subscriptions_per_user,
         })
     }
 
@@ -423,6 +432,7 @@ mod tests {
         // A small cap keeps a quarter for HTTP by default.
         let small = with(&[("MAX_CONNECTIONS", "10")]).unwrap();
         assert_eq!(small.ws_reserved_connections, 2);
+        assert_eq!(c.max_subscriptions_per_user, 64);
     }
 
     #[test]
@@ -442,6 +452,7 @@ mod tests {
             ("PUBLIC_URL", "defects.example.com"),
             ("HEADER_READ_TIMEOUT_SECS", "0"),
             ("MAX_CONNECTIONS", "0"),
+            ("MAX_SUBSCRIPTIONS_PER_USER", "0"),
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
             ("TRUSTED_PROXIES", "proxy.local"),
             ("TRUSTED_PROXY_HEADER", "x-real-ip"),

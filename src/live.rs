@@ -10,11 +10,14 @@
 //!   subscribers may see of it (`domain::defects::live::access`): O(1) queries per batch
 //!   whatever the number of subscribers.
 //! - The batch goes out on a bounded `tokio::sync::broadcast` (one copy in memory for
-//!   everyone). A subscription that falls more than [`CAPACITY`] batches behind (a client
+//!   everyone), with a place for what its subscriptions share to resolve its events
+//!   ([`Batch::shared`]: the transport's loaders, so that a row an event needs is read
+//!   once per batch, not once per subscription). A subscription that falls more than [`CAPACITY`] batches behind (a client
 //!   that does not read) loses its place in the channel and catches up from the journal
 //!   by itself, then rejoins: memory stays bounded and nothing is lost.
 use std::{
-    collections::HashMap,
+    any::Any,
+    collections::{HashMap, VecDeque},
     sync::{
         Arc, Mutex, Weak,
         atomic::{AtomicU64, Ordering},
@@ -40,11 +43,57 @@ pub const POLL: Duration = Duration::from_secs(1);
 pub const TAIL_BATCH: u64 = 500;
 /// Batches the channel keeps for the slowest subscription.
 pub const CAPACITY: usize = 64;
+/// The newest batches that keep what their subscriptions share ([`Batch::shared`]). A
+/// subscription further behind resolves an older batch's events on its own, as it did
+/// before the batch was shared: the rows loaded for a batch are not held in memory for
+/// the whole channel on behalf of a client that does not read.
+pub const SHARED_FOR: usize = 16;
 
 /// One batch of the journal, as every subscription of this process receives it.
 pub struct Batch {
     pub events: Vec<defect_events::Model>,
     pub access: Access,
+    shared: Mutex<Shared>,
+}
+
+/// What a batch's subscriptions share.
+enum Shared {
+    Unmade,
+    Made(Arc<dyn Any + Send + Sync>),
+    /// The batch is more than [`SHARED_FOR`] batches old.
+    Dropped,
+}
+
+impl Batch {
+    fn new(events: Vec<defect_events::Model>, access: Access) -> Self {
+        Batch {
+            events,
+            access,
+            shared: Mutex::new(Shared::Unmade),
+        }
+    }
+
+    /// What the subscriptions resolving this batch share (of a type this module does not
+    /// know: the transport's loaders), made by the first that asks; `None` once the
+    /// batch is [`SHARED_FOR`] batches old. The rows it loads are the same for every
+    /// viewer (keyed by id, of events each subscription has already found visible);
+    /// what a viewer may read of them is decided when each subscription resolves them.
+    pub fn shared<T: Any + Send + Sync>(&self, make: impl FnOnce() -> T) -> Option<Arc<T>> {
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        match &*shared {
+            Shared::Dropped => None,
+            Shared::Made(made) => made.clone().downcast().ok(),
+            Shared::Unmade => {
+                let made = Arc::new(make());
+                *shared = Shared::Made(made.clone());
+                Some(made)
+            }
+        }
+    }
+
+    fn drop_shared(&self) {
+        *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = Shared::Dropped;
+    }
 }
 
 /// The process's journal reader and its subscriptions.
@@ -55,11 +104,29 @@ pub struct Hub {
     listen_url: Option<String>,
     tx: broadcast::Sender<Arc<Batch>>,
     /// Subscribers now, with how many subscriptions each has.
-    subscribers: Mutex<HashMap<Subscriber, usize>>,
+    subscribers: Mutex<Subscribers>,
+    /// Subscriptions one user may run in this process, over all its sockets.
+    per_user: usize,
     /// Set once the reader has taken its starting point.
     started: OnceCell<()>,
     /// Subscriptions that fell behind the channel and caught up from the journal.
     lagged: AtomicU64,
+    /// The batches sent last, newest at the back, whose shared part is kept.
+    recent: Mutex<VecDeque<Weak<Batch>>>,
+}
+
+/// Who subscribes now: each subscriber's subscriptions, and each user's (all its
+/// sessions and sockets).
+#[derive(Default)]
+struct Subscribers {
+    by_session: HashMap<Subscriber, usize>,
+    by_user: HashMap<i32, usize>,
+}
+
+/// A user runs as many subscriptions as it may already ([`Hub::join`]).
+#[derive(Debug)]
+pub struct Full {
+    pub max: usize,
 }
 
 /// A subscription's place: the channel, and its entry among the subscribers (removed
@@ -93,17 +160,27 @@ impl Drop for Joined {
             .subscribers
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = subs.get_mut(&self.who) {
-            *n -= 1;
-            if *n == 0 {
-                subs.remove(&self.who);
+        fn release<K: Eq + std::hash::Hash>(counts: &mut HashMap<K, usize>, key: &K) {
+            if let Some(n) = counts.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    counts.remove(key);
+                }
             }
         }
+        release(&mut subs.by_session, &self.who);
+        release(&mut subs.by_user, &self.who.user_id);
     }
 }
 
 impl Hub {
-    pub fn new(db: DatabaseConnection, wake: Arc<watch::Sender<u64>>, database_url: &str) -> Self {
+    /// `per_user`: subscriptions one user may run in this process, over all its sockets.
+    pub fn new(
+        db: DatabaseConnection,
+        wake: Arc<watch::Sender<u64>>,
+        database_url: &str,
+        per_user: usize,
+    ) -> Self {
         let listen_url = (db.get_database_backend() == DatabaseBackend::Postgres)
             .then(|| database_url.to_owned());
         Hub {
@@ -111,17 +188,21 @@ impl Hub {
             wake,
             listen_url,
             tx: broadcast::channel(CAPACITY).0,
-            subscribers: Mutex::new(HashMap::new()),
+            subscribers: Mutex::new(Subscribers::default()),
+            per_user,
             started: OnceCell::new(),
             lagged: AtomicU64::new(0),
+            recent: Mutex::new(VecDeque::new()),
         }
     }
 
     /// Joins the channel as `who`. The reader (and listener) start with the first
     /// subscription; this returns once the reader has its starting point, so a
     /// subscription that reads the journal up to now after joining has no gap with what
-    /// the channel brings next.
-    pub async fn join(self: &Arc<Self>, who: Subscriber) -> Joined {
+    /// the channel brings next. Refused when `who`'s user runs as many subscriptions as
+    /// it may already; the place is given back when the `Joined` is dropped, however the
+    /// subscription ends.
+    pub async fn join(self: &Arc<Self>, who: Subscriber) -> Result<Joined, Full> {
         self.started
             .get_or_init(|| async {
                 let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -132,17 +213,19 @@ impl Hub {
                 let _ = ready_rx.await;
             })
             .await;
-        *self
-            .subscribers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(who.clone())
-            .or_default() += 1;
-        Joined {
+        let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        let of_user = subs.by_user.entry(who.user_id).or_default();
+        if *of_user >= self.per_user {
+            return Err(Full { max: self.per_user });
+        }
+        *of_user += 1;
+        *subs.by_session.entry(who.clone()).or_default() += 1;
+        drop(subs);
+        Ok(Joined {
             rx: self.tx.subscribe(),
             hub: self.clone(),
             who,
-        }
+        })
     }
 
     /// Subscriptions on the channel now.
@@ -159,6 +242,7 @@ impl Hub {
         self.subscribers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .by_session
             .keys()
             .cloned()
             .collect()
@@ -224,8 +308,17 @@ async fn tail_once(
     let full = events.len() as u64 == TAIL_BATCH;
     if hub.tx.receiver_count() > 0 {
         let access = live::access(db, &hub.subscribers(), &events).await?;
+        let batch = Arc::new(Batch::new(events, access));
+        let mut recent = hub.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.push_back(Arc::downgrade(&batch));
+        while recent.len() > SHARED_FOR {
+            if let Some(old) = recent.pop_front().and_then(|b| b.upgrade()) {
+                old.drop_shared();
+            }
+        }
+        drop(recent);
         // Fails only when the last subscription left meanwhile.
-        let _ = hub.tx.send(Arc::new(Batch { events, access }));
+        let _ = hub.tx.send(batch);
     }
     Ok(Some((newest, full)))
 }

@@ -58,6 +58,7 @@ impl AppState {
             db.clone(),
             journal_wake.clone(),
             &config.database_url,
+            config.max_subscriptions_per_user,
         ));
         Ok(AppState {
             db,

@@ -146,3 +146,7 @@ expected-date = expected a date as YYYY-MM-DD
 expected-timestamp = expected an RFC 3339 timestamp
 expected-bool = expected true or false
 expected-id = expected a numeric id
+
+## Live updates
+too-many-subscriptions = this user already runs { $max } subscriptions; complete one first
+subscription-too-complex = a subscription's selection may cost at most { $max } per event; this one costs { $cost }

@@ -142,3 +142,7 @@ expected-date = ожидается дата в виде ГГГГ-ММ-ДД
 expected-timestamp = ожидается время в формате RFC 3339
 expected-bool = ожидается true или false
 expected-id = ожидается числовой идентификатор
+
+## Live updates
+too-many-subscriptions = у этого пользователя уже { $max } подписок; сначала завершите одну из них
+subscription-too-complex = выборка подписки может стоить не больше { $max } за событие; эта стоит { $cost }

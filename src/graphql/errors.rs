@@ -10,7 +10,8 @@ use async_graphql::{
         NextRequest, NextValidation,
     },
     parser::types::{
-        DocumentOperations, ExecutableDocument, Selection, SelectionSet, VariableDefinition,
+        DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+        SelectionSet, VariableDefinition,
     },
 };
 
@@ -59,17 +60,25 @@ struct SafetyNetExtension {
 }
 
 /// The operation the request runs: the named one, or the only one.
-fn chosen_definitions<'d>(
+fn chosen_operation<'d>(
     doc: &'d ExecutableDocument,
     name: Option<&str>,
-) -> Option<&'d [Positioned<VariableDefinition>]> {
+) -> Option<&'d OperationDefinition> {
     let op = match (&doc.operations, name) {
         (DocumentOperations::Single(op), _) => op,
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
         _ => return None,
     };
-    Some(&op.node.variable_definitions)
+    Some(&op.node)
+}
+
+/// The variables of the operation the request runs.
+fn chosen_definitions<'d>(
+    doc: &'d ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'d [Positioned<VariableDefinition>]> {
+    Some(&chosen_operation(doc, name)?.variable_definitions)
 }
 
 /// Every error leaves with a code; an uncoded resolver error (a bug) without its message.
@@ -280,12 +289,17 @@ impl Extension for SafetyNetExtension {
             }
         }
         let result = next.run(ctx).await;
-        if result.is_ok()
+        if let Ok(valid) = &result
             && let Some((doc, values)) = &kept
         {
             let errors = coerce::arguments(&cx, doc, name.as_deref(), values);
             if !errors.is_empty() {
                 return Err(errors);
+            }
+            if chosen_operation(doc, name.as_deref())
+                .is_some_and(|op| op.ty == OperationType::Subscription)
+            {
+                limits::check_subscription(valid.complexity).map_err(|e| vec![e])?;
             }
         }
         result.map_err(|errors| {

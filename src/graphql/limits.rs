@@ -32,6 +32,23 @@ fn refuse(message: String) -> ServerError {
     super::errors::coded(message, super::errors::Phase::Validation.code())
 }
 
+/// A subscription's selection against [`super::MAX_SUBSCRIPTION_COMPLEXITY`], with the
+/// complexity validation computed (queries and mutations are bounded by the schema's
+/// `MAX_COMPLEXITY` alone).
+pub fn check_subscription(complexity: usize) -> Result<(), ServerError> {
+    let max = super::MAX_SUBSCRIPTION_COMPLEXITY;
+    if complexity > max {
+        let english = format!(
+            "a subscription's selection may cost at most {max} per event; this one costs {complexity}"
+        );
+        return Err(refuse(crate::i18n::localize(
+            crate::i18n::current(),
+            &english,
+        )));
+    }
+    Ok(())
+}
+
 /// Size, tokens and nesting, from the text alone (linear, no allocation).
 pub fn check_text(query: &str) -> Result<(), ServerError> {
     if query.len() > MAX_DOCUMENT_BYTES {

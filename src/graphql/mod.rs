@@ -47,6 +47,11 @@ pub const MAX_DEPTH: usize = 12;
 /// Every field costs 1 and a list costs its page size times its children, so 1,000
 /// aliased heavy fields or a nested list of lists are refused up front.
 pub const MAX_COMPLEXITY: usize = 20_000;
+/// A subscription's selection is resolved again for every event it receives, for as long
+/// as it runs, so it gets a budget of its own, far below a query's: a defect with its
+/// project, members, stages, comments with their authors, attachments and history costs
+/// ~90; a page of `activity` or a hundred aliased defects below each event does not fit.
+pub const MAX_SUBSCRIPTION_COMPLEXITY: usize = 200;
 /// async-graphql's structural recursion limit (selection sets and fragment spreads).
 pub const MAX_RECURSIVE_DEPTH: usize = 64;
 

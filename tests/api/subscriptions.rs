@@ -2,6 +2,8 @@
 //! `connection_init`, delivery after an HTTP commit, visibility re-checked at delivery,
 //! and resume with `after` without gap or duplicate.
 mod access;
+mod amplification;
+mod budget;
 mod legacy;
 mod limits;
 mod resume;

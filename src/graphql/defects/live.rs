@@ -1,5 +1,5 @@
 //! `Subscription.defectEvents`: the journal, live (see `domain::defects::live`).
-use std::collections::VecDeque;
+use std::{collections::VecDeque, sync::Arc};
 
 use async_graphql::{Context, ErrorExtensions, ID, Subscription};
 use futures_util::{Stream, stream};
@@ -13,7 +13,11 @@ use crate::{
     },
     entities::{defect_events, enums::DefectEventKind},
     error::{AppError, GqlResultExt},
-    graphql::{context::ContextExt, scalars::id},
+    graphql::{
+        context::ContextExt,
+        loaders::{BatchLoaders, BatchSlot},
+        scalars::id,
+    },
     live::Joined,
     state::AppState,
 };
@@ -27,6 +31,10 @@ pub struct DefectSubscription;
 /// events of the process's batches (`crate::live`) that pass its filter and that its
 /// subscriber may see. Ids only grow in commit order (`journal::record`), so skipping
 /// every event at or below `last` makes the switch between the two exact.
+///
+/// An event taken from a batch is resolved with the batch's loaders, shared by every
+/// subscription of the process (`loaders::BatchLoaders`, through `slot`); one read for
+/// itself, with the subscription's own.
 struct Position {
     state: AppState,
     joined: Joined,
@@ -34,15 +42,24 @@ struct Position {
     filter: ActivityFilter,
     last: i32,
     catching_up: bool,
-    pending: VecDeque<defect_events::Model>,
+    pending: VecDeque<(defect_events::Model, Option<Arc<BatchLoaders>>)>,
+    /// Absent when the operation was run without `loaders::register_uncached`.
+    slot: Option<BatchSlot>,
 }
 
 impl Position {
     /// The next event, or `None` when the subscription ends (a refused viewer), or an
     /// error.
     async fn next(&mut self) -> Option<async_graphql::Result<DefectEvent>> {
+        // The previous event is resolved: its batch's loaders are not held while waiting.
+        if let Some(slot) = &self.slot {
+            slot.set(None);
+        }
         loop {
-            if let Some(e) = self.pending.pop_front() {
+            if let Some((e, shared)) = self.pending.pop_front() {
+                if let Some(slot) = &self.slot {
+                    slot.set(shared);
+                }
                 return Some(Ok(DefectEvent(e)));
             }
             if self.catching_up {
@@ -57,7 +74,7 @@ impl Position {
                     Ok(rows) => {
                         self.catching_up = rows.len() as u64 == live::BATCH;
                         self.last = rows.last().map_or(self.last, |r| r.id);
-                        self.pending.extend(rows);
+                        self.pending.extend(rows.into_iter().map(|r| (r, None)));
                         continue;
                     }
                     Err(e) => return Some(Err(e.extend())),
@@ -82,9 +99,13 @@ impl Position {
                 }
             };
             let user = who.user_id;
+            let mut shared = None;
             for e in batch.events.iter().filter(|e| e.id > self.last) {
                 if self.filter.matches(e) && batch.access.sees(user, role, e) {
-                    self.pending.push_back(e.clone());
+                    if shared.is_none() && self.slot.is_some() {
+                        shared = batch.shared(|| BatchLoaders::new(&self.state.db));
+                    }
+                    self.pending.push_back((e.clone(), shared.clone()));
                 }
             }
             if let Some(e) = batch.events.last() {
@@ -92,6 +113,16 @@ impl Position {
             }
         }
     }
+}
+
+/// The refusal of a subscription beyond `MAX_SUBSCRIPTIONS_PER_USER`: the operation
+/// ends with this error, the others go on.
+fn too_many(max: usize) -> async_graphql::Error {
+    let message = crate::i18n::localize(
+        crate::i18n::current(),
+        &format!("this user already runs {max} subscriptions; complete one first"),
+    );
+    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", "RATE_LIMITED"))
 }
 
 #[Subscription]
@@ -116,6 +147,7 @@ impl DefectSubscription {
             })?
             .clone();
         let state = ctx.state().clone();
+        let slot = ctx.data_opt::<BatchSlot>().cloned();
         let opt = |what: &str, v: &Option<ID>| v.as_ref().map(|v| id(what, v)).transpose();
         let filter = ActivityFilter {
             project_id: opt("projectId", &project_id)?,
@@ -130,7 +162,11 @@ impl DefectSubscription {
         };
         // Join before reading the starting point, so nothing committed in between goes
         // unnoticed: the catch-up read below reaches at least where the channel starts.
-        let joined = state.live.join(who).await;
+        let joined = state
+            .live
+            .join(who)
+            .await
+            .map_err(|full| too_many(full.max))?;
         let last = live::start(&state.db, &viewer, &filter, after.as_deref())
             .await
             .gql()?;
@@ -142,6 +178,7 @@ impl DefectSubscription {
             last,
             catching_up: true,
             pending: VecDeque::new(),
+            slot,
         };
         Ok(stream::unfold(Some(position), |p| async move {
             let mut p = p?;

@@ -7,8 +7,10 @@
 //! relation regardless of timing, so a page costs a constant number of statements.
 mod plans;
 mod primed;
+mod shared;
 
 pub use plans::{PlanByIdLoader, PlansByProjectLoader};
+pub use shared::{BatchLoaders, BatchSlot};
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -242,12 +244,13 @@ pub fn register(
     register_with(request, db, true)
 }
 
-/// Loaders for a subscription: batching without a cache.
+/// Loaders for a subscription: batching without a cache, and the slot through which
+/// the events it takes from a live batch use that batch's shared loaders instead.
 pub fn register_uncached(
     request: async_graphql::Request,
     db: &DatabaseConnection,
 ) -> async_graphql::Request {
-    register_with(request, db, false)
+    register_with(request, db, false).data(BatchSlot::default())
 }
 
 fn register_with(
@@ -255,22 +258,35 @@ fn register_with(
     db: &DatabaseConnection,
     cache: bool,
 ) -> async_graphql::Request {
-    fn loader<L: Loader<i32>>(l: L, cache: bool) -> Cached<L> {
-        DataLoader::with_cache(l, tokio::spawn, Caching(cache))
+    struct Registering(async_graphql::Request, bool);
+    impl Add for Registering {
+        fn add<L: Loader<i32, Error = AppError>>(self, loader: L) -> Self {
+            let loader: Cached<L> = DataLoader::with_cache(loader, tokio::spawn, Caching(self.1));
+            Registering(self.0.data(loader), self.1)
+        }
     }
-    request
-        .data(loader(UserByIdLoader(db.clone()), cache))
-        .data(loader(ProjectByIdLoader(db.clone()), cache))
-        .data(loader(StagesByProjectLoader(db.clone()), cache))
-        .data(loader(MembersByProjectLoader(db.clone()), cache))
-        .data(loader(StageByIdLoader(db.clone()), cache))
-        .data(loader(AttachmentsByDefectLoader(db.clone()), cache))
-        .data(loader(CommentsByDefectLoader(db.clone()), cache))
-        .data(loader(HistoryByDefectLoader(db.clone()), cache))
-        .data(loader(CommentCountByDefectLoader(db.clone()), cache))
-        .data(loader(LiveDefectByIdLoader(db.clone()), cache))
-        .data(loader(PlanByIdLoader(db.clone()), cache))
-        .data(loader(PlansByProjectLoader(db.clone()), cache))
+    each(db, Registering(request, cache)).0
+}
+
+/// Where a set of loaders goes (a request's data, a batch's shared set).
+trait Add: Sized {
+    fn add<L: Loader<i32, Error = AppError>>(self, loader: L) -> Self;
+}
+
+/// Every loader, once: what a request registers and a batch shares.
+fn each<T: Add>(db: &DatabaseConnection, to: T) -> T {
+    to.add(UserByIdLoader(db.clone()))
+        .add(ProjectByIdLoader(db.clone()))
+        .add(StagesByProjectLoader(db.clone()))
+        .add(MembersByProjectLoader(db.clone()))
+        .add(StageByIdLoader(db.clone()))
+        .add(AttachmentsByDefectLoader(db.clone()))
+        .add(CommentsByDefectLoader(db.clone()))
+        .add(HistoryByDefectLoader(db.clone()))
+        .add(CommentCountByDefectLoader(db.clone()))
+        .add(LiveDefectByIdLoader(db.clone()))
+        .add(PlanByIdLoader(db.clone()))
+        .add(PlansByProjectLoader(db.clone()))
 }
 
 /// Loads one value through the request's loader `L`.
@@ -282,6 +298,12 @@ where
     L: Loader<i32, Error = AppError>,
 {
     use async_graphql::ErrorExtensions;
+    // Below an event of a live batch: the batch's loaders, shared by its subscriptions.
+    if let Some(shared) = ctx.data_opt::<BatchSlot>().and_then(BatchSlot::get)
+        && let Some(got) = shared.load_one::<L>(key).await
+    {
+        return got.map_err(|e| e.extend());
+    }
     // A loader missing from the request is a programming error: it surfaces as an
     // INTERNAL_SERVER_ERROR through the safety net instead of a panic.
     ctx.data::<Cached<L>>()?
