@@ -1,5 +1,5 @@
 //! `POST /graphql` (JSON or multipart) and `GET /graphql` (GraphiQL, or a query).
-mod document;
+pub(super) mod document;
 mod response;
 
 use async_graphql::{ParseRequestError, http::MultipartOptions};

@@ -9,6 +9,10 @@
 //! pass through [`counted`] on their way to the library, which answers a `subscribe`
 //! beyond the cap itself (an `error` for that id, through the forwarder); the
 //! forwarder frees a place when an operation's `complete` or `error` goes out.
+//!
+//! Every document is admitted as over HTTP before anything walks it, and messages the
+//! library cannot take are answered as the protocol says: see [`admission`].
+mod admission;
 mod operations;
 
 use std::{
@@ -72,8 +76,10 @@ pub async fn upgrade(
     State(http): State<Http>,
     slot: Option<Extension<ConnectionSlot>>,
     protocol: GraphQLProtocol,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> HttpResponse {
+    let chosen = admission::Protocol::of(&headers);
     // The socket is served in a task of its own, outside the request's language scope
     // (a task-local): carry the negotiated language over, or every error on the socket
     // would be English.
@@ -83,7 +89,7 @@ pub async fn upgrade(
         .max_frame_size(MAX_MESSAGE)
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| async move {
-            crate::i18n::scope(lang, serve(socket, http, protocol)).await;
+            crate::i18n::scope(lang, serve(socket, http, protocol, chosen)).await;
             // The socket counts under MAX_CONNECTIONS until it closes.
             drop(slot);
         })
@@ -110,7 +116,8 @@ impl Executor for WithLoaders {
     /// as a request over HTTP would: user, role, active flag and session read now, put in
     /// the operation's data, which resolvers read before the socket's. The `Auth` kept
     /// from `connection_init` would let a demoted, deactivated or logged-out user go on
-    /// acting with the rights it had when the socket opened.
+    /// acting with the rights it had when the socket opened. The document is admitted
+    /// first, as over HTTP (`admission::document`).
     fn execute_stream(
         &self,
         request: Request,
@@ -124,6 +131,10 @@ impl Executor for WithLoaders {
             .cloned();
         let (schema, db, keys) = (self.schema.clone(), self.db.clone(), self.keys.clone());
         stream::once(async move {
+            let request = match admission::document(request).await {
+                Ok(request) => request,
+                Err(refused) => return stream::once(async { refused }).boxed(),
+            };
             let request = match token {
                 Some(token) => request.data(from_token(&db, &keys, &token).await),
                 None => request,
@@ -135,11 +146,16 @@ impl Executor for WithLoaders {
     }
 }
 
-async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol) {
+async fn serve(
+    socket: WebSocket,
+    http: Http,
+    protocol: GraphQLProtocol,
+    chosen: admission::Protocol,
+) {
     let (mut out, input) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Message>(16);
     let ops = Arc::new(Mutex::new(Operations::default()));
-    let input = counted(input, ops.clone(), tx.clone());
+    let input = counted(input, ops.clone(), tx.clone(), chosen);
     let (expiry_tx, expiry_rx) = oneshot::channel::<u64>();
     let state = http.state.clone();
     let shutdown = state.shutdown.clone();
@@ -226,8 +242,10 @@ enum Rewrite {
 }
 
 /// async-graphql 7.2.1 reports an operation that fails as a whole (a bad argument of
-/// `defectEvents`) as `next` with `data: null`, then `complete`; graphql-transport-ws
-/// (and EVENTS.md) say that is one `error` message with the errors, and no `complete`.
+/// `defectEvents`, a document refused by the limits) as `next` (legacy: `data`) with
+/// `data: null`, then `complete`; graphql-transport-ws (and EVENTS.md) say that is one
+/// `error` message with the errors, and no `complete`, as subscriptions-transport-ws
+/// does for an operation that fails before it executes (its `GQL_ERROR`).
 /// Only messages that can be such are parsed. An operation's `complete` or `error`
 /// frees its place in `ops` before it is sent, so a client that saw it may reuse the id.
 fn as_error(
@@ -244,7 +262,8 @@ fn as_error(
             return Rewrite::Keep;
         };
         let errors = &v["payload"]["errors"];
-        if v["type"] == "next" && v["payload"]["data"].is_null() && errors.is_array() {
+        let whole = v["type"] == "next" || v["type"] == "data";
+        if whole && v["payload"]["data"].is_null() && errors.is_array() {
             let id = v["id"].as_str().unwrap_or_default().to_owned();
             let msg = serde_json::json!({ "id": id, "type": "error", "payload": errors });
             lock(ops).finished(&id);
