@@ -96,13 +96,14 @@ fn first_error(errors: &Value) -> (String, String) {
 }
 
 fn multipart(token: &str, query: &str) -> Request<Body> {
+    multipart_with(token, json!({ "query": query, "variables": {} }))
+}
+
+fn multipart_with(token: &str, operations: Value) -> Request<Body> {
     let boundary = "----admission-boundary";
     let mut body = String::new();
     for (name, value) in [
-        (
-            "operations",
-            json!({ "query": query, "variables": {} }).to_string(),
-        ),
+        ("operations", operations.to_string()),
         ("map", "{}".to_owned()),
     ] {
         body.push_str(&format!(
@@ -347,5 +348,27 @@ async fn the_legacy_protocol_answers_them_as_its_server_does() {
             "[{}] {got:?}",
             app.backend
         );
+    }
+}
+
+/// The multipart `operations` field is as bounded as a JSON body (MAX_JSON_BODY_BYTES),
+/// not by the file limit (20 MiB), even with a valid token; within it, it runs.
+#[tokio::test]
+async fn multipart_operations_are_bounded_like_a_json_body() {
+    for app in apps().await {
+        let observer = app.cast().await.observer;
+        let limit = usize::try_from(app.state.config.max_json_body_bytes).unwrap();
+        let ops = |padding: usize| json!({ "query": "{ __typename }", "variables": { "p": "x".repeat(padding) } });
+        let res = app
+            .request(multipart_with(&observer.token, ops(limit - 1024)))
+            .await;
+        assert_eq!(res.body["data"]["__typename"], "Query", "{}", res.body);
+        let res = app
+            .request(multipart_with(&observer.token, ops(limit + 1)))
+            .await;
+        assert_eq!(res.status, 413, "[{}] {}", app.backend, res.body);
+        let (code, message) = first_error(&res.body["errors"]);
+        assert_eq!(code, "PAYLOAD_TOO_LARGE");
+        assert!(message.contains("MAX_JSON_BODY_BYTES"), "{message}");
     }
 }
