@@ -274,9 +274,11 @@ impl<'a> Counter<'a> {
     }
 
     fn fragment(&mut self, name: &str) -> Result<u64, ServerError> {
-        // An unknown fragment is validation's to report.
+        // An unknown fragment is validation's to report; its spread counts as one
+        // selection, or doubling spreads of one would count nothing while the
+        // executor's recursion check walks each of them.
         let Some((key, def)) = self.doc.fragments.get_key_value(name) else {
-            return Ok(0);
+            return Ok(1);
         };
         match self.memo.get(key.as_str()) {
             Some(Some(n)) => Ok(*n),
@@ -348,6 +350,10 @@ mod tests {
         // 2^10 = 1,024 expanded selections: allowed; 2^11 = 2,048 is not.
         assert!(check(&fan_out(10)).is_ok());
         assert!(check(&fan_out(11)).is_err());
+        // Ending in spreads of a fragment that does not exist changes nothing.
+        let unknown = fan_out(30).replace("fragment G30 on Query { __typename }", "");
+        let err = check(&unknown).expect_err("refused");
+        assert!(err.contains("fields with its fragments expanded"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `POST /graphql` (JSON or multipart) and `GET /graphql` (GraphiQL, or a query).
-mod document;
+pub(super) mod document;
+mod multipart;
 mod response;
 
 use async_graphql::{ParseRequestError, http::MultipartOptions};
@@ -230,15 +231,29 @@ pub async fn post(
                 std::io::Error::other(e.to_string())
             }
         });
-    let reader = tokio_util::io::StreamReader::new(stream).compat();
-    let options = MultipartOptions::default()
-        .max_file_size(usize::try_from(max_file).unwrap_or(usize::MAX))
-        .max_num_files(MAX_FILES);
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let request = match async_graphql::http::receive_body(content_type, reader, options).await {
+    let received = match kind {
+        BodyKind::Json => {
+            let reader = tokio_util::io::StreamReader::new(stream).compat();
+            async_graphql::http::receive_body(content_type, reader, MultipartOptions::default())
+                .await
+        }
+        BodyKind::Multipart => {
+            let content_type = content_type.unwrap_or_default();
+            let max_text = config.max_json_body_bytes;
+            match multipart::receive(stream, &content_type, max_file, max_text).await {
+                Ok(r) => Ok(r),
+                Err(multipart::Refused::TextTooLarge) => {
+                    return too_large(media, "MAX_JSON_BODY_BYTES");
+                }
+                Err(multipart::Refused::Parse(e)) => Err(e),
+            }
+        }
+    };
+    let request = match received {
         Ok(r) => r,
         Err(ParseRequestError::PayloadTooLarge) => return too_large(media, limit_name),
         Err(ParseRequestError::Io(e)) if e.kind() == std::io::ErrorKind::FileTooLarge => {

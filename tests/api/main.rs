@@ -4,6 +4,7 @@
 mod builders;
 mod helpers;
 
+mod admission;
 mod attachments;
 mod auth;
 mod defect_lists;

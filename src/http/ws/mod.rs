@@ -16,6 +16,10 @@
 //! what is sent to it for as long). An operation that finds the socket's session
 //! revoked or its user deactivated, when it starts or when it ends (a subscription ends
 //! when its viewer is refused), closes the socket with 4403.
+//!
+//! Every document is admitted as over HTTP before anything walks it, and messages the
+//! library cannot take are answered as the protocol says: see [`admission`].
+mod admission;
 pub mod caps;
 mod operations;
 
@@ -109,6 +113,7 @@ pub async fn upgrade(
     slot: Option<Extension<ConnectionSlot>>,
     client: ClientAddr,
     protocol: GraphQLProtocol,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> HttpResponse {
     // Past the sockets' share of MAX_CONNECTIONS: refused before the upgrade, like any
@@ -119,6 +124,7 @@ pub async fn upgrade(
         return AppError::Unavailable("too many WebSocket connections; retry shortly".into())
             .into_response();
     }
+    let chosen = admission::Protocol::of(&headers);
     // The socket is served in a task of its own, outside the request's language scope
     // (a task-local): carry the negotiated language over, or every error on the socket
     // would be English.
@@ -130,7 +136,8 @@ pub async fn upgrade(
         .on_upgrade(move |mut socket| async move {
             match place {
                 Ok(place) => {
-                    crate::i18n::scope(lang, serve(socket, http, protocol, client)).await;
+                    let served = serve(socket, http, protocol, chosen, client);
+                    crate::i18n::scope(lang, served).await;
                     drop(place);
                 }
                 Err(_) => {
@@ -166,7 +173,8 @@ impl Executor for WithLoaders {
     /// as a request over HTTP would: user, role, active flag and session read now, put in
     /// the operation's data, which resolvers read before the socket's. The `Auth` kept
     /// from `connection_init` would let a demoted, deactivated or logged-out user go on
-    /// acting with the rights it had when the socket opened.
+    /// acting with the rights it had when the socket opened. The document is admitted
+    /// first, as over HTTP (`admission::document`), before the viewer is read.
     ///
     /// A refused viewer (revoked session, deactivated user, expired token) closes the
     /// socket with 4403, when an operation starts and when it ends: a subscription ends
@@ -186,6 +194,10 @@ impl Executor for WithLoaders {
         let (schema, db, keys) = (self.schema.clone(), self.db.clone(), self.keys.clone());
         let closer = self.closer.clone();
         stream::once(async move {
+            let request = match admission::document(request).await {
+                Ok(request) => request,
+                Err(refused) => return stream::once(async { refused }).boxed(),
+            };
             // `init` always puts the token in; without one there is nothing to re-check.
             let Some(token) = token else {
                 return schema.execute_stream_with_session_data(request, session_data);
@@ -216,7 +228,13 @@ fn refused(auth: &Auth) -> bool {
     matches!(auth, Auth::Invalid(AppError::Unauthenticated(_)))
 }
 
-async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol, client: ClientAddr) {
+async fn serve(
+    socket: WebSocket,
+    http: Http,
+    protocol: GraphQLProtocol,
+    chosen: admission::Protocol,
+    client: ClientAddr,
+) {
     let (mut out, input) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Message>(16);
     let ops = Arc::new(Mutex::new(Operations::default()));
@@ -225,7 +243,7 @@ async fn serve(socket: WebSocket, http: Http, protocol: GraphQLProtocol, client:
     let seen = Arc::new(AtomicU64::new(0));
     let heard = seen.clone();
     let input = input.inspect(move |_| heard.store(millis(born.elapsed()), Ordering::Relaxed));
-    let input = counted(input, ops.clone(), tx.clone());
+    let input = counted(input, ops.clone(), tx.clone(), chosen);
     // The user's place under WS_MAX_PER_USER, taken by `init`, given back when the socket
     // ends however it ends (dropped with this function's state).
     let user_place: Arc<Mutex<Option<KeyPlace<i32>>>> = Arc::default();
@@ -346,8 +364,10 @@ enum Rewrite {
 }
 
 /// async-graphql 7.2.1 reports an operation that fails as a whole (a bad argument of
-/// `defectEvents`) as `next` with `data: null`, then `complete`; graphql-transport-ws
-/// (and EVENTS.md) say that is one `error` message with the errors, and no `complete`.
+/// `defectEvents`, a document refused by the limits) as `next` (legacy: `data`) with
+/// `data: null`, then `complete`; graphql-transport-ws (and EVENTS.md) say that is one
+/// `error` message with the errors, and no `complete`, as subscriptions-transport-ws
+/// does for an operation that fails before it executes (its `GQL_ERROR`).
 /// Only messages that can be such are parsed. An operation's `complete` or `error`
 /// frees its place in `ops` before it is sent, so a client that saw it may reuse the id.
 fn as_error(
@@ -364,7 +384,8 @@ fn as_error(
             return Rewrite::Keep;
         };
         let errors = &v["payload"]["errors"];
-        if v["type"] == "next" && v["payload"]["data"].is_null() && errors.is_array() {
+        let whole = v["type"] == "next" || v["type"] == "data";
+        if whole && v["payload"]["data"].is_null() && errors.is_array() {
             let id = v["id"].as_str().unwrap_or_default().to_owned();
             let msg = serde_json::json!({ "id": id, "type": "error", "payload": errors });
             lock(ops).finished(&id);

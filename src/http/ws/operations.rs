@@ -10,7 +10,10 @@ use axum::extract::ws::Message;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
-use super::close;
+use super::{
+    admission::{INVALID, Protocol, error_message, read_error},
+    close,
+};
 
 /// Operations (`subscribe`, legacy `start`) one socket runs at once. Each holds a stream,
 /// its loaders and a receiver of the live-updates channel until it completes; a screen
@@ -19,8 +22,6 @@ use super::close;
 pub const MAX_OPERATIONS: usize = 32;
 /// graphql-transport-ws: "Subscriber for <id> already exists".
 const DUPLICATE: u16 = 4409;
-/// graphql-transport-ws: "Invalid message".
-const INVALID: u16 = 4400;
 /// An operation id is the client's name for it; the library keeps it per running
 /// operation and writes it into every message of that operation, so a 256 KiB id would
 /// cost that much per delivered event. Real clients use counters or UUIDs.
@@ -86,11 +87,13 @@ pub(super) fn lock(ops: &Mutex<Operations>) -> MutexGuard<'_, Operations> {
 
 /// The client's messages on their way to the library, with each `subscribe` (legacy
 /// `start`) admitted against [`MAX_OPERATIONS`]. They are parsed with the library's own
-/// type, so what is counted is exactly what the library runs (a message it cannot
-/// parse closes the socket there). A refused `subscribe` never reaches the library: its
-/// answer goes to the forwarder through `tx`, in the library's channel, so the socket
-/// stays usable; the wait for room in that channel holds the client's next message
-/// back, as the library's own answers do.
+/// type, so what is counted is exactly what the library runs; a message it could not
+/// parse, one over the size limit and an operation before `connection_init` are
+/// answered here as the protocol says (`admission::Protocol`), never passed on (the
+/// library would drop the socket without a close frame, or close with 1011). A refused
+/// `subscribe` never reaches the library: its answer goes to the forwarder through
+/// `tx`, in the library's channel, so the socket stays usable; the wait for room in
+/// that channel holds the client's next message back, as the library's own answers do.
 ///
 /// Answered here rather than by closing the socket: closing (4429) would end the 32
 /// operations that run fine with the one too many. The `error` message is
@@ -100,52 +103,87 @@ pub(super) fn counted<S>(
     input: S,
     ops: Arc<Mutex<Operations>>,
     tx: mpsc::Sender<Message>,
+    protocol: Protocol,
 ) -> impl Stream<Item = Result<Message, axum::Error>> + Send
 where
     S: Stream<Item = Result<Message, axum::Error>> + Send,
 {
+    let mut reader = Reader {
+        protocol,
+        initialised: false,
+    };
     input.filter_map(move |msg| {
         let answer = match &msg {
-            Ok(Message::Text(t)) => admit(t.as_bytes(), &ops),
-            Ok(Message::Binary(b)) => admit(b, &ops),
-            _ => None,
+            Ok(Message::Text(t)) => reader.admit(t.as_bytes(), &ops),
+            Ok(Message::Binary(b)) => reader.admit(b, &ops),
+            // The error still goes on, to end the library's reading; a message over
+            // the limit is told why first.
+            Err(e) => read_error(protocol, e).map(|m| (m, true)),
+            Ok(_) => None,
         };
         let tx = tx.clone();
         async move {
-            let Some(answer) = answer else {
+            let Some((answer, pass)) = answer else {
                 return Some(msg);
             };
             // Fails only once the forwarder has ended, and the socket with it.
             let _ = tx.send(answer).await;
-            None
+            pass.then_some(msg)
         }
     })
 }
 
-/// What to answer instead of passing the client's message on, if anything.
-fn admit(bytes: &[u8], ops: &Mutex<Operations>) -> Option<Message> {
-    match ClientMessage::from_bytes(bytes).ok()? {
-        ClientMessage::Start { id, .. } if id.len() > MAX_ID => Some(close(
-            INVALID,
-            &format!("Invalid message: an operation id is at most {MAX_ID} bytes"),
-        )),
-        ClientMessage::Start { id, .. } => match lock(ops).subscribe(&id) {
-            Admission::Run => None,
-            Admission::Full => Some(Message::Text(too_many(&id).into())),
-            Admission::Duplicate => {
-                let reason = if id.len() <= 64 {
-                    format!("Subscriber for {id} already exists")
-                } else {
-                    "Subscriber for this id already exists".to_owned()
-                };
-                Some(close(DUPLICATE, &reason))
+/// What the socket has seen of the client's messages.
+struct Reader {
+    protocol: Protocol,
+    /// A `connection_init` went to the library: operations after it run once it is
+    /// accepted (the library reads nothing more until then), or not at all.
+    initialised: bool,
+}
+
+impl Reader {
+    /// What to answer instead of passing the client's message on, if anything (the
+    /// message then does not go on).
+    fn admit(&mut self, bytes: &[u8], ops: &Mutex<Operations>) -> Option<(Message, bool)> {
+        let Ok(msg) = ClientMessage::from_bytes(bytes) else {
+            return Some((self.protocol.invalid(), false));
+        };
+        let answer = match msg {
+            ClientMessage::ConnectionInit { .. } => {
+                self.initialised = true;
+                None
             }
-        },
-        ClientMessage::Stop { id } => {
-            lock(ops).stop(&id);
-            None
+            ClientMessage::Start { id, .. } if id.len() > MAX_ID => Some(close(
+                INVALID,
+                &format!("Invalid message: an operation id is at most {MAX_ID} bytes"),
+            )),
+            ClientMessage::Start { id, .. } if !self.initialised => {
+                Some(self.protocol.before_init(&id))
+            }
+            ClientMessage::Start { id, .. } => admit(&id, ops),
+            ClientMessage::Stop { id } => {
+                lock(ops).stop(&id);
+                None
+            }
+            _ => None,
+        };
+        answer.map(|m| (m, false))
+    }
+}
+
+/// What to answer instead of passing operation `id` on, if anything.
+fn admit(id: &str, ops: &Mutex<Operations>) -> Option<Message> {
+    match lock(ops).subscribe(id) {
+        Admission::Run => None,
+        Admission::Full => Some(Message::Text(too_many(id).into())),
+        Admission::Duplicate => {
+            let reason = if id.len() <= 64 {
+                format!("Subscriber for {id} already exists")
+            } else {
+                "Subscriber for this id already exists".to_owned()
+            };
+            Some(close(DUPLICATE, &reason))
         }
-        _ => None,
     }
 }
 
@@ -158,7 +196,7 @@ fn too_many(id: &str) -> String {
         ),
         "RATE_LIMITED",
     );
-    serde_json::json!({ "id": id, "type": "error", "payload": [error] }).to_string()
+    error_message(id, &[error])
 }
 
 #[cfg(test)]
@@ -214,9 +252,33 @@ mod tests {
         }
     }
 
+    fn close_code(m: Option<Message>) -> u16 {
+        match m {
+            Some(Message::Close(Some(f))) => f.code,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A socket past `connection_init`.
+    fn initialised(protocol: Protocol) -> Reader {
+        Reader {
+            protocol,
+            initialised: true,
+        }
+    }
+
+    /// The answer to `bytes`, if any (the message then never reaches the library).
+    fn read(reader: &mut Reader, bytes: &[u8], ops: &Mutex<Operations>) -> Option<Message> {
+        reader.admit(bytes, ops).map(|(m, pass)| {
+            assert!(!pass);
+            m
+        })
+    }
+
     #[test]
     fn a_subscribe_beyond_the_cap_is_answered_with_a_coded_error_for_its_id() {
         let ops = Mutex::new(Operations::default());
+        let mut r = initialised(Protocol::TransportWs);
         let sub = |id: &str, kind: &str| {
             serde_json::json!({ "id": id, "type": kind, "payload": { "query": "{ me { id } }" } })
                 .to_string()
@@ -224,45 +286,90 @@ mod tests {
         for i in 0..MAX_OPERATIONS {
             // Both protocols' names for it count alike.
             let kind = if i % 2 == 0 { "subscribe" } else { "start" };
-            assert!(admit(sub(&i.to_string(), kind).as_bytes(), &ops).is_none());
+            assert!(read(&mut r, sub(&i.to_string(), kind).as_bytes(), &ops).is_none());
         }
-        let refused = text(admit(sub("x", "start").as_bytes(), &ops)).unwrap();
+        let refused = text(read(&mut r, sub("x", "start").as_bytes(), &ops)).unwrap();
         assert_eq!(refused["id"], "x");
         assert_eq!(refused["type"], "error");
         assert_eq!(refused["payload"][0]["extensions"]["code"], "RATE_LIMITED");
-        // Other messages, and what the library will refuse itself, pass.
-        for other in [
-            r#"{"type":"ping"}"#,
-            r#"{"type":"connection_init"}"#,
-            "not json",
-            r#"{"id":"y","type":"subscribe"}"#,
-        ] {
-            assert!(admit(other.as_bytes(), &ops).is_none(), "{other}");
+        // Other messages pass.
+        for other in [r#"{"type":"ping"}"#, r#"{"type":"connection_init"}"#] {
+            assert!(read(&mut r, other.as_bytes(), &ops).is_none(), "{other}");
         }
         // The client's `complete` (legacy `stop`) frees a place at once.
-        assert!(admit(br#"{"id":"3","type":"stop"}"#, &ops).is_none());
-        assert!(admit(sub("x", "subscribe").as_bytes(), &ops).is_none());
-        match admit(sub("x", "subscribe").as_bytes(), &ops) {
-            Some(Message::Close(Some(f))) => assert_eq!(f.code, DUPLICATE),
-            other => panic!("{other:?}"),
-        }
+        assert!(read(&mut r, br#"{"id":"3","type":"stop"}"#, &ops).is_none());
+        assert!(read(&mut r, sub("x", "subscribe").as_bytes(), &ops).is_none());
+        assert_eq!(
+            close_code(read(&mut r, sub("x", "subscribe").as_bytes(), &ops)),
+            DUPLICATE
+        );
     }
 
     #[test]
     fn an_operation_id_longer_than_max_id_closes_the_socket_before_anything_is_kept() {
         let ops = Mutex::new(Operations::default());
+        let mut r = initialised(Protocol::TransportWs);
         let sub = |id: &str| {
             serde_json::json!({ "id": id, "type": "subscribe", "payload": { "query": "{ me { id } }" } })
                 .to_string()
         };
-        match admit(sub(&"i".repeat(256 * 1024 - 100)).as_bytes(), &ops) {
-            Some(Message::Close(Some(f))) => assert_eq!(f.code, INVALID),
-            other => panic!("{other:?}"),
-        }
-        assert!(admit(sub(&"i".repeat(MAX_ID)).as_bytes(), &ops).is_none());
+        assert_eq!(
+            close_code(read(
+                &mut r,
+                sub(&"i".repeat(256 * 1024 - 100)).as_bytes(),
+                &ops
+            )),
+            INVALID
+        );
+        assert!(read(&mut r, sub(&"i".repeat(MAX_ID)).as_bytes(), &ops).is_none());
         // Nothing of the refused one counts: all the other places are still free.
         for i in 1..MAX_OPERATIONS {
-            assert!(admit(sub(&i.to_string()).as_bytes(), &ops).is_none());
+            assert!(read(&mut r, sub(&i.to_string()).as_bytes(), &ops).is_none());
         }
+    }
+
+    #[test]
+    fn messages_the_library_cannot_read_are_answered_as_each_protocol_says() {
+        let ops = Mutex::new(Operations::default());
+        for bad in [
+            "not json",
+            r#"{"type":"unknown"}"#,
+            r#"{"id":"y","type":"subscribe"}"#,
+        ] {
+            let mut r = initialised(Protocol::TransportWs);
+            assert_eq!(
+                close_code(read(&mut r, bad.as_bytes(), &ops)),
+                4400,
+                "{bad}"
+            );
+            // The legacy server answers `connection_error` and reads on.
+            let mut r = initialised(Protocol::Legacy);
+            let v = text(read(&mut r, bad.as_bytes(), &ops)).unwrap();
+            assert_eq!(v["type"], "connection_error", "{bad}");
+        }
+        assert!(ops.lock().unwrap().running.is_empty());
+    }
+
+    #[test]
+    fn an_operation_before_connection_init_is_unauthorized_and_runs_nothing() {
+        let ops = Mutex::new(Operations::default());
+        let sub = br#"{"id":"1","type":"subscribe","payload":{"query":"{ me { id } }"}}"#;
+        let mut r = Reader {
+            protocol: Protocol::TransportWs,
+            initialised: false,
+        };
+        assert_eq!(close_code(read(&mut r, sub, &ops)), 4401);
+        let mut r = Reader {
+            protocol: Protocol::Legacy,
+            initialised: false,
+        };
+        let v = text(read(&mut r, sub, &ops)).unwrap();
+        assert_eq!((&v["type"], &v["id"]), (&"error".into(), &"1".into()));
+        assert_eq!(v["payload"][0]["extensions"]["code"], "UNAUTHENTICATED");
+        assert!(ops.lock().unwrap().running.is_empty());
+        // After `connection_init` (answered by the library), operations run.
+        assert!(read(&mut r, br#"{"type":"connection_init"}"#, &ops).is_none());
+        assert!(read(&mut r, sub, &ops).is_none());
+        assert_eq!(ops.lock().unwrap().running.len(), 1);
     }
 }
