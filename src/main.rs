@@ -234,8 +234,10 @@ async fn run(command: Command) -> Result<(), BoxError> {
             password_stdin,
         } => {
             let password = read_password(password_stdin)?;
+            // One hash, one caller: a pool of one slot.
+            let hasher = defect_control::auth::password::HashPool::new(1, 1);
             let user = defect_control::domain::users::service::create_admin(
-                &conn, &username, &email, &password,
+                &conn, &hasher, &username, &email, &password,
             )
             .await?;
             // Run without DATABASE_URL this writes to the SQLite default: say where it went.

@@ -142,6 +142,8 @@ fn titled<C: ColumnTrait>(column: C, label: &Label) -> sea_orm::sea_query::Simpl
 
 pub async fn apply(db: &DatabaseConnection, file: &SeedFile, lang: Lang) -> AppResult<SeedReport> {
     let mut report = SeedReport::default();
+    // The seed hashes its users one after another: a pool of its own, one slot.
+    let hasher = crate::auth::password::HashPool::new(1, 1);
     let first_admin = file
         .users
         .iter()
@@ -153,6 +155,7 @@ pub async fn apply(db: &DatabaseConnection, file: &SeedFile, lang: Lang) -> AppR
             report.users_created += 1;
             users::service::create_admin(
                 db,
+                &hasher,
                 &first_admin.username,
                 &first_admin.email,
                 &first_admin.password,
@@ -167,6 +170,7 @@ pub async fn apply(db: &DatabaseConnection, file: &SeedFile, lang: Lang) -> AppR
         }
         users::service::create(
             db,
+            &hasher,
             &viewer,
             users::service::NewUser {
                 username: u.username.clone(),

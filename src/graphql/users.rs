@@ -157,7 +157,8 @@ impl UserMutation {
             password: input.password,
             role: input.role,
         };
-        users::create(&ctx.state().db, viewer, input)
+        let state = ctx.state();
+        users::create(&state.db, &state.hasher, viewer, input)
             .await
             .gql()
             .map(User::from)
@@ -178,7 +179,8 @@ impl UserMutation {
             password: patch(input.password, |v| v),
             is_active: patch(input.is_active, |v| v),
         };
-        users::update(&ctx.state().db, viewer, id, patch)
+        let state = ctx.state();
+        users::update(&state.db, &state.hasher, viewer, id, patch)
             .await
             .gql()
             .map(User::from)

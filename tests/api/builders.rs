@@ -363,7 +363,8 @@ pub fn deactivate(app: &TestApp, user: i32) -> impl Future<Output = ()> + '_ {
             is_active: Some(Some(false)),
             ..Default::default()
         };
-        let done = user_service::update(app.db(), &fixture_admin(), user, patch).await;
+        let done =
+            user_service::update(app.db(), &app.state.hasher, &fixture_admin(), user, patch).await;
         built(at, "a deactivation", done);
     }
 }

@@ -10,7 +10,7 @@ use axum::{
 };
 use defect_control::entities::{enums::Role, login_attempts};
 use futures_util::future::join_all;
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, Response, TestApp, apps, apps_with};
@@ -578,6 +578,51 @@ async fn a_known_users_first_login_gets_through_a_flood_of_unknown_usernames() {
         assert!(
             turned_away.load(Ordering::Relaxed) > 0,
             "[{}] the flood was never turned away: the queue was not full",
+            app.backend
+        );
+    }
+}
+
+/// Issue 20 (item 7): an admin's `createUser` hashed outside the bounded pool, so a
+/// loop of them ran unbounded argon2 hashes at once (~19 MiB each). They go through the
+/// pool now: with one slot and one waiting place, twelve at once are partly turned away
+/// with SERVICE_UNAVAILABLE, and a refused one creates nothing.
+#[tokio::test]
+async fn account_creation_hashes_in_the_bounded_pool() {
+    for app in apps_with(|c| {
+        c.password_hash_concurrency = 1;
+        c.password_hash_queue = 1;
+    })
+    .await
+    {
+        let admin = app.actor(Role::Admin).await;
+        let create = "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }";
+        let bodies = join_all((0..12).map(|i| {
+            let (app, token) = (&app, admin.token.clone());
+            async move {
+                let input = json!({ "i": {
+                    "username": format!("crowd{i}"), "email": format!("crowd{i}@example.com"),
+                    "password": "password123", "role": "ENGINEER" } });
+                app.gql(Some(&token), create, input).await
+            }
+        }))
+        .await;
+        let codes: Vec<String> = bodies.iter().map(crate::helpers::outcome).collect();
+        let created = codes.iter().filter(|c| *c == "OK").count();
+        let busy = codes.iter().filter(|c| *c == "SERVICE_UNAVAILABLE").count();
+        assert!(busy > 0, "[{}] {codes:?}", app.backend);
+        assert_eq!(created + busy, 12, "[{}] {codes:?}", app.backend);
+        let rows = defect_control::entities::users::Entity::find()
+            .filter(sea_orm::ColumnTrait::like(
+                &defect_control::entities::users::Column::Username,
+                "crowd%",
+            ))
+            .count(app.db())
+            .await
+            .unwrap();
+        assert_eq!(
+            rows as usize, created,
+            "[{}] a refused one created nothing",
             app.backend
         );
     }

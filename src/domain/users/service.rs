@@ -6,7 +6,10 @@ use sea_orm::{
 
 use super::{policy, queries};
 use crate::{
-    auth::{Viewer, password},
+    auth::{
+        Viewer,
+        password::{self, HashPool},
+    },
     domain::{
         Patch,
         pagination::{Page, PageArgs},
@@ -145,24 +148,29 @@ async fn ensure_unique(
 }
 
 /// Creates an account. Admins only, except for the bootstrap path (`create-admin`).
+/// Hashing goes through `hasher`, the process's bounded pool (as logins do): an admin
+/// creating accounts in a loop cannot run unbounded argon2 hashes at once.
 pub async fn create(
     db: &DatabaseConnection,
+    hasher: &HashPool,
     viewer: &Viewer,
     input: NewUser,
 ) -> AppResult<users::Model> {
     require_manage(viewer)?;
-    insert(db, input).await
+    insert(db, hasher, input).await
 }
 
 /// The first admin of a fresh installation (the `create-admin` command).
 pub async fn create_admin(
     db: &DatabaseConnection,
+    hasher: &HashPool,
     username: &str,
     email: &str,
     password: &str,
 ) -> AppResult<users::Model> {
     insert(
         db,
+        hasher,
         NewUser {
             username: username.into(),
             email: email.into(),
@@ -174,7 +182,11 @@ pub async fn create_admin(
     .await
 }
 
-async fn insert(db: &DatabaseConnection, input: NewUser) -> AppResult<users::Model> {
+async fn insert(
+    db: &DatabaseConnection,
+    hasher: &HashPool,
+    input: NewUser,
+) -> AppResult<users::Model> {
     let username = valid_username(&input.username)?;
     let email = valid_email(&input.email)?;
     let full_name = validate::line(
@@ -185,7 +197,7 @@ async fn insert(db: &DatabaseConnection, input: NewUser) -> AppResult<users::Mod
     password::validate(&input.password)?;
     ensure_unique(db, users::Column::Username, "username", &username, None).await?;
     ensure_unique(db, users::Column::Email, "email", &email, None).await?;
-    let hash = password::hash(input.password).await?;
+    let hash = hasher.hash(input.password).await?;
     let now = time::now();
     Ok(users::ActiveModel {
         search_text: Set(search::normalize(&[&username, &full_name, &email])),
@@ -212,6 +224,7 @@ async fn load(db: &impl ConnectionTrait, id: i32) -> AppResult<users::Model> {
 
 pub async fn update(
     db: &DatabaseConnection,
+    hasher: &HashPool,
     viewer: &Viewer,
     id: i32,
     patch: UserPatch,
@@ -244,7 +257,7 @@ pub async fn update(
     if let Some(pw) = patch.password {
         let pw = pw.ok_or_else(|| AppError::bad_input("password", "must not be null"))?;
         password::validate(&pw)?;
-        next.password_hash = password::hash(pw).await?;
+        next.password_hash = hasher.hash(pw).await?;
         revoke_sessions = true;
     }
     next.search_text = search::normalize(&[&next.username, &next.full_name, &next.email]);

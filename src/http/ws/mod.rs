@@ -58,7 +58,7 @@ use tokio::{
     time::Instant,
 };
 
-pub use self::operations::MAX_OPERATIONS;
+pub use self::operations::{MAX_OPERATIONS, OPERATION_BURST, OPERATIONS_PER_SECOND};
 use self::{
     caps::{KeyPlace, Refused, SocketCaps},
     operations::{Operations, counted, lock},

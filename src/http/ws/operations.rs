@@ -26,6 +26,43 @@ const DUPLICATE: u16 = 4409;
 /// operation and writes it into every message of that operation, so a 256 KiB id would
 /// cost that much per delivered event. Real clients use counters or UUIDs.
 pub const MAX_ID: usize = 128;
+/// Operations a socket may start or stop in a burst, and how many more per second after
+/// it: each `subscribe` is admitted, resolves its viewer and joins the live channel, so a
+/// client alternating `subscribe` and `complete` under the [`MAX_OPERATIONS`] cap could
+/// otherwise make the server do that as fast as it can send. A screen starts a handful.
+pub const OPERATION_BURST: f64 = 64.0;
+pub const OPERATIONS_PER_SECOND: f64 = 16.0;
+
+/// A token bucket over the socket's `subscribe` and `complete` messages. Hand-written:
+/// six lines, one owner, no clock shared between sockets (`governor` is for keyed,
+/// shared limiters and would be a dependency for this).
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl Bucket {
+    fn new() -> Self {
+        Bucket {
+            tokens: OPERATION_BURST,
+            at: std::time::Instant::now(),
+        }
+    }
+
+    /// Takes a token if there is one.
+    fn take(&mut self, now: std::time::Instant) -> bool {
+        let refill = now.duration_since(self.at).as_secs_f64() * OPERATIONS_PER_SECOND;
+        self.tokens = (self.tokens + refill).min(OPERATION_BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
 
 /// The operations a socket runs, by id. A `subscribe` counts from when it reaches the
 /// library; an operation stops counting when its `complete` or `error` goes out, or when
@@ -111,6 +148,7 @@ where
     let mut reader = Reader {
         protocol,
         initialised: false,
+        bucket: Bucket::new(),
     };
     input.filter_map(move |msg| {
         let answer = match &msg {
@@ -139,6 +177,9 @@ struct Reader {
     /// A `connection_init` went to the library: operations after it run once it is
     /// accepted (the library reads nothing more until then), or not at all.
     initialised: bool,
+    /// `subscribe` and `complete` messages draw from it; a `subscribe` finding it empty
+    /// is refused with RATE_LIMITED (a `complete` always goes on: it frees things).
+    bucket: Bucket,
 }
 
 impl Reader {
@@ -160,8 +201,15 @@ impl Reader {
             ClientMessage::Start { id, .. } if !self.initialised => {
                 Some(self.protocol.before_init(&id))
             }
-            ClientMessage::Start { id, .. } => admit(&id, ops),
+            ClientMessage::Start { id, .. } => {
+                if self.bucket.take(std::time::Instant::now()) {
+                    admit(&id, ops)
+                } else {
+                    Some(Message::Text(too_fast(&id).into()))
+                }
+            }
             ClientMessage::Stop { id } => {
+                self.bucket.take(std::time::Instant::now());
                 lock(ops).stop(&id);
                 None
             }
@@ -199,9 +247,41 @@ fn too_many(id: &str) -> String {
     error_message(id, &[error])
 }
 
+/// The `error` for a `subscribe` beyond the socket's rate.
+fn too_fast(id: &str) -> String {
+    let error = crate::graphql::errors::coded(
+        format!(
+            "operations are started too fast on this connection (at most \
+             {OPERATIONS_PER_SECOND} a second after a burst of {OPERATION_BURST}); retry shortly"
+        ),
+        "RATE_LIMITED",
+    );
+    error_message(id, &[error])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bucket_allows_a_burst_then_the_rate() {
+        let start = std::time::Instant::now();
+        let mut b = Bucket {
+            tokens: OPERATION_BURST,
+            at: start,
+        };
+        let burst = (0..1000).take_while(|_| b.take(start)).count();
+        assert_eq!(burst as f64, OPERATION_BURST);
+        assert!(!b.take(start));
+        // A second later: the rate's worth, not more.
+        let later = start + std::time::Duration::from_secs(1);
+        let more = (0..1000).take_while(|_| b.take(later)).count();
+        assert_eq!(more as f64, OPERATIONS_PER_SECOND);
+        // A long pause refills the burst, not beyond.
+        let much_later = later + std::time::Duration::from_secs(3600);
+        let refilled = (0..1000).take_while(|_| b.take(much_later)).count();
+        assert_eq!(refilled as f64, OPERATION_BURST);
+    }
 
     #[test]
     fn the_cap_counts_running_operations_and_each_end_frees_one_place() {
@@ -264,6 +344,7 @@ mod tests {
         Reader {
             protocol,
             initialised: true,
+            bucket: Bucket::new(),
         }
     }
 
@@ -357,11 +438,13 @@ mod tests {
         let mut r = Reader {
             protocol: Protocol::TransportWs,
             initialised: false,
+            bucket: Bucket::new(),
         };
         assert_eq!(close_code(read(&mut r, sub, &ops)), 4401);
         let mut r = Reader {
             protocol: Protocol::Legacy,
             initialised: false,
+            bucket: Bucket::new(),
         };
         let v = text(read(&mut r, sub, &ops)).unwrap();
         assert_eq!((&v["type"], &v["id"]), (&"error".into(), &"1".into()));

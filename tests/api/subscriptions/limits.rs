@@ -234,3 +234,64 @@ async fn a_silent_socket_is_pinged_then_closed_and_one_that_answers_stays() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Issue 20 (item 7): a socket starts operations at a bounded rate. 150 `subscribe`s
+/// sent at once (each a query that completes at once, so the 32-operation cap is not
+/// what stops them): at most the burst plus the rate's worth run, the rest get an
+/// `error` with RATE_LIMITED for their id, and the socket goes on; a second later the
+/// next operation runs.
+#[tokio::test]
+async fn a_socket_starts_operations_at_a_bounded_rate() {
+    use defect_control::http::ws::{OPERATION_BURST, OPERATIONS_PER_SECOND};
+    for app in apps_with(|_| {}).await {
+        let user = app.actor(Role::Observer).await;
+        let (addr, _stop) = serve(&app).await;
+        let mut ws = open_with(addr, &user.token).await;
+        let started = std::time::Instant::now();
+        let n = 150;
+        for i in 0..n {
+            send(
+                &mut ws,
+                json!({ "id": format!("q{i}"), "type": "subscribe", "payload": { "query": "{ __typename }" } }),
+            )
+            .await;
+        }
+        let (mut ran, mut too_fast, mut answered) = (0, 0, 0);
+        while answered < n {
+            match recv(&mut ws, Duration::from_secs(5)).await {
+                Got::Json(v) if v["type"] == "next" => ran += 1,
+                Got::Json(v) if v["type"] == "complete" => answered += 1,
+                Got::Json(v) if v["type"] == "error" => {
+                    answered += 1;
+                    assert_eq!(v["payload"][0]["extensions"]["code"], "RATE_LIMITED", "{v}");
+                    let message = v["payload"][0]["message"].as_str().unwrap_or_default();
+                    if message.contains("too fast") {
+                        too_fast += 1;
+                    }
+                }
+                other => panic!("[{}] after {answered}: {other:?}", app.backend),
+            }
+        }
+        let allowed = OPERATION_BURST + OPERATIONS_PER_SECOND * started.elapsed().as_secs_f64();
+        assert!(
+            f64::from(ran) <= allowed.ceil(),
+            "[{}] {ran} ran, at most {allowed} allowed",
+            app.backend
+        );
+        assert!(too_fast > 0, "[{}] none refused for its rate", app.backend);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        send(
+            &mut ws,
+            json!({ "id": "after", "type": "subscribe", "payload": { "query": "{ __typename }" } }),
+        )
+        .await;
+        match recv(&mut ws, Duration::from_secs(5)).await {
+            Got::Json(v) => assert_eq!(
+                (&v["type"], &v["id"]),
+                (&json!("next"), &json!("after")),
+                "{v}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+}
