@@ -21,7 +21,14 @@
 //! library cannot take are answered as the protocol says: see [`admission`].
 mod admission;
 pub mod caps;
+mod init;
 mod operations;
+mod rewrite;
+
+use self::{
+    init::{expiry_after, init},
+    rewrite::{Rewrite, as_error, legacy_refusal},
+};
 
 use std::{
     any::TypeId,
@@ -61,7 +68,7 @@ use tokio::{
 pub use self::operations::{MAX_OPERATIONS, OPERATION_BURST, OPERATIONS_PER_SECOND};
 use self::{
     caps::{KeyPlace, Refused, SocketCaps},
-    operations::{Operations, counted, lock},
+    operations::{Operations, counted},
 };
 use super::Http;
 use crate::{
@@ -357,73 +364,6 @@ async fn serve(
     }
 }
 
-enum Rewrite {
-    Keep,
-    Into(String),
-    Drop,
-}
-
-/// async-graphql 7.2.1 reports an operation that fails as a whole (a bad argument of
-/// `defectEvents`, a document refused by the limits) as `next` (legacy: `data`) with
-/// `data: null`, then `complete`; graphql-transport-ws (and EVENTS.md) say that is one
-/// `error` message with the errors, and no `complete`, as subscriptions-transport-ws
-/// does for an operation that fails before it executes (its `GQL_ERROR`).
-/// Only messages that can be such are parsed. An operation's `complete` or `error`
-/// frees its place in `ops` before it is sent, so a client that saw it may reuse the id.
-fn as_error(
-    text: &str,
-    ended: &mut HashSet<String>,
-    acked: &mut bool,
-    ops: &Mutex<Operations>,
-) -> Rewrite {
-    if !*acked {
-        *acked = text.contains("\"connection_ack\"");
-    }
-    if text.contains("\"data\":null") {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
-            return Rewrite::Keep;
-        };
-        let errors = &v["payload"]["errors"];
-        let whole = v["type"] == "next" || v["type"] == "data";
-        if whole && v["payload"]["data"].is_null() && errors.is_array() {
-            let id = v["id"].as_str().unwrap_or_default().to_owned();
-            let msg = serde_json::json!({ "id": id, "type": "error", "payload": errors });
-            lock(ops).finished(&id);
-            ended.insert(id);
-            return Rewrite::Into(msg.to_string());
-        }
-    } else if text.starts_with(COMPLETE) {
-        // The library writes the type first (serde's internal tag), so a `next` whose
-        // data imitates a `complete` never starts like one.
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
-            return Rewrite::Keep;
-        };
-        let Some(id) = v["id"].as_str() else {
-            return Rewrite::Keep;
-        };
-        if ended.remove(id) {
-            return Rewrite::Drop;
-        }
-        lock(ops).finished(id);
-    }
-    Rewrite::Keep
-}
-
-/// The close code and reason for the legacy protocol's `connection_error` when it is
-/// our refusal of `connection_init` (the library writes the type first, as for
-/// `complete`).
-fn legacy_refusal(text: &str) -> Option<(u16, &'static str)> {
-    if !text.starts_with(r#"{"type":"connection_error","#) {
-        return None;
-    }
-    let v = serde_json::from_str::<serde_json::Value>(text).ok()?;
-    match v["payload"]["message"].as_str()? {
-        REFUSED => Some((FORBIDDEN, REFUSED)),
-        USER_FULL => Some((TOO_MANY, USER_FULL)),
-        _ => None,
-    }
-}
-
 /// Sends `msg` unless the peer does not take it within `limit` (it neither reads nor
 /// closes: as gone as a silent peer); whether it went.
 async fn deliver<S>(out: &mut S, msg: Message, limit: Duration) -> bool
@@ -437,67 +377,9 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// How the library's `complete` begins (both protocols).
-const COMPLETE: &str = r#"{"type":"complete","#;
-
 pub(super) fn close(code: u16, reason: &str) -> Message {
     Message::Close(Some(CloseFrame {
         code,
         reason: reason.into(),
     }))
-}
-
-/// Resolves when the token accepted in `connection_init` expires (never when none was).
-async fn expiry_after(rx: oneshot::Receiver<u64>) {
-    let Ok(exp) = rx.await else {
-        return std::future::pending().await;
-    };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    tokio::time::sleep(Duration::from_secs(exp.saturating_sub(now))).await;
-}
-
-async fn init(
-    state: AppState,
-    caps: Arc<SocketCaps>,
-    place: Arc<Mutex<Option<KeyPlace<i32>>>>,
-    payload: serde_json::Value,
-    expiry: oneshot::Sender<u64>,
-    client: ClientAddr,
-) -> async_graphql::Result<Data> {
-    let refused = || async_graphql::Error::new(REFUSED);
-    let value = payload
-        .as_object()
-        .and_then(|o| {
-            o.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
-        })
-        .and_then(|(_, v)| v.as_str())
-        .ok_or_else(refused)?;
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        AUTHORIZATION,
-        HeaderValue::from_str(value).map_err(|_| refused())?,
-    );
-    let auth = resolve(&state.db, &state.keys, &headers).await;
-    let Auth::Authenticated(viewer) = &auth else {
-        return Err(refused());
-    };
-    let Some(user) = caps.user(viewer.id) else {
-        return Err(async_graphql::Error::new(USER_FULL));
-    };
-    *place.lock().unwrap_or_else(PoisonError::into_inner) = Some(user);
-    let token = value.get(7..).unwrap_or_default().trim();
-    if let Some(exp) = state.keys.access_expiry(token) {
-        let _ = expiry.send(exp);
-    }
-    let mut data = Data::default();
-    data.insert(auth);
-    // Subscriptions re-check the token (user, role, session) before each delivery.
-    data.insert(crate::auth::viewer::BearerToken(token.to_owned()));
-    // A `login` over the socket counts against the client's address budget (without it
-    // every socket's login shared one "unknown" key).
-    data.insert(client);
-    Ok(data)
 }
