@@ -7,12 +7,7 @@
 //! waits for its next request, so it is the idle timeout too: `idle_sockets_are_closed`
 //! checks it), a semaphore permit per connection, and a graceful shutdown that lets
 //! in-flight requests finish.
-use std::{
-    future::Future,
-    net::{IpAddr, SocketAddr},
-    sync::Arc,
-    time::Duration,
-};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{body::Body, extract::ConnectInfo};
 use hyper::server::conn::http1;
@@ -26,20 +21,9 @@ use tower::ServiceExt;
 
 use crate::{
     error::{AppError, RestErrorBody},
-    http::ws::caps::{KeyPlace, PerKey},
+    http::ws::caps::{ConnectionSlot, PerKey},
     state::AppState,
 };
-
-/// The connection's place under `MAX_CONNECTIONS` and `MAX_CONNECTIONS_PER_ADDRESS`: a
-/// WebSocket keeps it after hyper hands the upgraded connection over (`http::ws`).
-#[derive(Clone)]
-pub struct ConnectionSlot(#[allow(dead_code)] Arc<Places>);
-
-struct Places {
-    _total: tokio::sync::OwnedSemaphorePermit,
-    /// `None` for a trusted proxy's connections.
-    _address: Option<KeyPlace<IpAddr>>,
-}
 
 /// Serves until `shutdown` resolves, then stops accepting and gives in-flight requests
 /// `grace` to finish before returning anyway.
@@ -124,10 +108,7 @@ pub async fn serve(
             saturated = false;
         }
         let router = router.clone();
-        let permit = ConnectionSlot(Arc::new(Places {
-            _total: permit,
-            _address: address,
-        }));
+        let permit = ConnectionSlot::new(permit, address);
         let slot = permit.clone();
         let service =
             hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {

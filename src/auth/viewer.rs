@@ -8,6 +8,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Query},
 };
 
+pub use crate::config::ProxyHeader;
 use crate::{
     auth::tokens::Keys,
     entities::{enums::Role, refresh_tokens, users},
@@ -55,29 +56,6 @@ impl Auth {
 /// would hand it 2^64 budgets).
 #[derive(Clone, Debug)]
 pub struct ClientAddr(pub String);
-
-/// Which header a `TRUSTED_PROXIES` peer writes the client's address into.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ProxyHeader {
-    /// `X-Forwarded-For`, appended to by each proxy (nginx's
-    /// `$proxy_add_x_forwarded_for`, HAProxy's `option forwardfor`, Traefik, Caddy,
-    /// cloud load balancers).
-    #[default]
-    XForwardedFor,
-    /// `Forwarded` (RFC 7239), for a proxy configured to append it (HAProxy's
-    /// `option forwarded`, Envoy, nginx with an explicit `proxy_set_header Forwarded`).
-    Forwarded,
-}
-
-impl ProxyHeader {
-    pub fn parse(value: &str) -> Option<Self> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "x-forwarded-for" => Some(ProxyHeader::XForwardedFor),
-            "forwarded" => Some(ProxyHeader::Forwarded),
-            _ => None,
-        }
-    }
-}
 
 impl ClientAddr {
     /// The connection's peer, or — when the peer is one of `trusted` proxies — the

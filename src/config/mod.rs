@@ -43,7 +43,7 @@ pub struct Config {
     /// Peers whose `Forwarded`/`X-Forwarded-For` headers name the real client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The one header those proxies write the client's address into (`TRUSTED_PROXY_HEADER`).
-    pub trusted_proxy_header: crate::auth::viewer::ProxyHeader,
+    pub trusted_proxy_header: ProxyHeader,
     pub graphiql: bool,
     pub introspection: bool,
     /// The API's public origin (e.g. `https://defects.example.com`) for absolute
@@ -85,6 +85,29 @@ impl std::fmt::Debug for Config {
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
             .field("storage_url", &self.storage_url)
             .finish_non_exhaustive()
+    }
+}
+
+/// Which header a `TRUSTED_PROXIES` peer writes the client's address into.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For`, appended to by each proxy (nginx's
+    /// `$proxy_add_x_forwarded_for`, HAProxy's `option forwardfor`, Traefik, Caddy,
+    /// cloud load balancers).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239), for a proxy configured to append it (HAProxy's
+    /// `option forwarded`, Envoy, nginx with an explicit `proxy_set_header Forwarded`).
+    Forwarded,
+}
+
+impl ProxyHeader {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Some(ProxyHeader::XForwardedFor),
+            "forwarded" => Some(ProxyHeader::Forwarded),
+            _ => None,
+        }
     }
 }
 
@@ -199,7 +222,7 @@ impl Config {
             .unwrap_or_default();
         let trusted_proxy_header = match val("TRUSTED_PROXY_HEADER") {
             None => Default::default(),
-            Some(v) => crate::auth::viewer::ProxyHeader::parse(&v).ok_or_else(|| {
+            Some(v) => ProxyHeader::parse(&v).ok_or_else(|| {
                 err(
                     "TRUSTED_PROXY_HEADER",
                     "x-forwarded-for or forwarded: the header your proxy appends",
@@ -327,73 +350,8 @@ impl Config {
     }
 }
 
-fn err(key: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        key,
-        message: message.into(),
-    }
-}
-
-fn number(
-    val: &impl Fn(&str) -> Option<String>,
-    key: &'static str,
-    default: u64,
-) -> Result<u64, ConfigError> {
-    match val(key) {
-        None => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|_| err(key, format!("expected a non-negative integer, got {v:?}"))),
-    }
-}
-
-fn positive_u32(
-    val: &impl Fn(&str) -> Option<String>,
-    key: &'static str,
-    default: u64,
-) -> Result<u32, ConfigError> {
-    u32::try_from(number(val, key, default)?)
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| err(key, "must be between 1 and 4294967295"))
-}
-
-fn positive_usize(
-    val: &impl Fn(&str) -> Option<String>,
-    key: &'static str,
-    default: u64,
-) -> Result<usize, ConfigError> {
-    usize::try_from(number(val, key, default)?)
-        .ok()
-        .filter(|n| (1..=Semaphore::MAX_PERMITS).contains(n))
-        .ok_or_else(|| err(key, "must be a positive number"))
-}
-
-/// `10.0.0.0/8, 192.168.1.7, ::1`: CIDR blocks or single addresses.
-fn parse_networks(list: &str) -> Result<Vec<ipnet::IpNet>, String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<ipnet::IpNet>()
-                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| format!("{s:?} is neither an address nor a CIDR block"))
-        })
-        .collect()
-}
-
-fn boolean(
-    val: &impl Fn(&str) -> Option<String>,
-    key: &'static str,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    match val(key).as_deref() {
-        None => Ok(default),
-        Some("1" | "true" | "yes" | "on") => Ok(true),
-        Some("0" | "false" | "no" | "off") => Ok(false),
-        Some(v) => Err(err(key, format!("expected true or false, got {v:?}"))),
-    }
-}
+mod values;
+use values::{boolean, err, number, parse_networks, positive_u32, positive_usize};
 
 #[cfg(test)]
 mod tests;

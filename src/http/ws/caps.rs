@@ -158,3 +158,28 @@ mod tests {
             .collect();
     }
 }
+
+/// The connection's place under `MAX_CONNECTIONS` and `MAX_CONNECTIONS_PER_ADDRESS`,
+/// taken by the accept loop (`server.rs`) and put on each request: a WebSocket keeps it
+/// after hyper hands the upgraded connection over. Defined here, beside the other places,
+/// so that `server` depends on `http` and not the other way round.
+#[derive(Clone)]
+pub struct ConnectionSlot(#[allow(dead_code)] std::sync::Arc<Places>);
+
+struct Places {
+    _total: tokio::sync::OwnedSemaphorePermit,
+    /// `None` for a trusted proxy's connections.
+    _address: Option<KeyPlace<std::net::IpAddr>>,
+}
+
+impl ConnectionSlot {
+    pub fn new(
+        total: tokio::sync::OwnedSemaphorePermit,
+        address: Option<KeyPlace<std::net::IpAddr>>,
+    ) -> Self {
+        ConnectionSlot(std::sync::Arc::new(Places {
+            _total: total,
+            _address: address,
+        }))
+    }
+}

@@ -67,7 +67,7 @@ use tokio::{
 
 pub use self::operations::{MAX_OPERATIONS, OPERATION_BURST, OPERATIONS_PER_SECOND};
 use self::{
-    caps::{KeyPlace, Refused, SocketCaps},
+    caps::{ConnectionSlot, KeyPlace, Refused, SocketCaps},
     operations::{Operations, counted},
 };
 use super::Http;
@@ -78,7 +78,6 @@ use crate::{
     },
     error::AppError,
     graphql::{AppSchema, loaders},
-    server::ConnectionSlot,
     state::AppState,
 };
 
