@@ -1,5 +1,6 @@
 //! How many operations one socket runs: the client's `subscribe` messages counted on
 //! their way to the library, the excess answered here.
+use crate::i18n::Lang;
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex, MutexGuard, PoisonError},
@@ -104,6 +105,7 @@ pub(super) fn counted<S>(
     ops: Arc<Mutex<Operations>>,
     tx: mpsc::Sender<Message>,
     protocol: Protocol,
+    lang: Lang,
 ) -> impl Stream<Item = Result<Message, axum::Error>> + Send
 where
     S: Stream<Item = Result<Message, axum::Error>> + Send,
@@ -111,6 +113,7 @@ where
     let mut reader = Reader {
         protocol,
         initialised: false,
+        lang,
     };
     input.filter_map(move |msg| {
         let answer = match &msg {
@@ -139,6 +142,8 @@ struct Reader {
     /// A `connection_init` went to the library: operations after it run once it is
     /// accepted (the library reads nothing more until then), or not at all.
     initialised: bool,
+    /// The language of the socket's upgrade request.
+    lang: Lang,
 }
 
 impl Reader {
@@ -158,7 +163,7 @@ impl Reader {
                 &format!("Invalid message: an operation id is at most {MAX_ID} bytes"),
             )),
             ClientMessage::Start { id, .. } if !self.initialised => {
-                Some(self.protocol.before_init(&id))
+                Some(self.protocol.before_init(&id, self.lang))
             }
             ClientMessage::Start { id, .. } => admit(&id, ops),
             ClientMessage::Stop { id } => {
@@ -264,6 +269,7 @@ mod tests {
         Reader {
             protocol,
             initialised: true,
+            lang: Lang::En,
         }
     }
 
@@ -357,11 +363,13 @@ mod tests {
         let mut r = Reader {
             protocol: Protocol::TransportWs,
             initialised: false,
+            lang: Lang::En,
         };
         assert_eq!(close_code(read(&mut r, sub, &ops)), 4401);
         let mut r = Reader {
             protocol: Protocol::Legacy,
             initialised: false,
+            lang: Lang::En,
         };
         let v = text(read(&mut r, sub, &ops)).unwrap();
         assert_eq!((&v["type"], &v["id"]), (&"error".into(), &"1".into()));
