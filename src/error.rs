@@ -1,4 +1,7 @@
-//! One error type whose variants are the contract's codes.
+//! One error type whose variants are the contract's codes, each with its message as data
+//! (a [`Msg`]: a typed Fluent id and its arguments), put into words only at an edge with
+//! the language that edge was given ([`AppError::message`]). `Display` is the English
+//! text, for logs and tests; no response is written from it.
 //!
 //! GraphQL: resolvers convert with `.extend()` (see [`AppError::extend`]); REST: the
 //! `IntoResponse` impl gives the status and `{"error":{"code","message"}}`, written by
@@ -15,50 +18,63 @@ use axum::{
 use sea_orm::{DbErr, SqlErr};
 use serde::Serialize;
 
+pub use crate::i18n::{Lang, Msg};
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AppError {
     #[error("{0}")]
-    Unauthenticated(String),
+    Unauthenticated(Msg),
     #[error("{0}")]
-    Forbidden(String),
+    Forbidden(Msg),
     #[error("{0}")]
-    NotFound(String),
-    /// The message names the field first: `"title: must not be empty"`.
+    NotFound(Msg),
+    /// The message names the field (its `field` argument): `"title: must not be empty"`.
     #[error("{0}")]
-    BadUserInput(String),
+    BadUserInput(Msg),
     #[error("{0}")]
-    InvalidTransition(String),
+    InvalidTransition(Msg),
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Msg),
     #[error("{0}")]
-    PayloadTooLarge(String),
-    #[error("too many failed attempts; retry in {retry_after} s")]
+    PayloadTooLarge(Msg),
+    #[error("{}", Msg::RateLimited { seconds: *retry_after })]
     RateLimited { retry_after: u64 },
     /// Overloaded, out of time, or the database is unreachable; the client may retry.
     #[error("{0}")]
-    Unavailable(String),
+    Unavailable(Msg),
     /// The cause is logged, never shown.
-    #[error("internal server error")]
+    #[error("{}", Msg::Internal)]
     Internal(Arc<dyn std::error::Error + Send + Sync>),
 }
 
 pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
-    pub fn bad_input(field: &str, message: impl std::fmt::Display) -> Self {
-        AppError::BadUserInput(format!("{field}: {message}"))
-    }
-
-    pub fn not_found(what: &str) -> Self {
-        AppError::NotFound(format!("{what} not found"))
-    }
-
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        AppError::Forbidden(message.into())
-    }
-
     pub fn internal(err: impl std::error::Error + Send + Sync + 'static) -> Self {
         AppError::Internal(Arc::new(err))
+    }
+
+    /// What the error says, as data.
+    pub fn msg(&self) -> Msg {
+        match self {
+            AppError::Unauthenticated(m)
+            | AppError::Forbidden(m)
+            | AppError::NotFound(m)
+            | AppError::BadUserInput(m)
+            | AppError::InvalidTransition(m)
+            | AppError::Conflict(m)
+            | AppError::PayloadTooLarge(m)
+            | AppError::Unavailable(m) => m.clone(),
+            AppError::RateLimited { retry_after } => Msg::RateLimited {
+                seconds: *retry_after,
+            },
+            AppError::Internal(_) => Msg::Internal,
+        }
+    }
+
+    /// The message in `lang`; the code never changes with the language.
+    pub fn message(&self, lang: Lang) -> String {
+        self.msg().text(lang)
     }
 
     pub fn code(&self) -> &'static str {
@@ -90,12 +106,6 @@ impl AppError {
         }
     }
 
-    /// The message in the language of the request being served (`crate::i18n`); the
-    /// code never changes with the language.
-    pub fn localized(&self) -> String {
-        crate::i18n::localize(crate::i18n::current(), &self.to_string())
-    }
-
     fn log(&self) {
         if let AppError::Internal(cause) = self {
             tracing::error!(error = %cause, "internal error");
@@ -107,15 +117,13 @@ impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
         match err.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(detail)) => {
-                AppError::BadUserInput(format!("{}: already exists", unique_field(&detail)))
+                AppError::BadUserInput(Msg::AlreadyExists {
+                    field: unique_field(&detail).to_owned(),
+                })
             }
-            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
-                AppError::Conflict("the object is referenced by other data".into())
-            }
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => AppError::Conflict(Msg::Referenced),
             _ => match err {
-                DbErr::ConnectionAcquire(_) => {
-                    AppError::Unavailable("the database is busy; retry shortly".into())
-                }
+                DbErr::ConnectionAcquire(_) => AppError::Unavailable(Msg::DbBusy),
                 other => AppError::internal(other),
             },
         }
@@ -138,10 +146,13 @@ fn unique_field(detail: &str) -> &'static str {
         .unwrap_or("value")
 }
 
+/// A GraphQL error: the message travels as data (its `source` is the [`Msg`]; the
+/// `message` is English until the transport that writes the response puts it into the
+/// client's language, `graphql::words`).
 impl ErrorExtensions for AppError {
     fn extend(&self) -> async_graphql::Error {
         self.log();
-        async_graphql::Error::new(self.localized()).extend_with(|_, e| {
+        async_graphql::Error::new_with_source(self.msg()).extend_with(|_, e| {
             e.set("code", self.code());
             if let AppError::RateLimited { retry_after } = self {
                 e.set("retryAfter", *retry_after);
@@ -177,13 +188,21 @@ impl<'a> RestErrorBody<'a> {
     }
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        self.log();
-        let message = self.localized();
+/// An `AppError` answered by a REST handler, waiting for its words: `IntoResponse` has
+/// no request to read the language from, so it leaves the error in the response's
+/// extensions and `http::access::json_errors`, which has the request, writes the body in
+/// the request's language ([`AppError::response`]).
+#[derive(Clone, Debug)]
+pub struct Unworded(pub AppError);
+
+impl AppError {
+    /// The REST answer in `lang`: the status, `{"error":{"code","message"}}`, and
+    /// `Retry-After` for 429 and 503.
+    pub fn response(&self, lang: Lang) -> Response {
+        let message = self.message(lang);
         let mut response =
             RestErrorBody::new(self.code(), &message).into_response_with(self.status());
-        let retry = match &self {
+        let retry = match self {
             AppError::RateLimited { retry_after } => Some(*retry_after),
             AppError::Unavailable(_) => Some(1),
             _ => None,
@@ -193,6 +212,16 @@ impl IntoResponse for AppError {
         {
             response.headers_mut().insert(header::RETRY_AFTER, v);
         }
+        response
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        // The status now (layers between here and the edge see it); the body at the edge.
+        let mut response = self.status().into_response();
+        response.extensions_mut().insert(Unworded(self));
         response
     }
 }
@@ -246,7 +275,7 @@ mod tests {
 
     #[tokio::test]
     async fn rest_errors_have_the_contract_shape() {
-        let response = AppError::RateLimited { retry_after: 7 }.into_response();
+        let response = AppError::RateLimited { retry_after: 7 }.response(Lang::En);
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()[header::RETRY_AFTER], "7");
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
@@ -263,25 +292,36 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn rest_errors_wait_for_their_words() {
+        let response = AppError::NotFound(Msg::DefectNotFound).into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let Some(Unworded(err)) = response.extensions().get::<Unworded>() else {
+            panic!("the error is kept for the edge");
+        };
+        assert_eq!(err.message(Lang::Ru), "дефект не найден");
+        assert_eq!(err.to_string(), "defect not found");
+    }
+
     #[test]
     fn codes_and_statuses_match_the_contract() {
         let cases = [
             (
-                AppError::Unauthenticated("x".into()),
+                AppError::Unauthenticated(Msg::Internal),
                 "UNAUTHENTICATED",
                 401,
             ),
-            (AppError::Forbidden("x".into()), "FORBIDDEN", 403),
-            (AppError::NotFound("x".into()), "NOT_FOUND", 404),
-            (AppError::BadUserInput("x".into()), "BAD_USER_INPUT", 400),
+            (AppError::Forbidden(Msg::Internal), "FORBIDDEN", 403),
+            (AppError::NotFound(Msg::Internal), "NOT_FOUND", 404),
+            (AppError::BadUserInput(Msg::Internal), "BAD_USER_INPUT", 400),
             (
-                AppError::InvalidTransition("x".into()),
+                AppError::InvalidTransition(Msg::Internal),
                 "INVALID_TRANSITION",
                 400,
             ),
-            (AppError::Conflict("x".into()), "CONFLICT", 409),
+            (AppError::Conflict(Msg::Internal), "CONFLICT", 409),
             (
-                AppError::PayloadTooLarge("x".into()),
+                AppError::PayloadTooLarge(Msg::Internal),
                 "PAYLOAD_TOO_LARGE",
                 413,
             ),

@@ -1,6 +1,7 @@
 //! Demo fixtures, loaded through the services. Idempotent: what exists is left alone.
 //! Every person-readable text is a [`Label`] in Russian and English; the language is
 //! chosen when seeding (`--lang`).
+use crate::i18n::Msg;
 use std::path::Path;
 
 mod backdate;
@@ -148,7 +149,11 @@ pub async fn apply(db: &DatabaseConnection, file: &SeedFile, lang: Lang) -> AppR
         .users
         .iter()
         .find(|u| u.role == Role::Admin)
-        .ok_or_else(|| AppError::bad_input("users", "the seed needs at least one ADMIN"))?;
+        .ok_or_else(|| {
+            AppError::BadUserInput(Msg::SeedNeedsAdmin {
+                field: "users".into(),
+            })
+        })?;
     let admin = match find_user(db, &first_admin.username).await? {
         Some(u) => u,
         None => {
@@ -233,7 +238,10 @@ pub async fn apply(db: &DatabaseConnection, file: &SeedFile, lang: Lang) -> AppR
         }
         for username in &p.members {
             let user = find_user(db, username).await?.ok_or_else(|| {
-                AppError::bad_input("members", format!("unknown user {username:?}"))
+                AppError::BadUserInput(Msg::SeedUnknownUser {
+                    field: "members".into(),
+                    name: username.to_string(),
+                })
             })?;
             projects::service::add_member(db, &viewer, project.id, user.id).await?;
         }
@@ -259,7 +267,12 @@ async fn user_viewer(db: &DatabaseConnection, username: &str) -> AppResult<Viewe
     find_user(db, username)
         .await?
         .map(|u| Viewer::from_user(&u))
-        .ok_or_else(|| AppError::bad_input("defects", format!("unknown user {username:?}")))
+        .ok_or_else(|| {
+            AppError::BadUserInput(Msg::SeedUnknownUser {
+                field: "defects".into(),
+                name: username.to_string(),
+            })
+        })
 }
 
 /// Creates one defect and walks it to its status as real users would; `None` when a
@@ -282,7 +295,10 @@ async fn seed_defect(
         .one(db)
         .await?
         .ok_or_else(|| {
-            AppError::bad_input("defects", format!("unknown project {:?}", d.project))
+            AppError::BadUserInput(Msg::SeedUnknownProject {
+                field: "defects".into(),
+                name: d.project.to_string(),
+            })
         })?;
     let exists = defect_rows::Entity::find()
         .filter(defect_rows::Column::ProjectId.eq(project.id))
@@ -305,7 +321,12 @@ async fn seed_defect(
                 ))
                 .one(db)
                 .await?
-                .ok_or_else(|| AppError::bad_input("defects", format!("unknown stage {title:?}")))?
+                .ok_or_else(|| {
+                    AppError::BadUserInput(Msg::SeedUnknownStage {
+                        field: "defects".into(),
+                        name: title.to_string(),
+                    })
+                })?
                 .id,
         ),
         None => None,

@@ -7,6 +7,7 @@
 //! waits for its next request, so it is the idle timeout too: `idle_sockets_are_closed`
 //! checks it), a semaphore permit per connection, and a graceful shutdown that lets
 //! in-flight requests finish.
+use crate::i18n::{Lang, Msg};
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{body::Body, extract::ConnectInfo};
@@ -81,9 +82,7 @@ pub async fn serve(
             let Some(place) = per_address.take(peer) else {
                 refuse(
                     stream,
-                    AppError::Unavailable(
-                        "too many connections from this address; retry shortly".into(),
-                    ),
+                    AppError::Unavailable(Msg::TooManyConnectionsFromAddress),
                 );
                 continue;
             };
@@ -97,10 +96,7 @@ pub async fn serve(
                 );
                 saturated = true;
             }
-            refuse(
-                stream,
-                AppError::Unavailable("too many connections; retry shortly".into()),
-            );
+            refuse(stream, AppError::Unavailable(Msg::TooManyConnections));
             continue;
         };
         if saturated {
@@ -180,7 +176,7 @@ fn warn_if_over_descriptor_limit(max_connections: usize) {
 /// It is a coded 503, so a client (or a load balancer) knows to retry rather than seeing
 /// a bare reset.
 fn refuse(stream: TcpStream, err: AppError) {
-    let message = err.to_string();
+    let message = err.message(waiting_language(&stream));
     // Serialising two short strings cannot fail; an empty body would still be a 503.
     let body = serde_json::to_string(&RestErrorBody::new(err.code(), &message)).unwrap_or_default();
     let response = format!(
@@ -190,6 +186,26 @@ fn refuse(stream: TcpStream, err: AppError) {
         body.len()
     );
     let _ = stream.try_write(response.as_bytes());
+}
+
+/// The language of a refused connection: its request is not served, but if its head
+/// has already arrived (a client writes it right after connecting) its
+/// `Accept-Language` is read without waiting; English otherwise. Reading what arrived
+/// also lets the close be a clean one.
+fn waiting_language(stream: &TcpStream) -> Lang {
+    let mut head = [0u8; 4096];
+    let Ok(n) = stream.try_read(&mut head) else {
+        return Lang::En;
+    };
+    let value = head[..n]
+        .split(|b| *b == b'\n')
+        .take_while(|line| !line.is_empty() && *line != b"\r")
+        .find_map(|line| {
+            let (name, value) = line.split_at(line.iter().position(|b| *b == b':')?);
+            name.eq_ignore_ascii_case(b"accept-language")
+                .then(|| String::from_utf8_lossy(&value[1..]).trim().to_owned())
+        });
+    Lang::from_accept_language(value.as_deref())
 }
 
 /// SIGTERM or Ctrl-C.

@@ -1,17 +1,17 @@
-# Error messages, English: the source language. The server matches the English text it
-# produced against these messages (placeables { $x } match any text) and answers with
-# the message of the same id from the request's language. A field name before ": "
-# (title: must not be empty) is an API name and stays as it is.
+# Error messages, English. Each id is a variant of `Msg` (src/i18n/msg.rs), whose fields
+# are the { $variables }; the server formats the id in the request's language. A
+# { $field } is an API name (title, location.planId) and stays as it is.
 #
 # Translators: keep each id and its { $variables }; change only the text.
 
 ## Generic
 internal = internal server error
 rate-limited = too many failed attempts; retry in { $seconds } s
-already-exists = already exists
+already-exists = { $field }: already exists
 referenced = the object is referenced by other data
 db-busy = the database is busy; retry shortly
 db-down = the database does not answer
+storage-unavailable = { $detail }
 too-many-connections = too many connections; retry shortly
 too-many-connections-from-address = too many connections from this address; retry shortly
 too-many-sockets = too many WebSocket connections; retry shortly
@@ -22,19 +22,20 @@ no-such-endpoint = no such endpoint
 no-such-asset = no such asset
 method-not-allowed = method { $method } is not allowed here (see the Allow header)
 request-too-large = the request body is too large
+unreadable = { $field }: { $detail }
+request-refused = { $detail }
 graphiql-disabled = GraphiQL is disabled (GRAPHIQL=false)
 
 ## Not found
-not-found-defect = defect not found
-not-found-deleted-defect = deleted defect not found
-not-found-project = project not found
-not-found-stage = stage not found
-not-found-user = user not found
-not-found-attachment = attachment not found
-not-found-plan = plan not found
-not-found-file = file not found
-not-found-thumbnail = thumbnail not found
-not-found-any = { $what } not found
+defect-not-found = defect not found
+deleted-defect-not-found = deleted defect not found
+project-not-found = project not found
+stage-not-found = stage not found
+user-not-found = user not found
+attachment-not-found = attachment not found
+plan-not-found = plan not found
+file-not-found = file not found
+thumbnail-not-found = thumbnail not found
 
 ## Sign-in and tokens
 auth-required = authentication required
@@ -45,30 +46,30 @@ ws-only = subscriptions need a WebSocket connection
 bad-link = the link is invalid or has expired
 
 ## Field checks
-must-not-be-empty = must not be empty
-must-not-be-null = must not be null
-must-not-be-negative = must not be negative
-at-most-chars = must be at most { $max } characters
-at-least-chars = must be at least { $min } characters
-at-most = must be at most { $max }
-no-control-chars = must not contain control characters
-no-control-chars-but-breaks = must not contain control characters other than tabs and line breaks
-end-before-start = must not be before startDate
-bad-email = is not a valid e-mail address
-bad-username = must be 3-150 letters, digits or . _ - @ +
-already-taken = is already taken
-bad-cursor = not a valid cursor
-bad-cursor-order = not a valid cursor for this order
-bad-event-cursor = not a cursor of an event
-no-such-object = no such object
-no-such-user = no such user
-no-such-stage = no such stage
-between-0-and-1 = must be between 0 and 1
+must-not-be-empty = { $field }: must not be empty
+must-not-be-null = { $field }: must not be null
+must-not-be-negative = { $field }: must not be negative
+at-most-chars = { $field }: must be at most { $max } characters
+at-least-chars = { $field }: must be at least { $min } characters
+at-most = { $field }: must be at most { $max }
+no-control-chars = { $field }: must not contain control characters
+no-control-chars-but-breaks = { $field }: must not contain control characters other than tabs and line breaks
+end-before-start = { $field }: must not be before startDate
+bad-email = { $field }: is not a valid e-mail address
+bad-username = { $field }: must be 3-150 letters, digits or . _ - @ +
+already-taken = { $field }: is already taken
+bad-cursor = { $field }: not a valid cursor
+bad-cursor-order = { $field }: not a valid cursor for this order
+bad-event-cursor = { $field }: not a cursor of an event
+no-such-object = { $field }: no such object
+no-such-user = { $field }: no such user
+no-such-stage = { $field }: no such stage
+between-0-and-1 = { $field }: must be between 0 and 1
 
 ## Users
-own-deactivation = you cannot deactivate your own account
-own-role = you cannot change your own role
-user-deactivated = the user is deactivated
+own-deactivation = { $field }: you cannot deactivate your own account
+own-role = { $field }: you cannot change your own role
+user-deactivated = { $field }: the user is deactivated
 only-admins-manage-users = only admins may manage users
 only-managers-list-users = only managers and admins may list users
 only-managers-look-up-users = only managers and admins may look up users
@@ -78,17 +79,17 @@ only-managers-change-projects = only managers and admins may change projects
 project-has-defects = the project still has { $count } defect(s); delete or move them first
 stage-has-defects = the stage still has { $count } defect(s)
 member-performs = the user performs { $count } open defect(s) in this project; reassign them first
-project-closed = the project is closed; no new defects
-stage-not-in-project = the stage does not belong to the project
-code-format = must be 2 to 10 letters or digits
-code-taken = another project already has this code
-code-fixed = the code is fixed once the project has defects (their keys use it)
+project-closed = { $field }: the project is closed; no new defects
+stage-not-in-project = { $field }: the stage does not belong to the project
+code-format = { $field }: must be 2 to 10 letters or digits
+code-taken = { $field }: another project already has this code
+code-fixed = { $field }: the code is fixed once the project has defects (their keys use it)
 
 ## Defects
-stage-not-in-defect-project = the stage does not belong to the defect's project
-performer-not-engineer = the performer must be an ENGINEER
-performer-not-member = the performer must be a member of the defect's project
-needs-performer = a defect in progress or in review needs a performer
+stage-not-in-defect-project = { $field }: the stage does not belong to the defect's project
+performer-not-engineer = { $field }: the performer must be an ENGINEER
+performer-not-member = { $field }: the performer must be a member of the defect's project
+needs-performer = { $field }: a defect in progress or in review needs a performer
 no-register = you may not register defects in this project
 only-managers-assign = only managers may assign a performer
 only-own-edit = you may edit only defects you authored or perform
@@ -97,14 +98,13 @@ only-managers-restore = only managers may restore defects
 only-managers-deleted = only managers may see deleted defects
 only-admins-purge = only admins may purge defects
 stale-version = the defect was changed by someone else (now at version { $version }); reload and try again
-final-defect = the defect is { $status } and final: { $consequence }
-final-no-edit = editing is not possible, only comments
-final-no-assign = assignment is not possible, only comments
-final-no-upload = uploads are not possible
-final-keeps-attachments = its attachments are kept
+final-no-edit = { $field }: the defect is { $status } and final: editing is not possible, only comments
+final-no-assign = { $field }: the defect is { $status } and final: assignment is not possible, only comments
+final-no-upload = { $field }: the defect is { $status } and final: uploads are not possible
+final-keeps-attachments = { $field }: the defect is { $status } and final: its attachments are kept
 no-comment = you may not comment
-key-format = expected a defect key such as СК1-042
-key-too-long = too long for a defect key such as СК1-042
+key-format = { $field }: expected a defect key such as СК1-042
+key-too-long = { $field }: too long for a defect key such as СК1-042
 
 ## The status machine
 already-in-status = the defect is already { $status }
@@ -121,32 +121,47 @@ assign-before-start = assign a performer before work can start
 ## Files
 only-own-attach = you may attach files only to defects you authored or perform
 only-own-delete-attachment = you may delete only attachments you uploaded
-file-types = only JPEG, PNG, WebP and PDF files are accepted
-pdf-corrupt = the PDF is truncated or corrupt
-image-corrupt = the image is corrupt or truncated
-image-too-large = the image is too large (at most 50 megapixels, 20000 px a side)
-image-too-large-to-process = the image is too large to process
-image-profile-too-large = the image's colour profile is too large (at most 1 MiB)
-file-empty = is empty
-file-missing = no file was sent
+file-types = { $field }: only JPEG, PNG, WebP and PDF files are accepted
+pdf-corrupt = { $field }: the PDF is truncated or corrupt
+image-corrupt = { $field }: the image is corrupt or truncated
+image-too-large = { $field }: the image is too large (at most 50 megapixels, 20000 px a side)
+image-too-large-to-process = { $field }: the image is too large to process
+image-profile-too-large = { $field }: the image's colour profile is too large (at most 1 MiB)
+file-empty = { $field }: is empty
+file-missing = { $field }: no file was sent
 file-too-large = the file is larger than { $limit } bytes
 
 ## Plans
-plan-not-in-project = the plan does not belong to the defect's project
-plans-per-project = a project holds at most { $max } plans
+plan-not-in-project = { $field }: the plan does not belong to the defect's project
+plans-per-project = { $field }: a project holds at most { $max } plans
 plan-pinned = { $count } defect(s) are pinned to this plan; move or unpin them first
 
 ## Reports and export
 reports-audience = reports are for admins, managers and observers
 export-audience = the export is for admins and managers
-expected-any-of = expected any of { $choices }
-unknown-parameter = unknown parameter; expected any of { $choices }
-given-twice = given more than once
-expected-date = expected a date as YYYY-MM-DD
-expected-timestamp = expected an RFC 3339 timestamp
-expected-bool = expected true or false
-expected-id = expected a numeric id
+expected-any-of = { $field }: expected any of { $choices }
+unknown-parameter = { $field }: unknown parameter; expected any of { $choices }
+given-twice = { $field }: given more than once
+expected-date = { $field }: expected a date as YYYY-MM-DD
+expected-timestamp = { $field }: expected an RFC 3339 timestamp
+expected-bool = { $field }: expected true or false
+expected-id = { $field }: expected a numeric id
 
 ## Live updates
 too-many-subscriptions = this user already runs { $max } subscriptions; complete one first
 subscription-too-complex = a subscription's selection may cost at most { $max } per event; this one costs { $cost }
+socket-operations-full = this connection already runs { $max } operations; complete one (or open another connection) first
+socket-operations-too-fast = operations are started too fast on this connection (at most { $rate } a second after a burst of { $burst }); retry shortly
+
+## GraphQL requests
+graphql-parse-failed = { $detail }
+graphql-invalid = { $detail }
+variable-missing = Variable "${ $name }" of required type "{ $ty }" was not provided.
+variable-invalid = Variable "${ $name }" got an invalid value: { $reason }
+argument-invalid = { $field }: { $reason }
+
+## The seed file
+seed-needs-admin = { $field }: the seed needs at least one ADMIN
+seed-unknown-user = { $field }: unknown user "{ $name }"
+seed-unknown-project = { $field }: unknown project "{ $name }"
+seed-unknown-stage = { $field }: unknown stage "{ $name }"

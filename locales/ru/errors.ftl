@@ -1,13 +1,15 @@
-# Сообщения об ошибках, русский. Идентификаторы и { $переменные } — как в en/errors.ftl;
-# переводится только текст. Имя поля перед «: » — имя из API, его не переводят.
+# Сообщения об ошибках, русский. Идентификаторы и { $переменные } — как в en/errors.ftl
+# (варианты `Msg` в src/i18n/msg.rs); переводится только текст. { $field } — имя поля
+# из API, его не переводят.
 
 ## Generic
 internal = внутренняя ошибка сервера
 rate-limited = слишком много неудачных попыток; повторите через { $seconds } с
-already-exists = уже существует
+already-exists = { $field }: уже существует
 referenced = на объект ссылаются другие данные
 db-busy = база данных занята; повторите чуть позже
 db-down = база данных не отвечает
+storage-unavailable = хранилище файлов недоступно: { $detail }
 too-many-connections = слишком много соединений; повторите чуть позже
 too-many-connections-from-address = слишком много соединений с этого адреса; повторите чуть позже
 too-many-sockets = слишком много соединений WebSocket; повторите чуть позже
@@ -18,19 +20,20 @@ no-such-endpoint = такого адреса нет
 no-such-asset = такого файла нет
 method-not-allowed = метод { $method } здесь не поддерживается (см. заголовок Allow)
 request-too-large = тело запроса слишком большое
+unreadable = { $field }: не удалось разобрать ({ $detail })
+request-refused = запрос отклонён ({ $detail })
 graphiql-disabled = GraphiQL отключён (GRAPHIQL=false)
 
 ## Not found
-not-found-defect = дефект не найден
-not-found-deleted-defect = удалённый дефект не найден
-not-found-project = проект не найден
-not-found-stage = этап не найден
-not-found-user = пользователь не найден
-not-found-attachment = вложение не найдено
-not-found-plan = план не найден
-not-found-file = файл не найден
-not-found-thumbnail = миниатюра не найдена
-not-found-any = не найдено: { $what }
+defect-not-found = дефект не найден
+deleted-defect-not-found = удалённый дефект не найден
+project-not-found = проект не найден
+stage-not-found = этап не найден
+user-not-found = пользователь не найден
+attachment-not-found = вложение не найдено
+plan-not-found = план не найден
+file-not-found = файл не найден
+thumbnail-not-found = миниатюра не найдена
 
 ## Sign-in and tokens
 auth-required = требуется вход
@@ -41,30 +44,30 @@ ws-only = подписки работают только через WebSocket
 bad-link = ссылка недействительна или устарела
 
 ## Field checks
-must-not-be-empty = не может быть пустым
-must-not-be-null = не может быть null
-must-not-be-negative = не может быть отрицательным
-at-most-chars = не больше { $max } символов
-at-least-chars = не меньше { $min } символов
-at-most = не больше { $max }
-no-control-chars = не должно содержать управляющих символов
-no-control-chars-but-breaks = не должно содержать управляющих символов, кроме табуляции и переводов строки
-end-before-start = не может быть раньше startDate
-bad-email = неверный адрес электронной почты
-bad-username = от 3 до 150 букв, цифр или символов . _ - @ +
-already-taken = уже занято
-bad-cursor = недействительный курсор
-bad-cursor-order = курсор не подходит к этой сортировке
-bad-event-cursor = это не курсор события
-no-such-object = такого объекта нет
-no-such-user = такого пользователя нет
-no-such-stage = такого этапа нет
-between-0-and-1 = должно быть от 0 до 1
+must-not-be-empty = { $field }: не может быть пустым
+must-not-be-null = { $field }: не может быть null
+must-not-be-negative = { $field }: не может быть отрицательным
+at-most-chars = { $field }: не больше { $max } символов
+at-least-chars = { $field }: не меньше { $min } символов
+at-most = { $field }: не больше { $max }
+no-control-chars = { $field }: не должно содержать управляющих символов
+no-control-chars-but-breaks = { $field }: не должно содержать управляющих символов, кроме табуляции и переводов строки
+end-before-start = { $field }: не может быть раньше startDate
+bad-email = { $field }: неверный адрес электронной почты
+bad-username = { $field }: от 3 до 150 букв, цифр или символов . _ - @ +
+already-taken = { $field }: уже занято
+bad-cursor = { $field }: недействительный курсор
+bad-cursor-order = { $field }: курсор не подходит к этой сортировке
+bad-event-cursor = { $field }: это не курсор события
+no-such-object = { $field }: такого объекта нет
+no-such-user = { $field }: такого пользователя нет
+no-such-stage = { $field }: такого этапа нет
+between-0-and-1 = { $field }: должно быть от 0 до 1
 
 ## Users
-own-deactivation = нельзя деактивировать собственную учётную запись
-own-role = нельзя изменить собственную роль
-user-deactivated = пользователь деактивирован
+own-deactivation = { $field }: нельзя деактивировать собственную учётную запись
+own-role = { $field }: нельзя изменить собственную роль
+user-deactivated = { $field }: пользователь деактивирован
 only-admins-manage-users = управлять пользователями могут только администраторы
 only-managers-list-users = список пользователей доступен только менеджерам и администраторам
 only-managers-look-up-users = искать пользователей могут только менеджеры и администраторы
@@ -74,17 +77,17 @@ only-managers-change-projects = изменять проекты могут то�
 project-has-defects = в проекте ещё есть дефекты ({ $count }); сначала удалите или перенесите их
 stage-has-defects = на этапе ещё есть дефекты ({ $count })
 member-performs = пользователь исполняет открытые дефекты в этом проекте ({ $count }); сначала переназначьте их
-project-closed = проект закрыт; новые дефекты не принимаются
-stage-not-in-project = этап не относится к проекту
-code-format = от 2 до 10 букв или цифр
-code-taken = этот код уже занят другим проектом
-code-fixed = код нельзя изменить, когда в проекте есть дефекты (он входит в их ключи)
+project-closed = { $field }: проект закрыт; новые дефекты не принимаются
+stage-not-in-project = { $field }: этап не относится к проекту
+code-format = { $field }: от 2 до 10 букв или цифр
+code-taken = { $field }: этот код уже занят другим проектом
+code-fixed = { $field }: код нельзя изменить, когда в проекте есть дефекты (он входит в их ключи)
 
 ## Defects
-stage-not-in-defect-project = этап не относится к проекту дефекта
-performer-not-engineer = исполнителем может быть только инженер (ENGINEER)
-performer-not-member = исполнитель должен быть участником проекта дефекта
-needs-performer = у дефекта в работе или на проверке должен быть исполнитель
+stage-not-in-defect-project = { $field }: этап не относится к проекту дефекта
+performer-not-engineer = { $field }: исполнителем может быть только инженер (ENGINEER)
+performer-not-member = { $field }: исполнитель должен быть участником проекта дефекта
+needs-performer = { $field }: у дефекта в работе или на проверке должен быть исполнитель
 no-register = вы не можете регистрировать дефекты в этом проекте
 only-managers-assign = назначать исполнителя могут только менеджеры
 only-own-edit = вы можете изменять только дефекты, которые вы создали или исполняете
@@ -93,14 +96,13 @@ only-managers-restore = восстанавливать дефекты могут
 only-managers-deleted = удалённые дефекты видят только менеджеры
 only-admins-purge = окончательно удалять дефекты могут только администраторы
 stale-version = дефект уже изменил кто-то другой (теперь версия { $version }); обновите данные и повторите
-final-defect = дефект в статусе { $status } и окончателен: { $consequence }
-final-no-edit = изменения невозможны, только комментарии
-final-no-assign = назначение невозможно, только комментарии
-final-no-upload = загрузка файлов невозможна
-final-keeps-attachments = его вложения сохраняются
+final-no-edit = { $field }: дефект в статусе { $status } и окончателен: изменения невозможны, только комментарии
+final-no-assign = { $field }: дефект в статусе { $status } и окончателен: назначение невозможно, только комментарии
+final-no-upload = { $field }: дефект в статусе { $status } и окончателен: загрузка файлов невозможна
+final-keeps-attachments = { $field }: дефект в статусе { $status } и окончателен: его вложения сохраняются
 no-comment = вы не можете комментировать
-key-format = ожидается ключ дефекта, например СК1-042
-key-too-long = слишком длинный текст для ключа дефекта, например СК1-042
+key-format = { $field }: ожидается ключ дефекта, например СК1-042
+key-too-long = { $field }: слишком длинный текст для ключа дефекта, например СК1-042
 
 ## The status machine
 already-in-status = дефект уже в статусе { $status }
@@ -117,32 +119,47 @@ assign-before-start = назначьте исполнителя, прежде ч
 ## Files
 only-own-attach = вы можете прикреплять файлы только к дефектам, которые вы создали или исполняете
 only-own-delete-attachment = вы можете удалять только загруженные вами вложения
-file-types = принимаются только файлы JPEG, PNG, WebP и PDF
-pdf-corrupt = PDF обрезан или повреждён
-image-corrupt = изображение повреждено или обрезано
-image-too-large = изображение слишком большое (не больше 50 мегапикселей и 20000 пикселей по стороне)
-image-too-large-to-process = изображение слишком большое для обработки
-image-profile-too-large = цветовой профиль изображения слишком большой (не больше 1 МиБ)
-file-empty = пустой
-file-missing = файл не передан
+file-types = { $field }: принимаются только файлы JPEG, PNG, WebP и PDF
+pdf-corrupt = { $field }: PDF обрезан или повреждён
+image-corrupt = { $field }: изображение повреждено или обрезано
+image-too-large = { $field }: изображение слишком большое (не больше 50 мегапикселей и 20000 пикселей по стороне)
+image-too-large-to-process = { $field }: изображение слишком большое для обработки
+image-profile-too-large = { $field }: цветовой профиль изображения слишком большой (не больше 1 МиБ)
+file-empty = { $field }: пустой
+file-missing = { $field }: файл не передан
 file-too-large = файл больше { $limit } байт
 
 ## Plans
-plan-not-in-project = план не относится к проекту дефекта
-plans-per-project = в проекте может быть не больше { $max } планов
+plan-not-in-project = { $field }: план не относится к проекту дефекта
+plans-per-project = { $field }: в проекте может быть не больше { $max } планов
 plan-pinned = к этому плану привязаны дефекты ({ $count }); сначала перенесите или открепите их
 
 ## Reports and export
 reports-audience = отчёты доступны администраторам, менеджерам и наблюдателям
 export-audience = выгрузка доступна администраторам и менеджерам
-expected-any-of = ожидается одно из: { $choices }
-unknown-parameter = неизвестный параметр; ожидается одно из: { $choices }
-given-twice = указан больше одного раза
-expected-date = ожидается дата в виде ГГГГ-ММ-ДД
-expected-timestamp = ожидается время в формате RFC 3339
-expected-bool = ожидается true или false
-expected-id = ожидается числовой идентификатор
+expected-any-of = { $field }: ожидается одно из: { $choices }
+unknown-parameter = { $field }: неизвестный параметр; ожидается одно из: { $choices }
+given-twice = { $field }: указан больше одного раза
+expected-date = { $field }: ожидается дата в виде ГГГГ-ММ-ДД
+expected-timestamp = { $field }: ожидается время в формате RFC 3339
+expected-bool = { $field }: ожидается true или false
+expected-id = { $field }: ожидается числовой идентификатор
 
 ## Live updates
 too-many-subscriptions = у этого пользователя уже { $max } подписок; сначала завершите одну из них
 subscription-too-complex = выборка подписки может стоить не больше { $max } за событие; эта стоит { $cost }
+socket-operations-full = в этом соединении уже выполняется операций: { $max }; сначала завершите одну (или откройте другое соединение)
+socket-operations-too-fast = операции в этом соединении запускаются слишком часто (не больше { $rate } в секунду после серии из { $burst }); повторите чуть позже
+
+## GraphQL requests
+graphql-parse-failed = документ GraphQL не разобран: { $detail }
+graphql-invalid = документ GraphQL не прошёл проверку: { $detail }
+variable-missing = не передана переменная "${ $name }" обязательного типа "{ $ty }"
+variable-invalid = недопустимое значение переменной "${ $name }": { $reason }
+argument-invalid = { $field }: недопустимое значение: { $reason }
+
+## The seed file
+seed-needs-admin = { $field }: в начальных данных нужен хотя бы один ADMIN
+seed-unknown-user = { $field }: неизвестный пользователь «{ $name }»
+seed-unknown-project = { $field }: неизвестный проект «{ $name }»
+seed-unknown-stage = { $field }: неизвестный этап «{ $name }»

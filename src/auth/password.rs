@@ -1,4 +1,5 @@
 //! argon2id hashing, run on the blocking pool so a hash never stalls the runtime.
+use crate::i18n::Msg;
 use std::{
     collections::VecDeque,
     sync::{
@@ -23,16 +24,16 @@ pub const MAX_PASSWORD_LEN: usize = 256;
 pub fn validate(password: &str) -> AppResult<()> {
     let len = password.chars().count();
     if len < MIN_PASSWORD_LEN {
-        return Err(AppError::bad_input(
-            "password",
-            format!("must be at least {MIN_PASSWORD_LEN} characters"),
-        ));
+        return Err(AppError::BadUserInput(Msg::AtLeastChars {
+            field: "password".into(),
+            min: MIN_PASSWORD_LEN,
+        }));
     }
     if len > MAX_PASSWORD_LEN {
-        return Err(AppError::bad_input(
-            "password",
-            format!("must be at most {MAX_PASSWORD_LEN} characters"),
-        ));
+        return Err(AppError::BadUserInput(Msg::AtMostChars {
+            field: "password".into(),
+            max: MAX_PASSWORD_LEN,
+        }));
     }
     no_control_chars("password", password)
 }
@@ -40,10 +41,9 @@ pub fn validate(password: &str) -> AppResult<()> {
 /// Control characters have no place in a credential (and NUL is refused by PostgreSQL).
 pub fn no_control_chars(field: &str, value: &str) -> AppResult<()> {
     if value.chars().any(char::is_control) {
-        return Err(AppError::bad_input(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(AppError::BadUserInput(Msg::NoControlChars {
+            field: field.into(),
+        }));
     }
     Ok(())
 }
@@ -171,7 +171,7 @@ impl HashPool {
     }
 
     fn busy() -> AppError {
-        AppError::Unavailable("too many sign-ins at once; retry shortly".into())
+        AppError::Unavailable(Msg::TooManySignIns)
     }
 
     async fn permit(&self, lane: Lane) -> AppResult<Permit> {

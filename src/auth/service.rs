@@ -1,4 +1,5 @@
 //! Login and refresh-token rotation.
+use crate::i18n::Msg;
 use std::time::Duration;
 
 use sea_orm::{
@@ -50,7 +51,7 @@ pub struct TokenPair {
 }
 
 fn bad_credentials() -> AppError {
-    AppError::Unauthenticated("invalid username or password".into())
+    AppError::Unauthenticated(Msg::BadCredentials)
 }
 
 /// A login username or password the server refuses to even look up: too long for any
@@ -59,16 +60,16 @@ fn bad_credentials() -> AppError {
 fn validate_credentials(username: &str, password: &str) -> AppResult<()> {
     const MAX_USERNAME_CHARS: usize = 150;
     if username.chars().count() > MAX_USERNAME_CHARS {
-        return Err(AppError::bad_input(
-            "username",
-            format!("must be at most {MAX_USERNAME_CHARS} characters"),
-        ));
+        return Err(AppError::BadUserInput(Msg::AtMostChars {
+            field: "username".into(),
+            max: MAX_USERNAME_CHARS,
+        }));
     }
     if password.chars().count() > password::MAX_PASSWORD_LEN {
-        return Err(AppError::bad_input(
-            "password",
-            format!("must be at most {} characters", password::MAX_PASSWORD_LEN),
-        ));
+        return Err(AppError::BadUserInput(Msg::AtMostChars {
+            field: "password".into(),
+            max: password::MAX_PASSWORD_LEN,
+        }));
     }
     password::no_control_chars("username", username)?;
     password::no_control_chars("password", password)
@@ -173,7 +174,7 @@ async fn store_refresh(
 
 /// Rotates a refresh token. Presenting one that was already used revokes its family.
 pub async fn refresh(sessions: Sessions<'_>, token: &str) -> AppResult<TokenPair> {
-    let invalid = || AppError::Unauthenticated("invalid or expired refresh token".into());
+    let invalid = || AppError::Unauthenticated(Msg::BadRefreshToken);
     let now = time::now();
     let Some(row) = refresh_tokens::Entity::find()
         .filter(refresh_tokens::Column::TokenHash.eq(tokens::hash_refresh(token)))

@@ -1,4 +1,5 @@
 //! Access tokens (JWT, HS256 pinned) and opaque refresh tokens (stored hashed).
+use crate::i18n::Msg;
 use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -88,7 +89,7 @@ impl Keys {
     /// The user and session of a valid access token. Every failure is the same
     /// UNAUTHENTICATED.
     pub fn verify_access(&self, token: &str) -> AppResult<AccessClaims> {
-        let invalid = || AppError::Unauthenticated("invalid or expired token".into());
+        let invalid = || AppError::Unauthenticated(Msg::BadToken);
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| invalid())?;
         if data.claims.typ != ACCESS_TYPE {

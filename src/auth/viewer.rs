@@ -1,4 +1,5 @@
 //! The authenticated caller, resolved once per request by the transport.
+use crate::i18n::Msg;
 use std::net::IpAddr;
 
 use axum::http::HeaderMap;
@@ -45,7 +46,7 @@ impl Auth {
     pub fn viewer(&self) -> AppResult<&Viewer> {
         match self {
             Auth::Authenticated(v) => Ok(v),
-            Auth::Anonymous => Err(AppError::Unauthenticated("authentication required".into())),
+            Auth::Anonymous => Err(AppError::Unauthenticated(Msg::AuthRequired)),
             Auth::Invalid(e) => Err(e.clone()),
         }
     }
@@ -152,7 +153,7 @@ pub async fn resolve(db: &DatabaseConnection, keys: &Keys, headers: &HeaderMap) 
     let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
         return Auth::Anonymous;
     };
-    let invalid = || Auth::Invalid(AppError::Unauthenticated("invalid or expired token".into()));
+    let invalid = || Auth::Invalid(AppError::Unauthenticated(Msg::BadToken));
     let Some(token) = value.to_str().ok().and_then(|v| {
         v.strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))
@@ -176,7 +177,7 @@ pub async fn from_token(db: &DatabaseConnection, keys: &Keys, token: &BearerToke
     };
     match load_active(db, claims.user_id, &claims.session).await {
         Ok(Some(user)) => Auth::Authenticated(Viewer::from_user(&user)),
-        Ok(None) => Auth::Invalid(AppError::Unauthenticated("invalid or expired token".into())),
+        Ok(None) => Auth::Invalid(AppError::Unauthenticated(Msg::BadToken)),
         Err(e) => Auth::Invalid(e),
     }
 }

@@ -11,11 +11,11 @@ pub mod validate;
 
 /// FORBIDDEN with `refusal` unless `allowed`: the one shape of every permission check
 /// in the services (the rule itself comes from the area's `policy.rs`).
-pub fn require(allowed: bool, refusal: &str) -> crate::error::AppResult<()> {
+pub fn require(allowed: bool, refusal: crate::error::Msg) -> crate::error::AppResult<()> {
     if allowed {
         Ok(())
     } else {
-        Err(crate::error::AppError::forbidden(refusal))
+        Err(crate::error::AppError::Forbidden(refusal))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Keyset pagination: a cursor holds the sort key of the last row seen, so pages stay
 //! stable while rows are added (no OFFSET, no repeats, no skips).
+use crate::i18n::Msg;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::Value;
 
@@ -18,7 +19,11 @@ impl Cursor {
     }
 
     pub fn decode(raw: &str) -> AppResult<Self> {
-        let invalid = || AppError::bad_input("after", "not a valid cursor");
+        let invalid = || {
+            AppError::BadUserInput(Msg::BadCursor {
+                field: "after".into(),
+            })
+        };
         if raw.len() > 1024 {
             return Err(invalid());
         }
@@ -30,7 +35,9 @@ impl Cursor {
     }
 
     fn invalid() -> AppError {
-        AppError::bad_input("after", "not a valid cursor")
+        AppError::BadUserInput(Msg::BadCursor {
+            field: "after".into(),
+        })
     }
 
     pub fn str(&self, i: usize) -> AppResult<String> {
@@ -74,12 +81,16 @@ impl PageArgs {
     pub fn new(first: Option<i32>, after: Option<&str>) -> AppResult<Self> {
         let first = match first {
             None => DEFAULT_PAGE_SIZE,
-            Some(n) if n < 0 => return Err(AppError::bad_input("first", "must not be negative")),
+            Some(n) if n < 0 => {
+                return Err(AppError::BadUserInput(Msg::MustNotBeNegative {
+                    field: "first".into(),
+                }));
+            }
             Some(n) if n as u64 > MAX_PAGE_SIZE => {
-                return Err(AppError::bad_input(
-                    "first",
-                    format!("must be at most {MAX_PAGE_SIZE}"),
-                ));
+                return Err(AppError::BadUserInput(Msg::AtMost {
+                    field: "first".into(),
+                    max: MAX_PAGE_SIZE,
+                }));
             }
             Some(n) => n as u64,
         };

@@ -1,4 +1,5 @@
 //! Field validation shared by the services. Messages name the field first.
+use crate::i18n::Msg;
 use chrono::NaiveDate;
 
 use crate::error::{AppError, AppResult};
@@ -7,13 +8,15 @@ use crate::error::{AppError, AppResult};
 pub fn title(field: &str, value: &str, max: usize) -> AppResult<String> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(AppError::bad_input(field, "must not be empty"));
+        return Err(AppError::BadUserInput(Msg::MustNotBeEmpty {
+            field: field.into(),
+        }));
     }
     if v.chars().count() > max {
-        return Err(AppError::bad_input(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(AppError::BadUserInput(Msg::AtMostChars {
+            field: field.into(),
+            max,
+        }));
     }
     no_control(field, v)?;
     Ok(v.to_owned())
@@ -24,19 +27,18 @@ pub fn title(field: &str, value: &str, max: usize) -> AppResult<String> {
 /// in PostgreSQL, which cannot store NUL, or garbling exports and logs).
 pub fn text(field: &str, value: &str, max: usize) -> AppResult<String> {
     if value.chars().count() > max {
-        return Err(AppError::bad_input(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(AppError::BadUserInput(Msg::AtMostChars {
+            field: field.into(),
+            max,
+        }));
     }
     if value
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
     {
-        return Err(AppError::bad_input(
-            field,
-            "must not contain control characters other than tabs and line breaks",
-        ));
+        return Err(AppError::BadUserInput(Msg::NoControlCharsButBreaks {
+            field: field.into(),
+        }));
     }
     Ok(value.to_owned())
 }
@@ -61,10 +63,9 @@ pub const SEARCH_MAX: usize = 200;
 
 fn no_control(field: &str, value: &str) -> AppResult<()> {
     if value.chars().any(char::is_control) {
-        return Err(AppError::bad_input(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(AppError::BadUserInput(Msg::NoControlChars {
+            field: field.into(),
+        }));
     }
     Ok(())
 }
@@ -95,10 +96,9 @@ pub fn distinct<T: PartialEq + Copy>(values: &[T]) -> Vec<T> {
 
 pub fn date_range(start: Option<NaiveDate>, end: Option<NaiveDate>) -> AppResult<()> {
     match (start, end) {
-        (Some(s), Some(e)) if e < s => Err(AppError::bad_input(
-            "endDate",
-            "must not be before startDate",
-        )),
+        (Some(s), Some(e)) if e < s => Err(AppError::BadUserInput(Msg::EndBeforeStart {
+            field: "endDate".into(),
+        })),
         _ => Ok(()),
     }
 }
@@ -110,14 +110,14 @@ pub fn parse_id(raw: &str) -> Option<i32> {
 }
 
 /// Parses an opaque ID. Anything that is not one of ours is simply not found.
-pub fn id(what: &str, raw: &str) -> AppResult<i32> {
-    parse_id(raw).ok_or_else(|| AppError::not_found(what))
+pub fn id(not_found: Msg, raw: &str) -> AppResult<i32> {
+    parse_id(raw).ok_or(AppError::NotFound(not_found))
 }
 
 /// An ID given as a reference in input (a stage, a performer, a query parameter): one
-/// that is not ours is BAD_USER_INPUT against its field, with `message`.
-pub fn id_or_bad_input(field: &str, raw: &str, message: &str) -> AppResult<i32> {
-    parse_id(raw).ok_or_else(|| AppError::bad_input(field, message.to_owned()))
+/// that is not ours is BAD_USER_INPUT with `refusal` (which names the field).
+pub fn id_or_bad_input(raw: &str, refusal: Msg) -> AppResult<i32> {
+    parse_id(raw).ok_or(AppError::BadUserInput(refusal))
 }
 
 /// An ID used as a filter: one that is not ours becomes 0, which no row has, so the
@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn ids_that_are_not_ours_are_not_found() {
-        assert_eq!(id("user", "12").unwrap(), 12);
+        assert_eq!(id(Msg::UserNotFound, "12").unwrap(), 12);
         for raw in [
             "",
             "0",
@@ -185,7 +185,7 @@ mod tests {
             "abc",
         ] {
             assert!(
-                matches!(id("user", raw), Err(AppError::NotFound(_))),
+                matches!(id(Msg::UserNotFound, raw), Err(AppError::NotFound(_))),
                 "{raw}"
             );
         }

@@ -18,8 +18,8 @@ pub struct Cx<'a> {
     pub uploads: usize,
 }
 
-fn bad_input(message: String) -> ServerError {
-    super::errors::coded(message, super::errors::Phase::Input.code())
+fn bad_input(message: crate::i18n::Msg) -> ServerError {
+    super::errors::said(message, super::errors::Phase::Input.code())
 }
 
 /// One error per variable that is missing, null where it may not be, or of the wrong
@@ -35,14 +35,16 @@ pub fn variables(
         let ty = &def.node.var_type.node;
         match values.get(name) {
             None if def.node.default_value.is_some() || ty.nullable => {}
-            None => errors.push(bad_input(format!(
-                "Variable \"${name}\" of required type \"{ty}\" was not provided."
-            ))),
+            None => errors.push(bad_input(crate::i18n::Msg::VariableMissing {
+                name: name.to_string(),
+                ty: ty.to_string(),
+            })),
             Some(value) => {
                 if let Some(reason) = check(cx, ty, value) {
-                    errors.push(bad_input(format!(
-                        "Variable \"${name}\" got an invalid value: {reason}"
-                    )));
+                    errors.push(bad_input(crate::i18n::Msg::VariableInvalid {
+                        name: name.to_string(),
+                        reason,
+                    }));
                 }
             }
         }
@@ -126,7 +128,10 @@ fn selection_arguments(
                         continue;
                     };
                     if let Some(reason) = check(cx, &ty, &value) {
-                        let mut err = bad_input(format!("{}: {reason}", name.node));
+                        let mut err = bad_input(crate::i18n::Msg::ArgumentInvalid {
+                            field: name.node.to_string(),
+                            reason,
+                        });
                         err.locations.push(name.pos);
                         errors.push(err);
                     }

@@ -1,4 +1,5 @@
 //! What resolvers take from the context: the viewer and the application state.
+use crate::i18n::Msg;
 use async_graphql::{Context, ErrorExtensions};
 
 use crate::{
@@ -27,7 +28,7 @@ impl ContextExt for Context<'_> {
     fn viewer(&self) -> async_graphql::Result<&Viewer> {
         match self.data_opt::<Auth>() {
             Some(auth) => auth.viewer().map_err(|e| e.extend()),
-            None => Err(AppError::Unauthenticated("authentication required".into()).extend()),
+            None => Err(AppError::Unauthenticated(Msg::AuthRequired).extend()),
         }
     }
 }

@@ -96,7 +96,8 @@ fn scrub(mut response: Response) -> Response {
             let phase = Phase::of_uncoded(&err);
             if phase == Phase::Resolver {
                 tracing::error!(message = %err.message, path = ?err.path, "uncoded error scrubbed");
-                err.message = "internal server error".into();
+                err.message = crate::i18n::Msg::Internal.to_string();
+                err.source = Some(Arc::new(crate::i18n::Msg::Internal));
             }
             with_code(err, phase.code())
         })
@@ -211,9 +212,18 @@ pub fn coded(message: impl Into<String>, code: &str) -> ServerError {
     with_code(ServerError::new(message, None), code)
 }
 
+/// A new GraphQL error with a code, saying `msg`: its words (English until then) are put
+/// into the client's language by the transport that writes the response
+/// (`graphql::words`), which finds the message in the error's `source`.
+pub fn said(msg: crate::i18n::Msg, code: &str) -> ServerError {
+    let mut err = coded(msg.to_string(), code);
+    err.source = Some(Arc::new(msg));
+    err
+}
+
 /// The error that replaces one whose message may not be shown.
 pub fn internal() -> ServerError {
-    coded("internal server error", Phase::Resolver.code())
+    said(crate::i18n::Msg::Internal, Phase::Resolver.code())
 }
 
 /// `err` with `code`, unless it already has one (a resolver's `AppError` keeps its own).
@@ -339,7 +349,7 @@ mod tests {
         }
 
         async fn refused(&self) -> async_graphql::Result<i32> {
-            Err(AppError::forbidden("not yours").extend())
+            Err(AppError::Forbidden(crate::error::Msg::OnlyOwnEdit).extend())
         }
     }
 
@@ -439,7 +449,10 @@ mod tests {
         let (_, message) = first_error("{ leaky }", serde_json::json!({}), None).await;
         assert_eq!(message, "internal server error");
         let (_, message) = first_error("{ refused }", serde_json::json!({}), None).await;
-        assert_eq!(message, "not yours", "a coded message is kept");
+        assert_eq!(
+            message, "you may edit only defects you authored or perform",
+            "a coded message is kept"
+        );
     }
 
     #[test]

@@ -38,13 +38,13 @@ fn refuse(message: String) -> ServerError {
 pub fn check_subscription(complexity: usize) -> Result<(), ServerError> {
     let max = super::MAX_SUBSCRIPTION_COMPLEXITY;
     if complexity > max {
-        let english = format!(
-            "a subscription's selection may cost at most {max} per event; this one costs {complexity}"
-        );
-        return Err(refuse(crate::i18n::localize(
-            crate::i18n::current(),
-            &english,
-        )));
+        return Err(super::errors::said(
+            crate::i18n::Msg::SubscriptionTooComplex {
+                max,
+                cost: complexity,
+            },
+            super::errors::Phase::Validation.code(),
+        ));
     }
     Ok(())
 }

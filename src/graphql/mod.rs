@@ -14,6 +14,7 @@ pub mod reports;
 pub mod scalars;
 pub mod uploads;
 pub mod users;
+pub mod words;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 

@@ -1,6 +1,7 @@
 //! Plans (drawings) and pins: the `Plan` and `DefectLocation` objects, the pin's input,
 //! and the plan mutations. Thin: the rules are in `domain::plans` and
 //! `domain::defects::location`.
+use crate::i18n::Msg;
 use async_graphql::{Context, ID, InputObject, Object, Upload};
 use chrono::{DateTime, Utc};
 
@@ -47,7 +48,7 @@ impl Plan {
         loaders::load_one::<ProjectByIdLoader>(ctx, self.0.project_id)
             .await?
             .map(Project)
-            .ok_or_else(|| AppError::not_found("project"))
+            .ok_or_else(|| AppError::NotFound(Msg::ProjectNotFound))
             .gql()
     }
     async fn stage(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Stage>> {
@@ -151,7 +152,7 @@ impl From<DefectLocationInput> for LocationInput {
     fn from(l: DefectLocationInput) -> Self {
         LocationInput {
             // Not one of our ids: reported by the check as a plan of another project.
-            plan_id: validate::id_or_bad_input("location.planId", l.plan_id.as_str(), "").ok(),
+            plan_id: validate::parse_id(l.plan_id.as_str()),
             x: l.x,
             y: l.y,
             label: l.label,
@@ -174,10 +175,17 @@ impl PlanMutation {
         file: Upload,
     ) -> async_graphql::Result<Plan> {
         let viewer = ctx.viewer()?;
-        let project_id = id("project", &project_id)?;
+        let project_id = id(crate::error::Msg::ProjectNotFound, &project_id)?;
         let stage_id = stage_id
             .as_ref()
-            .map(|s| validate::id_or_bad_input("stageId", s.as_str(), "no such stage"))
+            .map(|s| {
+                validate::id_or_bad_input(
+                    s.as_str(),
+                    Msg::NoSuchStage {
+                        field: "stageId".into(),
+                    },
+                )
+            })
             .transpose()
             .gql()?;
         let file = crate::graphql::uploads::read(ctx, file).await?;
@@ -198,7 +206,7 @@ impl PlanMutation {
     /// Admins and managers; refused (CONFLICT) while defects are pinned to it.
     async fn delete_plan(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let viewer = ctx.viewer()?;
-        let id = self::id("plan", &id)?;
+        let id = self::id(crate::error::Msg::PlanNotFound, &id)?;
         let state = ctx.state();
         plans::delete(&state.db, &state.storage, viewer, id)
             .await

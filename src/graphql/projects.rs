@@ -1,4 +1,5 @@
 //! Project and stage objects, queries and mutations.
+use crate::i18n::Msg;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
 
@@ -95,7 +96,7 @@ impl Stage {
         loaders::load_one::<ProjectByIdLoader>(ctx, self.0.project_id)
             .await?
             .map(Project)
-            .ok_or_else(|| AppError::not_found("project"))
+            .ok_or_else(|| AppError::NotFound(Msg::ProjectNotFound))
             .gql()
     }
     async fn title(&self) -> &str {
@@ -192,7 +193,7 @@ impl ProjectQuery {
     /// A project, or null when it does not exist or is not visible to the viewer.
     async fn project(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Project>> {
         let viewer = ctx.viewer()?;
-        let Ok(id) = self::id("project", &id) else {
+        let Ok(id) = self::id(crate::error::Msg::ProjectNotFound, &id) else {
             return Ok(None);
         };
         Ok(found_or_null(projects::get(&ctx.state().db, viewer, id).await)?.map(Project))
@@ -231,7 +232,7 @@ impl ProjectMutation {
         input: UpdateProjectInput,
     ) -> async_graphql::Result<Project> {
         let viewer = ctx.viewer()?;
-        let id = self::id("project", &id)?;
+        let id = self::id(crate::error::Msg::ProjectNotFound, &id)?;
         let patch = projects::ProjectPatch {
             title: patch(input.title, |v| v),
             code: patch(input.code, |v| v),
@@ -249,7 +250,7 @@ impl ProjectMutation {
     /// Deletes a project with its stages; CONFLICT while it has defects.
     async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let viewer = ctx.viewer()?;
-        let id = self::id("project", &id)?;
+        let id = self::id(crate::error::Msg::ProjectNotFound, &id)?;
         projects::delete(&ctx.state().db, viewer, id)
             .await
             .gql()
@@ -264,8 +265,8 @@ impl ProjectMutation {
         user_id: ID,
     ) -> async_graphql::Result<Project> {
         let viewer = ctx.viewer()?;
-        let project_id = self::id("project", &project_id)?;
-        let user_id = self::id("user", &user_id)?;
+        let project_id = self::id(crate::error::Msg::ProjectNotFound, &project_id)?;
+        let user_id = self::id(crate::error::Msg::UserNotFound, &user_id)?;
         projects::add_member(&ctx.state().db, viewer, project_id, user_id)
             .await
             .gql()
@@ -280,8 +281,8 @@ impl ProjectMutation {
         user_id: ID,
     ) -> async_graphql::Result<Project> {
         let viewer = ctx.viewer()?;
-        let project_id = self::id("project", &project_id)?;
-        let user_id = self::id("user", &user_id)?;
+        let project_id = self::id(crate::error::Msg::ProjectNotFound, &project_id)?;
+        let user_id = self::id(crate::error::Msg::UserNotFound, &user_id)?;
         projects::remove_member(&ctx.state().db, viewer, project_id, user_id)
             .await
             .gql()
@@ -295,7 +296,7 @@ impl ProjectMutation {
         input: CreateStageInput,
     ) -> async_graphql::Result<Stage> {
         let viewer = ctx.viewer()?;
-        let project_id = self::id("project", &project_id)?;
+        let project_id = self::id(crate::error::Msg::ProjectNotFound, &project_id)?;
         let input = stages::NewStage {
             title: input.title,
             description: input.description,
@@ -316,7 +317,7 @@ impl ProjectMutation {
         input: UpdateStageInput,
     ) -> async_graphql::Result<Stage> {
         let viewer = ctx.viewer()?;
-        let id = self::id("stage", &id)?;
+        let id = self::id(crate::error::Msg::StageNotFound, &id)?;
         let patch = stages::StagePatch {
             title: patch(input.title, |v| v),
             description: patch(input.description, |v| v),
@@ -333,7 +334,7 @@ impl ProjectMutation {
     /// CONFLICT while the stage has defects.
     async fn delete_stage(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let viewer = ctx.viewer()?;
-        let id = self::id("stage", &id)?;
+        let id = self::id(crate::error::Msg::StageNotFound, &id)?;
         stages::delete(&ctx.state().db, viewer, id)
             .await
             .gql()

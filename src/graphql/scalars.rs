@@ -41,7 +41,7 @@ pub fn patch<T, U>(
 }
 
 /// Parses an `ID` argument; an ID that is not ours is NOT_FOUND like any unknown one.
-pub fn id(what: &str, raw: &async_graphql::ID) -> async_graphql::Result<i32> {
+pub fn id(what: crate::error::Msg, raw: &async_graphql::ID) -> async_graphql::Result<i32> {
     use async_graphql::ErrorExtensions;
     crate::domain::validate::id(what, raw.as_str()).map_err(|e| e.extend())
 }

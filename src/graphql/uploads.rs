@@ -1,5 +1,6 @@
 //! Reading a multipart `Upload` into memory under the configured limit, for every
 //! mutation that takes a file (attachments, plans).
+use crate::i18n::Msg;
 use async_graphql::{Context, Upload};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -14,7 +15,11 @@ use crate::{
 pub async fn read(ctx: &Context<'_>, file: Upload) -> async_graphql::Result<attachments::Upload> {
     let value = file
         .value(ctx)
-        .map_err(|_| AppError::bad_input("file", "no file was sent"))
+        .map_err(|_| {
+            AppError::BadUserInput(Msg::FileMissing {
+                field: "file".into(),
+            })
+        })
         .gql()?;
     let limit = ctx.state().config.max_upload_bytes;
     let mut bytes = Vec::new();

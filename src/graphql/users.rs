@@ -130,7 +130,7 @@ impl UserQuery {
     /// One user. Managers and admins; anyone may read their own account.
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
         let viewer = ctx.viewer()?;
-        let id = self::id("user", &id)?;
+        let id = self::id(crate::error::Msg::UserNotFound, &id)?;
         users::get(&ctx.state().db, viewer, id)
             .await
             .gql()
@@ -172,7 +172,7 @@ impl UserMutation {
         input: UpdateUserInput,
     ) -> async_graphql::Result<User> {
         let viewer = ctx.viewer()?;
-        let id = self::id("user", &id)?;
+        let id = self::id(crate::error::Msg::UserNotFound, &id)?;
         let patch = users::UserPatch {
             email: patch(input.email, |v| v),
             full_name: patch(input.full_name, |v| v),
@@ -194,7 +194,7 @@ impl UserMutation {
         role: Role,
     ) -> async_graphql::Result<User> {
         let viewer = ctx.viewer()?;
-        let id = self::id("user", &id)?;
+        let id = self::id(crate::error::Msg::UserNotFound, &id)?;
         users::set_role(&ctx.state().db, viewer, id, role)
             .await
             .gql()

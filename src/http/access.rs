@@ -7,7 +7,7 @@ use axum::{
 };
 use http_body_util::BodyExt;
 
-use crate::error::{AppError, RestErrorBody};
+use crate::error::{AppError, Lang, Msg, RestErrorBody, Unworded};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -37,25 +37,28 @@ pub async fn screen_request_id(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// Serves the request in the language its `Accept-Language` asks for (`crate::i18n`):
-/// every error message written while it runs is translated at the edge.
-pub async fn language(req: Request, next: Next) -> Response {
-    let lang = crate::i18n::Lang::from_accept_language(
-        req.headers()
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
-    crate::i18n::scope(lang, next.run(req)).await
-}
-
-/// Error bodies that axum writes itself (405 for a wrong method, extractor rejections in
-/// plain text, an empty 413) get the contract's shape: `{"error":{"code","message"}}`
-/// on the REST shim, `{"errors":[{"message","extensions":{"code"}}]}` on `/graphql`.
-/// Responses that are already JSON pass untouched.
+/// The REST edge's words, and a body for the errors axum writes itself. An `AppError` a
+/// handler returned (`error::Unworded`) is written here, in the REST shape and the language the request's
+/// `Accept-Language` asks for (`crate::i18n`). Error bodies that axum writes itself (405
+/// for a wrong method, extractor rejections in plain text, an empty 413) get the
+/// contract's shape: `{"error":{"code","message"}}` on the REST shim,
+/// `{"errors":[{"message","extensions":{"code"}}]}` on `/graphql`. Other responses that
+/// are already JSON pass untouched.
 pub async fn json_errors(req: Request, next: Next) -> Response {
     let graphql = req.uri().path().starts_with("/graphql");
     let method = req.method().clone();
-    let response = next.run(req).await;
+    let lang = Lang::of(req.headers());
+    let mut response = next.run(req).await;
+    if let Some(Unworded(err)) = response.extensions_mut().remove::<Unworded>() {
+        // In the REST shape wherever it was returned (as before: `/graphql` writes its
+        // own errors, `/graphql/assets` and `/graphql/ws` answer like the REST shim).
+        let (mut parts, _) = response.into_parts();
+        let (fresh, body) = err.response(lang).into_parts();
+        parts.status = fresh.status;
+        parts.headers.remove(header::CONTENT_LENGTH);
+        parts.headers.extend(fresh.headers);
+        return Response::from_parts(parts, body);
+    }
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
         return response;
@@ -66,24 +69,25 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         Ok(b) => String::from_utf8_lossy(&b.to_bytes()).trim().to_owned(),
         Err(_) => String::new(),
     };
-    let message = match status {
+    let msg = match status {
         // axum adds the `Allow` header after this layer has run.
-        StatusCode::METHOD_NOT_ALLOWED => {
-            format!("method {method} is not allowed here (see the Allow header)")
-        }
-        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large".to_owned(),
-        _ if text.is_empty() || text.chars().any(char::is_control) => status
-            .canonical_reason()
-            .unwrap_or("request failed")
-            .to_lowercase(),
-        _ => text,
+        StatusCode::METHOD_NOT_ALLOWED => Msg::MethodNotAllowed {
+            method: method.to_string(),
+        },
+        StatusCode::PAYLOAD_TOO_LARGE => Msg::RequestTooLarge,
+        _ if text.is_empty() || text.chars().any(char::is_control) => Msg::RequestRefused {
+            detail: status
+                .canonical_reason()
+                .unwrap_or("request failed")
+                .to_lowercase(),
+        },
+        _ => Msg::RequestRefused { detail: text },
     };
     let code = code_for(status);
-    let message = crate::i18n::localize(crate::i18n::current(), &message);
     let fresh = if graphql {
-        super::graphql::error_response(status, code, &message)
+        super::graphql::error_response(lang, status, code, msg)
     } else {
-        RestErrorBody::new(code, &message).into_response_with(status)
+        RestErrorBody::new(code, &msg.text(lang)).into_response_with(status)
     };
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(
@@ -108,18 +112,18 @@ fn is_json(response: &Response) -> bool {
 /// The contract's code for a status produced outside our handlers.
 fn code_for(status: StatusCode) -> &'static str {
     let err = match status {
-        StatusCode::UNAUTHORIZED => AppError::Unauthenticated(String::new()),
-        StatusCode::FORBIDDEN => AppError::Forbidden(String::new()),
-        StatusCode::NOT_FOUND => AppError::NotFound(String::new()),
-        StatusCode::CONFLICT => AppError::Conflict(String::new()),
-        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(String::new()),
+        StatusCode::UNAUTHORIZED => AppError::Unauthenticated(Msg::Internal),
+        StatusCode::FORBIDDEN => AppError::Forbidden(Msg::Internal),
+        StatusCode::NOT_FOUND => AppError::NotFound(Msg::Internal),
+        StatusCode::CONFLICT => AppError::Conflict(Msg::Internal),
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(Msg::Internal),
         StatusCode::TOO_MANY_REQUESTS => AppError::RateLimited { retry_after: 1 },
         StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => {
-            AppError::Unavailable(String::new())
+            AppError::Unavailable(Msg::Internal)
         }
         s if s.is_server_error() => return "INTERNAL_SERVER_ERROR",
         // 400, 405, 406, 411, 415, 422 …: the request itself is wrong.
-        _ => AppError::BadUserInput(String::new()),
+        _ => AppError::BadUserInput(Msg::Internal),
     };
     err.code()
 }

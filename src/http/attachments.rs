@@ -1,5 +1,6 @@
 //! `GET /api/attachments/{id}/file` and `/thumbnail`: a signed link (for `<img src>`) or
 //! a bearer token. Streams from storage with the exact type and a safe disposition.
+use crate::i18n::Msg;
 use std::collections::HashMap;
 
 use super::{Http, viewer::MaybeViewer};
@@ -70,7 +71,7 @@ pub(super) fn signed(q: &HashMap<String, String>) -> Result<Option<(u64, &str)>,
     match (q.get("exp"), q.get("sig")) {
         (Some(exp), Some(sig)) => Ok(Some((exp.parse::<u64>().unwrap_or(0), sig.as_str()))),
         (None, None) => Ok(None),
-        _ => Err(AppError::forbidden("the link is invalid or has expired")),
+        _ => Err(AppError::Forbidden(Msg::BadLink)),
     }
 }
 
@@ -82,7 +83,7 @@ async fn serve(
     kind: FileKind,
 ) -> Result<Response, AppError> {
     let state = &http.state;
-    let id = crate::domain::validate::id("attachment", &raw_id)?;
+    let id = crate::domain::validate::id(crate::error::Msg::AttachmentNotFound, &raw_id)?;
     let row = match signed(&q)? {
         Some((exp, sig)) => {
             attachments::open_signed(&state.db, &state.links, id, kind, exp, sig).await?
@@ -98,7 +99,7 @@ async fn serve(
         FileKind::Thumbnail => (
             row.thumbnail_key
                 .clone()
-                .ok_or_else(|| AppError::not_found("thumbnail"))?,
+                .ok_or_else(|| AppError::NotFound(Msg::ThumbnailNotFound))?,
             "image/jpeg".to_owned(),
             None,
         ),
@@ -120,7 +121,7 @@ pub(super) async fn send_stored(
     name: &str,
 ) -> Result<Response, AppError> {
     let stream = storage.get_stream(key).await.map_err(|e| match e.0 {
-        object_store::Error::NotFound { .. } => AppError::not_found("file"),
+        object_store::Error::NotFound { .. } => AppError::NotFound(Msg::FileNotFound),
         _ => AppError::internal(e),
     })?;
     let mut response = Body::from_stream(stream).into_response();

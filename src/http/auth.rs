@@ -1,4 +1,5 @@
 //! REST login and refresh, for clients that do not speak GraphQL yet.
+use crate::i18n::Msg;
 use axum::{
     Json,
     extract::{State, rejection::JsonRejection},
@@ -52,9 +53,12 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
     let b = body.map(|Json(b)| b).map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::PayloadTooLarge(format!("the body must be at most {BODY_LIMIT} bytes"))
+            AppError::PayloadTooLarge(Msg::BodyTooLarge { limit: BODY_LIMIT })
         } else {
-            AppError::bad_input("body", e.body_text())
+            AppError::BadUserInput(Msg::Unreadable {
+                field: "body".into(),
+                detail: e.body_text(),
+            })
         }
     })?;
     // Both endpoints write (failure counters, token rotation): once the body is read they

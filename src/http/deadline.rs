@@ -22,10 +22,10 @@ use std::time::Duration;
 use axum::{
     extract::{Request, State},
     middleware::Next,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 
-use crate::error::AppError;
+use crate::error::{AppError, Msg};
 
 pub use crate::commit::begin_commit;
 
@@ -34,6 +34,7 @@ pub use crate::commit::begin_commit;
 /// such as an export, is not cut.
 pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
     let graphql = req.uri().path() == "/graphql";
+    let lang = crate::i18n::Lang::of(req.headers());
     let committing = Arc::new(AtomicBool::new(false));
     let run = crate::commit::scope(committing.clone(), next.run(req));
     tokio::pin!(run);
@@ -44,16 +45,15 @@ pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) ->
             run.await
         }
         Err(_) => {
-            let err = AppError::Unavailable(format!(
-                "the request took longer than {} s",
-                limit.as_secs()
-            ));
+            let err = AppError::Unavailable(Msg::TookTooLong {
+                seconds: limit.as_secs(),
+            });
             tracing::warn!("request timed out");
             if graphql {
                 // With `Retry-After`, as the REST shim's 503 (`AppError::into_response`).
-                super::graphql::app_error_response(&err)
+                super::graphql::app_error_response(lang, &err)
             } else {
-                err.into_response()
+                err.response(lang)
             }
         }
     }

@@ -1,5 +1,6 @@
 //! `GET /api/reports/export/`: the defect list's filter as query parameters, answered
 //! with a CSV that streams batch by batch.
+use crate::i18n::Msg;
 use std::collections::HashSet;
 
 use axum::{
@@ -68,7 +69,10 @@ fn any_of<T: Copy>(
                 .find(|c| label(*c).eq_ignore_ascii_case(s))
                 .ok_or_else(|| {
                     let all: Vec<&str> = choices.clone().map(label).collect();
-                    AppError::bad_input(key, format!("expected any of {}", all.join(", ")))
+                    AppError::BadUserInput(Msg::ExpectedAnyOf {
+                        field: key.into(),
+                        choices: all.join(", "),
+                    })
                 })
         })
         .collect()
@@ -83,19 +87,21 @@ fn timestamp(key: &str, v: &str) -> AppResult<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(v)
         .or_else(|_| DateTime::parse_from_rfc3339(&repaired))
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| AppError::bad_input(key, "expected an RFC 3339 timestamp"))
+        .map_err(|_| AppError::BadUserInput(Msg::ExpectedTimestamp { field: key.into() }))
 }
 
 fn date(key: &str, v: &str) -> AppResult<NaiveDate> {
     NaiveDate::parse_from_str(v, "%Y-%m-%d")
-        .map_err(|_| AppError::bad_input(key, "expected a date as YYYY-MM-DD"))
+        .map_err(|_| AppError::BadUserInput(Msg::ExpectedDate { field: key.into() }))
 }
 
 fn boolean(key: &str, v: &str) -> AppResult<bool> {
     match v.to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(AppError::bad_input(key, "expected true or false")),
+        _ => Err(AppError::BadUserInput(Msg::ExpectedBool {
+            field: key.into(),
+        })),
     }
 }
 
@@ -109,13 +115,15 @@ impl ExportParams {
         for (key, raw) in pairs {
             let key = key.as_str();
             if !PARAMS.contains(&key) {
-                return Err(AppError::bad_input(
-                    key,
-                    format!("unknown parameter; expected any of {}", PARAMS.join(", ")),
-                ));
+                return Err(AppError::BadUserInput(Msg::UnknownParameter {
+                    field: key.into(),
+                    choices: PARAMS.join(", "),
+                }));
             }
             if !matches!(key, "status" | "priority") && !seen.insert(key) {
-                return Err(AppError::bad_input(key, "given more than once"));
+                return Err(AppError::BadUserInput(Msg::GivenTwice {
+                    field: key.into(),
+                }));
             }
             let v = raw.trim();
             if v.is_empty() {
@@ -124,20 +132,34 @@ impl ExportParams {
             let f = &mut p.filter;
             match key {
                 "project" => {
-                    f.project_id = Some(validate::id_or_bad_input(key, v, "expected a numeric id")?)
+                    f.project_id = Some(validate::id_or_bad_input(
+                        v,
+                        Msg::ExpectedId { field: key.into() },
+                    )?)
                 }
                 "stage" => {
-                    f.stage_id = Some(validate::id_or_bad_input(key, v, "expected a numeric id")?)
+                    f.stage_id = Some(validate::id_or_bad_input(
+                        v,
+                        Msg::ExpectedId { field: key.into() },
+                    )?)
                 }
                 "plan" => {
-                    f.plan_id = Some(validate::id_or_bad_input(key, v, "expected a numeric id")?)
+                    f.plan_id = Some(validate::id_or_bad_input(
+                        v,
+                        Msg::ExpectedId { field: key.into() },
+                    )?)
                 }
                 "performer" => {
-                    f.performer_id =
-                        Some(validate::id_or_bad_input(key, v, "expected a numeric id")?)
+                    f.performer_id = Some(validate::id_or_bad_input(
+                        v,
+                        Msg::ExpectedId { field: key.into() },
+                    )?)
                 }
                 "author" => {
-                    f.author_id = Some(validate::id_or_bad_input(key, v, "expected a numeric id")?)
+                    f.author_id = Some(validate::id_or_bad_input(
+                        v,
+                        Msg::ExpectedId { field: key.into() },
+                    )?)
                 }
                 "status" => f
                     .status
@@ -191,16 +213,21 @@ impl ExportParams {
 pub async fn export(
     State(http): State<Http>,
     RequireViewer(viewer): RequireViewer,
+    headers: axum::http::HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
     // 401 comes from the extractor, 403 from the domain, then 400 from the parameters.
     let permit = export::authorize(viewer)?;
-    let Query(pairs) = query.map_err(|e| AppError::bad_input("query", e.body_text()))?;
+    let Query(pairs) = query.map_err(|e| {
+        AppError::BadUserInput(Msg::Unreadable {
+            field: "query".into(),
+            detail: e.body_text(),
+        })
+    })?;
     let params = ExportParams::parse(&pairs)?;
     let today = crate::time::today();
-    // The body streams after this handler returns, outside the request's language
-    // scope: the language goes with the stream.
-    let lang = params.lang.unwrap_or_else(crate::i18n::current);
+    // The body streams after this handler returns: the language goes with the stream.
+    let lang = params.lang.unwrap_or_else(|| Lang::of(&headers));
     let mut chunks = Box::pin(permit.stream(
         http.state.db.clone(),
         params.filter,
@@ -240,7 +267,7 @@ mod tests {
 
     fn message(q: &[(&str, &str)]) -> String {
         match parse(q) {
-            Err(AppError::BadUserInput(m)) => m,
+            Err(AppError::BadUserInput(m)) => m.to_string(),
             other => panic!("{q:?}: expected BAD_USER_INPUT, got {other:?}"),
         }
     }

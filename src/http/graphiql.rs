@@ -5,6 +5,7 @@
 //! builds) are pinned files under `assets/graphiql/`, fetched and checked by
 //! `scripts/graphiql-assets.sh`, and embedded here at compile time. A handful of static
 //! files do not need an embedding crate.
+use crate::i18n::Msg;
 use axum::{
     extract::{Path, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
@@ -87,7 +88,7 @@ const ASSETS: &[Asset] = &[
 ];
 
 fn disabled() -> Response {
-    AppError::NotFound("GraphiQL is disabled (GRAPHIQL=false)".into()).into_response()
+    AppError::NotFound(Msg::GraphiqlDisabled).into_response()
 }
 
 /// The policy of the page: scripts and styles from this server only (no inline script),
@@ -144,7 +145,7 @@ pub async fn asset(State(http): State<Http>, Path(file): Path<String>) -> Respon
     }
     let Some((_, content_type, cache, bytes)) = ASSETS.iter().find(|(name, ..)| *name == file)
     else {
-        return AppError::NotFound("no such asset".into()).into_response();
+        return AppError::NotFound(Msg::NoSuchAsset).into_response();
     };
     (
         [
@@ -160,7 +161,7 @@ pub async fn asset(State(http): State<Http>, Path(file): Path<String>) -> Respon
 /// `GET /`: a browser that opens the server's address lands on the playground.
 pub async fn root(State(http): State<Http>) -> Response {
     if !http.state.config.graphiql {
-        return AppError::NotFound("no such endpoint".into()).into_response();
+        return AppError::NotFound(Msg::NoSuchEndpoint).into_response();
     }
     Redirect::to("/graphql").into_response()
 }

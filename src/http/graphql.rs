@@ -22,6 +22,7 @@ use crate::{
         errors::{self, Phase},
         loaders,
     },
+    i18n::{Lang, Msg},
 };
 
 /// Defined beside the resolvers that read it (`graphql` may not import `http`); decided here.
@@ -52,13 +53,14 @@ const ENVELOPE_BYTES: u64 = 1024 * 1024;
 pub const MAX_FILES: usize = 10;
 
 /// A GraphQL-shaped error response for failures outside the executor (`application/json`).
-pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    response::error(MediaType::Json, status, code, message)
+pub fn error_response(lang: Lang, status: StatusCode, code: &str, msg: Msg) -> Response {
+    response::said(MediaType::Json, lang, status, code, msg)
 }
 
-/// An `AppError` as a GraphQL-shaped response (`application/json`), e.g. the timeout's 503.
-pub fn app_error_response(err: &crate::error::AppError) -> Response {
-    response::app_error(MediaType::Json, err)
+/// An `AppError` as a GraphQL-shaped response (`application/json`) in `lang`, e.g. the
+/// timeout's 503.
+pub fn app_error_response(lang: Lang, err: &crate::error::AppError) -> Response {
+    response::app_error(MediaType::Json, lang, err)
 }
 
 fn too_large(media: MediaType, what: &str) -> Response {
@@ -91,7 +93,10 @@ async fn execute(
     }
     let admitted = match document::admit(&mut request).await {
         Ok(a) => a,
-        Err(e) => return response::graphql(media, async_graphql::Response::from_errors(vec![e])),
+        Err(e) => {
+            let refused = async_graphql::Response::from_errors(vec![e]);
+            return response::graphql(media, Lang::of(headers), refused);
+        }
     };
     if method_is_get && admitted.has_mutation {
         let mut res = response::error(
@@ -129,7 +134,7 @@ async fn execute(
             http.schemas.full.execute(request).await
         }
     };
-    response::graphql(media, response)
+    response::graphql(media, Lang::of(headers), response)
 }
 
 /// What `POST /graphql` accepts, from its `Content-Type`.
@@ -220,7 +225,7 @@ pub async fn post(
     {
         // Uploads need a valid token; the files are not read (nor stored) without one.
         // This also keeps cross-site form posts, which cannot carry the header, out.
-        return response::app_error(media, &e);
+        return response::app_error(media, Lang::of(&headers), &e);
     }
     let stream = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
         .into_data_stream()

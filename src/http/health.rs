@@ -1,3 +1,4 @@
+use crate::i18n::Msg;
 use std::time::Duration;
 
 use axum::{Json, extract::State, response::IntoResponse};
@@ -22,12 +23,12 @@ pub async fn health() -> impl IntoResponse {
 pub async fn ready(State(http): State<Http>) -> Result<Json<serde_json::Value>, AppError> {
     match tokio::time::timeout(Duration::from_secs(2), http.state.db.ping()).await {
         Ok(Ok(())) => {}
-        _ => return Err(AppError::Unavailable("the database does not answer".into())),
+        _ => return Err(AppError::Unavailable(Msg::DbDown)),
     }
     http.state
         .storage
         .check_writable()
         .await
-        .map_err(AppError::Unavailable)?;
+        .map_err(|detail| AppError::Unavailable(Msg::StorageUnavailable { detail }))?;
     Ok(Json(json!({ "status": "ready" })))
 }

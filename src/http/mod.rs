@@ -12,6 +12,7 @@ pub mod plans;
 pub mod viewer;
 pub mod ws;
 
+use crate::i18n::Msg;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -94,7 +95,6 @@ pub fn app(state: AppState) -> Router {
             deadline::timeout,
         ))
         .layer(middleware::from_fn(access::json_errors))
-        .layer(middleware::from_fn(access::language))
         .layer(
             // The access log: one `info` line per request when its response is ready,
             // inside a span carrying method, path and the (screened) request id.
@@ -150,7 +150,7 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
 }
 
 async fn not_found() -> AppError {
-    AppError::NotFound("no such endpoint".into())
+    AppError::NotFound(Msg::NoSuchEndpoint)
 }
 
 /// The client's address: the peer, or what a `TRUSTED_PROXIES` peer says it forwarded.

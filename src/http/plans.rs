@@ -41,7 +41,7 @@ async fn serve(
     auth: crate::auth::viewer::Auth,
 ) -> Result<Response, AppError> {
     let state = &http.state;
-    let id = crate::domain::validate::id("plan", raw_id)?;
+    let id = crate::domain::validate::id(crate::error::Msg::PlanNotFound, raw_id)?;
     let row = match super::attachments::signed(q)? {
         Some((exp, sig)) => plans::open_signed(&state.db, &state.links, id, exp, sig).await?,
         None => plans::get(&state.db, auth.viewer()?, id).await?,

@@ -4,13 +4,13 @@
 //! without touching Rust; `fluent-bundle` formats them, `fluent-langneg` picks the
 //! language from `Accept-Language` (English when it is absent or names neither).
 //!
-//! Errors are written in English where they arise (the services, 180-odd call sites,
-//! unchanged), and translated at the edge: [`localize`] finds the English message in the
-//! English resource ([`catalogue`]) and formats the same id in the request's language.
-//! The request's language is a task-local set by the HTTP layer for the request
-//! ([`scope`]), read by `AppError`'s conversions to GraphQL and REST errors; a message
-//! the catalogue does not know (a framework's own) stays English.
-mod catalogue;
+//! Errors carry a [`Msg`]: a typed message id with its arguments, never a sentence. Each
+//! edge (GraphQL over HTTP and over WebSocket, the REST shim, the transport's own
+//! refusals) puts it into words once, with the language the edge was given
+//! ([`Lang::of`] on the request's headers): [`Msg::text`].
+mod msg;
+
+pub use msg::Msg;
 
 use std::sync::LazyLock;
 
@@ -100,6 +100,17 @@ impl Lang {
     }
 }
 
+impl Lang {
+    /// The language a request asks for with its `Accept-Language` header.
+    pub fn of(headers: &axum::http::HeaderMap) -> Lang {
+        Lang::from_accept_language(
+            headers
+                .get(axum::http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        )
+    }
+}
+
 /// The longest `Accept-Language` value negotiated; a longer one answers in English.
 pub const MAX_ACCEPT_LANGUAGE_BYTES: usize = 256;
 
@@ -150,28 +161,6 @@ pub fn text(lang: Lang, id: &str, args: &[(&str, String)]) -> String {
     id.to_owned()
 }
 
-tokio::task_local! {
-    static LANG: Lang;
-}
-
-/// Runs `f` with `lang` as the request's language (see [`current`]).
-pub async fn scope<F: std::future::Future>(lang: Lang, f: F) -> F::Output {
-    LANG.scope(lang, f).await
-}
-
-/// The language of the request being served, English outside one.
-pub fn current() -> Lang {
-    LANG.try_with(|l| *l).unwrap_or_default()
-}
-
-/// An English message of ours in `lang` (unchanged for English or an unknown text).
-pub fn localize(lang: Lang, english: &str) -> String {
-    if lang == Lang::En {
-        return english.to_owned();
-    }
-    catalogue::translate(lang, english).unwrap_or_else(|| english.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,12 +193,14 @@ mod tests {
         assert_eq!(Lang::from_accept_language(Some(&longest)), Lang::Ru);
     }
 
-    /// Message ids and the variables each uses, per language; strict: a resource that
-    /// does not parse or repeats an id fails.
-    fn ids(lang: Lang) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    /// Message ids and the variables each uses in `sources`; strict: a resource that does
+    /// not parse or repeats an id fails.
+    fn ids_in(
+        lang: Lang,
+        sources: &[&str],
+    ) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
         use fluent_syntax::ast::{Entry, Expression, InlineExpression, PatternElement};
         let mut out = std::collections::BTreeMap::new();
-        let sources = RESOURCES.iter().find(|(l, _)| *l == lang).unwrap().1;
         for source in sources {
             let resource = fluent_syntax::parser::parse(*source)
                 .unwrap_or_else(|(_, e)| panic!("{lang:?}: {e:?}"));
@@ -231,6 +222,14 @@ mod tests {
         out
     }
 
+    fn sources(lang: Lang) -> &'static [&'static str] {
+        RESOURCES.iter().find(|(l, _)| *l == lang).unwrap().1
+    }
+
+    fn ids(lang: Lang) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+        ids_in(lang, sources(lang))
+    }
+
     #[test]
     fn every_message_exists_in_every_language_with_the_same_variables() {
         let en = ids(Lang::En);
@@ -250,11 +249,55 @@ mod tests {
         }
     }
 
+    /// Enumerated from the type: every `Msg` variant (`Msg::examples`, written by the
+    /// same macro as the enum) has its id in every language's `errors.ftl`, using exactly
+    /// its arguments; in Russian its words are Russian; and `errors.ftl` has no id that
+    /// no variant says.
+    #[test]
+    fn every_msg_variant_has_words_in_every_language() {
+        let examples = Msg::examples();
+        let mut said = std::collections::BTreeSet::new();
+        for m in &examples {
+            assert!(said.insert(m.id()), "{} is the id of two variants", m.id());
+        }
+        for lang in Lang::ALL {
+            let errors = ids_in(lang, &sources(lang)[..1]);
+            for m in &examples {
+                let Some(vars) = errors.get(m.id()) else {
+                    panic!("{lang:?}: errors.ftl lacks {} ({m:?})", m.id());
+                };
+                let args: std::collections::BTreeSet<String> =
+                    m.args().into_iter().map(|(k, _)| k.to_owned()).collect();
+                assert_eq!(vars, &args, "{lang:?} {}: the variant's arguments", m.id());
+                let words = m.text(lang);
+                assert!(!words.contains('{') && words != m.id(), "{lang:?}: {words}");
+                if lang == Lang::Ru {
+                    assert!(
+                        words
+                            .chars()
+                            .any(|c| matches!(c, 'а'..='я' | 'А'..='Я' | 'ё')),
+                        "{}: no Russian in {words:?}",
+                        m.id()
+                    );
+                }
+            }
+            let orphans: Vec<&String> = errors
+                .keys()
+                .filter(|k| !said.contains(k.as_str()))
+                .collect();
+            assert!(orphans.is_empty(), "{lang:?}: no variant says {orphans:?}");
+        }
+    }
+
     #[test]
     fn texts_format_their_arguments() {
         assert_eq!(
-            text(Lang::Ru, "at-most-chars", &[("max", "300".into())]),
-            "не больше 300 символов"
+            text(
+                Lang::Ru,
+                "at-most-chars",
+                &[("field", "title".into()), ("max", "300".into())]
+            ),
+            "title: не больше 300 символов"
         );
         assert_eq!(text(Lang::En, "csv-created_at", &[]), "created_at");
         assert_eq!(text(Lang::Ru, "no-such-id", &[]), "no-such-id");

@@ -1,6 +1,7 @@
 //! Reading the journal: a defect's activity oldest first, and everyone's activity newest
 //! first, narrowed by a filter. Only events of defects the viewer can see (live ones, in
 //! visible projects: `queries::visible_to`) are shown.
+use crate::i18n::Msg;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
@@ -76,7 +77,9 @@ pub fn cursor(e: &defect_events::Model) -> Cursor {
 /// than read as an event id, which would resume at an unrelated place in the journal.
 pub fn after_id(c: &Cursor) -> AppResult<i32> {
     if c.len() != 1 {
-        return Err(AppError::bad_input("after", "not a cursor of an event"));
+        return Err(AppError::BadUserInput(Msg::BadEventCursor {
+            field: "after".into(),
+        }));
     }
     c.id()
 }

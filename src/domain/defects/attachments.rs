@@ -1,6 +1,7 @@
 //! Uploading and deleting attachments. Storage and database stay consistent: an object
 //! whose row could not be written is removed, a row is only written after its objects
 //! are stored, and deleting rows removes their objects.
+use crate::i18n::Msg;
 use bytes::Bytes;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
@@ -37,11 +38,11 @@ pub async fn upload(
     file: Upload,
 ) -> AppResult<attachments::Model> {
     let defect = service::get(db, viewer, defect_id).await?;
-    require(
-        policy::can_upload(viewer, &defect),
-        "you may attach files only to defects you authored or perform",
-    )?;
-    policy::refuse_final(&defect, "defectId", "uploads are not possible")?;
+    require(policy::can_upload(viewer, &defect), Msg::OnlyOwnAttach)?;
+    policy::refuse_final(&defect, |status| Msg::FinalNoUpload {
+        field: "defectId".into(),
+        status,
+    })?;
     let (filename, bytes, inspected) =
         files::accept(file, max_bytes, files::Thumbnail::Make).await?;
     // Generated keys: the user's filename never reaches the storage path.
@@ -116,11 +117,11 @@ pub async fn get(
     let row = attachments::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found("attachment"))?;
+        .ok_or_else(|| AppError::NotFound(Msg::AttachmentNotFound))?;
     let defect = service::get(db, viewer, row.defect_id)
         .await
         .map_err(|e| match e {
-            AppError::NotFound(_) => AppError::not_found("attachment"),
+            AppError::NotFound(_) => AppError::NotFound(Msg::AttachmentNotFound),
             other => other,
         })?;
     Ok((row, defect))
@@ -139,19 +140,19 @@ pub async fn open_signed(
 ) -> AppResult<attachments::Model> {
     require(
         links.verify(id, kind, exp, sig, time::unix_now()),
-        "the link is invalid or has expired",
+        Msg::BadLink,
     )?;
     let row = attachments::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found("attachment"))?;
+        .ok_or_else(|| AppError::NotFound(Msg::AttachmentNotFound))?;
     // A link issued before its defect was deleted stops working with the deletion.
     let live = defects::Entity::find_by_id(row.defect_id)
         .filter(defects::Column::DeletedAt.is_null())
         .one(db)
         .await?;
     live.map(|_| row)
-        .ok_or_else(|| AppError::not_found("attachment"))
+        .ok_or_else(|| AppError::NotFound(Msg::AttachmentNotFound))
 }
 
 pub async fn delete(
@@ -163,9 +164,12 @@ pub async fn delete(
     let (row, defect) = get(db, viewer, id).await?;
     require(
         policy::can_delete_attachment(viewer, row.uploaded_by),
-        "you may delete only attachments you uploaded",
+        Msg::OnlyOwnDeleteAttachment,
     )?;
-    policy::refuse_final(&defect, "id", "its attachments are kept")?;
+    policy::refuse_final(&defect, |status| Msg::FinalKeepsAttachments {
+        field: "id".into(),
+        status,
+    })?;
     let txn = db.begin().await?;
     // The delete first (SQLite's write lock), then the defect held live, then the event.
     attachments::Entity::delete_by_id(row.id).exec(&txn).await?;

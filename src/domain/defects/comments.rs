@@ -1,4 +1,5 @@
 //! Comments: anyone who sees a defect may comment, final defects included.
+use crate::i18n::Msg;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, Set, TransactionTrait};
 
 use super::{journal, policy, service};
@@ -20,10 +21,12 @@ pub async fn add(
     body: &str,
 ) -> AppResult<comments::Model> {
     let defect = service::get(db, viewer, defect_id).await?;
-    require(policy::can_comment(viewer), "you may not comment")?;
+    require(policy::can_comment(viewer), Msg::NoComment)?;
     let body = body.trim();
     if body.is_empty() {
-        return Err(AppError::bad_input("body", "must not be empty"));
+        return Err(AppError::BadUserInput(Msg::MustNotBeEmpty {
+            field: "body".into(),
+        }));
     }
     let body = validate::text("body", body, BODY_MAX)?;
     let txn = db.begin().await?;

@@ -1,5 +1,6 @@
 //! The one place that turns a defect filter and order into SQL. The GraphQL list, the
 //! reports and the CSV export all use it.
+use crate::i18n::Msg;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveEnum, ColumnTrait, Condition, QueryFilter, QueryOrder, Select,
@@ -195,7 +196,11 @@ impl DefectOrder {
 
     /// Rows strictly after the cursor in this order.
     pub fn after(&self, c: &Cursor) -> AppResult<Condition> {
-        let invalid = || AppError::bad_input("after", "not a valid cursor for this order");
+        let invalid = || {
+            AppError::BadUserInput(Msg::BadCursorOrder {
+                field: "after".into(),
+            })
+        };
         if c.len() != 2 {
             return Err(invalid());
         }

@@ -1,6 +1,7 @@
 //! The activity journal: every change to a defect writes one event in the change's
 //! transaction. The field-level diff lives here once; every service calls [`record`]
 //! (directly, or through `versioned::write`, which diffs the row before and after).
+use crate::i18n::Msg;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
@@ -198,7 +199,7 @@ pub async fn hold_live(txn: &impl ConnectionTrait, defect_id: i32) -> AppResult<
         .one(txn)
         .await?
         .map(|_| ())
-        .ok_or_else(|| AppError::not_found("defect"))
+        .ok_or_else(|| AppError::NotFound(Msg::DefectNotFound))
 }
 
 pub async fn record(

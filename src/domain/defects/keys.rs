@@ -2,6 +2,7 @@
 //! given out per project in the create's transaction ([`next_number`]); the code is the
 //! project's ([`code`] validates it). Parsing a key or a bare number for
 //! `defectByKey` and `search` lives here too, so the spelling has one owner.
+use crate::i18n::Msg;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
     sea_query::{Expr, ExprTrait, OnConflict, Query},
@@ -29,10 +30,9 @@ pub fn code(raw: &str) -> AppResult<(String, String)> {
     let v = raw.trim();
     let n = v.chars().count();
     if !(CODE_MIN..=CODE_MAX).contains(&n) || !v.chars().all(char::is_alphanumeric) {
-        return Err(AppError::bad_input(
-            "code",
-            "must be 2 to 10 letters or digits",
-        ));
+        return Err(AppError::BadUserInput(Msg::CodeFormat {
+            field: "code".into(),
+        }));
     }
     Ok((v.to_owned(), fold(v)))
 }
@@ -103,23 +103,21 @@ pub async fn find(
     key: &str,
 ) -> AppResult<defects::Model> {
     if key.chars().nth(KEY_MAX_CHARS).is_some() {
-        return Err(AppError::bad_input(
-            "key",
-            "too long for a defect key such as СК1-042",
-        ));
+        return Err(AppError::BadUserInput(Msg::KeyTooLong {
+            field: "key".into(),
+        }));
     }
     let Some(Reference::Key(code, n)) = parse(key) else {
-        return Err(AppError::bad_input(
-            "key",
-            "expected a defect key such as СК1-042",
-        ));
+        return Err(AppError::BadUserInput(Msg::KeyFormat {
+            field: "key".into(),
+        }));
     };
     queries::visible_to(viewer)
         .filter(defects::Column::Number.eq(n))
         .filter(defects::Column::ProjectId.in_subquery(project_with_code(&code)))
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found("defect"))
+        .ok_or_else(|| AppError::NotFound(Msg::DefectNotFound))
 }
 
 /// The next number in the project, in the caller's (create) transaction: one

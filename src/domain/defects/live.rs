@@ -3,6 +3,7 @@
 //! one it saw ([`tail`]) and, once per batch and for all subscribers at once, what each of
 //! them may see of it ([`access`]); a subscription that starts from a cursor, or fell
 //! behind, reads for itself ([`next`]) until it has caught up.
+use crate::i18n::Msg;
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
@@ -46,7 +47,7 @@ pub async fn start(
             .filter(defects::Column::Id.eq(d))
             .one(db)
             .await?
-            .ok_or_else(|| AppError::not_found("defect"))?;
+            .ok_or_else(|| AppError::NotFound(Msg::DefectNotFound))?;
     }
     if let Some(raw) = after {
         return super::activity::after_id(&Cursor::decode(raw)?);

@@ -1,6 +1,7 @@
 //! A defect's pin on a plan: which plan, where (x, y in 0..1 of the plan's preview, from
 //! its top-left corner) and a free-text label ("ось C-D/7, отм. +9.600"). Checked here
 //! once for create and update; the service writes the columns.
+use crate::i18n::Msg;
 use sea_orm::{
     ConnectionTrait, EntityTrait,
     sea_query::{Expr, SimpleExpr},
@@ -36,7 +37,9 @@ fn coordinate(field: &str, v: f64) -> AppResult<f64> {
     if v.is_finite() && (0.0..=1.0).contains(&v) {
         Ok(v)
     } else {
-        Err(AppError::bad_input(field, "must be between 0 and 1"))
+        Err(AppError::BadUserInput(Msg::Between0And1 {
+            field: field.into(),
+        }))
     }
 }
 
@@ -54,10 +57,9 @@ pub async fn check(
         Some(l) => Some(validate::line("location.label", l, LABEL_MAX)?),
     };
     let not_here = || {
-        AppError::bad_input(
-            "location.planId",
-            "the plan does not belong to the defect's project",
-        )
+        AppError::BadUserInput(Msg::PlanNotInProject {
+            field: "location.planId".into(),
+        })
     };
     let plan_id = input.plan_id.ok_or_else(not_here)?;
     match plans::Entity::find_by_id(plan_id).one(db).await? {

@@ -1,4 +1,5 @@
 //! Who may act on defects, comments and attachments (the contract's matrix).
+use crate::i18n::Msg;
 use crate::{
     auth::Viewer,
     entities::{defects, enums::Role},
@@ -55,17 +56,14 @@ pub fn is_overdue(defect: &defects::Model, today: chrono::NaiveDate) -> bool {
 }
 
 /// A final defect (CLOSED or CANCELLED) keeps its fields, performer and attachments;
-/// only comments may still be added. BAD_USER_INPUT against `field`, saying what the
-/// refusal means for this action (`consequence`).
-pub fn refuse_final(defect: &defects::Model, field: &str, consequence: &str) -> AppResult<()> {
+/// only comments may still be added. BAD_USER_INPUT with `refusal` (given the status),
+/// which names the field and says what the refusal means for this action.
+pub fn refuse_final(
+    defect: &defects::Model,
+    refusal: impl FnOnce(&'static str) -> Msg,
+) -> AppResult<()> {
     if defect.status.is_final() {
-        return Err(AppError::bad_input(
-            field,
-            format!(
-                "the defect is {} and final: {consequence}",
-                defect.status.name()
-            ),
-        ));
+        return Err(AppError::BadUserInput(refusal(defect.status.name())));
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Use cases for defects. Every write goes through [`versioned::write`]: one optimistic
 //! `UPDATE … WHERE id = ? AND version = ?` and, for status moves, the history row, in one
 //! transaction.
+use crate::i18n::Msg;
 use chrono::NaiveDate;
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -65,7 +66,7 @@ pub async fn get(db: &impl ConnectionTrait, viewer: &Viewer, id: i32) -> AppResu
         .filter(Column::Id.eq(id))
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found("defect"))
+        .ok_or_else(|| AppError::NotFound(Msg::DefectNotFound))
 }
 
 pub async fn list(
@@ -133,7 +134,9 @@ async fn check_stage(db: &impl ConnectionTrait, project_id: i32, stage_id: i32) 
         db,
         project_id,
         stage_id,
-        "the stage does not belong to the defect's project",
+        Msg::StageNotInDefectProject {
+            field: "stageId".into(),
+        },
     )
     .await
 }
@@ -147,21 +150,25 @@ async fn check_performer(
     let user = users::Entity::find_by_id(user_id)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::bad_input(field, "no such user"))?;
+        .ok_or_else(|| {
+            AppError::BadUserInput(Msg::NoSuchUser {
+                field: field.into(),
+            })
+        })?;
     if !user.is_active {
-        return Err(AppError::bad_input(field, "the user is deactivated"));
+        return Err(AppError::BadUserInput(Msg::UserDeactivated {
+            field: field.into(),
+        }));
     }
     if user.role != Role::Engineer {
-        return Err(AppError::bad_input(
-            field,
-            "the performer must be an ENGINEER",
-        ));
+        return Err(AppError::BadUserInput(Msg::PerformerNotEngineer {
+            field: field.into(),
+        }));
     }
     if !is_member(db, project_id, user_id).await? {
-        return Err(AppError::bad_input(
-            field,
-            "the performer must be a member of the defect's project",
-        ));
+        return Err(AppError::BadUserInput(Msg::PerformerNotMember {
+            field: field.into(),
+        }));
     }
     Ok(())
 }
@@ -173,19 +180,15 @@ pub async fn create(
 ) -> AppResult<defects::Model> {
     let project = crate::domain::projects::service::get(db, viewer, input.project_id).await?;
     let member = is_member(db, project.id, viewer.id).await?;
-    require(
-        policy::can_create(viewer, member),
-        "you may not register defects in this project",
-    )?;
+    require(policy::can_create(viewer, member), Msg::NoRegister)?;
     require(
         input.performer_id.is_none() || policy::can_manage(viewer),
-        "only managers may assign a performer",
+        Msg::OnlyManagersAssign,
     )?;
     if project.status == ProjectStatus::Closed {
-        return Err(AppError::bad_input(
-            "projectId",
-            "the project is closed; no new defects",
-        ));
+        return Err(AppError::BadUserInput(Msg::ProjectClosed {
+            field: "projectId".into(),
+        }));
     }
     let title = validate::title("title", &input.title, TITLE_MAX)?;
     let description = validate::text(
@@ -254,11 +257,11 @@ pub async fn update(
     expected_version: Option<i32>,
 ) -> AppResult<defects::Model> {
     let defect = get(db, viewer, id).await?;
-    require(
-        policy::can_edit(viewer, &defect),
-        "you may edit only defects you authored or perform",
-    )?;
-    policy::refuse_final(&defect, "status", "editing is not possible, only comments")?;
+    require(policy::can_edit(viewer, &defect), Msg::OnlyOwnEdit)?;
+    policy::refuse_final(&defect, |status| Msg::FinalNoEdit {
+        field: "status".into(),
+        status,
+    })?;
     check_version(&defect, expected_version)?;
     let mut changes: Vec<(Column, SimpleExpr)> = Vec::new();
     let (mut title, mut description) = (defect.title.clone(), defect.description.clone());
@@ -286,7 +289,11 @@ pub async fn update(
         changes.push((Column::StageId, Expr::value(stage)));
     }
     if let Some(p) = patch.priority {
-        let p = p.ok_or_else(|| AppError::bad_input("priority", "must not be null"))?;
+        let p = p.ok_or_else(|| {
+            AppError::BadUserInput(Msg::MustNotBeNull {
+                field: "priority".into(),
+            })
+        })?;
         changes.push((Column::Priority, Expr::value(p.to_value())));
     }
     if let Some(d) = patch.deadline {
@@ -310,23 +317,18 @@ pub async fn assign(
     expected_version: Option<i32>,
 ) -> AppResult<defects::Model> {
     let defect = get(db, viewer, id).await?;
-    require(
-        policy::can_manage(viewer),
-        "only managers may assign a performer",
-    )?;
-    policy::refuse_final(
-        &defect,
-        "status",
-        "assignment is not possible, only comments",
-    )?;
+    require(policy::can_manage(viewer), Msg::OnlyManagersAssign)?;
+    policy::refuse_final(&defect, |status| Msg::FinalNoAssign {
+        field: "status".into(),
+        status,
+    })?;
     check_version(&defect, expected_version)?;
     match performer_id {
         Some(p) => check_performer(db, defect.project_id, p).await?,
         None if defect.status != DefectStatus::New => {
-            return Err(AppError::bad_input(
-                "performerId",
-                "a defect in progress or in review needs a performer",
-            ));
+            return Err(AppError::BadUserInput(Msg::NeedsPerformer {
+                field: "performerId".into(),
+            }));
         }
         None => {}
     }

@@ -1,6 +1,7 @@
 //! The defect status machine: which moves exist and who may make them. The service
 //! and `allowedTransitions` both ask [`check`], so what the UI offers is exactly what
 //! the server accepts.
+use crate::i18n::Msg;
 use crate::{
     auth::Viewer,
     entities::{
@@ -49,26 +50,27 @@ impl Mover {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refusal {
     /// The machine has no such move (INVALID_TRANSITION).
-    Invalid(String),
+    Invalid(Msg),
     /// The move exists but this caller may not make it (FORBIDDEN).
-    Forbidden(String),
+    Forbidden(Msg),
 }
 
 fn name(s: DefectStatus) -> &'static str {
     s.name()
 }
 
-fn why_invalid(from: DefectStatus, to: DefectStatus) -> String {
+fn why_invalid(from: DefectStatus, to: DefectStatus) -> Msg {
     match (from, to) {
-        _ if from == to => format!("the defect is already {}", name(to)),
-        (Closed | Cancelled, _) => format!("a {} defect is final", name(from)),
-        (_, Closed) => "only a defect in review can be closed".into(),
-        (_, Review) => "only a defect in progress can be sent to review".into(),
-        (_, New) => "a defect cannot go back to NEW".into(),
-        (Review, Cancelled) => {
-            "a defect in review can be closed or returned for rework, not cancelled".into()
-        }
-        _ => format!("a defect cannot move from {} to {}", name(from), name(to)),
+        _ if from == to => Msg::AlreadyInStatus { status: name(to) },
+        (Closed | Cancelled, _) => Msg::StatusFinal { status: name(from) },
+        (_, Closed) => Msg::CloseNeedsReview,
+        (_, Review) => Msg::ReviewNeedsProgress,
+        (_, New) => Msg::NoBackToNew,
+        (Review, Cancelled) => Msg::ReviewNotCancelled,
+        _ => Msg::NoMove {
+            from: name(from),
+            to: name(to),
+        },
     }
 }
 
@@ -89,20 +91,15 @@ pub fn check(
     };
     if !allowed {
         return Err(Refusal::Forbidden(match who {
-            Who::Managers => format!(
-                "only managers may move a defect from {} to {}",
-                name(from),
-                name(to)
-            ),
-            Who::ManagersOrPerformer => {
-                "only managers and the defect's performer may send it to review".into()
-            }
+            Who::Managers => Msg::OnlyManagersMove {
+                from: name(from),
+                to: name(to),
+            },
+            Who::ManagersOrPerformer => Msg::OnlyPerformerReview,
         }));
     }
     if to == InProgress && !has_performer {
-        return Err(Refusal::Invalid(
-            "assign a performer before work can start".into(),
-        ));
+        return Err(Refusal::Invalid(Msg::AssignBeforeStart));
     }
     Ok(())
 }
@@ -249,11 +246,11 @@ mod tests {
         let Err(Refusal::Invalid(msg)) = check(New, Closed, m, true) else {
             panic!()
         };
-        assert_eq!(msg, "only a defect in review can be closed");
+        assert_eq!(msg, Msg::CloseNeedsReview);
         let Err(Refusal::Invalid(msg)) = check(Closed, InProgress, m, true) else {
             panic!()
         };
-        assert!(msg.contains("final"));
+        assert_eq!(msg, Msg::StatusFinal { status: "CLOSED" });
     }
 }
 

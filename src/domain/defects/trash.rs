@@ -1,6 +1,7 @@
 //! Soft delete: `deleteDefect` marks a defect deleted and keeps everything on it;
 //! managers list and restore deleted defects; admins purge one for good (rows and stored
 //! objects). Hiding deleted defects from every other reader is `queries::visible_to`'s job.
+use crate::i18n::Msg;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, sea_query::Expr,
@@ -34,7 +35,7 @@ async fn get_deleted(
         .filter(Column::Id.eq(id))
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found("deleted defect"))
+        .ok_or_else(|| AppError::NotFound(Msg::DeletedDefectNotFound))
 }
 
 /// Marks a live defect deleted (managers and admins); comments, attachments and history
@@ -45,10 +46,7 @@ pub async fn delete(
     id: i32,
 ) -> AppResult<defects::Model> {
     let defect = get(db, viewer, id).await?;
-    require(
-        policy::can_manage(viewer),
-        "only managers may delete defects",
-    )?;
+    require(policy::can_manage(viewer), Msg::OnlyManagersDelete)?;
     write(
         db,
         viewer,
@@ -66,10 +64,7 @@ pub async fn restore(
     viewer: &Viewer,
     id: i32,
 ) -> AppResult<defects::Model> {
-    require(
-        policy::can_restore(viewer),
-        "only managers may restore defects",
-    )?;
+    require(policy::can_restore(viewer), Msg::OnlyManagersRestore)?;
     let defect = get_deleted(db, viewer, id).await?;
     let none: Option<chrono::DateTime<chrono::Utc>> = None;
     write(
@@ -91,7 +86,7 @@ pub async fn purge(
     viewer: &Viewer,
     id: i32,
 ) -> AppResult<i32> {
-    require(policy::can_purge(viewer), "only admins may purge defects")?;
+    require(policy::can_purge(viewer), Msg::OnlyAdminsPurge)?;
     let defect = get_deleted(db, viewer, id).await?;
     let keys = attachments::keys_of_defect(db, defect.id).await?;
     // Only a still-deleted row goes: a concurrent restore wins over the purge.
@@ -101,7 +96,7 @@ pub async fn purge(
         .exec(db)
         .await?;
     if gone.rows_affected != 1 {
-        return Err(AppError::not_found("deleted defect"));
+        return Err(AppError::NotFound(Msg::DeletedDefectNotFound));
     }
     // A deleted defect is in no report: this adds nothing and costs no statement, but
     // keeps every change of a defect going through the aggregate's one entry.
@@ -118,10 +113,7 @@ pub async fn list(
     project_id: Option<i32>,
     args: &PageArgs,
 ) -> AppResult<(Page<defects::Model>, u64)> {
-    require(
-        policy::can_restore(viewer),
-        "only managers may see deleted defects",
-    )?;
+    require(policy::can_restore(viewer), Msg::OnlyManagersDeleted)?;
     let mut q = queries::deleted_visible_to(viewer);
     if let Some(p) = project_id {
         q = q.filter(Column::ProjectId.eq(p));

@@ -1,6 +1,7 @@
 //! The one write path for an existing defect: an optimistic
 //! `UPDATE … WHERE id = ? AND version = ?`, for status moves the history row, the journal
 //! event and the reports' aggregate (`reports::tally`), in one transaction. (Split from `service.rs`, which keeps the use cases.)
+use crate::i18n::Msg;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     Set, TransactionTrait,
@@ -28,9 +29,7 @@ pub(super) fn check_version(defect: &defects::Model, expected: Option<i32>) -> A
 }
 
 fn stale(current: i32) -> AppError {
-    AppError::Conflict(format!(
-        "the defect was changed by someone else (now at version {current}); reload and try again"
-    ))
+    AppError::Conflict(Msg::StaleVersion { version: current })
 }
 
 pub(super) async fn history(
@@ -91,7 +90,7 @@ pub(super) async fn write(
         let current = defects::Entity::find_by_id(defect.id).one(db).await?;
         return Err(match current {
             Some(d) => stale(d.version),
-            None => AppError::not_found("defect"),
+            None => AppError::NotFound(Msg::DefectNotFound),
         });
     }
     let status_change_id = match status_move {
@@ -101,7 +100,7 @@ pub(super) async fn write(
     let updated = defects::Entity::find_by_id(defect.id)
         .one(&txn)
         .await?
-        .ok_or_else(|| AppError::not_found("defect"))?;
+        .ok_or_else(|| AppError::NotFound(Msg::DefectNotFound))?;
     let diff = journal::diff(Some(defect), &updated);
     if diff.is_empty() && matches!(kind, DefectEventKind::Updated | DefectEventKind::Assigned) {
         txn.rollback().await?;

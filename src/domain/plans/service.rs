@@ -2,6 +2,7 @@
 //! consistent the way attachments do: the row is written only after its object is
 //! stored, an object whose row could not be written (or that the cap refused) is
 //! removed, and a deleted row's object goes with it.
+use crate::i18n::Msg;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait, sea_query::LockType,
@@ -37,7 +38,9 @@ pub async fn get(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppResult
     if let Some(ids) = crate::domain::projects::queries::visible_ids(viewer) {
         q = q.filter(plans::Column::ProjectId.in_subquery(ids));
     }
-    q.one(db).await?.ok_or_else(|| AppError::not_found("plan"))
+    q.one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(Msg::PlanNotFound))
 }
 
 /// Managers and admins: stores the file and its row. Same checks as an attachment's
@@ -57,7 +60,9 @@ pub async fn upload(
             db,
             project.id,
             stage,
-            "the stage does not belong to the project",
+            Msg::StageNotInProject {
+                field: "stageId".into(),
+            },
         )
         .await?;
     }
@@ -95,10 +100,10 @@ pub async fn upload(
 }
 
 fn full() -> AppError {
-    AppError::bad_input(
-        "projectId",
-        format!("a project holds at most {MAX_PER_PROJECT} plans"),
-    )
+    AppError::BadUserInput(Msg::PlansPerProject {
+        field: "projectId".into(),
+        max: MAX_PER_PROJECT as usize,
+    })
 }
 
 async fn count(db: &impl ConnectionTrait, project_id: i32) -> AppResult<u64> {
@@ -157,9 +162,7 @@ pub async fn delete(
         .await?;
     if pinned > 0 {
         txn.rollback().await?;
-        return Err(AppError::Conflict(format!(
-            "{pinned} defect(s) are pinned to this plan; move or unpin them first"
-        )));
+        return Err(AppError::Conflict(Msg::PlanPinned { count: pinned }));
     }
     txn.commit().await?;
     storage
@@ -179,10 +182,10 @@ pub async fn open_signed(
 ) -> AppResult<plans::Model> {
     require(
         links.verify_plan(id, exp, sig, time::unix_now()),
-        "the link is invalid or has expired",
+        Msg::BadLink,
     )?;
     plans::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found("plan"))
+        .ok_or_else(|| AppError::NotFound(Msg::PlanNotFound))
 }

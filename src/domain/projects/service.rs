@@ -1,4 +1,5 @@
 //! Use cases for projects and their members.
+use crate::i18n::Msg;
 use chrono::NaiveDate;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
@@ -51,7 +52,7 @@ pub struct ProjectPatch {
 pub(crate) fn require_manage(viewer: &Viewer) -> AppResult<()> {
     require(
         policy::can_manage(viewer.role),
-        "only managers and admins may change projects",
+        Msg::OnlyManagersChangeProjects,
     )
 }
 
@@ -61,7 +62,7 @@ pub async fn get(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppResult
         .filter(projects::Column::Id.eq(id))
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found("project"))
+        .ok_or_else(|| AppError::NotFound(Msg::ProjectNotFound))
 }
 
 pub async fn list(
@@ -146,7 +147,11 @@ pub async fn update(
         next.end_date = d;
     }
     if let Some(s) = patch.status {
-        next.status = s.ok_or_else(|| AppError::bad_input("status", "must not be null"))?;
+        next.status = s.ok_or_else(|| {
+            AppError::BadUserInput(Msg::MustNotBeNull {
+                field: "status".into(),
+            })
+        })?;
     }
     validate::date_range(next.start_date, next.end_date)?;
     let code = match patch.code {
@@ -176,10 +181,9 @@ async fn code_free(db: &DatabaseConnection, folded: &str, except: Option<i32>) -
         q = q.filter(projects::Column::Id.ne(id));
     }
     if q.count(db).await? > 0 {
-        return Err(AppError::bad_input(
-            "code",
-            "another project already has this code",
-        ));
+        return Err(AppError::BadUserInput(Msg::CodeTaken {
+            field: "code".into(),
+        }));
     }
     Ok(())
 }
@@ -207,10 +211,9 @@ async fn new_code(
             .await?
             .is_some();
         if has_defects {
-            return Err(AppError::bad_input(
-                "code",
-                "the code is fixed once the project has defects (their keys use it)",
-            ));
+            return Err(AppError::BadUserInput(Msg::CodeFixed {
+                field: "code".into(),
+            }));
         }
     }
     if let Some((_, folded)) = &next {
@@ -229,9 +232,9 @@ pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppRes
         .count(&txn)
         .await?;
     if defects > 0 {
-        return Err(AppError::Conflict(format!(
-            "the project still has {defects} defect(s); delete or move them first"
-        )));
+        return Err(AppError::Conflict(Msg::ProjectHasDefects {
+            count: defects,
+        }));
     }
     projects::Entity::delete_by_id(project.id)
         .exec(&txn)
@@ -251,9 +254,11 @@ pub async fn add_member(
     let user = users::Entity::find_by_id(user_id)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
+        .ok_or_else(|| AppError::NotFound(Msg::UserNotFound))?;
     if !user.is_active {
-        return Err(AppError::bad_input("userId", "the user is deactivated"));
+        return Err(AppError::BadUserInput(Msg::UserDeactivated {
+            field: "userId".into(),
+        }));
     }
     // Adding an existing member is a no-op, not an error.
     project_members::Entity::insert(project_members::ActiveModel {
@@ -284,9 +289,7 @@ pub async fn remove_member(
         .count(&txn)
         .await?;
     if open > 0 {
-        return Err(AppError::Conflict(format!(
-            "the user performs {open} open defect(s) in this project; reassign them first"
-        )));
+        return Err(AppError::Conflict(Msg::MemberPerforms { count: open }));
     }
     project_members::Entity::delete_many()
         .filter(project_members::Column::ProjectId.eq(project.id))

@@ -1,4 +1,5 @@
 //! Use cases for the stages of a project.
+use crate::i18n::Msg;
 use chrono::NaiveDate;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -34,7 +35,9 @@ pub struct StagePatch {
 
 fn valid_position(p: i32) -> AppResult<i32> {
     if p < 0 {
-        return Err(AppError::bad_input("position", "must not be negative"));
+        return Err(AppError::BadUserInput(Msg::MustNotBeNegative {
+            field: "position".into(),
+        }));
     }
     Ok(p)
 }
@@ -44,11 +47,11 @@ pub async fn get(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppResult
     let stage = stages::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found("stage"))?;
+        .ok_or_else(|| AppError::NotFound(Msg::StageNotFound))?;
     get_project(db, viewer, stage.project_id)
         .await
         .map_err(|e| match e {
-            AppError::NotFound(_) => AppError::not_found("stage"),
+            AppError::NotFound(_) => AppError::NotFound(Msg::StageNotFound),
             other => other,
         })?;
     Ok(stage)
@@ -122,8 +125,11 @@ pub async fn update(
         next.description = validate::text("description", d.as_deref().unwrap_or(""), 10_000)?;
     }
     if let Some(p) = patch.position {
-        next.position =
-            valid_position(p.ok_or_else(|| AppError::bad_input("position", "must not be null"))?)?;
+        next.position = valid_position(p.ok_or_else(|| {
+            AppError::BadUserInput(Msg::MustNotBeNull {
+                field: "position".into(),
+            })
+        })?)?;
     }
     if let Some(d) = patch.start_date {
         next.start_date = d;
@@ -152,25 +158,23 @@ pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppRes
         .count(&txn)
         .await?;
     if n > 0 {
-        return Err(AppError::Conflict(format!(
-            "the stage still has {n} defect(s)"
-        )));
+        return Err(AppError::Conflict(Msg::StageHasDefects { count: n }));
     }
     stages::Entity::delete_by_id(stage.id).exec(&txn).await?;
     txn.commit().await?;
     Ok(stage.id)
 }
 
-/// BAD_USER_INPUT naming `stageId` (with `message`) unless the stage exists and belongs
+/// BAD_USER_INPUT with `refusal` (naming `stageId`) unless the stage exists and belongs
 /// to the project; shared by defects and plans.
 pub async fn check_stage(
     db: &impl ConnectionTrait,
     project_id: i32,
     stage_id: i32,
-    message: &'static str,
+    refusal: Msg,
 ) -> AppResult<()> {
     match stages::Entity::find_by_id(stage_id).one(db).await? {
         Some(s) if s.project_id == project_id => Ok(()),
-        _ => Err(AppError::bad_input("stageId", message)),
+        _ => Err(AppError::BadUserInput(refusal)),
     }
 }

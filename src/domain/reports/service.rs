@@ -1,4 +1,5 @@
 //! Report use cases: the role gate, the filter, and the rows reported on.
+use crate::i18n::Msg;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -44,10 +45,7 @@ impl ReportFilter {
 }
 
 pub fn check(viewer: &Viewer) -> AppResult<()> {
-    require(
-        policy::can_view(viewer.role),
-        "reports are for admins, managers and observers",
-    )
+    require(policy::can_view(viewer.role), Msg::ReportsAudience)
 }
 
 /// Counts per `group` over the visible defects matching the filter: from the maintained

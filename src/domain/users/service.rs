@@ -1,4 +1,5 @@
 //! Use cases for user accounts.
+use crate::i18n::Msg;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait, sea_query::Expr,
@@ -42,32 +43,26 @@ pub async fn me(db: &DatabaseConnection, viewer: &Viewer) -> AppResult<users::Mo
     users::Entity::find_by_id(viewer.id)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found("user"))
+        .ok_or_else(|| AppError::NotFound(Msg::UserNotFound))
 }
 
 pub async fn get(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppResult<users::Model> {
     require(
         id == viewer.id || policy::can_list(viewer.role),
-        "only managers and admins may look up users",
+        Msg::OnlyManagersLookUpUsers,
     )?;
     users::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found("user"))
+        .ok_or_else(|| AppError::NotFound(Msg::UserNotFound))
 }
 
 fn require_list(viewer: &Viewer) -> AppResult<()> {
-    require(
-        policy::can_list(viewer.role),
-        "only managers and admins may list users",
-    )
+    require(policy::can_list(viewer.role), Msg::OnlyManagersListUsers)
 }
 
 fn require_manage(viewer: &Viewer) -> AppResult<()> {
-    require(
-        policy::can_manage(viewer.role),
-        "only admins may manage users",
-    )
+    require(policy::can_manage(viewer.role), Msg::OnlyAdminsManageUsers)
 }
 
 pub async fn list(
@@ -102,10 +97,9 @@ fn valid_username(raw: &str) -> AppResult<String> {
         .chars()
         .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+'));
     if !ok_len || !ok_chars {
-        return Err(AppError::bad_input(
-            "username",
-            "must be 3-150 letters, digits or . _ - @ +",
-        ));
+        return Err(AppError::BadUserInput(Msg::BadUsername {
+            field: "username".into(),
+        }));
     }
     Ok(v.to_owned())
 }
@@ -122,10 +116,9 @@ fn valid_email(raw: &str) -> AppResult<String> {
                 && !domain.contains('@')
         });
     if !shaped {
-        return Err(AppError::bad_input(
-            "email",
-            "is not a valid e-mail address",
-        ));
+        return Err(AppError::BadUserInput(Msg::BadEmail {
+            field: "email".into(),
+        }));
     }
     Ok(v)
 }
@@ -142,7 +135,9 @@ async fn ensure_unique(
         q = q.filter(users::Column::Id.ne(id));
     }
     if q.count(db).await? > 0 {
-        return Err(AppError::bad_input(field, "is already taken"));
+        return Err(AppError::BadUserInput(Msg::AlreadyTaken {
+            field: field.into(),
+        }));
     }
     Ok(())
 }
@@ -219,7 +214,7 @@ async fn load(db: &impl ConnectionTrait, id: i32) -> AppResult<users::Model> {
     users::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found("user"))
+        .ok_or_else(|| AppError::NotFound(Msg::UserNotFound))
 }
 
 pub async fn update(
@@ -234,8 +229,11 @@ pub async fn update(
     let mut next = user.clone();
     let mut revoke_sessions = false;
     if let Some(email) = patch.email {
-        let email =
-            valid_email(&email.ok_or_else(|| AppError::bad_input("email", "must not be null"))?)?;
+        let email = valid_email(&email.ok_or_else(|| {
+            AppError::BadUserInput(Msg::MustNotBeNull {
+                field: "email".into(),
+            })
+        })?)?;
         ensure_unique(db, users::Column::Email, "email", &email, Some(id)).await?;
         next.email = email;
     }
@@ -243,19 +241,26 @@ pub async fn update(
         next.full_name = validate::line("fullName", name.unwrap_or_default().trim(), 200)?;
     }
     if let Some(active) = patch.is_active {
-        let active = active.ok_or_else(|| AppError::bad_input("isActive", "must not be null"))?;
+        let active = active.ok_or_else(|| {
+            AppError::BadUserInput(Msg::MustNotBeNull {
+                field: "isActive".into(),
+            })
+        })?;
         if !active && id == viewer.id {
-            return Err(AppError::bad_input(
-                "isActive",
-                "you cannot deactivate your own account",
-            ));
+            return Err(AppError::BadUserInput(Msg::OwnDeactivation {
+                field: "isActive".into(),
+            }));
         }
         revoke_sessions |= !active;
         next.is_active = active;
     }
     // Last: hashing is the expensive step, done only once everything else is valid.
     if let Some(pw) = patch.password {
-        let pw = pw.ok_or_else(|| AppError::bad_input("password", "must not be null"))?;
+        let pw = pw.ok_or_else(|| {
+            AppError::BadUserInput(Msg::MustNotBeNull {
+                field: "password".into(),
+            })
+        })?;
         password::validate(&pw)?;
         next.password_hash = hasher.hash(pw).await?;
         revoke_sessions = true;
@@ -289,10 +294,9 @@ pub async fn set_role(
     require_manage(viewer)?;
     let user = load(db, id).await?;
     if id == viewer.id && role != user.role {
-        return Err(AppError::bad_input(
-            "role",
-            "you cannot change your own role",
-        ));
+        return Err(AppError::BadUserInput(Msg::OwnRole {
+            field: "role".into(),
+        }));
     }
     let mut am: users::ActiveModel = user.into();
     am.role = Set(role);

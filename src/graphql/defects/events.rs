@@ -1,4 +1,5 @@
 //! The activity journal over GraphQL: `DefectEvent`, `Defect.activity`, `Query.activity`.
+use crate::i18n::Msg;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
@@ -131,11 +132,11 @@ pub struct ActivityFilter {
 
 impl ActivityFilter {
     fn parse(self) -> async_graphql::Result<activity::ActivityFilter> {
-        let opt = |what: &str, v: &Option<ID>| v.as_ref().map(|v| id(what, v)).transpose();
+        let opt = |what: Msg, v: &Option<ID>| v.as_ref().map(|v| id(what, v)).transpose();
         Ok(activity::ActivityFilter {
-            project_id: opt("project", &self.project_id)?,
-            defect_id: opt("defect", &self.defect_id)?,
-            actor_id: opt("user", &self.actor_id)?,
+            project_id: opt(Msg::ProjectNotFound, &self.project_id)?,
+            defect_id: opt(Msg::DefectNotFound, &self.defect_id)?,
+            actor_id: opt(Msg::UserNotFound, &self.actor_id)?,
             kinds: self.kinds,
             from: self.from,
             to: self.to,

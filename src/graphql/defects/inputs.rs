@@ -88,5 +88,11 @@ pub struct UpdateDefectInput {
 
 /// A stage or performer id in input: one that is not ours is reported against its field.
 pub(super) fn input_id(field: &str, raw: &ID) -> async_graphql::Result<i32> {
-    validate::id_or_bad_input(field, raw.as_str(), "no such object").gql()
+    validate::id_or_bad_input(
+        raw.as_str(),
+        crate::error::Msg::NoSuchObject {
+            field: field.into(),
+        },
+    )
+    .gql()
 }

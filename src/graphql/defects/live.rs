@@ -1,4 +1,5 @@
 //! `Subscription.defectEvents`: the journal, live (see `domain::defects::live`).
+use crate::i18n::Msg;
 use std::{collections::VecDeque, sync::Arc};
 
 use async_graphql::{Context, ErrorExtensions, ID, Subscription};
@@ -118,11 +119,8 @@ impl Position {
 /// The refusal of a subscription beyond `MAX_SUBSCRIPTIONS_PER_USER`: the operation
 /// ends with this error, the others go on.
 fn too_many(max: usize) -> async_graphql::Error {
-    let message = crate::i18n::localize(
-        crate::i18n::current(),
-        &format!("this user already runs {max} subscriptions; complete one first"),
-    );
-    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", "RATE_LIMITED"))
+    async_graphql::Error::new_with_source(Msg::TooManySubscriptions { max })
+        .extend_with(|_, e| e.set("code", "RATE_LIMITED"))
 }
 
 #[Subscription]
@@ -141,17 +139,14 @@ impl DefectSubscription {
         // Present on every WebSocket connection (`http::ws` puts it there at init).
         let token = ctx
             .data::<BearerToken>()
-            .map_err(|_| {
-                AppError::Unauthenticated("subscriptions need a WebSocket connection".into())
-                    .extend()
-            })?
+            .map_err(|_| AppError::Unauthenticated(Msg::WsOnly).extend())?
             .clone();
         let state = ctx.state().clone();
         let slot = ctx.data_opt::<BatchSlot>().cloned();
-        let opt = |what: &str, v: &Option<ID>| v.as_ref().map(|v| id(what, v)).transpose();
+        let opt = |what: Msg, v: &Option<ID>| v.as_ref().map(|v| id(what, v)).transpose();
         let filter = ActivityFilter {
-            project_id: opt("projectId", &project_id)?,
-            defect_id: opt("defectId", &defect_id)?,
+            project_id: opt(Msg::ProjectNotFound, &project_id)?,
+            defect_id: opt(Msg::DefectNotFound, &defect_id)?,
             kinds,
             ..Default::default()
         };

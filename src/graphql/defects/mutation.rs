@@ -27,7 +27,7 @@ impl DefectMutation {
     ) -> async_graphql::Result<Defect> {
         let viewer = ctx.viewer()?;
         let input = defects::NewDefect {
-            project_id: self::id("project", &input.project_id)?,
+            project_id: self::id(crate::error::Msg::ProjectNotFound, &input.project_id)?,
             stage_id: input
                 .stage_id
                 .as_ref()
@@ -58,7 +58,7 @@ impl DefectMutation {
         expected_version: Option<i32>,
     ) -> async_graphql::Result<Defect> {
         let viewer = ctx.viewer()?;
-        let id = self::id("defect", &id)?;
+        let id = self::id(crate::error::Msg::DefectNotFound, &id)?;
         let stage_id = match input.stage_id {
             MaybeUndefined::Value(s) => Some(Some(input_id("stageId", &s)?)),
             MaybeUndefined::Null => Some(None),
@@ -82,7 +82,7 @@ impl DefectMutation {
     /// attachments and history stay, and `restoreDefect` brings it back.
     async fn delete_defect(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let viewer = ctx.viewer()?;
-        let id = self::id("defect", &id)?;
+        let id = self::id(crate::error::Msg::DefectNotFound, &id)?;
         trash::delete(&ctx.state().db, viewer, id)
             .await
             .gql()
@@ -92,7 +92,7 @@ impl DefectMutation {
     /// Admins and managers; the defect and everything on it come back.
     async fn restore_defect(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Defect> {
         let viewer = ctx.viewer()?;
-        let id = self::id("defect", &id)?;
+        let id = self::id(crate::error::Msg::DefectNotFound, &id)?;
         trash::restore(&ctx.state().db, viewer, id)
             .await
             .gql()
@@ -102,7 +102,7 @@ impl DefectMutation {
     /// Admins only; a deleted defect, for good (rows and stored files).
     async fn purge_defect(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let viewer = ctx.viewer()?;
-        let id = self::id("defect", &id)?;
+        let id = self::id(crate::error::Msg::DefectNotFound, &id)?;
         let state = ctx.state();
         trash::purge(&state.db, &state.storage, viewer, id)
             .await
@@ -119,7 +119,7 @@ impl DefectMutation {
         expected_version: Option<i32>,
     ) -> async_graphql::Result<Defect> {
         let viewer = ctx.viewer()?;
-        let id = self::id("defect", &id)?;
+        let id = self::id(crate::error::Msg::DefectNotFound, &id)?;
         let performer = performer_id
             .as_ref()
             .map(|p| input_id("performerId", p))
@@ -140,7 +140,7 @@ impl DefectMutation {
         expected_version: Option<i32>,
     ) -> async_graphql::Result<Defect> {
         let viewer = ctx.viewer()?;
-        let id = self::id("defect", &id)?;
+        let id = self::id(crate::error::Msg::DefectNotFound, &id)?;
         defects::change_status(
             &ctx.state().db,
             viewer,
@@ -162,7 +162,7 @@ impl DefectMutation {
         body: String,
     ) -> async_graphql::Result<Comment> {
         let viewer = ctx.viewer()?;
-        let id = self::id("defect", &defect_id)?;
+        let id = self::id(crate::error::Msg::DefectNotFound, &defect_id)?;
         comments::add(&ctx.state().db, viewer, id, &body)
             .await
             .gql()
@@ -178,7 +178,7 @@ impl DefectMutation {
         file: Upload,
     ) -> async_graphql::Result<Attachment> {
         let viewer = ctx.viewer()?;
-        let id = self::id("defect", &defect_id)?;
+        let id = self::id(crate::error::Msg::DefectNotFound, &defect_id)?;
         let upload = crate::graphql::uploads::read(ctx, file).await?;
         let limit = ctx.state().config.max_upload_bytes;
         let state = ctx.state();
@@ -191,7 +191,7 @@ impl DefectMutation {
     /// Managers and admins: any; engineers: the ones they uploaded. Removes the stored files.
     async fn delete_attachment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let viewer = ctx.viewer()?;
-        let id = self::id("attachment", &id)?;
+        let id = self::id(crate::error::Msg::AttachmentNotFound, &id)?;
         let state = ctx.state();
         attachments::delete(&state.db, &state.storage, viewer, id)
             .await

@@ -1,4 +1,5 @@
 //! The defect and what hangs off it: attachments, comments, history.
+use crate::i18n::Msg;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
@@ -28,7 +29,7 @@ pub(super) async fn user(ctx: &Context<'_>, id: i32) -> async_graphql::Result<Us
     loaders::load_one::<UserByIdLoader>(ctx, id)
         .await?
         .map(User::from)
-        .ok_or_else(|| AppError::not_found("user"))
+        .ok_or_else(|| AppError::NotFound(Msg::UserNotFound))
         .gql()
 }
 
@@ -45,7 +46,7 @@ impl Defect {
         loaders::load_one::<ProjectByIdLoader>(ctx, self.0.project_id)
             .await?
             .map(Project)
-            .ok_or_else(|| AppError::not_found("project"))
+            .ok_or_else(|| AppError::NotFound(Msg::ProjectNotFound))
             .gql()
     }
     async fn stage(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Stage>> {

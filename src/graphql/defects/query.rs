@@ -50,7 +50,7 @@ impl DefectQuery {
     /// A defect, or null when it does not exist or is not visible to the viewer.
     async fn defect(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Defect>> {
         let viewer = ctx.viewer()?;
-        let Ok(id) = self::id("defect", &id) else {
+        let Ok(id) = self::id(crate::error::Msg::DefectNotFound, &id) else {
             return Ok(None);
         };
         let Some(d) = found_or_null(defects::get(&ctx.state().db, viewer, id).await)? else {
@@ -86,7 +86,7 @@ impl DefectQuery {
         let args = PageArgs::new(first, after.as_deref()).gql()?;
         let project_id = project_id
             .as_ref()
-            .map(|p| self::id("project", p))
+            .map(|p| self::id(crate::error::Msg::ProjectNotFound, p))
             .transpose()?;
         let (page, total) = trash::list(&ctx.state().db, viewer, project_id, &args)
             .await

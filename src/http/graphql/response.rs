@@ -8,7 +8,10 @@ use axum::{
 };
 use serde::Serialize;
 
-use crate::graphql::errors;
+use crate::{
+    graphql::errors,
+    i18n::{Lang, Msg},
+};
 
 const JSON: &str = "application/json; charset=utf-8";
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";
@@ -80,7 +83,8 @@ fn is_request_error(response: &async_graphql::Response) -> bool {
 
 /// The executor's response. A request error has no `data` entry (GraphQL spec) and, under
 /// `application/graphql-response+json`, status 400.
-pub fn graphql(media: MediaType, response: async_graphql::Response) -> Response {
+pub fn graphql(media: MediaType, lang: Lang, response: async_graphql::Response) -> Response {
+    let response = crate::graphql::words::response(response, lang);
     let request_error = is_request_error(&response);
     let status = if request_error && media == MediaType::GraphQLResponse {
         StatusCode::BAD_REQUEST
@@ -106,7 +110,17 @@ pub fn graphql(media: MediaType, response: async_graphql::Response) -> Response 
 /// A failure outside the executor (body too large, wrong content type, …): the status
 /// says what happened, the body is GraphQL-shaped with a contract code.
 pub fn error(media: MediaType, status: StatusCode, code: &str, message: &str) -> Response {
-    let err = errors::coded(message, code);
+    written(media, status, code, errors::coded(message, code))
+}
+
+/// [`error`] saying `msg` in `lang`.
+pub fn said(media: MediaType, lang: Lang, status: StatusCode, code: &str, msg: Msg) -> Response {
+    let mut err = errors::said(msg, code);
+    crate::graphql::words::error(&mut err, lang);
+    written(media, status, code, err)
+}
+
+fn written(media: MediaType, status: StatusCode, code: &str, err: ServerError) -> Response {
     let body = Body_ {
         data: None,
         errors: std::slice::from_ref(&err),
@@ -122,8 +136,8 @@ pub fn error(media: MediaType, status: StatusCode, code: &str, message: &str) ->
 
 /// An `AppError` met outside the executor (a refused upload, the request timeout), in
 /// the GraphQL shape with the status the REST shim would give it.
-pub fn app_error(media: MediaType, err: &crate::error::AppError) -> Response {
-    error(media, err.status(), err.code(), &err.to_string())
+pub fn app_error(media: MediaType, lang: Lang, err: &crate::error::AppError) -> Response {
+    said(media, lang, err.status(), err.code(), err.msg())
 }
 
 fn write(media: MediaType, status: StatusCode, body: &Body_<'_>) -> Response {

@@ -7,6 +7,7 @@
 //! Why here and not in the library: async-graphql's executor walks every fragment
 //! spread for its recursion-depth check before any extension sees the document, so a
 //! 1 KiB document of doubling fragments cost seconds of CPU per `subscribe`.
+use crate::i18n::Msg;
 use std::str::FromStr;
 
 use async_graphql::{Request, Response, http::WebSocketProtocols};
@@ -82,12 +83,12 @@ impl Protocol {
     /// legacy server runs it without a connection context (nothing requires the init
     /// first), so it fails as an anonymous request would: an `error` for its id, and
     /// the socket stays open for the `connection_init` to come.
-    pub(super) fn before_init(self, id: &str) -> Message {
+    pub(super) fn before_init(self, id: &str, lang: crate::i18n::Lang) -> Message {
         match self {
             Protocol::TransportWs => close(UNAUTHORIZED, "Unauthorized"),
             Protocol::Legacy => {
-                let err = AppError::Unauthenticated("authentication required".into());
-                let error = errors::coded(err.localized(), err.code());
+                let err = AppError::Unauthenticated(Msg::AuthRequired);
+                let error = errors::coded(err.message(lang), err.code());
                 Message::Text(error_message(id, &[error]).into())
             }
         }

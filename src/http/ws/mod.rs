@@ -30,6 +30,8 @@ use self::{
     rewrite::{Rewrite, as_error, legacy_refusal},
 };
 
+use crate::i18n::Lang;
+use crate::i18n::Msg;
 use std::{
     any::TypeId,
     collections::HashSet,
@@ -127,14 +129,11 @@ pub async fn upgrade(
     // with 4429, which (unlike a refused upgrade) a browser's script can read.
     let place = http.sockets.open(client.0.clone());
     if let Err(Refused::Full) = place {
-        return AppError::Unavailable("too many WebSocket connections; retry shortly".into())
-            .into_response();
+        return AppError::Unavailable(Msg::TooManySockets).into_response();
     }
     let chosen = admission::Protocol::of(&headers);
-    // The socket is served in a task of its own, outside the request's language scope
-    // (a task-local): carry the negotiated language over, or every error on the socket
-    // would be English.
-    let lang = crate::i18n::current();
+    // Every error on the socket is worded in the language of the upgrade request.
+    let lang = Lang::of(&headers);
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
@@ -142,8 +141,7 @@ pub async fn upgrade(
         .on_upgrade(move |mut socket| async move {
             match place {
                 Ok(place) => {
-                    let served = serve(socket, http, protocol, chosen, client);
-                    crate::i18n::scope(lang, served).await;
+                    serve(socket, http, protocol, chosen, client, lang).await;
                     drop(place);
                 }
                 Err(_) => {
@@ -166,13 +164,15 @@ struct WithLoaders {
     /// The forwarder's channel: an operation that finds the session gone closes the
     /// socket through it.
     closer: mpsc::Sender<Message>,
+    /// The language every response's errors are worded in (`graphql::words`).
+    lang: Lang,
 }
 
 impl Executor for WithLoaders {
     fn execute(&self, request: Request) -> impl Future<Output = Response> + Send {
         let request = loaders::register(request, &self.db);
-        let schema = self.schema.clone();
-        async move { schema.execute(request).await }
+        let (schema, lang) = (self.schema.clone(), self.lang);
+        async move { crate::graphql::words::response(schema.execute(request).await, lang) }
     }
 
     /// Every operation on the socket (query, mutation or subscription) gets the viewer
@@ -198,7 +198,7 @@ impl Executor for WithLoaders {
             .and_then(|t| t.downcast_ref::<BearerToken>())
             .cloned();
         let (schema, db, keys) = (self.schema.clone(), self.db.clone(), self.keys.clone());
-        let closer = self.closer.clone();
+        let (closer, lang) = (self.closer.clone(), self.lang);
         stream::once(async move {
             let request = match admission::document(request).await {
                 Ok(request) => request,
@@ -224,6 +224,7 @@ impl Executor for WithLoaders {
             operation.chain(end.filter_map(std::future::ready)).boxed()
         })
         .flatten()
+        .map(move |response| crate::graphql::words::response(response, lang))
         .boxed()
     }
 }
@@ -240,6 +241,7 @@ async fn serve(
     protocol: GraphQLProtocol,
     chosen: admission::Protocol,
     client: ClientAddr,
+    lang: Lang,
 ) {
     let (mut out, input) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Message>(16);
@@ -249,7 +251,7 @@ async fn serve(
     let seen = Arc::new(AtomicU64::new(0));
     let heard = seen.clone();
     let input = input.inspect(move |_| heard.store(millis(born.elapsed()), Ordering::Relaxed));
-    let input = counted(input, ops.clone(), tx.clone(), chosen);
+    let input = counted(input, ops.clone(), tx.clone(), chosen, lang);
     // The user's place under WS_MAX_PER_USER, taken by `init`, given back when the socket
     // ends however it ends (dropped with this function's state).
     let user_place: Arc<Mutex<Option<KeyPlace<i32>>>> = Arc::default();
@@ -262,6 +264,7 @@ async fn serve(
         db: state.db.clone(),
         keys: state.keys.clone(),
         closer: tx.clone(),
+        lang,
     };
     let (caps, place) = (http.sockets.clone(), user_place.clone());
     let to_forwarder = sink::unfold(tx, |tx, msg: Message| async move {

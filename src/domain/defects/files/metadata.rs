@@ -12,6 +12,7 @@
 //! JPEG segments (ICC profiles in APP2, EXIF and XMP in APP1) and WebP chunks (`ICCP`,
 //! `EXIF`, `XMP `) are stored uncompressed: the decoders copy them at most once per
 //! header read, which the decoding budget counts as a multiple of the file's size.
+use crate::i18n::Msg;
 use std::io::Read;
 
 use image::ImageFormat;
@@ -43,12 +44,10 @@ fn check_png(bytes: &[u8]) -> AppResult<()> {
                 // one inflation per file at most.
                 profiles += 1;
                 if profiles > 1 {
-                    return Err(super::bad("the image is corrupt or truncated"));
+                    return Err(super::bad(|field| Msg::ImageCorrupt { field }));
                 }
                 if inflated_profile_size(data) > MAX_PROFILE_BYTES {
-                    return Err(super::bad(
-                        "the image's colour profile is too large (at most 1 MiB)",
-                    ));
+                    return Err(super::bad(|field| Msg::ImageProfileTooLarge { field }));
                 }
             }
             b"IEND" => break,

@@ -1,6 +1,7 @@
 //! What an uploaded file is, decided from its bytes: the type by content sniffing
 //! (`infer`), images decoded under dimension and allocation limits (`image`), a
 //! thumbnail for images, and a filename that is metadata only.
+use crate::i18n::Msg;
 use std::io::Cursor;
 
 use bytes::Bytes;
@@ -35,8 +36,9 @@ pub struct Inspected {
     pub thumbnail: Option<Vec<u8>>,
 }
 
-fn bad(message: &str) -> AppError {
-    AppError::bad_input("file", message)
+/// BAD_USER_INPUT against `file`.
+fn bad(message: fn(String) -> Msg) -> AppError {
+    AppError::BadUserInput(message("file".into()))
 }
 
 /// What image decoding may hold at once across all uploads, in MiB. Decoding needs the
@@ -129,7 +131,7 @@ fn kind(bytes: &[u8]) -> AppResult<(&'static str, Option<ImageFormat>)> {
         Some("image/png") => Ok(("image/png", Some(ImageFormat::Png))),
         Some("image/webp") => Ok(("image/webp", Some(ImageFormat::WebP))),
         Some("application/pdf") => Ok(("application/pdf", None)),
-        _ => Err(bad("only JPEG, PNG, WebP and PDF files are accepted")),
+        _ => Err(bad(|field| Msg::FileTypes { field })),
     }
 }
 
@@ -147,9 +149,7 @@ fn decoder(bytes: &[u8], format: ImageFormat) -> AppResult<impl ImageDecoder + '
     let decoder = reader.into_decoder().map_err(|e| image_error(&e))?;
     let (width, height) = decoder.dimensions();
     if u64::from(width) * u64::from(height) > MAX_PIXELS {
-        return Err(bad(
-            "the image is too large (at most 50 megapixels, 20000 px a side)",
-        ));
+        return Err(bad(|field| Msg::ImageTooLarge { field }));
     }
     Ok(decoder)
 }
@@ -157,7 +157,7 @@ fn decoder(bytes: &[u8], format: ImageFormat) -> AppResult<impl ImageDecoder + '
 fn decode(bytes: &[u8], format: ImageFormat) -> AppResult<DynamicImage> {
     let decoder = decoder(bytes, format)?;
     if decoder.total_bytes() > MAX_BITMAP_BYTES {
-        return Err(bad("the image is too large to process"));
+        return Err(bad(|field| Msg::ImageTooLargeToProcess { field }));
     }
     DynamicImage::from_decoder(decoder).map_err(|e| image_error(&e))
 }
@@ -179,12 +179,14 @@ pub async fn accept(
     thumbnail: Thumbnail,
 ) -> AppResult<(String, Bytes, Inspected)> {
     if file.bytes.len() as u64 > max_bytes {
-        return Err(AppError::PayloadTooLarge(format!(
-            "the file is larger than {max_bytes} bytes"
-        )));
+        return Err(AppError::PayloadTooLarge(Msg::FileTooLarge {
+            limit: max_bytes,
+        }));
     }
     if file.bytes.is_empty() {
-        return Err(AppError::bad_input("file", "is empty"));
+        return Err(AppError::BadUserInput(Msg::FileEmpty {
+            field: "file".into(),
+        }));
     }
     let filename = sanitize_filename(&file.filename);
     let bytes = Bytes::from(file.bytes);
@@ -204,7 +206,7 @@ fn inspect_for(bytes: &[u8], thumbnail: Thumbnail) -> AppResult<Inspected> {
     let (content_type, format) = kind(bytes)?;
     let Some(format) = format else {
         if !bytes.windows(5).rev().take(1024).any(|w| w == b"%%EOF") {
-            return Err(bad("the PDF is truncated or corrupt"));
+            return Err(bad(|field| Msg::PdfCorrupt { field }));
         }
         return Ok(Inspected {
             content_type,
@@ -246,8 +248,8 @@ fn inspect_for(bytes: &[u8], thumbnail: Thumbnail) -> AppResult<Inspected> {
 
 fn image_error(e: &image::ImageError) -> AppError {
     match e {
-        image::ImageError::Limits(_) => bad("the image is too large to process"),
-        _ => bad("the image is corrupt or truncated"),
+        image::ImageError::Limits(_) => bad(|field| Msg::ImageTooLargeToProcess { field }),
+        _ => bad(|field| Msg::ImageCorrupt { field }),
     }
 }
 

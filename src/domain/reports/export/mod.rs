@@ -12,6 +12,7 @@
 //! means no caller can reach the rows without passing the check ([`authorize`]).
 mod csv;
 
+use crate::i18n::Msg;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -106,10 +107,7 @@ pub struct Permit {
 
 /// FORBIDDEN unless [`policy::can_export`] allows the viewer's role.
 pub fn authorize(viewer: Viewer) -> AppResult<Permit> {
-    require(
-        policy::can_export(viewer.role),
-        "the export is for admins and managers",
-    )?;
+    require(policy::can_export(viewer.role), Msg::ExportAudience)?;
     Ok(Permit { viewer })
 }
 

@@ -1,5 +1,6 @@
 //! How many operations one socket runs: the client's `subscribe` messages counted on
 //! their way to the library, the excess answered here.
+use crate::i18n::{Lang, Msg};
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex, MutexGuard, PoisonError},
@@ -141,6 +142,7 @@ pub(super) fn counted<S>(
     ops: Arc<Mutex<Operations>>,
     tx: mpsc::Sender<Message>,
     protocol: Protocol,
+    lang: Lang,
 ) -> impl Stream<Item = Result<Message, axum::Error>> + Send
 where
     S: Stream<Item = Result<Message, axum::Error>> + Send,
@@ -149,6 +151,7 @@ where
         protocol,
         initialised: false,
         bucket: Bucket::new(),
+        lang,
     };
     input.filter_map(move |msg| {
         let answer = match &msg {
@@ -180,6 +183,8 @@ struct Reader {
     /// `subscribe` and `complete` messages draw from it; a `subscribe` finding it empty
     /// is refused with RATE_LIMITED (a `complete` always goes on: it frees things).
     bucket: Bucket,
+    /// The language of the socket's upgrade request.
+    lang: Lang,
 }
 
 impl Reader {
@@ -199,13 +204,13 @@ impl Reader {
                 &format!("Invalid message: an operation id is at most {MAX_ID} bytes"),
             )),
             ClientMessage::Start { id, .. } if !self.initialised => {
-                Some(self.protocol.before_init(&id))
+                Some(self.protocol.before_init(&id, self.lang))
             }
             ClientMessage::Start { id, .. } => {
                 if self.bucket.take(std::time::Instant::now()) {
-                    admit(&id, ops)
+                    admit(&id, ops, self.lang)
                 } else {
-                    Some(Message::Text(too_fast(&id).into()))
+                    Some(Message::Text(too_fast(&id, self.lang).into()))
                 }
             }
             ClientMessage::Stop { id } => {
@@ -220,10 +225,10 @@ impl Reader {
 }
 
 /// What to answer instead of passing operation `id` on, if anything.
-fn admit(id: &str, ops: &Mutex<Operations>) -> Option<Message> {
+fn admit(id: &str, ops: &Mutex<Operations>, lang: Lang) -> Option<Message> {
     match lock(ops).subscribe(id) {
         Admission::Run => None,
-        Admission::Full => Some(Message::Text(too_many(id).into())),
+        Admission::Full => Some(Message::Text(too_many(id, lang).into())),
         Admission::Duplicate => {
             let reason = if id.len() <= 64 {
                 format!("Subscriber for {id} already exists")
@@ -235,28 +240,30 @@ fn admit(id: &str, ops: &Mutex<Operations>) -> Option<Message> {
     }
 }
 
-/// The `error` for a `subscribe` beyond [`MAX_OPERATIONS`].
-fn too_many(id: &str) -> String {
-    let error = crate::graphql::errors::coded(
-        format!(
-            "this connection already runs {MAX_OPERATIONS} operations; complete one \
-             (or open another connection) first"
-        ),
-        "RATE_LIMITED",
-    );
+/// A RATE_LIMITED `error` for operation `id`, in the socket's language.
+fn rate_limited(id: &str, msg: &Msg, lang: Lang) -> String {
+    let error = crate::graphql::errors::coded(msg.text(lang), "RATE_LIMITED");
     error_message(id, &[error])
 }
 
+/// The `error` for a `subscribe` beyond [`MAX_OPERATIONS`].
+fn too_many(id: &str, lang: Lang) -> String {
+    rate_limited(
+        id,
+        &Msg::SocketOperationsFull {
+            max: MAX_OPERATIONS,
+        },
+        lang,
+    )
+}
+
 /// The `error` for a `subscribe` beyond the socket's rate.
-fn too_fast(id: &str) -> String {
-    let error = crate::graphql::errors::coded(
-        format!(
-            "operations are started too fast on this connection (at most \
-             {OPERATIONS_PER_SECOND} a second after a burst of {OPERATION_BURST}); retry shortly"
-        ),
-        "RATE_LIMITED",
-    );
-    error_message(id, &[error])
+fn too_fast(id: &str, lang: Lang) -> String {
+    let msg = Msg::SocketOperationsTooFast {
+        rate: OPERATIONS_PER_SECOND as u64,
+        burst: OPERATION_BURST as u64,
+    };
+    rate_limited(id, &msg, lang)
 }
 
 #[cfg(test)]

@@ -82,6 +82,7 @@ fn initialised(protocol: Protocol) -> Reader {
         protocol,
         initialised: true,
         bucket: Bucket::new(),
+        lang: Lang::En,
     }
 }
 
@@ -176,12 +177,14 @@ fn an_operation_before_connection_init_is_unauthorized_and_runs_nothing() {
         protocol: Protocol::TransportWs,
         initialised: false,
         bucket: Bucket::new(),
+        lang: Lang::En,
     };
     assert_eq!(close_code(read(&mut r, sub, &ops)), 4401);
     let mut r = Reader {
         protocol: Protocol::Legacy,
         initialised: false,
         bucket: Bucket::new(),
+        lang: Lang::En,
     };
     let v = text(read(&mut r, sub, &ops)).unwrap();
     assert_eq!((&v["type"], &v["id"]), (&"error".into(), &"1".into()));
