@@ -63,12 +63,13 @@ pub fn app_error_response(lang: Lang, err: &crate::error::AppError) -> Response 
     response::app_error(MediaType::Json, lang, err)
 }
 
-fn too_large(media: MediaType, what: &str) -> Response {
-    response::error(
+fn too_large(media: MediaType, lang: Lang, what: &'static str) -> Response {
+    response::said(
         media,
+        lang,
         StatusCode::PAYLOAD_TOO_LARGE,
         "PAYLOAD_TOO_LARGE",
-        &format!("the request is larger than {what} allows"),
+        Msg::RequestLargerThan { limit: what },
     )
 }
 
@@ -84,11 +85,12 @@ async fn execute(
 ) -> Response {
     if request.query.trim().is_empty() {
         // No `query` parameter (or an empty one): not a GraphQL request at all.
-        return response::error(
+        return response::said(
             media,
+            Lang::of(headers),
             StatusCode::BAD_REQUEST,
             Phase::Parse.code(),
-            "the request has no query",
+            Msg::RequestNoQuery,
         );
     }
     let admitted = match document::admit(&mut request).await {
@@ -99,11 +101,12 @@ async fn execute(
         }
     };
     if method_is_get && admitted.has_mutation {
-        let mut res = response::error(
+        let mut res = response::said(
             media,
+            Lang::of(headers),
             StatusCode::METHOD_NOT_ALLOWED,
             Phase::Validation.code(),
-            "mutations must be sent with POST",
+            Msg::MutationNeedsPost,
         );
         res.headers_mut()
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
@@ -143,9 +146,9 @@ enum BodyKind {
     Multipart,
 }
 
-fn body_kind(headers: &HeaderMap) -> Result<BodyKind, &'static str> {
+fn body_kind(headers: &HeaderMap) -> Result<BodyKind, Msg> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
-        return Err("a Content-Type is required: application/json or multipart/form-data");
+        return Err(Msg::ContentTypeMissing);
     };
     let value = value.to_str().unwrap_or_default().to_ascii_lowercase();
     let mut parts = value.split(';').map(str::trim);
@@ -159,28 +162,27 @@ fn body_kind(headers: &HeaderMap) -> Result<BodyKind, &'static str> {
             if charset_ok {
                 Ok(BodyKind::Json)
             } else {
-                Err("application/json bodies must be UTF-8")
+                Err(Msg::JsonNotUtf8)
             }
         }
         "multipart/form-data" => Ok(BodyKind::Multipart),
         // text/plain and form posts are what a cross-site page can send without a
         // preflight: they never reach the executor.
-        _ => Err("POST /graphql takes application/json or multipart/form-data"),
+        _ => Err(Msg::ContentTypeUnsupported),
     }
 }
 
-fn read_error(e: ParseRequestError) -> String {
+fn read_error(e: ParseRequestError) -> Msg {
     match e {
-        ParseRequestError::InvalidRequest(_) => "the body is not a valid GraphQL request",
-        ParseRequestError::InvalidFilesMap(_) => "the multipart map is invalid",
-        ParseRequestError::MissingOperatorsPart => "the multipart body has no operations part",
-        ParseRequestError::MissingMapPart => "the multipart body has no map part",
-        ParseRequestError::NotUpload => "the multipart map points at a non-file field",
-        ParseRequestError::MissingFiles => "the multipart map names missing files",
-        ParseRequestError::UnsupportedBatch => "batched requests are not supported",
-        _ => "the request could not be read",
+        ParseRequestError::InvalidRequest(_) => Msg::BodyNotGraphql,
+        ParseRequestError::InvalidFilesMap(_) => Msg::MultipartMapInvalid,
+        ParseRequestError::MissingOperatorsPart => Msg::MultipartNoOperations,
+        ParseRequestError::MissingMapPart => Msg::MultipartNoMap,
+        ParseRequestError::NotUpload => Msg::MultipartNotUpload,
+        ParseRequestError::MissingFiles => Msg::MultipartMissingFiles,
+        ParseRequestError::UnsupportedBatch => Msg::BatchUnsupported,
+        _ => Msg::RequestUnreadable,
     }
-    .to_owned()
 }
 
 pub async fn post(
@@ -190,14 +192,16 @@ pub async fn post(
     body: Body,
 ) -> Response {
     let media = MediaType::negotiate(&headers);
+    let lang = Lang::of(&headers);
     let kind = match body_kind(&headers) {
         Ok(k) => k,
-        Err(message) => {
-            return response::error(
+        Err(msg) => {
+            return response::said(
                 media,
+                lang,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 Phase::Parse.code(),
-                message,
+                msg,
             );
         }
     };
@@ -217,7 +221,7 @@ pub async fn post(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return too_large(media, limit_name);
+        return too_large(media, lang, limit_name);
     }
     let auth = viewer::resolve(&http.state.db, &http.state.keys, &headers).await;
     if let BodyKind::Multipart = kind
@@ -252,7 +256,7 @@ pub async fn post(
             match multipart::receive(stream, &content_type, max_file, max_text).await {
                 Ok(r) => Ok(r),
                 Err(multipart::Refused::TextTooLarge) => {
-                    return too_large(media, "MAX_JSON_BODY_BYTES");
+                    return too_large(media, lang, "MAX_JSON_BODY_BYTES");
                 }
                 Err(multipart::Refused::Parse(e)) => Err(e),
             }
@@ -260,26 +264,28 @@ pub async fn post(
     };
     let request = match received {
         Ok(r) => r,
-        Err(ParseRequestError::PayloadTooLarge) => return too_large(media, limit_name),
+        Err(ParseRequestError::PayloadTooLarge) => return too_large(media, lang, limit_name),
         Err(ParseRequestError::Io(e)) if e.kind() == std::io::ErrorKind::FileTooLarge => {
-            return too_large(media, limit_name);
+            return too_large(media, lang, limit_name);
         }
         Err(e) => {
-            return response::error(
+            return response::said(
                 media,
+                lang,
                 StatusCode::BAD_REQUEST,
                 Phase::Parse.code(),
-                &read_error(e),
+                read_error(e),
             );
         }
     };
     // async-graphql's `max_num_files` only sizes the stream limit; the count is ours.
     if request.uploads.len() > MAX_FILES {
-        return response::error(
+        return response::said(
             media,
+            lang,
             StatusCode::PAYLOAD_TOO_LARGE,
             "PAYLOAD_TOO_LARGE",
-            &format!("at most {MAX_FILES} files per request"),
+            Msg::TooManyFiles { max: MAX_FILES },
         );
     }
     execute(&http, media, auth, &headers, client, request, false).await
@@ -299,11 +305,12 @@ pub async fn get(
     let request = match async_graphql::http::parse_query_string(&query) {
         Ok(r) => r,
         Err(_) => {
-            return response::error(
+            return response::said(
                 media,
+                Lang::of(&headers),
                 StatusCode::BAD_REQUEST,
                 Phase::Parse.code(),
-                "the query string is not a valid GraphQL request",
+                Msg::QueryStringInvalid,
             );
         }
     };

@@ -281,7 +281,31 @@ async fn every_edge_answers_in_russian_with_the_same_code() {
             .header(header::ACCEPT_LANGUAGE, "ru")
             .body(Body::empty())
             .unwrap();
+        let text_plain = Request::post("/graphql")
+            .header(header::CONTENT_TYPE, "text/plain")
+            .header(header::ACCEPT_LANGUAGE, "ru")
+            .body(Body::from("{ me { id } }"))
+            .unwrap();
+        // Fields nested past the depth limit through a chain of fragments: the document
+        // limits' own message (not the engine's).
+        let mut deep = String::from("{ f0 { ...F1 } }");
+        for i in 1..14 {
+            deep.push_str(&format!(" fragment F{i} on T {{ f{i} {{ ...F{} }} }}", i + 1));
+        }
+        deep.push_str(" fragment F14 on T { f14 }");
         let cases: Vec<(&str, Request<Body>, StatusCode, &str)> = vec![
+            (
+                "graphql content type",
+                text_plain,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "GRAPHQL_PARSE_FAILED",
+            ),
+            (
+                "graphql document limits",
+                graphql(&deep, json!({})),
+                StatusCode::OK,
+                "GRAPHQL_VALIDATION_FAILED",
+            ),
             (
                 "graphql resolver",
                 graphql(CREATE, blank.clone()),

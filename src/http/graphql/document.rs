@@ -8,7 +8,7 @@ use std::{
 
 use async_graphql::{
     ServerError,
-    parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
+    parser::types::{ExecutableDocument, OperationType},
 };
 use tokio::sync::Semaphore;
 
@@ -108,7 +108,7 @@ pub async fn admit(request: &mut async_graphql::Request) -> Result<Admitted, Ser
         .clone()
         .acquire_owned()
         .await
-        .map_err(|_| errors::coded("the parser is shutting down", "SERVICE_UNAVAILABLE"))?;
+        .map_err(|_| errors::said(crate::i18n::Msg::ParserShuttingDown, "SERVICE_UNAVAILABLE"))?;
     // The text goes to the parser's thread and comes back with the document (no copy).
     let query = std::mem::take(&mut request.query);
     let (query, parsed) = tokio::task::spawn_blocking(move || {
@@ -125,7 +125,7 @@ pub async fn admit(request: &mut async_graphql::Request) -> Result<Admitted, Ser
     })?;
     let doc = parsed?;
     let admitted = Admitted {
-        introspection: is_introspection(&doc),
+        introspection: limits::is_introspection(&doc),
         has_mutation: doc
             .operations
             .iter()
@@ -137,32 +137,6 @@ pub async fn admit(request: &mut async_graphql::Request) -> Result<Admitted, Ser
     }
     request.query = query;
     Ok(admitted)
-}
-
-fn is_introspection(doc: &ExecutableDocument) -> bool {
-    doc.operations.iter().all(|(_, op)| {
-        op.node.ty == OperationType::Query && only_meta_fields(doc, &op.node.selection_set.node, 0)
-    })
-}
-
-/// Root fields through fragments; `depth` stops a fragment cycle (validation reports it).
-fn only_meta_fields(doc: &ExecutableDocument, set: &SelectionSet, depth: usize) -> bool {
-    depth < limits::MAX_FRAGMENTS
-        && set.items.iter().all(|item| match &item.node {
-            Selection::Field(f) => {
-                matches!(
-                    f.node.name.node.as_str(),
-                    "__schema" | "__type" | "__typename"
-                )
-            }
-            Selection::InlineFragment(i) => {
-                only_meta_fields(doc, &i.node.selection_set.node, depth + 1)
-            }
-            Selection::FragmentSpread(s) => doc
-                .fragments
-                .get(&s.node.fragment_name.node)
-                .is_some_and(|f| only_meta_fields(doc, &f.node.selection_set.node, depth + 1)),
-        })
 }
 
 #[cfg(test)]

@@ -107,13 +107,9 @@ pub fn graphql(media: MediaType, lang: Lang, response: async_graphql::Response) 
     res
 }
 
-/// A failure outside the executor (body too large, wrong content type, …): the status
-/// says what happened, the body is GraphQL-shaped with a contract code.
-pub fn error(media: MediaType, status: StatusCode, code: &str, message: &str) -> Response {
-    written(media, status, code, errors::coded(message, code))
-}
-
-/// [`error`] saying `msg` in `lang`.
+/// A failure outside the executor (body too large, wrong content type, …) saying `msg`
+/// in `lang`: the status says what happened, the body is GraphQL-shaped with a contract
+/// code. There is no way to answer here with words that are not a message id.
 pub fn said(media: MediaType, lang: Lang, status: StatusCode, code: &str, msg: Msg) -> Response {
     let mut err = errors::said(msg, code);
     crate::graphql::words::error(&mut err, lang);
