@@ -20,7 +20,7 @@ use crate::{
     helpers::{Actor, TestApp, apps},
 };
 
-async fn gql_in(
+pub async fn gql_in(
     app: &TestApp,
     lang: Option<&str>,
     actor: &Actor,

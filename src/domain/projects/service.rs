@@ -1,8 +1,8 @@
 //! Use cases for projects and their members.
 use chrono::NaiveDate;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait, sea_query::IntoCondition,
 };
 
 use super::{policy, queries};
@@ -219,19 +219,43 @@ async fn new_code(
     Ok(next.unzip())
 }
 
-/// Deletes a project with its stages and memberships; one that still has defects is CONFLICT.
+/// The live and the deleted defects matching `of`. A deleted defect keeps its project
+/// and stage from being deleted until an admin purges it: it can still be restored.
+pub(super) async fn defects_left(
+    db: &impl ConnectionTrait,
+    of: impl IntoCondition,
+) -> AppResult<(u64, u64)> {
+    let of = of.into_condition();
+    let all = defects::Entity::find().filter(of.clone()).count(db).await?;
+    if all == 0 {
+        return Ok((0, 0));
+    }
+    let deleted = defects::Entity::find()
+        .filter(of)
+        .filter(defects::Column::DeletedAt.is_not_null())
+        .count(db)
+        .await?;
+    Ok((all - deleted, deleted))
+}
+
+/// Deletes a project with its stages and memberships; one that still has defects, live or
+/// deleted, is CONFLICT.
 pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppResult<i32> {
     let project = get(db, viewer, id).await?;
     require_manage(viewer)?;
     let txn = db.begin().await?;
-    let defects = defects::Entity::find()
-        .filter(defects::Column::ProjectId.eq(project.id))
-        .count(&txn)
-        .await?;
-    if defects > 0 {
-        return Err(AppError::Conflict(format!(
-            "the project still has {defects} defect(s); delete or move them first"
-        )));
+    match defects_left(&txn, defects::Column::ProjectId.eq(project.id)).await? {
+        (0, 0) => {}
+        (0, deleted) => {
+            return Err(AppError::Conflict(format!(
+                "the project's {deleted} remaining defect(s) are deleted but kept in the trash; restore them or have an admin purge them (deletedDefects, purgeDefect)"
+            )));
+        }
+        (live, _) => {
+            return Err(AppError::Conflict(format!(
+                "the project still has {live} defect(s); delete or move them first"
+            )));
+        }
     }
     projects::Entity::delete_by_id(project.id)
         .exec(&txn)
