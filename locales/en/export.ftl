@@ -1,31 +1,33 @@
-# The CSV export: the header row (column names) and the values of enums in it.
-# Query parameters of the export keep their English spellings in every language.
+# The CSV export's human form (`?lang=en`), for a spreadsheet: the header row and the
+# values of enums in it. The machine form (the default) does not use this file: its
+# column names and values are the API's spellings (`created_at`, `in_progress`).
+# Query parameters of the export keep those spellings in every language.
 
-csv-key = key
-csv-id = id
-csv-project = project
-csv-stage = stage
-csv-title = title
-csv-description = description
-csv-priority = priority
-csv-status = status
-csv-performer = performer
-csv-author = author
-csv-deadline = deadline
-csv-created_at = created_at
-csv-updated_at = updated_at
-csv-closed_at = closed_at
-csv-plan = plan
-csv-x = x
-csv-y = y
-csv-location = location
+csv-key = Key
+csv-id = ID
+csv-project = Project
+csv-stage = Stage
+csv-title = Title
+csv-description = Description
+csv-priority = Priority
+csv-status = Status
+csv-performer = Performer
+csv-author = Author
+csv-deadline = Deadline
+csv-created_at = Created
+csv-updated_at = Updated
+csv-closed_at = Closed
+csv-plan = Plan
+csv-x = X
+csv-y = Y
+csv-location = Location
 
-status-new = new
-status-in_progress = in_progress
-status-review = review
-status-closed = closed
-status-cancelled = cancelled
+status-new = New
+status-in_progress = In progress
+status-review = In review
+status-closed = Closed
+status-cancelled = Cancelled
 
-priority-low = low
-priority-medium = medium
-priority-high = high
+priority-low = Low
+priority-medium = Medium
+priority-high = High

@@ -1,31 +1,32 @@
-# Выгрузка CSV: строка заголовков и значения перечислений.
+# Выгрузка CSV в виде для человека (`?lang=ru`, для Excel): строка заголовков и значения
+# перечислений. Машинный вид (по умолчанию) этот файл не использует.
 # Параметры запроса выгрузки остаются английскими на любом языке.
 
-csv-key = ключ
-csv-id = id
-csv-project = проект
-csv-stage = этап
-csv-title = название
-csv-description = описание
-csv-priority = приоритет
-csv-status = статус
-csv-performer = исполнитель
-csv-author = автор
-csv-deadline = срок
-csv-created_at = создан
-csv-updated_at = изменён
-csv-closed_at = закрыт
-csv-plan = план
-csv-x = x
-csv-y = y
-csv-location = место
+csv-key = Ключ
+csv-id = ID
+csv-project = Проект
+csv-stage = Этап
+csv-title = Название
+csv-description = Описание
+csv-priority = Приоритет
+csv-status = Статус
+csv-performer = Исполнитель
+csv-author = Автор
+csv-deadline = Срок
+csv-created_at = Создан
+csv-updated_at = Изменён
+csv-closed_at = Закрыт
+csv-plan = План
+csv-x = X
+csv-y = Y
+csv-location = Место
 
-status-new = новый
-status-in_progress = в работе
-status-review = на проверке
-status-closed = закрыт
-status-cancelled = отменён
+status-new = Новый
+status-in_progress = В работе
+status-review = На проверке
+status-closed = Закрыт
+status-cancelled = Отменён
 
-priority-low = низкий
-priority-medium = средний
-priority-high = высокий
+priority-low = Низкий
+priority-medium = Средний
+priority-high = Высокий

@@ -17,7 +17,7 @@ use super::{Http, viewer::RequireViewer};
 use crate::{
     domain::{
         defects::filter::DefectFilter,
-        reports::export::{self, priority_label, status_label},
+        reports::export::{self, Form, priority_label, status_label},
         validate,
     },
     entities::enums::{DefectStatus, Priority},
@@ -47,10 +47,11 @@ const PARAMS: [&str; 15] = [
 #[derive(Debug, Default)]
 pub struct ExportParams {
     pub filter: DefectFilter,
-    pub bom: bool,
-    /// `?lang=ru|en` for the header row and enum values (before `Accept-Language`);
-    /// another language is English, as an unknown `Accept-Language` is.
-    pub lang: Option<Lang>,
+    /// `?lang=ru|en` asks for the human form in that language; without it the machine
+    /// form, whatever `Accept-Language` says (a browser's `fetch()` sends one).
+    pub form: Form,
+    /// `?bom=`; the form's default when absent.
+    pub bom: Option<bool>,
 }
 
 /// Any of the values, separated by commas; each must be one of `choices` by its label.
@@ -103,6 +104,18 @@ fn boolean(key: &str, v: &str) -> AppResult<bool> {
             field: key.into(),
         })),
     }
+}
+
+/// A language we speak (`ru`, `ru-RU`, `EN`); another is refused rather than answered
+/// in a form the caller did not ask for.
+fn language(key: &str, v: &str) -> AppResult<Lang> {
+    Lang::parse(v).ok_or_else(|| {
+        let all: Vec<&str> = Lang::ALL.iter().map(|l| l.tag()).collect();
+        AppError::BadUserInput(Msg::ExpectedAnyOf {
+            field: key.into(),
+            choices: all.join(", "),
+        })
+    })
 }
 
 impl ExportParams {
@@ -176,8 +189,8 @@ impl ExportParams {
                     validate::search(Some(v))?;
                     f.search = Some(v.to_owned());
                 }
-                "lang" => p.lang = Some(Lang::parse(v).unwrap_or_default()),
-                _ => p.bom = boolean(key, v)?,
+                "lang" => p.form = Form::Human(language(key, v)?),
+                _ => p.bom = Some(boolean(key, v)?),
             }
         }
         Ok(p)
@@ -200,11 +213,11 @@ impl ExportParams {
         ("deadline_to" = Option<String>, Query, description = "YYYY-MM-DD, inclusive"),
         ("overdue" = Option<bool>, Query, description = "Open and the deadline is before today (UTC)"),
         ("search" = Option<String>, Query, description = "Case-insensitive substring of title or description, or a defect key (СК1-042) or number matched exactly"),
-        ("bom" = Option<bool>, Query, description = "Prepend a UTF-8 byte order mark (for Excel)"),
-        ("lang" = Option<String>, Query, description = "ru or en: the language of the header row and enum values (default: from Accept-Language, else English)")
+        ("bom" = Option<bool>, Query, description = "Prepend a UTF-8 byte order mark (default: true for lang=ru, else false)"),
+        ("lang" = Option<String>, Query, description = "ru or en: the human form for a spreadsheet (translated header row and enum values; for ru a `;` separator and a BOM). Without it the machine form (the 200 response's column names, lower-case enum values, `,`, no BOM) whatever Accept-Language says; Accept-Language chooses the language of error bodies only")
     ),
     responses(
-        (status = 200, description = "Streamed CSV: key,id,project,stage,title,description,priority,status,performer,author,deadline,created_at,updated_at,closed_at,plan,x,y,location", content_type = "text/csv"),
+        (status = 200, description = "Streamed CSV (machine form): key,id,project,stage,title,description,priority,status,performer,author,deadline,created_at,updated_at,closed_at,plan,x,y,location", content_type = "text/csv"),
         (status = 400, description = "A bad or unknown parameter", body = super::openapi::ErrorBody),
         (status = 401, description = "No or invalid token", body = super::openapi::ErrorBody),
         (status = 403, description = "Not an admin or manager", body = super::openapi::ErrorBody)
@@ -213,7 +226,6 @@ impl ExportParams {
 pub async fn export(
     State(http): State<Http>,
     RequireViewer(viewer): RequireViewer,
-    headers: axum::http::HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, AppError> {
     // 401 comes from the extractor, 403 from the domain, then 400 from the parameters.
@@ -226,15 +238,13 @@ pub async fn export(
     })?;
     let params = ExportParams::parse(&pairs)?;
     let today = crate::time::today();
-    // The body streams after this handler returns: the language goes with the stream.
-    let lang = params.lang.unwrap_or_else(|| Lang::of(&headers));
-    let mut chunks = Box::pin(permit.stream(
-        http.state.db.clone(),
-        params.filter,
-        today,
-        params.bom,
-        lang,
-    ));
+    // The form is the caller's choice by name, never `Accept-Language`'s (which still
+    // chooses the language of an error body): the body streams after this handler
+    // returns, so the form goes with the stream.
+    let form = params.form;
+    let bom = params.bom.unwrap_or(form.bom_by_default());
+    let mut chunks =
+        Box::pin(permit.stream(http.state.db.clone(), params.filter, today, form, bom));
     // The first batch is read before answering, so a failing database still gets an
     // error status; a later failure can only cut the body short.
     let first = chunks.next().await.transpose()?;
@@ -306,15 +316,18 @@ mod tests {
         assert_eq!(f.deadline_to, NaiveDate::from_ymd_opt(2026, 11, 4));
         assert_eq!(
             (f.overdue, f.search.as_deref(), p.bom),
-            (Some(false), Some("трещина"), true)
+            (Some(false), Some("трещина"), Some(true))
         );
+        assert_eq!(p.form, Form::Machine, "no lang: the machine form");
+        let ru = parse(&[("lang", "ru-RU")]).unwrap();
+        assert_eq!((ru.form, ru.bom), (Form::Human(Lang::Ru), None));
         let empty = parse(&[("project", ""), ("status", ""), ("bom", "")]).unwrap();
         assert!(empty.filter.project_id.is_none() && empty.filter.status.is_empty());
     }
 
     #[test]
     fn bad_values_name_their_parameter() {
-        let cases: [(&[(&str, &str)], &str); 11] = [
+        let cases: [(&[(&str, &str)], &str); 12] = [
             (&[("project", "abc")], "project:"),
             (&[("author", "-1")], "author:"),
             (&[("status", "new,done")], "status:"),
@@ -326,6 +339,7 @@ mod tests {
             (&[("overdue", "yes")], "overdue:"),
             (&[("projects", "1")], "projects:"),
             (&[("project", "1"), ("project", "2")], "project:"),
+            (&[("lang", "fr")], "lang:"),
         ];
         for (q, prefix) in cases {
             let m = message(q);

@@ -1,5 +1,5 @@
 //! Russian and English for every message a person reads: error messages (their codes
-//! never change), the CSV export's header row and enum values. The texts are Fluent
+//! never change), the CSV export's human form (header row and enum values). The texts are Fluent
 //! resources in `locales/<lang>/*.ftl`, compiled into the binary, which a translator edits
 //! without touching Rust; `fluent-bundle` formats them, `fluent-langneg` picks the
 //! language from `Accept-Language` (English when it is absent or names neither).
@@ -299,7 +299,7 @@ mod tests {
             ),
             "title: не больше 300 символов"
         );
-        assert_eq!(text(Lang::En, "csv-created_at", &[]), "created_at");
+        assert_eq!(text(Lang::En, "csv-created_at", &[]), "Created");
         assert_eq!(text(Lang::Ru, "no-such-id", &[]), "no-such-id");
     }
 }

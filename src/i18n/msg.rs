@@ -144,6 +144,8 @@ messages! {
     OnlyManagersChangeProjects => "only-managers-change-projects",
     ProjectHasDefects { count: u64 = 3 } => "project-has-defects",
     StageHasDefects { count: u64 = 3 } => "stage-has-defects",
+    ProjectHasDeletedDefects { count: u64 = 2 } => "project-has-deleted-defects",
+    StageHasDeletedDefects { count: u64 = 2 } => "stage-has-deleted-defects",
     MemberPerforms { count: u64 = 2 } => "member-performs",
     ProjectClosed { field: String = f("projectId") } => "project-closed",
     StageNotInProject { field: String = f("stageId") } => "stage-not-in-project",

@@ -56,8 +56,15 @@ pub struct Fetched {
 impl Fetched {
     /// Header and records, read back by a strict RFC 4180 reader.
     pub fn table(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        self.table_with(b',')
+    }
+
+    /// [`Self::table`] with another separator (`;` for the Russian form).
+    pub fn table_with(&self, delimiter: u8) -> (Vec<String>, Vec<Vec<String>>) {
         assert_eq!(self.status, StatusCode::OK, "{}", self.text());
-        let mut r = csv::ReaderBuilder::new().from_reader(self.bytes.as_slice());
+        let mut r = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .from_reader(self.bytes.as_slice());
         let header = r.headers().unwrap().iter().map(str::to_owned).collect();
         let rows = r
             .records()
@@ -96,6 +103,16 @@ fn enc(v: &str) -> String {
 }
 
 pub async fn fetch(app: &TestApp, token: Option<&str>, params: &[(&str, String)]) -> Fetched {
+    fetch_in(app, token, params, None).await
+}
+
+/// [`fetch`] with an `Accept-Language` header.
+pub async fn fetch_in(
+    app: &TestApp,
+    token: Option<&str>,
+    params: &[(&str, String)],
+    accept_language: Option<&str>,
+) -> Fetched {
     let query: Vec<String> = params
         .iter()
         .map(|(k, v)| format!("{k}={}", enc(v)))
@@ -105,6 +122,9 @@ pub async fn fetch(app: &TestApp, token: Option<&str>, params: &[(&str, String)]
         .uri(format!("/api/reports/export/?{}", query.join("&")));
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    if let Some(l) = accept_language {
+        req = req.header(header::ACCEPT_LANGUAGE, l);
     }
     let res = app
         .router
@@ -379,6 +399,168 @@ async fn bom_only_when_asked() {
         assert_eq!(&with.bytes[3..], without.bytes.as_slice());
         // A CSV reader that knows about the BOM reads the same table.
         assert_eq!(with.table().1.len(), data.rows.len());
+    }
+}
+
+#[tokio::test]
+async fn accept_language_never_changes_the_machine_form() {
+    for app in apps().await {
+        let data = dataset(&app).await;
+        let token = Some(data.manager.token.as_str());
+        let plain = fetch(&app, token, &[]).await;
+        assert_eq!(plain.table().0, HEADER);
+        // What browsers send: a frontend's fetch() carries the user's language.
+        for accept in ["ru", "ru-RU,ru;q=0.9,en-US;q=0.8,en;q=0.7", "en", "de"] {
+            let res = fetch_in(&app, token, &[], Some(accept)).await;
+            assert_eq!(res.status, StatusCode::OK);
+            assert_eq!(
+                res.headers[header::CONTENT_TYPE],
+                plain.headers[header::CONTENT_TYPE]
+            );
+            assert!(
+                res.bytes == plain.bytes,
+                "[{}] {accept}: byte for byte the same as without the header:\n{}",
+                app.backend,
+                res.text()
+            );
+        }
+    }
+}
+
+/// The machine form's enum spellings in the human forms, in column order.
+const STATUSES: [(&str, &str, &str); 5] = [
+    ("new", "New", "Новый"),
+    ("in_progress", "In progress", "В работе"),
+    ("review", "In review", "На проверке"),
+    ("closed", "Closed", "Закрыт"),
+    ("cancelled", "Cancelled", "Отменён"),
+];
+const PRIORITIES: [(&str, &str, &str); 3] = [
+    ("low", "Low", "Низкий"),
+    ("medium", "Medium", "Средний"),
+    ("high", "High", "Высокий"),
+];
+
+/// `human` is `machine` with the header and enum values translated, cell for cell.
+fn same_table_translated(
+    machine: &(Vec<String>, Vec<Vec<String>>),
+    human: &(Vec<String>, Vec<Vec<String>>),
+    header: &[&str],
+    word: fn(&(&'static str, &'static str, &'static str)) -> &'static str,
+) {
+    assert_eq!(human.0, header);
+    assert_eq!(human.1.len(), machine.1.len());
+    let translate = |table: &[(&'static str, &'static str, &'static str)], v: &str| {
+        let t = table.iter().find(|t| t.0 == v).unwrap();
+        word(t).to_owned()
+    };
+    for (m, h) in machine.1.iter().zip(&human.1) {
+        let mut want = m.clone();
+        want[6] = translate(&PRIORITIES, &m[6]);
+        want[7] = translate(&STATUSES, &m[7]);
+        assert_eq!(*h, want);
+    }
+}
+
+#[tokio::test]
+async fn lang_ru_is_the_russian_spreadsheet_form() {
+    for app in apps().await {
+        let data = dataset(&app).await;
+        let token = Some(data.manager.token.as_str());
+        let machine = fetch(&app, token, &[]).await.table();
+        // Whatever Accept-Language says: ?lang= alone chooses the form.
+        for accept in [None, Some("en")] {
+            let ru = fetch_in(&app, token, &[("lang", "ru".into())], accept).await;
+            assert_eq!(ru.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+            assert!(
+                ru.bytes
+                    .starts_with("\u{feff}Ключ;ID;Проект;Этап;".as_bytes()),
+                "[{}] a BOM, then `;`: {}",
+                app.backend,
+                ru.text()
+            );
+            let table = ru.table_with(b';');
+            same_table_translated(
+                &machine,
+                &table,
+                &[
+                    "Ключ",
+                    "ID",
+                    "Проект",
+                    "Этап",
+                    "Название",
+                    "Описание",
+                    "Приоритет",
+                    "Статус",
+                    "Исполнитель",
+                    "Автор",
+                    "Срок",
+                    "Создан",
+                    "Изменён",
+                    "Закрыт",
+                    "План",
+                    "X",
+                    "Y",
+                    "Место",
+                ],
+                |t| t.2,
+            );
+            let first_line = ru.text().lines().next().unwrap_or("").to_owned();
+            assert!(
+                !first_line.contains(','),
+                "`;` alone separates: {first_line}"
+            );
+        }
+        // bom=false takes the BOM away and leaves the rest.
+        let with = fetch(&app, token, &[("lang", "ru".into())]).await;
+        let without = fetch(
+            &app,
+            token,
+            &[("lang", "ru".into()), ("bom", "false".into())],
+        )
+        .await;
+        assert_eq!(&with.bytes[3..], without.bytes.as_slice());
+    }
+}
+
+#[tokio::test]
+async fn lang_en_is_the_english_spreadsheet_form() {
+    for app in apps().await {
+        let data = dataset(&app).await;
+        let token = Some(data.manager.token.as_str());
+        let machine = fetch(&app, token, &[]).await.table();
+        let en = fetch_in(&app, token, &[("lang", "en".into())], Some("ru")).await;
+        assert!(
+            en.bytes.starts_with(b"Key,ID,Project,Stage,"),
+            "[{}] no BOM, `,`: {}",
+            app.backend,
+            en.text()
+        );
+        same_table_translated(
+            &machine,
+            &en.table(),
+            &[
+                "Key",
+                "ID",
+                "Project",
+                "Stage",
+                "Title",
+                "Description",
+                "Priority",
+                "Status",
+                "Performer",
+                "Author",
+                "Deadline",
+                "Created",
+                "Updated",
+                "Closed",
+                "Plan",
+                "X",
+                "Y",
+                "Location",
+            ],
+            |t| t.1,
+        );
     }
 }
 

@@ -12,14 +12,11 @@ use defect_control::{
     auth::Viewer,
     config::Config,
     db,
-    entities::{
-        comments, defects, enums::Role, project_members, projects as project_rows, stages,
-        status_changes, users,
-    },
+    entities::{enums::Role, projects as project_rows, stages},
     state::AppState,
 };
 use http_body_util::BodyExt;
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -326,45 +323,84 @@ impl TestApp {
     }
 
     /// Every row of the tables this issue writes, to prove a refused mutation changed nothing.
+    /// Every row of every table, so "a refused mutation changed nothing" means nothing
+    /// anywhere: the tables come from the database's catalogue (a new migration's table
+    /// is in without a line here), each table's rows serialised by the database and sorted
+    /// by that text (all columns). Only the migrations' bookkeeping is left out; on
+    /// SQLite `sqlite_sequence` (AUTOINCREMENT high-water marks, transactional) is in,
+    /// while PostgreSQL's sequences are not tables and move on a rolled-back insert too.
     pub async fn snapshot(&self) -> String {
-        let db = self.db();
-        let u = users::Entity::find()
-            .order_by_asc(users::Column::Id)
-            .all(db)
+        self.snapshot_except(&[]).await
+    }
+
+    /// [`Self::snapshot`] without the named tables, for a refusal that legitimately
+    /// writes one (a refused login records its attempt); the caller says why.
+    pub async fn snapshot_except(&self, skipped: &[&str]) -> String {
+        let mut out = String::new();
+        for table in self.tables().await {
+            if skipped.contains(&table.as_str()) {
+                continue;
+            }
+            out.push_str(&format!("{table}:\n"));
+            for row in self.rows(&table).await {
+                out.push_str(&format!("  {row}\n"));
+            }
+        }
+        out
+    }
+
+    /// Every table of ours, by name.
+    pub async fn tables(&self) -> Vec<String> {
+        let sql = match self.db().get_database_backend() {
+            DbBackend::Sqlite => {
+                "SELECT name AS t FROM sqlite_master WHERE type = 'table' \
+                 AND name <> 'seaql_migrations' AND name NOT LIKE 'sqlite_stat%' ORDER BY name"
+            }
+            _ => {
+                "SELECT CAST(table_name AS TEXT) AS t FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+                 AND table_name <> 'seaql_migrations' ORDER BY table_name"
+            }
+        };
+        let tables = self.strings(sql).await;
+        assert!(
+            tables.len() >= 10,
+            "the catalogue lists too few tables: {tables:?}"
+        );
+        tables
+    }
+
+    /// A table's rows as text, one per row, sorted.
+    async fn rows(&self, table: &str) -> Vec<String> {
+        let sql = match self.db().get_database_backend() {
+            DbBackend::Sqlite => {
+                let columns = self
+                    .strings(&format!(
+                        "SELECT name AS t FROM pragma_table_info('{table}') ORDER BY cid"
+                    ))
+                    .await;
+                // `quote` spells every value (NULL, text, number, blob) unambiguously.
+                let row = columns
+                    .iter()
+                    .map(|c| format!("'{c}=' || quote(\"{c}\")"))
+                    .collect::<Vec<_>>()
+                    .join(" || ' ' || ");
+                format!("SELECT {row} AS t FROM \"{table}\" ORDER BY t")
+            }
+            _ => format!("SELECT CAST(row_to_json(r) AS TEXT) AS t FROM \"{table}\" r ORDER BY t"),
+        };
+        self.strings(&sql).await
+    }
+
+    async fn strings(&self, sql: &str) -> Vec<String> {
+        let backend = self.db().get_database_backend();
+        self.db()
+            .query_all_raw(Statement::from_string(backend, sql.to_owned()))
             .await
-            .expect("users");
-        let p = project_rows::Entity::find()
-            .order_by_asc(project_rows::Column::Id)
-            .all(db)
-            .await
-            .expect("projects");
-        let s = stages::Entity::find()
-            .order_by_asc(stages::Column::Id)
-            .all(db)
-            .await
-            .expect("stages");
-        let m = project_members::Entity::find()
-            .order_by_asc(project_members::Column::ProjectId)
-            .order_by_asc(project_members::Column::UserId)
-            .all(db)
-            .await
-            .expect("members");
-        let d = defects::Entity::find()
-            .order_by_asc(defects::Column::Id)
-            .all(db)
-            .await
-            .expect("defects");
-        let c = comments::Entity::find()
-            .order_by_asc(comments::Column::Id)
-            .all(db)
-            .await
-            .expect("comments");
-        let h = status_changes::Entity::find()
-            .order_by_asc(status_changes::Column::Id)
-            .all(db)
-            .await
-            .expect("history");
-        format!("{u:?}\n{p:?}\n{s:?}\n{m:?}\n{d:?}\n{c:?}\n{h:?}")
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .iter()
+            .map(|r| r.try_get::<String>("", "t").expect("t"))
+            .collect()
     }
 
     pub async fn count(&self, table: &str) -> i64 {

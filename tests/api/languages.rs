@@ -1,7 +1,8 @@
 //! Russian and English: the same refused request answers with the same code in the
 //! language `Accept-Language` asks for (English when absent or unknown), over GraphQL and
-//! REST; the CSV's header row and enum values follow `?lang=` or `Accept-Language`;
-//! every message id has words in every language; and every edge speaks the language.
+//! REST; the CSV's human form speaks the language `?lang=` names (never
+//! `Accept-Language`); every message id has words in every language; and every edge
+//! speaks the language.
 use std::time::Duration;
 
 use axum::{
@@ -22,7 +23,7 @@ use crate::{
     subscriptions::{Got, recv, send},
 };
 
-async fn gql_in(
+pub async fn gql_in(
     app: &TestApp,
     lang: Option<&str>,
     actor: &Actor,
@@ -168,7 +169,7 @@ async fn rest_errors_speak_the_language_too() {
 }
 
 #[tokio::test]
-async fn the_csv_header_and_enum_values_follow_the_language() {
+async fn the_csv_speaks_a_language_only_when_asked_by_name() {
     for app in apps().await {
         let mgr = app.actor(Role::Manager).await;
         let p = ProjectBuilder::new(&mgr, "CSV")
@@ -179,26 +180,28 @@ async fn the_csv_header_and_enum_values_follow_the_language() {
             .title("Трещина")
             .create(&app)
             .await;
-        let en = fetch(&app, Some(&mgr.token), &[]).await;
-        let (header, rows) = en.table();
+        let machine = fetch(&app, Some(&mgr.token), &[]).await;
+        let (header, rows) = machine.table();
         assert_eq!(header[..3], ["key", "id", "project"]);
         assert_eq!(
             (rows[0][6].as_str(), rows[0][7].as_str()),
             ("medium", "new")
         );
         let ru = fetch(&app, Some(&mgr.token), &[("lang", "ru".into())]).await;
-        let (header, rows) = ru.table();
-        assert_eq!(header[..3], ["ключ", "id", "проект"], "[{}]", app.backend);
+        let (header, rows) = ru.table_with(b';');
+        assert_eq!(header[..3], ["Ключ", "ID", "Проект"], "[{}]", app.backend);
         assert_eq!(
             (rows[0][6].as_str(), rows[0][7].as_str()),
-            ("средний", "новый")
+            ("Средний", "Новый")
         );
         assert_eq!(rows[0][0], "КС-001");
-        // Accept-Language when there is no ?lang=; ?lang= wins; another language is English.
+        // `Accept-Language` chooses no form: a browser's fetch() sends one. Only ?lang=.
         for (accept, param, first) in [
-            (Some("ru"), None, "ключ"),
-            (Some("ru"), Some("en"), "key"),
-            (None, Some("fr"), "key"),
+            (Some("ru"), None, &b"key,id,"[..]),
+            (Some("ru-RU,ru;q=0.9"), None, b"key,id,"),
+            (None, Some("ru"), "\u{feff}Ключ;ID;".as_bytes()),
+            (Some("en"), Some("ru"), "\u{feff}Ключ;ID;".as_bytes()),
+            (Some("ru"), Some("en"), b"Key,ID,"),
         ] {
             let q = param.map(|l| format!("?lang={l}")).unwrap_or_default();
             let mut req = Request::get(format!("/api/reports/export/{q}"))
@@ -210,8 +213,47 @@ async fn the_csv_header_and_enum_values_follow_the_language() {
             assert_eq!(res.status, StatusCode::OK);
             let text = res.body.as_str().unwrap_or("").to_owned();
             assert!(
-                text.starts_with(first),
+                text.as_bytes().starts_with(first),
                 "[{}] {accept:?} {param:?}: {text}",
+                app.backend
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_export_answers_in_accept_language_not_in_lang() {
+    for app in apps().await {
+        let mgr = app.actor(Role::Manager).await;
+        for (accept, query, want) in [
+            (
+                Some("ru"),
+                "?status=done",
+                "status: ожидается одно из: new, in_progress, review, closed, cancelled",
+            ),
+            (Some("ru"), "?lang=fr", "lang: ожидается одно из: en, ru"),
+            (
+                Some("en"),
+                "?lang=ru&status=done",
+                "status: expected any of new, in_progress, review, closed, cancelled",
+            ),
+            (
+                None,
+                "?lang=ru&status=done",
+                "status: expected any of new, in_progress, review, closed, cancelled",
+            ),
+        ] {
+            let mut req = Request::get(format!("/api/reports/export/{query}"))
+                .header(header::AUTHORIZATION, format!("Bearer {}", mgr.token));
+            if let Some(a) = accept {
+                req = req.header(header::ACCEPT_LANGUAGE, a);
+            }
+            let res = app.request(req.body(Body::empty()).unwrap()).await;
+            assert_eq!(res.status, StatusCode::BAD_REQUEST, "{query}");
+            assert_eq!(res.body["error"]["code"], "BAD_USER_INPUT");
+            assert_eq!(
+                res.body["error"]["message"], want,
+                "[{}] {accept:?} {query}",
                 app.backend
             );
         }
@@ -290,7 +332,10 @@ async fn every_edge_answers_in_russian_with_the_same_code() {
         // limits' own message (not the engine's).
         let mut deep = String::from("{ f0 { ...F1 } }");
         for i in 1..14 {
-            deep.push_str(&format!(" fragment F{i} on T {{ f{i} {{ ...F{} }} }}", i + 1));
+            deep.push_str(&format!(
+                " fragment F{i} on T {{ f{i} {{ ...F{} }} }}",
+                i + 1
+            ));
         }
         deep.push_str(" fragment F14 on T { f14 }");
         let cases: Vec<(&str, Request<Body>, StatusCode, &str)> = vec![

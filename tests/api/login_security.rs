@@ -627,3 +627,25 @@ async fn account_creation_hashes_in_the_bounded_pool() {
         );
     }
 }
+
+/// A refused login records its attempt (the throttle's budget lives in the database, so it
+/// must) and changes nothing else; the whole-database snapshot sees that record, which a
+/// snapshot of the domain's tables alone did not.
+#[tokio::test]
+async fn a_refused_login_changes_nothing_but_its_attempt() {
+    for app in apps().await {
+        let user = app.actor(Role::Engineer).await;
+        let before = app.snapshot().await;
+        let others = app.snapshot_except(&["login_attempts"]).await;
+        let res = login_from(&app, "203.0.113.7", &[], &user.username, "wrong-password").await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
+        assert_ne!(
+            app.snapshot().await,
+            before,
+            "[{}] the attempt is in the snapshot",
+            app.backend
+        );
+        // Legitimate: `login_attempts` is the refusal's own record.
+        assert_eq!(app.snapshot_except(&["login_attempts"]).await, others);
+    }
+}

@@ -477,3 +477,105 @@ async fn a_comment_racing_a_soft_delete_does_not_land_on_the_deleted_defect() {
         assert_eq!(events, 0, "[{}] no event either", app.backend);
     }
 }
+
+#[tokio::test]
+async fn deleted_defects_keep_their_project_and_stage_until_purged() {
+    const DELETE_PROJECT: &str = "mutation($id: ID!) { deleteProject(id: $id) }";
+    const DELETE_STAGE: &str = "mutation($id: ID!) { deleteStage(id: $id) }";
+    for app in apps().await {
+        let w = world(&app).await;
+        let (mgr, admin) = (&w.cast.manager, &w.cast.admin);
+        let staged = create(
+            &app,
+            mgr,
+            json!({ "projectId": w.project, "stageId": w.stage, "title": "Wet screed" }),
+        )
+        .await["id"]
+            .clone();
+        let loose = create(
+            &app,
+            mgr,
+            json!({ "projectId": w.project, "title": "Dry screed" }),
+        )
+        .await["id"]
+            .clone();
+        app.ok(mgr, DELETE, json!({ "id": staged })).await;
+        // (Accept-Language, mutation, id, message) refused with CONFLICT.
+        let refused =
+            |lang: Option<&'static str>, q: &'static str, id: &str, want: &'static str| {
+                let (app, admin, id) = (&app, admin, id.to_owned());
+                async move {
+                    let body =
+                        crate::languages::gql_in(app, lang, admin, q, json!({ "id": id })).await;
+                    let e = &body["errors"][0];
+                    assert_eq!(e["extensions"]["code"], "CONFLICT", "{q} {lang:?}: {body}");
+                    assert_eq!(e["message"], want, "[{}] {q} {lang:?}", app.backend);
+                }
+            };
+        let before = app.snapshot().await;
+        // A live defect left: delete or move it; the stage's only one is in the trash.
+        refused(
+            None,
+            DELETE_PROJECT,
+            &w.project,
+            "the project still has 1 defect(s); delete or move them first",
+        )
+        .await;
+        refused(
+            None,
+            DELETE_STAGE,
+            &w.stage,
+            "the stage's 1 remaining defect(s) are deleted but kept in the trash; restore them or have an admin purge them (deletedDefects, purgeDefect)",
+        )
+        .await;
+        refused(
+            Some("ru"),
+            DELETE_STAGE,
+            &w.stage,
+            "на этапе остались только удалённые дефекты (1), они лежат в корзине; восстановите их или попросите администратора удалить их окончательно (deletedDefects, purgeDefect)",
+        )
+        .await;
+        assert_eq!(app.snapshot().await, before, "refusals changed nothing");
+        app.ok(mgr, DELETE, json!({ "id": loose })).await;
+        let before_trash = app.snapshot().await;
+        refused(
+            None,
+            DELETE_PROJECT,
+            &w.project,
+            "the project's 2 remaining defect(s) are deleted but kept in the trash; restore them or have an admin purge them (deletedDefects, purgeDefect)",
+        )
+        .await;
+        refused(
+            Some("ru"),
+            DELETE_PROJECT,
+            &w.project,
+            "в проекте остались только удалённые дефекты (2), они лежат в корзине; восстановите их или попросите администратора удалить их окончательно (deletedDefects, purgeDefect)",
+        )
+        .await;
+        assert_eq!(
+            app.snapshot().await,
+            before_trash,
+            "refusals changed nothing"
+        );
+
+        // Purged, they hold nothing back.
+        app.ok(admin, PURGE, json!({ "id": staged })).await;
+        assert_eq!(
+            app.ok(admin, DELETE_STAGE, json!({ "id": w.stage })).await["deleteStage"],
+            w.stage
+        );
+        refused(
+            None,
+            DELETE_PROJECT,
+            &w.project,
+            "the project's 1 remaining defect(s) are deleted but kept in the trash; restore them or have an admin purge them (deletedDefects, purgeDefect)",
+        )
+        .await;
+        app.ok(admin, PURGE, json!({ "id": loose })).await;
+        assert_eq!(
+            app.ok(admin, DELETE_PROJECT, json!({ "id": w.project }))
+                .await["deleteProject"],
+            w.project
+        );
+    }
+}

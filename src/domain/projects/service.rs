@@ -2,8 +2,8 @@
 use crate::i18n::Msg;
 use chrono::NaiveDate;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait, sea_query::IntoCondition,
 };
 
 use super::{policy, queries};
@@ -222,19 +222,41 @@ async fn new_code(
     Ok(next.unzip())
 }
 
-/// Deletes a project with its stages and memberships; one that still has defects is CONFLICT.
+/// The live and the deleted defects matching `of`. A deleted defect keeps its project
+/// and stage from being deleted until an admin purges it: it can still be restored.
+pub(super) async fn defects_left(
+    db: &impl ConnectionTrait,
+    of: impl IntoCondition,
+) -> AppResult<(u64, u64)> {
+    let of = of.into_condition();
+    let all = defects::Entity::find().filter(of.clone()).count(db).await?;
+    if all == 0 {
+        return Ok((0, 0));
+    }
+    let deleted = defects::Entity::find()
+        .filter(of)
+        .filter(defects::Column::DeletedAt.is_not_null())
+        .count(db)
+        .await?;
+    Ok((all - deleted, deleted))
+}
+
+/// Deletes a project with its stages and memberships; one that still has defects, live or
+/// deleted, is CONFLICT.
 pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppResult<i32> {
     let project = get(db, viewer, id).await?;
     require_manage(viewer)?;
     let txn = db.begin().await?;
-    let defects = defects::Entity::find()
-        .filter(defects::Column::ProjectId.eq(project.id))
-        .count(&txn)
-        .await?;
-    if defects > 0 {
-        return Err(AppError::Conflict(Msg::ProjectHasDefects {
-            count: defects,
-        }));
+    match defects_left(&txn, defects::Column::ProjectId.eq(project.id)).await? {
+        (0, 0) => {}
+        (0, deleted) => {
+            return Err(AppError::Conflict(Msg::ProjectHasDeletedDefects {
+                count: deleted,
+            }));
+        }
+        (live, _) => {
+            return Err(AppError::Conflict(Msg::ProjectHasDefects { count: live }));
+        }
     }
     projects::Entity::delete_by_id(project.id)
         .exec(&txn)

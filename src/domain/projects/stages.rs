@@ -2,12 +2,12 @@
 use crate::i18n::Msg;
 use chrono::NaiveDate;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect, Set, TransactionTrait,
     sea_query::{Expr, Func},
 };
 
-use super::service::{get as get_project, require_manage};
+use super::service::{defects_left, get as get_project, require_manage};
 use crate::{
     auth::Viewer,
     domain::{Patch, validate},
@@ -148,17 +148,21 @@ pub async fn update(
     Ok(am.update(db).await?)
 }
 
-/// Deletes a stage; one that still has defects is CONFLICT.
+/// Deletes a stage; one that still has defects, live or deleted, is CONFLICT.
 pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppResult<i32> {
     let stage = get(db, viewer, id).await?;
     require_manage(viewer)?;
     let txn = db.begin().await?;
-    let n = defects::Entity::find()
-        .filter(defects::Column::StageId.eq(stage.id))
-        .count(&txn)
-        .await?;
-    if n > 0 {
-        return Err(AppError::Conflict(Msg::StageHasDefects { count: n }));
+    match defects_left(&txn, defects::Column::StageId.eq(stage.id)).await? {
+        (0, 0) => {}
+        (0, deleted) => {
+            return Err(AppError::Conflict(Msg::StageHasDeletedDefects {
+                count: deleted,
+            }));
+        }
+        (live, _) => {
+            return Err(AppError::Conflict(Msg::StageHasDefects { count: live }));
+        }
     }
     stages::Entity::delete_by_id(stage.id).exec(&txn).await?;
     txn.commit().await?;

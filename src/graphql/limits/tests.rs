@@ -46,7 +46,11 @@ fn fields_nested_through_fragments_count_against_the_depth_limit() {
     assert!(check_document(&parse_query(chain(max)).unwrap()).is_ok());
     for levels in [max + 1, 70] {
         let err = check_document(&parse_query(chain(levels)).unwrap()).unwrap_err();
-        assert!(err.message.contains("deep with its fragments"), "{}", err.message);
+        assert!(
+            err.message.contains("deep with its fragments"),
+            "{}",
+            err.message
+        );
         assert!(err.message.contains(&levels.to_string()), "{}", err.message);
     }
     let standard = include_str!("../../../tests/data/introspection-query.graphql");
@@ -117,8 +121,8 @@ fn each_limit_names_itself() {
 
 #[test]
 fn a_fragment_cycle_is_refused_not_followed() {
-    let err = check("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }")
-        .unwrap_err();
+    let err =
+        check("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }").unwrap_err();
     assert!(err.contains("cycle"), "{err}");
 }
 

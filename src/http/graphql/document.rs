@@ -104,11 +104,10 @@ pub async fn admit(request: &mut async_graphql::Request) -> Result<Admitted, Ser
         return Ok((*admitted).clone());
     }
     limits::check_text(&request.query)?;
-    let permit = PARSERS
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| errors::said(crate::i18n::Msg::ParserShuttingDown, "SERVICE_UNAVAILABLE"))?;
+    let permit =
+        PARSERS.clone().acquire_owned().await.map_err(|_| {
+            errors::said(crate::i18n::Msg::ParserShuttingDown, "SERVICE_UNAVAILABLE")
+        })?;
     // The text goes to the parser's thread and comes back with the document (no copy).
     let query = std::mem::take(&mut request.query);
     let (query, parsed) = tokio::task::spawn_blocking(move || {

@@ -35,35 +35,71 @@ pub const COLUMNS: [&str; 18] = [
     "location",
 ];
 
-/// The header row and enum values in one language (`locales/*/export.ftl`), made once
-/// per export. Query parameters keep the English spellings of [`status_label`] and
-/// [`priority_label`] whatever the language.
-pub(super) struct Labels {
+/// Which CSV to write. The machine form is the default whatever the request's language,
+/// so a script or a frontend's `fetch()` (which sends the browser's `Accept-Language`)
+/// always parses one shape; the human form is asked for by name (`?lang=`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Form {
+    /// [`COLUMNS`], the enum spellings of [`status_label`] and [`priority_label`], `,`.
+    #[default]
+    Machine,
+    /// For a spreadsheet: the header row and enum values of `locales/<lang>/export.ftl`.
+    Human(Lang),
+}
+
+impl Form {
+    /// A Russian-locale Excel splits a CSV it opens at its list separator, `;` (the
+    /// comma is that locale's decimal mark); `,` everywhere else.
+    pub fn delimiter(self) -> u8 {
+        match self {
+            Form::Human(Lang::Ru) => b';',
+            _ => b',',
+        }
+    }
+
+    /// Whether the file starts with a [`BOM`] unless `bom=` says otherwise: the Russian
+    /// form's, since Excel reads a CSV without one in the system's code page and the
+    /// Cyrillic header would be garbled.
+    pub fn bom_by_default(self) -> bool {
+        matches!(self, Form::Human(Lang::Ru))
+    }
+}
+
+/// How one export spells its header row and enum values and separates its cells, made
+/// once per export from its [`Form`]. Query parameters keep the machine spellings
+/// whatever the form.
+pub(super) struct Spelling {
+    delimiter: u8,
     header: Vec<String>,
     statuses: HashMap<DefectStatus, String>,
     priorities: HashMap<Priority, String>,
 }
 
-impl Labels {
-    pub(super) fn new(lang: Lang) -> Self {
+impl Spelling {
+    pub(super) fn new(form: Form) -> Self {
         use sea_orm::Iterable;
-        Labels {
+        let text = |id: String, machine: &str| match form {
+            Form::Machine => machine.to_owned(),
+            Form::Human(lang) => i18n::text(lang, &id, &[]),
+        };
+        Spelling {
+            delimiter: form.delimiter(),
             header: COLUMNS
                 .iter()
-                .map(|c| i18n::text(lang, &format!("csv-{c}"), &[]))
+                .map(|c| text(format!("csv-{c}"), c))
                 .collect(),
             statuses: DefectStatus::iter()
                 .map(|s| {
                     (
                         s,
-                        i18n::text(lang, &format!("status-{}", status_label(s)), &[]),
+                        text(format!("status-{}", status_label(s)), status_label(s)),
                     )
                 })
                 .collect(),
             priorities: Priority::iter()
                 .map(|p| {
-                    let id = format!("priority-{}", priority_label(p));
-                    (p, i18n::text(lang, &id, &[]))
+                    let machine = priority_label(p);
+                    (p, text(format!("priority-{machine}"), machine))
                 })
                 .collect(),
         }
@@ -78,7 +114,7 @@ impl Labels {
     }
 }
 
-/// Lets Excel recognise the file as UTF-8 (Cyrillic titles) when asked for.
+/// Lets Excel recognise the file as UTF-8 (Cyrillic titles).
 pub(super) const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// The CSV (and query parameter) spelling of a status, e.g. `in_progress`.
@@ -211,7 +247,7 @@ fn name(map: &HashMap<i32, String>, id: Option<i32>) -> &str {
 
 impl Row {
     /// In [`COLUMNS`] order; an empty cell for none. Text is borrowed, not copied.
-    fn cells<'a>(&'a self, names: &'a Names, labels: &'a Labels) -> [Cow<'a, str>; 18] {
+    fn cells<'a>(&'a self, names: &'a Names, labels: &'a Spelling) -> [Cow<'a, str>; 18] {
         [
             Cow::Owned(
                 names
@@ -241,15 +277,17 @@ impl Row {
     }
 }
 
-/// Appends RFC 4180 records (CRLF, quoted where needed) to `out`.
+/// Appends RFC 4180 records (CRLF, quoted where needed, cells separated as `labels`
+/// says) to `out`.
 pub(super) fn encode(
     out: Vec<u8>,
     header: bool,
     rows: &[Row],
     names: &Names,
-    labels: &Labels,
+    labels: &Spelling,
 ) -> AppResult<Vec<u8>> {
     let mut w = csv::WriterBuilder::new()
+        .delimiter(labels.delimiter)
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
     if header {
@@ -330,7 +368,7 @@ mod tests {
             true,
             &[row("a, \"b\"")],
             &names(),
-            &Labels::new(Lang::En),
+            &Spelling::new(Form::Machine),
         )
         .unwrap();
         let text = String::from_utf8(out).unwrap();
@@ -345,7 +383,7 @@ mod tests {
             false,
             &[row("=cmd")],
             &names(),
-            &Labels::new(Lang::En),
+            &Spelling::new(Form::Machine),
         )
         .unwrap();
         assert!(
@@ -356,35 +394,57 @@ mod tests {
     }
 
     #[test]
-    fn russian_labels_replace_the_header_and_enum_values_only() {
+    fn the_russian_form_translates_header_and_enum_values_and_separates_with_semicolons() {
         let out = encode(
             Vec::new(),
             true,
-            &[row("Трещина")],
+            &[row("Трещина; сквозная")],
             &names(),
-            &Labels::new(Lang::Ru),
+            &Spelling::new(Form::Human(Lang::Ru)),
         )
         .unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.starts_with(
-                "ключ,id,проект,этап,название,описание,приоритет,статус,исполнитель,автор,срок,создан,изменён,закрыт,план,x,y,место\r\n"
+                "Ключ;ID;Проект;Этап;Название;Описание;Приоритет;Статус;Исполнитель;Автор;Срок;Создан;Изменён;Закрыт;План;X;Y;Место\r\n\
+                 СК1-042;7;Башня;;\"Трещина; сквозная\";"
             ),
             "{text}"
         );
-        assert!(text.contains(",высокий,в работе,"), "{text}");
+        assert!(text.contains(";Высокий;В работе;"), "{text}");
+        assert!(Form::Human(Lang::Ru).bom_by_default());
     }
 
     #[test]
-    fn english_labels_are_the_contract_spellings() {
+    fn the_english_human_form_keeps_commas_and_reads_as_words() {
+        let text = String::from_utf8(
+            encode(
+                Vec::new(),
+                true,
+                &[row("x")],
+                &names(),
+                &Spelling::new(Form::Human(Lang::En)),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(text.starts_with("Key,ID,Project,"), "{text}");
+        assert!(text.contains(",High,In progress,"), "{text}");
+        assert!(!Form::Human(Lang::En).bom_by_default());
+    }
+
+    #[test]
+    fn the_machine_form_is_the_contract_spellings() {
         use sea_orm::Iterable;
-        let en = Labels::new(Lang::En);
-        assert_eq!(en.header, COLUMNS);
+        let machine = Spelling::new(Form::Machine);
+        assert_eq!(machine.header, COLUMNS);
+        assert_eq!(machine.delimiter, b',');
+        assert!(!Form::Machine.bom_by_default());
         for s in DefectStatus::iter() {
-            assert_eq!(en.status(s), status_label(s));
+            assert_eq!(machine.status(s), status_label(s));
         }
         for p in Priority::iter() {
-            assert_eq!(en.priority(p), priority_label(p));
+            assert_eq!(machine.priority(p), priority_label(p));
         }
     }
 

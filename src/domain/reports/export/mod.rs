@@ -19,8 +19,8 @@ use chrono::NaiveDate;
 use futures_util::{Stream, stream};
 use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter, QueryOrder, QuerySelect};
 
-use self::csv::{BOM, Labels, Names, Row, encode};
-pub use self::csv::{COLUMNS, neutralise, priority_label, status_label};
+use self::csv::{BOM, Names, Row, Spelling, encode};
+pub use self::csv::{COLUMNS, Form, neutralise, priority_label, status_label};
 use super::policy;
 use crate::{
     auth::Viewer,
@@ -28,7 +28,6 @@ use crate::{
     domain::require,
     entities::defects::Column,
     error::AppResult,
-    i18n::Lang,
 };
 
 /// Rows per statement: enough to amortise the round trip, few enough that a batch stays
@@ -44,7 +43,7 @@ struct Export {
     /// Fixed at the start, so `overdue` means the same in every batch.
     today: NaiveDate,
     bom: bool,
-    labels: Labels,
+    labels: Spelling,
     names: tokio::sync::RwLock<Option<Arc<Names>>>,
 }
 
@@ -112,16 +111,16 @@ pub fn authorize(viewer: Viewer) -> AppResult<Permit> {
 }
 
 impl Permit {
-    /// The CSV in chunks, its header row and enum values in `lang`; see [`stream`].
+    /// The CSV in chunks, in `form`, after a [`BOM`] if `bom`; see [`stream`].
     pub fn stream(
         self,
         db: DatabaseConnection,
         filter: DefectFilter,
         today: NaiveDate,
+        form: Form,
         bom: bool,
-        lang: Lang,
     ) -> impl Stream<Item = AppResult<Vec<u8>>> + Send + 'static {
-        stream(db, self.viewer, filter, today, bom, lang)
+        stream(db, self.viewer, filter, today, form, bom)
     }
 }
 
@@ -138,8 +137,8 @@ fn stream(
     viewer: Viewer,
     filter: DefectFilter,
     today: NaiveDate,
+    form: Form,
     bom: bool,
-    lang: Lang,
 ) -> impl Stream<Item = AppResult<Vec<u8>>> + Send + 'static {
     let export = Arc::new(Export {
         db,
@@ -147,7 +146,7 @@ fn stream(
         filter,
         today,
         bom,
-        labels: Labels::new(lang),
+        labels: Spelling::new(form),
         names: tokio::sync::RwLock::new(None),
     });
     stream::unfold(Next::First, move |next| {
