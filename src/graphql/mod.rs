@@ -95,6 +95,7 @@ fn build(state: Option<AppState>, net: Option<errors::SafetyNet>) -> AppSchema {
         Mutation::default(),
         Subscription::default(),
     )
+    .override_output_type_description::<chrono::DateTime<chrono::Utc>>(scalars::DATE_TIME)
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(MAX_RECURSIVE_DEPTH);
@@ -126,6 +127,7 @@ pub fn build_introspection_schema(state: &AppState) -> Option<AppSchema> {
             Subscription::default(),
         )
         .introspection_only()
+        .override_output_type_description::<chrono::DateTime<chrono::Utc>>(scalars::DATE_TIME)
         .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
         .extension(errors::SafetyNet::default())
         .data(state.clone())
@@ -133,7 +135,8 @@ pub fn build_introspection_schema(state: &AppState) -> Option<AppSchema> {
     )
 }
 
-/// The SDL committed as `schema.graphql`.
+/// The SDL committed as `schema.graphql`, with the scalars' `@specifiedBy` URLs.
 pub fn sdl() -> String {
-    build_schema(None).sdl()
+    build_schema(None)
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }

@@ -18,6 +18,7 @@ use crate::{
         },
         pagination::wants_total,
         plans::Plan,
+        reports::ProjectDefectCounts,
         scalars::{Date, id, patch},
         users::User,
     },
@@ -72,6 +73,12 @@ impl Project {
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
+    }
+    /// For a project card: counts over the defects of the project the viewer can see.
+    async fn defect_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<ProjectDefectCounts> {
+        loaders::defect_counts(ctx, self.0.id)
+            .await
+            .map(ProjectDefectCounts)
     }
     /// Drawings to pin defects on, oldest first (at most 200 per project).
     #[graphql(complexity = "5 * child_complexity")]

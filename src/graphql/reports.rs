@@ -48,6 +48,25 @@ fn by_status(c: &Counts) -> Vec<StatusCount> {
         .collect()
 }
 
+pub struct ProjectDefectCounts(pub Counts);
+
+/// Counts over the defects of the project that the viewer can see (deleted ones excluded).
+#[Object]
+impl ProjectDefectCounts {
+    /// NEW, IN_PROGRESS or REVIEW.
+    async fn open(&self) -> i32 {
+        int(self.0.open())
+    }
+    /// Open with a deadline before the project's today (as `Defect.isOverdue`).
+    async fn overdue(&self) -> i32 {
+        int(self.0.overdue)
+    }
+    /// All five statuses, zeros included, in the enum's order.
+    async fn by_status(&self) -> Vec<StatusCount> {
+        by_status(&self.0)
+    }
+}
+
 /// Counts over every defect the viewer can see that matches the filter.
 pub struct ReportSummary(Counts);
 

@@ -1,12 +1,16 @@
-//! `Date` (`YYYY-MM-DD`). `DateTime` is async-graphql's chrono scalar (RFC 3339, UTC).
+//! `Date` (`YYYY-MM-DD`). `DateTime` is async-graphql's chrono scalar (RFC 3339, UTC),
+//! described in the contract's words by [`DATE_TIME`] when the schema is built.
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 use chrono::NaiveDate;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Date(pub NaiveDate);
 
-/// A calendar date, `YYYY-MM-DD`.
-#[Scalar(name = "Date")]
+/// An ISO 8601 calendar date, `YYYY-MM-DD` (RFC 3339's `full-date`), e.g. `2025-03-31`.
+#[Scalar(
+    name = "Date",
+    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6"
+)]
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
@@ -21,6 +25,11 @@ impl ScalarType for Date {
         Value::String(self.0.format("%Y-%m-%d").to_string())
     }
 }
+
+/// The description of `DateTime`, which replaces the library's (it named a Rust type).
+/// Its `@specifiedBy` URL is the library's: RFC 3339.
+pub const DATE_TIME: &str = "An instant, RFC 3339 in UTC, e.g. `2025-03-31T09:15:00.5+00:00`. \
+An input with another offset is converted to UTC.";
 
 impl From<NaiveDate> for Date {
     fn from(d: NaiveDate) -> Self {

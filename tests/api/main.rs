@@ -7,6 +7,7 @@ mod helpers;
 mod admission;
 mod attachments;
 mod auth;
+mod clients;
 mod defect_lists;
 mod defects;
 mod errors;

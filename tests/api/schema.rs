@@ -78,6 +78,7 @@ const IMPLEMENTED_OUTLINES: &[&str] = &[
     "schema-outline.graphql",
     "events-outline.graphql",
     "site-outline.graphql",
+    "clients-outline.graphql",
 ];
 
 #[test]

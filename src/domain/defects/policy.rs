@@ -31,6 +31,14 @@ pub fn can_restore(viewer: &Viewer) -> bool {
     viewer.role.is_manager()
 }
 
+/// Whether the defect a comment or attachment belongs to may be shown with it. The child
+/// was reached through a defect the viewer sees, so the project is visible; what is left
+/// is the deleted case: a soft-deleted defect is shown to those who see the deleted ones
+/// (`deletedDefects`), and is gone for everyone else, as through every other reader.
+pub fn shows_parent(viewer: &Viewer, defect: &defects::Model) -> bool {
+    defect.deleted_at.is_none() || can_restore(viewer)
+}
+
 /// Remove a soft-deleted defect for good: admins only.
 pub fn can_purge(viewer: &Viewer) -> bool {
     viewer.role == Role::Admin
@@ -143,6 +151,28 @@ mod tests {
         ] {
             assert_eq!(can_restore(&v(7, role)), restore, "{role:?}");
             assert_eq!(can_purge(&v(7, role)), purge, "{role:?}");
+        }
+    }
+
+    #[test]
+    fn a_deleted_parent_shows_only_to_those_who_see_the_trash() {
+        let live = defect(100, None);
+        let deleted = defects::Model {
+            deleted_at: Some(chrono::Utc::now()),
+            ..defect(100, None)
+        };
+        for (role, sees_deleted) in [
+            (Role::Admin, true),
+            (Role::Manager, true),
+            (Role::Engineer, false),
+            (Role::Observer, false),
+        ] {
+            assert!(shows_parent(&v(7, role), &live), "{role:?}");
+            assert_eq!(
+                shows_parent(&v(7, role), &deleted),
+                sees_deleted,
+                "{role:?}"
+            );
         }
     }
 }

@@ -141,3 +141,29 @@ pub async fn by_engineer(
     let rows = counts(db, viewer, filter, Group::Performer).await?;
     Ok(merge(list, |u| u.id, rows))
 }
+
+/// A project card's counts: over the defects of each of `project_ids` that the viewer
+/// can see, every asked project present (zeros for one without any). Not a report: any
+/// role, since it counts only what the viewer's defect list shows for the project.
+///
+/// From the maintained aggregate, which is exact for every viewer here because visibility
+/// is decided per project (`defects::queries::visible_to`: an engineer sees every live
+/// defect of the projects he is a member of and nothing of others; everyone else sees all
+/// live defects), and the aggregate holds exactly the live defects per project. Narrowed
+/// by the same `visible_ids`, so a project the viewer cannot see counts nothing. One
+/// statement for any number of projects.
+pub async fn project_counts(
+    db: &impl sea_orm::ConnectionTrait,
+    viewer: &Viewer,
+    project_ids: &[i32],
+) -> AppResult<HashMap<i32, Counts>> {
+    let mut out: HashMap<i32, Counts> =
+        project_ids.iter().map(|id| (*id, Counts::zero())).collect();
+    if project_ids.is_empty() {
+        return Ok(out);
+    }
+    let today = crate::time::today();
+    let rows = tally::read_in(db, viewer, Some(project_ids), Group::Project, today).await?;
+    out.extend(rows.into_iter().filter_map(|(k, c)| k.map(|k| (k, c))));
+    Ok(out)
+}

@@ -11,6 +11,7 @@ use crate::{
     error::GqlResultExt,
     graphql::{
         context::ContextExt,
+        loaders,
         scalars::{id, patch},
     },
 };
@@ -163,10 +164,11 @@ impl DefectMutation {
     ) -> async_graphql::Result<Comment> {
         let viewer = ctx.viewer()?;
         let id = self::id(crate::error::Msg::DefectNotFound, &defect_id)?;
-        comments::add(&ctx.state().db, viewer, id, &body)
+        let comment = comments::add(&ctx.state().db, viewer, id, &body)
             .await
-            .gql()
-            .map(Comment)
+            .gql()?;
+        loaders::forget(ctx);
+        Ok(Comment(comment))
     }
 
     /// Attaches a photo or PDF (GraphQL multipart request). Managers and admins: any
@@ -182,10 +184,11 @@ impl DefectMutation {
         let upload = crate::graphql::uploads::read(ctx, file).await?;
         let limit = ctx.state().config.max_upload_bytes;
         let state = ctx.state();
-        attachments::upload(&state.db, &state.storage, limit, viewer, id, upload)
+        let attachment = attachments::upload(&state.db, &state.storage, limit, viewer, id, upload)
             .await
-            .gql()
-            .map(Attachment)
+            .gql()?;
+        loaders::forget(ctx);
+        Ok(Attachment(attachment))
     }
 
     /// Managers and admins: any; engineers: the ones they uploaded. Removes the stored files.

@@ -15,7 +15,8 @@ use crate::{
         context::{ContextExt, PublicOrigin},
         loaders::{
             self, AttachmentsByDefectLoader, CommentCountByDefectLoader, CommentsByDefectLoader,
-            HistoryByDefectLoader, ProjectByIdLoader, StageByIdLoader, UserByIdLoader,
+            DefectByIdLoader, HistoryByDefectLoader, ProjectByIdLoader, StageByIdLoader,
+            UserByIdLoader,
         },
         projects::{Project, Stage},
         scalars::Date,
@@ -30,6 +31,18 @@ pub(super) async fn user(ctx: &Context<'_>, id: i32) -> async_graphql::Result<Us
         .await?
         .map(User::from)
         .ok_or_else(|| AppError::NotFound(Msg::UserNotFound))
+        .gql()
+}
+
+/// The defect a comment or attachment belongs to: NOT_FOUND when it was deleted meanwhile
+/// and the viewer does not see deleted defects (`policy::shows_parent`).
+async fn parent(ctx: &Context<'_>, defect_id: i32) -> async_graphql::Result<Defect> {
+    let viewer = ctx.viewer()?;
+    loaders::load_one::<DefectByIdLoader>(ctx, defect_id)
+        .await?
+        .filter(|d| policy::shows_parent(viewer, d))
+        .map(Defect)
+        .ok_or_else(|| AppError::NotFound(crate::i18n::Msg::DefectNotFound))
         .gql()
 }
 
@@ -222,6 +235,10 @@ impl Attachment {
     async fn uploaded_by(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         user(ctx, self.0.uploaded_by).await
     }
+    /// The defect it is attached to (so a client's cache can refresh its `attachments`).
+    async fn defect(&self, ctx: &Context<'_>) -> async_graphql::Result<Defect> {
+        parent(ctx, self.0.defect_id).await
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -240,6 +257,10 @@ impl Comment {
     }
     async fn body(&self) -> &str {
         &self.0.body
+    }
+    /// The defect it is on (so a client's cache can refresh its `comments`, `commentCount`).
+    async fn defect(&self, ctx: &Context<'_>) -> async_graphql::Result<Defect> {
+        parent(ctx, self.0.defect_id).await
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

@@ -5,10 +5,12 @@
 //! [`prime_projects`]): async-graphql's loader batches by a 1 ms timer, and a large page
 //! resolved by a slow executor splits into several batches; priming makes one batch per
 //! relation regardless of timing, so a page costs a constant number of statements.
+mod counts;
 mod plans;
 mod primed;
 mod shared;
 
+pub use counts::{DefectCountsByProjectLoader, ViewerLoaders, defect_counts};
 pub use plans::{PlanByIdLoader, PlansByProjectLoader};
 pub use shared::{BatchLoaders, BatchSlot};
 
@@ -25,6 +27,7 @@ use crate::{
         attachments, comments, defects, project_members, projects, stages, status_changes, users,
     },
     error::AppError,
+    graphql::context::ContextExt,
 };
 use primed::defect;
 
@@ -43,6 +46,10 @@ pub struct CommentCountByDefectLoader(pub DatabaseConnection);
 /// viewer was already shown through `visible_to` (a journal page lists only events of
 /// visible defects), never for an id from the client.
 pub struct LiveDefectByIdLoader(pub DatabaseConnection);
+/// Defects by id, live or soft-deleted, WITHOUT a visibility check: only for the defect of
+/// a comment or attachment the viewer was shown through its defect; the resolver decides
+/// whether a deleted one may be shown (`policy::shows_parent`).
+pub struct DefectByIdLoader(pub DatabaseConnection);
 
 // ---- How each loader reads its rows.
 
@@ -200,6 +207,19 @@ impl Loader<i32> for LiveDefectByIdLoader {
     }
 }
 
+impl Loader<i32> for DefectByIdLoader {
+    type Value = defects::Model;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = defects::Entity::find()
+            .filter(defects::Column::Id.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await?;
+        Ok(rows.into_iter().map(|d| (d.id, d)).collect())
+    }
+}
+
 /// Rows by their parent key, in the order given; every asked key present (an empty list
 /// for a parent without children).
 fn group<R>(
@@ -265,7 +285,29 @@ fn register_with(
             Registering(self.0.data(loader), self.1)
         }
     }
-    each(db, Registering(request, cache)).0
+    each(db, Registering(request, cache))
+        .0
+        .data(ViewerLoaders::new(db, cache))
+}
+
+/// Forgets what this request's loaders have loaded so far: for a mutation's result, after
+/// its write, so that it shows the rows as they are now even when an earlier field of the
+/// same document loaded them (a client's cache takes the result as the truth).
+pub fn forget(ctx: &Context<'_>) {
+    struct Forgetting<'a, 'c>(&'a Context<'c>);
+    impl Add for Forgetting<'_, '_> {
+        fn add<L: Loader<i32, Error = AppError>>(self, _: L) -> Self {
+            if let Some(loader) = self.0.data_opt::<Cached<L>>() {
+                loader.clear::<i32>();
+            }
+            self
+        }
+    }
+    let db = &ctx.state().db;
+    each(db, Forgetting(ctx));
+    if let Some(viewer) = ctx.data_opt::<ViewerLoaders>() {
+        viewer.forget();
+    }
 }
 
 /// Where a set of loaders goes (a request's data, a batch's shared set).
@@ -285,6 +327,7 @@ fn each<T: Add>(db: &DatabaseConnection, to: T) -> T {
         .add(HistoryByDefectLoader(db.clone()))
         .add(CommentCountByDefectLoader(db.clone()))
         .add(LiveDefectByIdLoader(db.clone()))
+        .add(DefectByIdLoader(db.clone()))
         .add(PlanByIdLoader(db.clone()))
         .add(PlansByProjectLoader(db.clone()))
 }
@@ -373,6 +416,7 @@ pub async fn prime_projects(
         load_if::<MembersByProjectLoader>(ctx, selects(ctx, primed::project::MEMBERS), &ids),
         load_if::<StagesByProjectLoader>(ctx, selects(ctx, primed::project::STAGES), &ids),
         plans::prime_for_projects(ctx, rows),
+        counts::prime_if(ctx, selects(ctx, primed::project::DEFECT_COUNTS), &ids),
     )?;
     Ok(())
 }
@@ -390,7 +434,7 @@ pub async fn prime_defects(
     let ids: BTreeSet<i32> = rows.iter().map(|d| d.id).collect();
     let project_ids: BTreeSet<i32> = rows.iter().map(|d| d.project_id).collect();
     let stage_ids: BTreeSet<i32> = rows.iter().filter_map(|d| d.stage_id).collect();
-    let (_, _, _, _, comments, history, files, _) = tokio::try_join!(
+    let (_, _, _, _, comments, history, files, _, _) = tokio::try_join!(
         load_if::<ProjectByIdLoader>(
             ctx,
             selects(ctx, defect::PROJECT)
@@ -405,7 +449,19 @@ pub async fn prime_defects(
         load_if::<HistoryByDefectLoader>(ctx, selects(ctx, defect::HISTORY), &ids),
         load_if::<AttachmentsByDefectLoader>(ctx, selects(ctx, defect::ATTACHMENTS), &ids),
         load_if::<CommentCountByDefectLoader>(ctx, selects(ctx, defect::COMMENT_COUNT), &ids),
+        counts::prime_if(
+            ctx,
+            selects(ctx, defect::PROJECT_DEFECT_COUNTS),
+            &project_ids
+        ),
     )?;
+    // A comment's or attachment's `defect` is a row of this page: given, not read.
+    if selects(ctx, defect::COMMENTS_DEFECT) || selects(ctx, defect::ATTACHMENTS_DEFECT) {
+        let loader = ctx.data::<Cached<DefectByIdLoader>>()?;
+        loader
+            .feed_many(rows.iter().map(|d| (d.id, d.clone())))
+            .await;
+    }
     let mut users: BTreeSet<i32> = BTreeSet::new();
     if selects(ctx, defect::PERFORMER) {
         users.extend(rows.iter().filter_map(|d| d.performer_id));

@@ -20,6 +20,10 @@ pub mod defect {
     pub const HISTORY_CHANGED_BY: &[&str] = &["history", "changedBy"];
     pub const ATTACHMENTS: &[&str] = &["attachments"];
     pub const ATTACHMENTS_UPLOADED_BY: &[&str] = &["attachments", "uploadedBy"];
+    /// A comment's or attachment's defect is the page's own row.
+    pub const COMMENTS_DEFECT: &[&str] = &["comments", "defect"];
+    pub const ATTACHMENTS_DEFECT: &[&str] = &["attachments", "defect"];
+    pub const PROJECT_DEFECT_COUNTS: &[&str] = &["project", "defectCounts"];
     /// `key` reads the project's code.
     pub const KEY: &[&str] = &["key"];
     /// `location` reads its plan whatever it selects of it (a pin without its plan is none).
@@ -27,7 +31,7 @@ pub mod defect {
 
     /// Every path above, for the schema test.
     #[cfg(test)]
-    pub const ALL: [&[&str]; 16] = [
+    pub const ALL: [&[&str]; 19] = [
         KEY,
         LOCATION,
         PROJECT,
@@ -44,6 +48,9 @@ pub mod defect {
         HISTORY_CHANGED_BY,
         ATTACHMENTS,
         ATTACHMENTS_UPLOADED_BY,
+        COMMENTS_DEFECT,
+        ATTACHMENTS_DEFECT,
+        PROJECT_DEFECT_COUNTS,
     ];
 }
 
@@ -52,9 +59,10 @@ pub mod project {
     pub const MEMBERS: &[&str] = &["members"];
     pub const STAGES: &[&str] = &["stages"];
     pub const PLANS: &[&str] = &["plans"];
+    pub const DEFECT_COUNTS: &[&str] = &["defectCounts"];
 
     #[cfg(test)]
-    pub const ALL: [&[&str]; 3] = [MEMBERS, STAGES, PLANS];
+    pub const ALL: [&[&str]; 4] = [MEMBERS, STAGES, PLANS, DEFECT_COUNTS];
 }
 
 #[cfg(test)]

@@ -243,6 +243,18 @@ pub async fn read(
     group: Group,
     today: NaiveDate,
 ) -> AppResult<Vec<(Option<i32>, Counts)>> {
+    let projects = project_id.as_ref().map(std::slice::from_ref);
+    read_in(db, viewer, projects, group, today).await
+}
+
+/// [`read`] narrowed to some of the viewer's projects (`None`: all of them).
+pub async fn read_in(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    projects: Option<&[i32]>,
+    group: Group,
+    today: NaiveDate,
+) -> AppResult<Vec<(Option<i32>, Counts)>> {
     let key = |table: &str| match group {
         Group::Nothing => Expr::cust("0"),
         Group::Project => Expr::cust(format!("{table}.project_id")),
@@ -252,9 +264,11 @@ pub async fn read(
         if let Some(ids) = visible_ids(viewer) {
             q.and_where(project.clone().in_subquery(ids));
         }
-        if let Some(id) = project_id {
-            q.and_where(project.eq(id));
-        }
+        match projects {
+            Some([id]) => q.and_where(project.eq(*id)),
+            Some(ids) => q.and_where(project.is_in(ids.iter().copied())),
+            None => q,
+        };
     };
     let mut q = Query::select();
     q.from(counts::Entity)
