@@ -13,6 +13,7 @@ pub mod projects;
 pub mod reports;
 pub mod scalars;
 pub mod uploads;
+pub mod upstream;
 pub mod users;
 pub mod words;
 

@@ -1,8 +1,5 @@
 //! Report objects and `reports { summary byProject byEngineer }`.
-use async_graphql::{
-    Context, ID, InputObject, Object, Positioned, SimpleObject, VisitorContext,
-    parser::types::{Field, VariableDefinition},
-};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::{
@@ -193,36 +190,14 @@ impl From<Option<ReportFilterInput>> for ReportFilter {
 /// (aliased copies, say) is refused before any of them runs.
 pub const RANGED_REPORT_COST: usize = 4_000;
 
-/// A report's complexity: its fields, plus the scan when the filter has a range. The
-/// filter is read as plain JSON (variables substituted), not as `ReportFilter`, so that a
-/// malformed `DateTime` literal fails the argument check after validation
-/// (BAD_USER_INPUT naming the field) rather than this count (a validation error); an
-/// argument that cannot be read at all is charged as ranged.
-///
-/// The attribute passes `__ctx`, `__variables_definition` and `__field`: the parameters
-/// of the closure async-graphql-derive (pinned at 7.2.1) wraps the expression in, the
-/// only way to the raw argument (a typed one is parsed with `?` before this runs).
-fn cost(
-    ctx: &VisitorContext<'_>,
-    variables: &[Positioned<VariableDefinition>],
-    field: &Field,
-    child_complexity: usize,
-) -> usize {
-    let ranged = ctx
-        .param_value::<Option<serde_json::Value>>(variables, field, "filter", None)
-        .map_or(true, |filter| {
-            filter.is_some_and(|f| ["from", "to"].iter().any(|k| !f[k].is_null()))
-        });
-    let own = if ranged { RANGED_REPORT_COST } else { 1 };
-    own.saturating_add(child_complexity)
-}
-
 /// Reports over the defects the viewer can see.
 pub struct Reports;
 
 #[Object]
 impl Reports {
-    #[graphql(complexity = "cost(__ctx, __variables_definition, __field, child_complexity)")]
+    #[graphql(
+        complexity = "super::upstream::report_cost(__ctx, __variables_definition, __field, child_complexity)"
+    )]
     async fn summary(
         &self,
         ctx: &Context<'_>,
@@ -237,7 +212,9 @@ impl Reports {
 
     /// Every project the viewer can see, zero rows included, ordered by title; with
     /// `projectId`, that project only.
-    #[graphql(complexity = "cost(__ctx, __variables_definition, __field, child_complexity)")]
+    #[graphql(
+        complexity = "super::upstream::report_cost(__ctx, __variables_definition, __field, child_complexity)"
+    )]
     async fn by_project(
         &self,
         ctx: &Context<'_>,
@@ -251,7 +228,9 @@ impl Reports {
     }
 
     /// Every active engineer, zero rows included, ordered by username.
-    #[graphql(complexity = "cost(__ctx, __variables_definition, __field, child_complexity)")]
+    #[graphql(
+        complexity = "super::upstream::report_cost(__ctx, __variables_definition, __field, child_complexity)"
+    )]
     async fn by_engineer(
         &self,
         ctx: &Context<'_>,

@@ -22,6 +22,7 @@ mod journal;
 mod keys;
 mod languages;
 mod layers;
+mod lean;
 mod login_security;
 mod memory;
 mod operations;

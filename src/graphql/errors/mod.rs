@@ -1,21 +1,22 @@
 //! The safety net under the error rule: every error leaves with a code, and none leaves
 //! with internals in its message.
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use async_graphql::{
-    Positioned, Request, Response, SchemaEnv, ServerError, ServerResult, ValidationResult,
-    Variables,
+    Positioned, Request, Response, ServerError, ServerResult, ValidationResult, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
         NextRequest, NextValidation,
     },
     parser::types::{
-        DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
-        SelectionSet, VariableDefinition,
+        DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
+        VariableDefinition,
     },
 };
 
 use super::{coerce, limits};
+
+pub use super::upstream::{RegistryTap, within_recursion_limit};
 
 #[derive(Default)]
 pub struct SafetyNet {
@@ -38,12 +39,6 @@ impl ExtensionFactory for SafetyNet {
         })
     }
 }
-
-/// The schema's registry for the checks a transport runs outside the executor: set by
-/// the safety net on the first request it sees (async-graphql exposes the registry to
-/// extensions only); empty until then.
-#[derive(Clone, Default)]
-pub struct RegistryTap(Arc<OnceLock<SchemaEnv>>);
 
 /// Request data: the transport has already checked the document against the limits
 /// (`limits::check_document`), so the safety net does not walk it again.
@@ -105,31 +100,6 @@ fn scrub(mut response: Response) -> Response {
     response
 }
 
-/// Whether async-graphql's recursion-depth check (`limit_recursive_depth`, run by the
-/// executor on every document) passes: the same walk, selection sets and fragment
-/// spreads followed. Its cost is bounded by `limits::check_document`, which ran first.
-fn within_recursion_limit(doc: &ExecutableDocument, max: usize) -> bool {
-    fn walk(doc: &ExecutableDocument, set: &SelectionSet, depth: usize, max: usize) -> bool {
-        depth <= max
-            && set.items.iter().all(|item| match &item.node {
-                Selection::Field(f) => {
-                    f.node.selection_set.node.items.is_empty()
-                        || walk(doc, &f.node.selection_set.node, depth + 1, max)
-                }
-                Selection::FragmentSpread(s) => doc
-                    .fragments
-                    .get(&s.node.fragment_name.node)
-                    .is_none_or(|f| walk(doc, &f.node.selection_set.node, depth + 1, max)),
-                Selection::InlineFragment(i) => {
-                    walk(doc, &i.node.selection_set.node, depth + 1, max)
-                }
-            })
-    }
-    doc.operations
-        .iter()
-        .all(|(_, op)| walk(doc, &op.node.selection_set.node, 0, max))
-}
-
 /// Runs a query-only document that the transport parsed and checked against the limits
 /// on the schema without extensions, doing here what the safety net does around it, in
 /// the same order: variables are coerced before validation (BAD_USER_INPUT naming the
@@ -142,7 +112,7 @@ pub async fn execute_checked_query(
     mut request: Request,
     doc: ExecutableDocument,
 ) -> Response {
-    let Some(env) = schemas.tap.0.get() else {
+    let Some(env) = schemas.tap.env() else {
         // No request has reached the full schema yet: its net does it all.
         request.set_parsed_query(doc);
         return schemas.full.execute(request).await;
@@ -248,7 +218,7 @@ impl Extension for SafetyNetExtension {
         request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        self.tap.0.get_or_init(|| ctx.schema_env.clone());
+        self.tap.tap(ctx.schema_env);
         if let Ok(mut kept) = self.request.lock() {
             *kept = (request.operation_name.clone(), request.uploads.len());
         }
