@@ -173,9 +173,10 @@ async fn open_database(
     config: &Config,
     statement_timeout: Option<std::time::Duration>,
 ) -> Result<sea_orm::DatabaseConnection, BoxError> {
-    let conn = db::connect(&config.database_url, statement_timeout)
-        .await
-        .map_err(|e| db::explain(&config.database_url, &e))?;
+    let conn = match db::connect(&config.database_url, statement_timeout).await {
+        Ok(conn) => conn,
+        Err(e) => return Err(db::explain(&config.database_url, &e).await.into()),
+    };
     db::migrate(&conn).await?;
     Ok(conn)
 }
