@@ -1,27 +1,36 @@
 use std::{
     io::{BufRead, IsTerminal},
+    net::SocketAddr,
     path::PathBuf,
     process::ExitCode,
 };
 
-use clap::{Parser, Subcommand, builder::TypedValueParser};
-use defect_control::{config::Config, db, graphql, i18n::Lang, seed, server, state::AppState};
-use tracing_subscriber::{EnvFilter, fmt};
+use clap::{Parser, Subcommand};
+use defect_control::{
+    config::{Config, ConfigError, logging::Logging},
+    db, graphql,
+    i18n::Lang,
+    seed, server,
+    state::AppState,
+};
+use tracing_subscriber::fmt;
 
 #[derive(Parser)]
 #[command(
     name = "defect-control",
     version,
     about = "Defect tracking for construction sites: a GraphQL server",
-    after_help = "Configuration comes from the environment (read once at start; a bad value \
-stops the start naming the variable). The main variables:
+    after_help = "Configuration comes from the environment and from a .env file in the working \
+directory (read once at start; the environment wins; a bad value stops the start naming the \
+variable). The main variables:
   DATABASE_URL   sqlite://data/defect-control.db?mode=rwc (default) or postgres://USER:PASSWORD@HOST/DB
   BIND_ADDR      listen address (default 127.0.0.1:8000)
   JWT_SECRET     token signing key, 32+ characters (required with APP_ENV=production)
   STORAGE_URL    attachments: a directory (default ./data/media), memory:// or s3://bucket/prefix
   PUBLIC_URL     public origin for attachment links
   GRAPHIQL, INTROSPECTION   false to turn the playground and schema introspection off
-  RUST_LOG, LOG_FORMAT      log filter; json for structured logs
+  RUST_LOG, LOG_FORMAT      log filter; text (default) or json for structured logs
+  SEED_LANG      language of the demo data when --lang is not given: en (default) or ru
 The README's Configuration section lists every variable."
 )]
 struct Cli {
@@ -76,31 +85,98 @@ enum Command {
 #[derive(clap::Args)]
 struct SeedLang {
     /// Language of the seed's labels (project, stage and defect titles, descriptions,
-    /// comments, full names).
-    #[arg(
-        long = "lang",
-        env = "SEED_LANG",
-        default_value = "en",
-        value_parser = clap::builder::PossibleValuesParser::new(["en", "ru"])
-            .map(|tag| Lang::parse(&tag).unwrap_or_default()),
-    )]
-    lang: Lang,
+    /// comments, full names) [default: SEED_LANG, else en].
+    #[arg(long = "lang", value_parser = ["en", "ru"])]
+    lang: Option<String>,
 }
 
-fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-    if json {
-        fmt().json().with_env_filter(filter).init();
+impl SeedLang {
+    /// `--lang`, else `SEED_LANG`, else English. The variable is read here rather than
+    /// through clap's `env`, whose refusal of a bad `SEED_LANG` names `--lang`, a flag
+    /// the user never typed.
+    fn resolve(&self) -> Result<Lang, ConfigError> {
+        let value = match (&self.lang, std::env::var("SEED_LANG")) {
+            // clap has accepted only en or ru for the flag.
+            (Some(flag), _) => flag.clone(),
+            (None, Ok(v)) if !v.trim().is_empty() => v.trim().to_owned(),
+            _ => return Ok(Lang::En),
+        };
+        match value.as_str() {
+            "en" => Ok(Lang::En),
+            "ru" => Ok(Lang::Ru),
+            other => Err(ConfigError {
+                key: "SEED_LANG",
+                message: format!("expected en or ru, got {other:?}"),
+            }),
+        }
+    }
+}
+
+fn init_tracing(logging: Logging) {
+    if logging.json {
+        fmt().json().with_env_filter(logging.filter).init();
     } else {
         // Colours only on a terminal: piped into a file or a log collector, escape codes
         // would garble every line.
         fmt()
             .with_ansi(std::io::stdout().is_terminal())
-            .with_env_filter(filter)
+            .with_env_filter(logging.filter)
             .init();
     }
+}
+
+/// Reads `.env` of the working directory into the environment, as docker compose does;
+/// a variable the process environment already has keeps its value. Only the working
+/// directory's file: dotenvy's `dotenv()` also searches parent directories, which could
+/// apply a file nobody meant for this program.
+fn load_dotenv() -> Result<(), String> {
+    let path = std::env::current_dir()
+        .map(|dir| dir.join(".env"))
+        .unwrap_or_else(|_| PathBuf::from(".env"));
+    match dotenvy::from_path(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        Err(dotenvy::Error::LineParse(text, at)) => {
+            let first = text.lines().next().unwrap_or_default().trim();
+            let number = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|all| all.lines().position(|l| l.trim() == first))
+                .map_or_else(String::new, |n| format!(" line {}:", n + 1));
+            Err(format!(
+                "{}:{number} cannot read {first:?} (at character {at}); expected NAME=value",
+                path.display()
+            ))
+        }
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// The listening socket, or what to do when it cannot be had.
+async fn listen(bind: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(bind).await.map_err(|e| {
+        let next = SocketAddr::new(bind.ip(), bind.port().checked_add(1).unwrap_or(8001));
+        let hint = match e.kind() {
+            std::io::ErrorKind::AddrInUse => format!(
+                "address already in use — another server is running on port {} (a second \
+                 defect-control? Django's development server uses 8000 too); stop it or set \
+                 BIND_ADDR={next}",
+                bind.port()
+            ),
+            std::io::ErrorKind::PermissionDenied => format!(
+                "permission denied ({e}): ports below 1024 need privileges; set e.g. \
+                 BIND_ADDR={}",
+                SocketAddr::new(bind.ip(), 8000)
+            ),
+            std::io::ErrorKind::AddrNotAvailable => format!(
+                "this machine has no such address ({e}); set BIND_ADDR=127.0.0.1:{} (this \
+                 machine only) or 0.0.0.0:{} (every interface)",
+                bind.port(),
+                bind.port()
+            ),
+            _ => e.to_string(),
+        };
+        format!("cannot listen on {bind} (BIND_ADDR): {hint}")
+    })
 }
 
 /// mimalloc rather than glibc's malloc: each argon2 hash allocates ~19 MiB, and glibc
@@ -113,8 +189,27 @@ fn init_tracing() {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// Not `#[tokio::main]`: `.env` is read into the environment first, while this is the only
+/// thread (setting variables while other threads may read them is undefined behaviour).
+fn main() -> ExitCode {
+    if let Err(e) = load_dotenv() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(start())
+}
+
+async fn start() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::PrintSchema) = cli.command {
         print!("{}", graphql::sdl());
@@ -140,7 +235,13 @@ async fn main() -> ExitCode {
             }
         };
     }
-    init_tracing();
+    match Logging::from_env() {
+        Ok(logging) => init_tracing(logging),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     if let Some(Command::ReportsCheck { repair }) = cli.command {
         return match reports_check(repair).await {
             Ok(true) => ExitCode::SUCCESS,
@@ -153,7 +254,7 @@ async fn main() -> ExitCode {
     }
     match run(cli.command.unwrap_or(Command::Serve {
         seed: None,
-        lang: SeedLang { lang: Lang::En },
+        lang: SeedLang { lang: None },
     }))
     .await
     {
@@ -173,9 +274,10 @@ async fn open_database(
     config: &Config,
     statement_timeout: Option<std::time::Duration>,
 ) -> Result<sea_orm::DatabaseConnection, BoxError> {
-    let conn = db::connect(&config.database_url, statement_timeout)
-        .await
-        .map_err(|e| db::explain(&config.database_url, &e))?;
+    let conn = match db::connect(&config.database_url, statement_timeout).await {
+        Ok(conn) => conn,
+        Err(e) => return Err(db::explain(&config.database_url, &e).await.into()),
+    };
     db::migrate(&conn).await?;
     Ok(conn)
 }
@@ -219,13 +321,23 @@ async fn reports_check(repair: bool) -> Result<bool, BoxError> {
 
 async fn run(command: Command) -> Result<(), BoxError> {
     let config = Config::from_env()?;
+    let lang = match &command {
+        Command::Serve { lang, .. } | Command::Seed { lang, .. } => lang.resolve()?,
+        _ => Lang::En,
+    };
+    // The port before the database: a busy port is found in a moment, not after the
+    // migrations and the seed. Connections that arrive meanwhile wait in the backlog.
+    let listener = match &command {
+        Command::Serve { .. } => Some(listen(config.bind_addr).await?),
+        _ => None,
+    };
     let conn = open_database(&config, Some(config.statement_timeout())).await?;
     match command {
         Command::Migrate => {
             tracing::info!("migrations applied");
         }
-        Command::Seed { file, lang } => {
-            let report = seed::load_file(&conn, &file, lang.lang).await?;
+        Command::Seed { file, .. } => {
+            let report = seed::load_file(&conn, &file, lang).await?;
             tracing::info!(?report, "seed loaded");
         }
         Command::CreateAdmin {
@@ -249,11 +361,10 @@ async fn run(command: Command) -> Result<(), BoxError> {
             );
         }
         Command::Serve {
-            seed: seed_file,
-            lang,
+            seed: seed_file, ..
         } => {
             if let Some(file) = seed_file {
-                let report = seed::load_file(&conn, &file, lang.lang).await?;
+                let report = seed::load_file(&conn, &file, lang).await?;
                 tracing::info!(?report, "seed loaded");
             }
             let bind = config.bind_addr;
@@ -283,7 +394,7 @@ async fn run(command: Command) -> Result<(), BoxError> {
             let state = AppState::new(conn.clone(), config)?;
             tracing::info!(storage = %state.storage.description, "attachments storage");
             let grace = state.config.shutdown_grace;
-            let listener = tokio::net::TcpListener::bind(bind).await?;
+            let listener = listener.ok_or("serve without a listener")?;
             tracing::info!("listening on http://{bind} (GraphiQL at http://{bind}/graphql)");
             server::serve(listener, state, server::shutdown_signal(), grace).await?;
             conn.close().await?;

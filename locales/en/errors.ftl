@@ -12,6 +12,7 @@ referenced = the object is referenced by other data
 db-busy = the database is busy; retry shortly
 db-down = the database does not answer
 storage-unavailable = { $detail }
+db-read-only = the database is read-only: nothing can be saved
 too-many-connections = too many connections; retry shortly
 too-many-connections-from-address = too many connections from this address; retry shortly
 too-many-sockets = too many WebSocket connections; retry shortly

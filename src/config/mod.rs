@@ -350,6 +350,7 @@ impl Config {
     }
 }
 
+pub mod logging;
 mod values;
 use values::{boolean, err, number, parse_networks, positive_u32, positive_usize};
 

@@ -74,6 +74,7 @@ messages! {
     Referenced => "referenced",
     DbBusy => "db-busy",
     DbDown => "db-down",
+    DbReadOnly => "db-read-only",
     /// `/ready`: the storage directory cannot be written; `detail` names it and the cause.
     StorageUnavailable { detail: String = f("the storage directory ./data is not writable: denied") } => "storage-unavailable",
     TooManyConnections => "too-many-connections",

@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use crate::{
-    entities::{comments, defects, status_changes},
+    entities::{comments, defect_events, defects, enums::DefectEventKind, status_changes},
     error::AppResult,
 };
 
@@ -20,7 +20,8 @@ fn step_hours(index: usize, step: usize) -> i64 {
 
 /// Rewrites creation, history, comment, update and closing times of one defect that was
 /// just seeded: created 1 to 20 days before its history ends (and a week before an
-/// overdue deadline), each status change 6 to 95 hours after the one before.
+/// overdue deadline), each status change 6 to 95 hours after the one before. Its journal
+/// events take the times of what they record, so the activity feed tells the same story.
 pub async fn spread(
     db: &DatabaseConnection,
     defect_id: i32,
@@ -44,6 +45,12 @@ pub async fn spread(
     let before_deadline = deadline_in_days.map_or(0, |d| (7 - d).max(0) * 24);
     let created = now - TimeDelta::hours((work + idle).max(before_deadline));
 
+    let events = defect_events::Entity::find()
+        .filter(defect_events::Column::DefectId.eq(defect_id))
+        .order_by_asc(defect_events::Column::Id)
+        .all(db)
+        .await?;
+
     let mut at = created;
     let mut times = vec![created];
     for h in &steps {
@@ -66,11 +73,41 @@ pub async fn spread(
         TimeDelta::hours(24)
     };
     let gap = span / i32::try_from(notes.len() + 1).unwrap_or(i32::MAX);
+    let mut comment_times = Vec::with_capacity(notes.len());
     for (j, note) in notes.iter().enumerate() {
         let when = created + gap * i32::try_from(j + 1).unwrap_or(i32::MAX);
         comments::Entity::update_many()
             .col_expr(comments::Column::CreatedAt, Expr::value(when))
             .filter(comments::Column::Id.eq(note.id))
+            .exec(&txn)
+            .await?;
+        comment_times.push((note.id, when));
+    }
+    // An event that records a status change or a comment takes its time; the creation
+    // takes the creation's; any other (the assignment, made right after the creation)
+    // the time of the event before it.
+    let mut previous = created;
+    for event in &events {
+        let recorded = event
+            .status_change_id
+            .and_then(|id| history.iter().position(|h| h.id == id))
+            .and_then(|k| times.get(k).copied())
+            .or_else(|| {
+                let id = event.comment_id?;
+                comment_times
+                    .iter()
+                    .find(|(c, _)| *c == id)
+                    .map(|(_, t)| *t)
+            });
+        let when = match (recorded, event.kind) {
+            (Some(t), _) => t,
+            (None, DefectEventKind::Created) => created,
+            (None, _) => previous,
+        };
+        previous = when;
+        defect_events::Entity::update_many()
+            .col_expr(defect_events::Column::At, Expr::value(when))
+            .filter(defect_events::Column::Id.eq(event.id))
             .exec(&txn)
             .await?;
     }

@@ -69,7 +69,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "http",
         &[
             "graphql", "domain", "auth", "state", "config", "commit", "entities", "error", "i18n",
-            "storage", "time",
+            "storage", "time", "db",
         ],
     ),
     (

@@ -34,6 +34,7 @@ mod schema;
 mod seed;
 mod server;
 mod soft_delete;
+mod startup;
 mod subscriptions;
 mod transport;
 mod users;

@@ -219,3 +219,47 @@ async fn a_label_with_one_language_stops_the_seed_naming_it_before_anything_is_w
         );
     }
 }
+
+#[tokio::test]
+async fn the_demo_journal_dates_each_event_when_what_it_records_happened() {
+    use defect_control::entities::{comments, defect_events, enums::DefectEventKind};
+    for app in apps().await {
+        seed::load_file(app.db(), std::path::Path::new(DEMO), Lang::En)
+            .await
+            .expect("seed");
+        let events = defect_events::Entity::find()
+            .order_by_asc(defect_events::Column::Id)
+            .all(app.db())
+            .await
+            .unwrap();
+        let history = status_changes::Entity::find().all(app.db()).await.unwrap();
+        let notes = comments::Entity::find().all(app.db()).await.unwrap();
+        let rows = defects::Entity::find().all(app.db()).await.unwrap();
+        let (mut changes, mut commented) = (0, 0);
+        for e in &events {
+            let defect = rows.iter().find(|d| d.id == e.defect_id).unwrap();
+            if let Some(id) = e.status_change_id {
+                let h = history.iter().find(|h| h.id == id).unwrap();
+                assert_eq!(e.at, h.changed_at, "[{}] {e:?}", app.backend);
+                changes += 1;
+            }
+            if let Some(id) = e.comment_id {
+                let c = notes.iter().find(|c| c.id == id).unwrap();
+                assert_eq!(e.at, c.created_at, "[{}] {e:?}", app.backend);
+                commented += 1;
+            }
+            if e.kind == DefectEventKind::Created {
+                assert_eq!(e.at, defect.created_at, "[{}] {e:?}", app.backend);
+            }
+            assert!(defect.created_at <= e.at, "[{}] {e:?}", app.backend);
+            // The demo's history ends a day or more ago (`backdate::spread`): no event
+            // of it is dated today.
+            assert!(
+                chrono::Utc::now() - e.at >= chrono::TimeDelta::hours(23),
+                "[{}] {e:?} dated the day of seeding",
+                app.backend
+            );
+        }
+        assert!(changes >= rows.len() && commented == notes.len() && commented > 0);
+    }
+}
