@@ -118,6 +118,13 @@ fn selection_arguments(
                     let Some(arg) = meta.args.get(name.node.as_str()) else {
                         continue;
                     };
+                    // A bare `$variable` was checked against its declared type above, and
+                    // validation makes that type fit the argument's: copying its value
+                    // here for every use (100 aliases x a 1 MiB variable = 100 MB) would
+                    // check it again for nothing.
+                    if matches!(value.node, async_graphql_value::Value::Variable(_)) {
+                        continue;
+                    }
                     let (Some(ty), Ok(value)) = (
                         Type::new(&arg.ty),
                         value
