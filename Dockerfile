@@ -14,7 +14,7 @@
 # mounts. There is no `# syntax=` line on purpose: the Dockerfile frontend built into
 # BuildKit since Docker 20.10 has everything used here, and that line would make every
 # build pull a frontend image first, which fails without a registry. Without one, base
-# images come from scripts/docker-base-images.sh (see the README's Docker section).
+# images come from scripts/docker-base-images.sh (see the Docker section of docs/operations.md).
 
 ARG RUST_VERSION=1.95
 

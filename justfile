@@ -54,7 +54,7 @@ down:
     docker compose down
 
 # Local stand-ins for the Dockerfile's base images and the smoke test's PostgreSQL image
-# (for a Docker engine that reaches no image registry; see the README's Docker section)
+# (for a Docker engine that reaches no image registry; see the Docker section of docs/operations.md)
 docker-base-images *args:
     bash scripts/docker-base-images.sh {{ args }}
 
