@@ -31,7 +31,7 @@ variable). The main variables:
   GRAPHIQL, INTROSPECTION   false to turn the playground and schema introspection off
   RUST_LOG, LOG_FORMAT      log filter; text (default) or json for structured logs
   SEED_LANG      language of the demo data when --lang is not given: en (default) or ru
-The README's Configuration section lists every variable."
+docs/operations.md (Configuration) lists every variable."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -49,7 +49,7 @@ impl PublicOrigin {
 /// Room for the multipart envelope around the largest allowed file.
 const ENVELOPE_BYTES: u64 = 1024 * 1024;
 
-/// Files (mapped upload variables) in one multipart request, as the README documents.
+/// Files (mapped upload variables) in one multipart request, as docs/security.md documents.
 pub const MAX_FILES: usize = 10;
 
 /// A GraphQL-shaped error response for failures outside the executor (`application/json`).

@@ -138,7 +138,7 @@ pub fn fold(rows: Vec<Row>) -> Vec<(Option<i32>, Counts)> {
 /// per value of `group_by` that has defects (`None` is the key of rows where that column
 /// is NULL). The reports read the maintained aggregate (`tally`) instead; this is the
 /// reference it is checked against and the path for `from`/`to` bounds, which the
-/// aggregate does not keep (README, Reports).
+/// aggregate does not keep (docs/guide.md, Reports).
 ///
 /// One statement: the database groups by (key,) status and priority — a few dozen rows,
 /// read from a covering index on PostgreSQL — and the totals are folded here.
