@@ -29,6 +29,7 @@ variable). The main variables:
   STORAGE_URL    attachments: a directory (default ./data/media), memory:// or s3://bucket/prefix
   PUBLIC_URL     public origin for attachment links
   GRAPHIQL, INTROSPECTION   false to turn the playground and schema introspection off
+  API_DOCS       false to turn off the REST shim's Swagger UI (/api/docs/)
   RUST_LOG, LOG_FORMAT      log filter; text (default) or json for structured logs
   SEED_LANG      language of the demo data when --lang is not given: en (default) or ru
 docs/operations.md (Configuration) lists every variable."

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the built server on a loopback port with a seeded SQLite database and runs the
-# browser test (graphiql.mjs) against it. Needs `chromium` and `npm ci` done (.ci/run).
+# browser tests (graphiql.mjs, apidocs.mjs) against it. Needs `chromium` and `npm ci`
+# done (.ci/run).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -18,3 +19,4 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 BASE_URL="http://127.0.0.1:$port" node "$here/graphiql.mjs"
+BASE_URL="http://127.0.0.1:$port" node "$here/apidocs.mjs"

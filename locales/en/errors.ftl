@@ -26,6 +26,7 @@ request-too-large = the request body is too large
 unreadable = { $field }: { $detail }
 request-refused = { $detail }
 graphiql-disabled = GraphiQL is disabled (GRAPHIQL=false)
+api-docs-disabled = the REST API documentation page is disabled (API_DOCS=false)
 
 ## Not found
 defect-not-found = defect not found

@@ -24,6 +24,7 @@ request-too-large = тело запроса слишком большое
 unreadable = { $field }: не удалось разобрать ({ $detail })
 request-refused = запрос отклонён ({ $detail })
 graphiql-disabled = GraphiQL отключён (GRAPHIQL=false)
+api-docs-disabled = страница документации REST API отключена (API_DOCS=false)
 
 ## Not found
 defect-not-found = дефект не найден

@@ -45,6 +45,8 @@ pub struct Config {
     /// The one header those proxies write the client's address into (`TRUSTED_PROXY_HEADER`).
     pub trusted_proxy_header: ProxyHeader,
     pub graphiql: bool,
+    /// Swagger UI for the REST shim on `GET /api/docs/` (`API_DOCS`).
+    pub api_docs: bool,
     pub introspection: bool,
     /// The API's public origin (e.g. `https://defects.example.com`) for absolute
     /// attachment links; unset: taken from each request's `Host` header.
@@ -297,6 +299,7 @@ impl Config {
                 .filter(|n| *n > 0)
                 .ok_or_else(|| err("MAX_SUBSCRIPTIONS_PER_USER", "must be a positive number"))?;
         let graphiql = boolean(&val, "GRAPHIQL", true)?;
+        let api_docs = boolean(&val, "API_DOCS", true)?;
         let introspection = boolean(&val, "INTROSPECTION", true)?;
         Ok(Config {
             app_env,
@@ -318,6 +321,7 @@ impl Config {
             trusted_proxies,
             trusted_proxy_header,
             graphiql,
+            api_docs,
             introspection,
             public_url,
             request_timeout,

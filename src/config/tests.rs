@@ -48,6 +48,7 @@ fn bad_values_name_their_key() {
         ("JWT_SECRET", "short"),
         ("APP_ENV", "staging"),
         ("GRAPHIQL", "maybe"),
+        ("API_DOCS", "maybe"),
         ("REQUEST_TIMEOUT_SECS", "1"),
         ("SHUTDOWN_GRACE_SECS", "soon"),
         ("PUBLIC_URL", "defects.example.com"),

@@ -18,16 +18,16 @@ use crate::{config::Config, error::AppError};
 const PAGE: &str = include_str!("graphiql/page.html");
 
 /// Vendor files carry their version in the name, so they never change under a URL.
-const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+pub(super) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// Our own small files change with the binary: revalidate each time.
-const REVALIDATE: &str = "no-cache";
+pub(super) const REVALIDATE: &str = "no-cache";
 
-const JS: &str = "text/javascript; charset=utf-8";
-const CSS: &str = "text/css; charset=utf-8";
-const TEXT: &str = "text/plain; charset=utf-8";
+pub(super) const JS: &str = "text/javascript; charset=utf-8";
+pub(super) const CSS: &str = "text/css; charset=utf-8";
+pub(super) const TEXT: &str = "text/plain; charset=utf-8";
 
 /// `(file name, content type, cache policy, bytes)`.
-type Asset = (&'static str, &'static str, &'static str, &'static [u8]);
+pub(super) type Asset = (&'static str, &'static str, &'static str, &'static [u8]);
 
 const ASSETS: &[Asset] = &[
     (
@@ -158,12 +158,17 @@ pub async fn asset(State(http): State<Http>, Path(file): Path<String>) -> Respon
         .into_response()
 }
 
-/// `GET /`: a browser that opens the server's address lands on the playground.
+/// `GET /`: a browser that opens the server's address lands on the playground, or on
+/// the REST shim's documentation when the playground is off.
 pub async fn root(State(http): State<Http>) -> Response {
-    if !http.state.config.graphiql {
-        return AppError::NotFound(Msg::NoSuchEndpoint).into_response();
+    let config = &http.state.config;
+    if config.graphiql {
+        Redirect::to("/graphql").into_response()
+    } else if config.api_docs {
+        Redirect::to("/api/docs/").into_response()
+    } else {
+        AppError::NotFound(Msg::NoSuchEndpoint).into_response()
     }
-    Redirect::to("/graphql").into_response()
 }
 
 #[cfg(test)]

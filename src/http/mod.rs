@@ -1,5 +1,6 @@
 //! The HTTP transport: routes, the REST shim and the GraphQL endpoint.
 pub mod access;
+pub mod api_docs;
 pub mod attachments;
 pub mod auth;
 pub mod deadline;
@@ -84,6 +85,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/attachments/{id}/thumbnail", get(attachments::thumbnail))
         .route("/api/plans/{id}/file", get(plans::file))
         .route("/api/openapi.json", get(openapi::serve))
+        .route("/api/docs", get(api_docs::redirect))
+        .route("/api/docs/", get(api_docs::page))
+        .route("/api/docs/assets/{file}", get(api_docs::asset))
         .route("/api/reports/export/", get(export::export))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))

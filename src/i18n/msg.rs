@@ -92,6 +92,7 @@ messages! {
     MethodNotAllowed { method: String = f("DELETE") } => "method-not-allowed",
     RequestTooLarge => "request-too-large",
     GraphiqlDisabled => "graphiql-disabled",
+    ApiDocsDisabled => "api-docs-disabled",
 
     // Not found
     DefectNotFound => "defect-not-found",

@@ -87,18 +87,20 @@ async fn the_page_and_every_asset_it_loads_come_from_the_server_itself() {
 }
 
 #[tokio::test]
-async fn graphiql_false_hides_the_page_its_assets_and_the_root_redirect() {
+async fn graphiql_false_hides_the_page_and_its_assets() {
     let app = sqlite_app(false).await;
     for path in [
         "/graphql",
         "/graphql/assets/graphiql-4.1.2.min.js",
         "/graphql/assets/init.js",
-        "/",
     ] {
         let res = app.get(path, None).await;
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(res.body["error"]["code"], "NOT_FOUND", "{path}");
     }
+    // `/` sends a browser to the REST shim's docs instead (`API_DOCS`, see api_docs.rs).
+    let res = app.get("/", None).await;
+    assert_eq!(header(&res, header::LOCATION), "/api/docs/");
     // The endpoint itself still answers queries over GET.
     let res = app.get("/graphql?query=%7B__typename%7D", None).await;
     assert_eq!(res.status, StatusCode::OK);

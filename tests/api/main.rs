@@ -5,6 +5,7 @@ mod builders;
 mod helpers;
 
 mod admission;
+mod api_docs;
 mod attachments;
 mod auth;
 mod clients;

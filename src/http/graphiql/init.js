@@ -4,6 +4,8 @@
   "use strict";
   var defaultQuery = [
     "# Welcome to defect-control. Most fields need a login.",
+    "# The REST endpoints (login, CSV export, downloads) are described at",
+    "#   " + location.origin + "/api/docs/",
     "#",
     "# 1. Get a token (demo users are in the README and seed/demo.json):",
     "#      curl -s -X POST " + location.origin + "/api/auth/login/ \\",
