@@ -45,6 +45,22 @@ const HEADER: [&str; 18] = [
     "location",
 ];
 
+/// HEADER, which the exports below are held to, is the contract's column list: the
+/// backticked list after "Columns, in this order:" in docs/contract/API.md, where
+/// scripts/docker-smoke.sh reads the header it expects from the image.
+#[test]
+fn the_header_is_the_contracts_column_list() {
+    let api = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/contract/API.md"))
+        .expect("docs/contract/API.md");
+    let listed = api
+        .split_once("Columns, in this order:")
+        .and_then(|(_, rest)| rest.trim_start().strip_prefix('`'))
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(list, _)| list)
+        .expect("docs/contract/API.md: \"Columns, in this order: `key,id,…`\"");
+    assert_eq!(listed, HEADER.join(","));
+}
+
 pub struct Fetched {
     pub status: StatusCode,
     pub headers: HeaderMap,
