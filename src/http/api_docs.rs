@@ -21,7 +21,7 @@ use axum::{
 
 use super::{
     Http,
-    graphiql::{Asset, CSS, IMMUTABLE, JS, REVALIDATE, TEXT},
+    graphiql::{Asset, CSS, IMMUTABLE, JS, REVALIDATE, TEXT, serve_asset},
 };
 use crate::error::AppError;
 
@@ -121,19 +121,7 @@ pub async fn asset(State(http): State<Http>, Path(file): Path<String>) -> Respon
     if !http.state.config.api_docs {
         return disabled();
     }
-    let Some((_, content_type, cache, bytes)) = ASSETS.iter().find(|(name, ..)| *name == file)
-    else {
-        return AppError::NotFound(Msg::NoSuchAsset).into_response();
-    };
-    (
-        [
-            (header::CONTENT_TYPE, *content_type),
-            (header::CACHE_CONTROL, *cache),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        *bytes,
-    )
-        .into_response()
+    serve_asset(ASSETS, &file)
 }
 
 #[cfg(test)]

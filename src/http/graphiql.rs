@@ -143,7 +143,13 @@ pub async fn asset(State(http): State<Http>, Path(file): Path<String>) -> Respon
     if !http.state.config.graphiql {
         return disabled();
     }
-    let Some((_, content_type, cache, bytes)) = ASSETS.iter().find(|(name, ..)| *name == file)
+    serve_asset(ASSETS, &file)
+}
+
+/// One of `assets` by name, with its content type and cache policy, never sniffed; a
+/// name that is not embedded is NOT_FOUND. GraphiQL's and Swagger UI's files alike.
+pub(super) fn serve_asset(assets: &[Asset], file: &str) -> Response {
+    let Some((_, content_type, cache, bytes)) = assets.iter().find(|(name, ..)| *name == file)
     else {
         return AppError::NotFound(Msg::NoSuchAsset).into_response();
     };
