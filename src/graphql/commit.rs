@@ -29,6 +29,8 @@ impl Extension for MutationsRunToCompletion {
         let top_mutation = info.path_node.parent.is_none() && info.parent_type == "Mutation";
         if top_mutation {
             crate::commit::begin_commit();
+            // What earlier fields of the document loaded may be changed by this one.
+            super::loaders::forget(ctx);
         }
         let out = next.run(ctx, info).await;
         // A mutation field commits its transaction before it returns: wake the live

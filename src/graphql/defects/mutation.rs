@@ -11,7 +11,6 @@ use crate::{
     error::GqlResultExt,
     graphql::{
         context::ContextExt,
-        loaders,
         scalars::{id, patch},
     },
 };
@@ -167,7 +166,6 @@ impl DefectMutation {
         let comment = comments::add(&ctx.state().db, viewer, id, &body)
             .await
             .gql()?;
-        loaders::forget(ctx);
         Ok(Comment(comment))
     }
 
@@ -187,7 +185,6 @@ impl DefectMutation {
         let attachment = attachments::upload(&state.db, &state.storage, limit, viewer, id, upload)
             .await
             .gql()?;
-        loaders::forget(ctx);
         Ok(Attachment(attachment))
     }
 

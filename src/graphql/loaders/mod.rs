@@ -21,6 +21,7 @@ use std::collections::{BTreeSet, HashMap};
 use async_graphql::{
     Context,
     dataloader::{CacheFactory, CacheStorage, DataLoader, HashMapCache, Loader, NoCache},
+    extensions::ExtensionContext,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -29,7 +30,6 @@ use crate::{
         attachments, comments, defects, project_members, projects, stages, status_changes, users,
     },
     error::AppError,
-    graphql::context::ContextExt,
 };
 use primed::defect;
 
@@ -89,11 +89,12 @@ fn register_with(
         .data(ViewerLoaders::new(db, cache))
 }
 
-/// Forgets what this request's loaders have loaded so far: for a mutation's result, after
-/// its write, so that it shows the rows as they are now even when an earlier field of the
+/// Forgets what this request's loaders have loaded so far. Called by the commit mark
+/// (`graphql::commit`) as every top-level mutation field starts, so that each mutation's
+/// result shows the rows as they are after its write even when an earlier field of the
 /// same document loaded them (a client's cache takes the result as the truth).
-pub fn forget(ctx: &Context<'_>) {
-    struct Forgetting<'a, 'c>(&'a Context<'c>);
+pub fn forget(ctx: &ExtensionContext<'_>) {
+    struct Forgetting<'a, 'c>(&'a ExtensionContext<'c>);
     impl Add for Forgetting<'_, '_> {
         fn add<L: Loader<i32, Error = AppError>>(self, _: L) -> Self {
             if let Some(loader) = self.0.data_opt::<Cached<L>>() {
@@ -102,8 +103,10 @@ pub fn forget(ctx: &Context<'_>) {
             self
         }
     }
-    let db = &ctx.state().db;
-    each(db, Forgetting(ctx));
+    let Some(state) = ctx.data_opt::<crate::state::AppState>() else {
+        return;
+    };
+    each(&state.db, Forgetting(ctx));
     if let Some(viewer) = ctx.data_opt::<ViewerLoaders>() {
         viewer.forget();
     }
