@@ -16,7 +16,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=assets/api-docs
 SWAGGER_UI=5.36.0
-REGISTRY=${NPM_REGISTRY:-https://registry.npmjs.org}
 
 if [[ "${1:-}" == "--check" ]]; then
   (cd "$OUT" && sha256sum --quiet -c SHA256SUMS)
@@ -27,21 +26,8 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# fetch <package> <version>: download the tarball, check npm's sha512 integrity, unpack.
-fetch() {
-  local pkg=$1 version=$2 meta integrity want got
-  meta=$(curl -fsSL "$REGISTRY/$pkg/$version")
-  integrity=$(printf '%s' "$meta" | python3 -c 'import sys,json; print(json.load(sys.stdin)["dist"]["integrity"])')
-  curl -fsSL -o "$work/$pkg.tgz" "$REGISTRY/$pkg/-/$pkg-$version.tgz"
-  want=${integrity#sha512-}
-  got=$(openssl dgst -sha512 -binary "$work/$pkg.tgz" | base64 -w0)
-  if [[ "$want" != "$got" ]]; then
-    echo "$pkg@$version: the tarball does not match the registry's integrity" >&2
-    exit 1
-  fi
-  mkdir -p "$work/$pkg"
-  tar xzf "$work/$pkg.tgz" -C "$work/$pkg"
-}
+# shellcheck source=npm-fetch.sh
+source scripts/npm-fetch.sh
 
 fetch swagger-ui-dist "$SWAGGER_UI"
 
