@@ -2,7 +2,10 @@
 //! instead of silently logging in another format or at another level.
 use tracing_subscriber::EnvFilter;
 
-use super::{ConfigError, values::err};
+use super::{
+    ConfigError,
+    values::{err, trimmed},
+};
 
 /// The filter when `RUST_LOG` is unset: our `info`, the database drivers' warnings.
 pub const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn";
@@ -19,11 +22,7 @@ impl Logging {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let val = |key: &str| {
-            get(key)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let val = trimmed(get);
         let json = match val("LOG_FORMAT") {
             None => false,
             Some(v) if v.eq_ignore_ascii_case("text") => false,

@@ -123,11 +123,7 @@ impl Config {
     /// Reads every key through `get`, so tests can validate without touching the
     /// process environment.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let val = |key: &str| {
-            get(key)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let val = trimmed(get);
 
         let app_env = match val("APP_ENV").as_deref() {
             None | Some("development") | Some("dev") | Some("test") => AppEnv::Development,
@@ -356,7 +352,7 @@ impl Config {
 
 pub mod logging;
 mod values;
-use values::{boolean, err, number, parse_networks, positive_u32, positive_usize};
+use values::{boolean, err, number, parse_networks, positive_u32, positive_usize, trimmed};
 
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,16 @@ use tokio::sync::Semaphore;
 
 use super::ConfigError;
 
+/// A setting as read: trimmed, and an empty one is as if unset (what `KEY=` in an env
+/// file means).
+pub(super) fn trimmed(get: impl Fn(&str) -> Option<String>) -> impl Fn(&str) -> Option<String> {
+    move |key| {
+        get(key)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+}
+
 pub(super) fn err(key: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError {
         key,
