@@ -143,7 +143,7 @@ fn request(app: &TestApp, actor: &Actor, query: &str, variables: &Value) -> Requ
 /// The document as the transport admits it (parse + limits), or the refusal.
 fn admitted(query: &str) -> Option<async_graphql::parser::types::ExecutableDocument> {
     let doc = async_graphql::parser::parse_query(query).ok()?;
-    limits::check_document(&doc).ok().map(|()| doc)
+    limits::check_document(&doc).ok().map(|_| doc)
 }
 
 async fn full(schemas: &Schemas, req: Request, query: &str) -> Value {

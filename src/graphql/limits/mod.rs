@@ -130,8 +130,10 @@ fn scan(src: &[u8]) -> (usize, usize) {
     (tokens, max_depth)
 }
 
-/// Fragments, aliases and expanded field selections of a parsed document.
-pub fn check_document(doc: &ExecutableDocument) -> Result<(), ServerError> {
+/// Fragments, aliases, expanded field selections and depth of a parsed document; on
+/// success, whether it is introspection-only (what the depth rule needed to know, so the
+/// transport does not walk the document again to route it).
+pub fn check_document(doc: &ExecutableDocument) -> Result<Introspection, ServerError> {
     if doc.fragments.len() > MAX_FRAGMENTS {
         return Err(refuse(Msg::DocumentTooManyFragments {
             count: doc.fragments.len(),
@@ -184,7 +186,8 @@ pub fn check_document(doc: &ExecutableDocument) -> Result<(), ServerError> {
     // checked once and then cached by its text, and a chain of fragments each nesting
     // one field must not reach the executor's recursion walk on the lean path.
     // Introspection-only documents run on their own schema without a depth limit.
-    if !is_introspection(doc) {
+    let introspection = is_introspection(doc);
+    if !introspection {
         let mut depth = Depth {
             doc,
             memo: HashMap::new(),
@@ -202,12 +205,16 @@ pub fn check_document(doc: &ExecutableDocument) -> Result<(), ServerError> {
             }));
         }
     }
-    Ok(())
+    Ok(Introspection(introspection))
 }
+
+/// Whether an admitted document is introspection-only ([`is_introspection`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Introspection(pub bool);
 
 /// Whether every operation of `doc` is a query of meta fields only (`__schema`, `__type`,
 /// `__typename`, through fragments): it runs on the introspection schema.
-pub fn is_introspection(doc: &ExecutableDocument) -> bool {
+fn is_introspection(doc: &ExecutableDocument) -> bool {
     doc.operations.iter().all(|(_, op)| {
         op.node.ty == OperationType::Query && only_meta_fields(doc, &op.node.selection_set.node, 0)
     })

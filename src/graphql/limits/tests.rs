@@ -73,7 +73,7 @@ fn fan_out(levels: usize) -> String {
 fn check(query: &str) -> Result<(), String> {
     check_text(query).map_err(|e| e.message)?;
     let doc = parse_query(query).map_err(|e| e.to_string())?;
-    check_document(&doc).map_err(|e| e.message)
+    check_document(&doc).map(|_| ()).map_err(|e| e.message)
 }
 
 #[test]

@@ -114,7 +114,7 @@ pub async fn admit(request: &mut async_graphql::Request) -> Result<Admitted, Ser
         let _permit = permit;
         let parsed = async_graphql::parser::parse_query(&query)
             .map_err(|e| errors::with_code(ServerError::from(e), Phase::Parse.code()))
-            .and_then(|doc| limits::check_document(&doc).map(|()| doc));
+            .and_then(|doc| limits::check_document(&doc).map(|kind| (doc, kind)));
         (query, parsed)
     })
     .await
@@ -122,9 +122,9 @@ pub async fn admit(request: &mut async_graphql::Request) -> Result<Admitted, Ser
         tracing::error!(error = %e, "the document parser task failed");
         errors::internal()
     })?;
-    let doc = parsed?;
+    let (doc, limits::Introspection(introspection)) = parsed?;
     let admitted = Admitted {
-        introspection: limits::is_introspection(&doc),
+        introspection,
         has_mutation: doc
             .operations
             .iter()
