@@ -4,66 +4,9 @@
 // sees every path of /api/openapi.json rendered as an operation, then logs in with
 // "Try it out" on POST /api/auth/login/ and sees the token in the response.
 // Usage: BASE_URL=http://127.0.0.1:PORT node apidocs.mjs
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import puppeteer from "puppeteer-core";
+import { offline } from "./offline.mjs";
 
-const BASE = process.env.BASE_URL ?? "http://127.0.0.1:18400";
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const TIMEOUT = 30_000;
-const base = new URL(BASE);
-
-const foreign = []; // requests to another host: each one fails the test
-const problems = []; // page errors and CSP violations
-const profile = mkdtempSync(join(tmpdir(), "dc-chromium-"));
-
-function fail(message) {
-  throw new Error(message);
-}
-
-const browser = await puppeteer.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  userDataDir: profile,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${base.hostname}`,
-  ],
-});
-try {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  await page.setRequestInterception(true);
-  page.on("request", (req) => {
-    const url = new URL(req.url());
-    if (url.protocol === "data:" || url.protocol === "blob:" || url.host === base.host) {
-      req.continue();
-    } else {
-      foreign.push(req.url());
-      req.abort("blockedbyclient");
-    }
-  });
-  page.on("response", (r) => {
-    if (r.status() >= 400) problems.push(`${r.status()} for ${r.url()}`);
-  });
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
-  });
-  await page.evaluateOnNewDocument(() => {
-    document.addEventListener("securitypolicyviolation", (e) => {
-      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
-    });
-  });
-
+await offline("API docs", async ({ page, BASE, fail, foreign }) => {
   // Without the slash: the server sends the browser to /api/docs/.
   const res = await page.goto(`${BASE}/api/docs`, { waitUntil: "networkidle0" });
   if (res.status() !== 200) fail(`GET /api/docs answered ${res.status()}`);
@@ -129,11 +72,4 @@ try {
     fail(`Try it out on /api/auth/login/: ${answer.slice(0, 300)}`);
   }
   console.log("Try it out logged in through the REST shim");
-
-  if (foreign.length) fail(`requests to other hosts: ${foreign.join(", ")}`);
-  if (problems.length) fail(`the page reported problems:\n${problems.join("\n")}`);
-  console.log("API docs browser test passed (no request left the server's host)");
-} finally {
-  await browser.close();
-  rmSync(profile, { recursive: true, force: true });
-}
+});

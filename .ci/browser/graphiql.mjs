@@ -3,74 +3,9 @@
 // test. Logs in through the REST shim, puts the token into the Headers pane, runs the
 // page's default query and sees data, then opens the documentation explorer and sees
 // the schema's types. Usage: BASE_URL=http://127.0.0.1:PORT node graphiql.mjs
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import puppeteer from "puppeteer-core";
+import { offline } from "./offline.mjs";
 
-const BASE = process.env.BASE_URL ?? "http://127.0.0.1:18400";
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const TIMEOUT = 30_000;
-const base = new URL(BASE);
-
-const foreign = []; // requests to another host: each one fails the test
-const problems = []; // page errors and CSP violations
-const profile = mkdtempSync(join(tmpdir(), "dc-chromium-"));
-
-function fail(message) {
-  throw new Error(message);
-}
-
-const browser = await puppeteer.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  userDataDir: profile,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    // Belt and braces: even a request the interception below would not see cannot
-    // resolve any name but the server's.
-    `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${base.hostname}`,
-  ],
-});
-try {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  await page.setRequestInterception(true);
-  page.on("request", (req) => {
-    const url = new URL(req.url());
-    if (url.protocol === "data:" || url.protocol === "blob:" || url.host === base.host) {
-      req.continue();
-    } else {
-      foreign.push(req.url());
-      req.abort("blockedbyclient");
-    }
-  });
-  // WebSockets bypass request interception: watch them through the protocol.
-  const cdp = await page.createCDPSession();
-  await cdp.send("Network.enable");
-  cdp.on("Network.webSocketCreated", ({ url }) => {
-    if (new URL(url).host !== base.host) foreign.push(url);
-  });
-  page.on("response", (r) => {
-    if (r.status() >= 400) problems.push(`${r.status()} for ${r.url()}`);
-  });
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
-  });
-  await page.evaluateOnNewDocument(() => {
-    document.addEventListener("securitypolicyviolation", (e) => {
-      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
-    });
-  });
-
+await offline("GraphiQL", async ({ page, BASE, fail, foreign }) => {
   const res = await page.goto(`${BASE}/graphql`, { waitUntil: "networkidle0" });
   if (res.status() !== 200) fail(`GET /graphql answered ${res.status()}`);
   if (foreign.length) fail(`requests to other hosts: ${foreign.join(", ")}`);
@@ -148,11 +83,4 @@ try {
     { polling: 200 },
   );
   console.log("documentation explorer shows the schema");
-
-  if (foreign.length) fail(`requests to other hosts: ${foreign.join(", ")}`);
-  if (problems.length) fail(`the page reported problems:\n${problems.join("\n")}`);
-  console.log("GraphiQL browser test passed (no request left the server's host)");
-} finally {
-  await browser.close();
-  rmSync(profile, { recursive: true, force: true });
-}
+});
