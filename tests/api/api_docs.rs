@@ -2,30 +2,14 @@
 //! document it reads, and `API_DOCS=false`.
 use axum::http::{StatusCode, header};
 
-use crate::helpers::{TestApp, apps_with};
+use crate::{
+    graphiql::{header, links},
+    helpers::{TestApp, apps_with},
+};
 
 async fn sqlite_app(tweak: impl Fn(&mut defect_control::config::Config)) -> TestApp {
     let mut apps = apps_with(tweak).await;
     apps.swap_remove(0)
-}
-
-fn header(res: &crate::helpers::Response, name: header::HeaderName) -> &str {
-    res.headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-}
-
-/// The `src`/`href` values of the page.
-fn links(page: &str) -> Vec<String> {
-    page.split(" src=\"")
-        .skip(1)
-        .chain(page.split(" href=\"").skip(1))
-        .filter_map(|rest| rest.split('"').next())
-        // `data:,` is the empty favicon that saves the browser a request.
-        .filter(|link| *link != "data:,")
-        .map(str::to_owned)
-        .collect()
 }
 
 #[tokio::test]

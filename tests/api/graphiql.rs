@@ -8,15 +8,16 @@ async fn sqlite_app(graphiql: bool) -> TestApp {
     apps.swap_remove(0)
 }
 
-fn header(res: &crate::helpers::Response, name: header::HeaderName) -> &str {
+/// A response header as text (empty when absent).
+pub fn header(res: &crate::helpers::Response, name: header::HeaderName) -> &str {
     res.headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
 }
 
-/// The `src`/`href` values of the page.
-fn links(page: &str) -> Vec<String> {
+/// The `src`/`href` values of a page.
+pub fn links(page: &str) -> Vec<String> {
     page.split(" src=\"")
         .skip(1)
         .chain(page.split(" href=\"").skip(1))
