@@ -8,6 +8,7 @@ use crate::{
     auth::throttle::{Limits, LoginThrottle},
     auth::tokens::Keys,
     config::{Config, ConfigError},
+    error::AppError,
     live::Hub,
     storage::{LinkSigner, Storage},
 };
@@ -29,6 +30,46 @@ pub struct AppState {
     pub live: Arc<Hub>,
     /// Cancelled when the server begins to shut down: open WebSockets close with 1001.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// `/ready`'s probe, one at a time (`http::health`).
+    pub ready: Arc<ReadyProbe>,
+}
+
+/// One readiness probe at a time. `/ready` is anonymous, and its probe writes (SQLite
+/// takes its one write lock for the rolled-back write; the storage check writes a file):
+/// a client hammering it must not contend with real writes at its own rate. Callers
+/// that arrive while a probe runs wait for it, then take the outcome of the next one to
+/// start (which started after they asked, so it is as fresh as their request): a burst
+/// runs at most two probes. A caller that arrives after the last one ended probes anew,
+/// so a change of state shows in the next request.
+#[derive(Default)]
+pub struct ReadyProbe {
+    last: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), AppError>)>>,
+    runs: std::sync::atomic::AtomicU64,
+}
+
+impl ReadyProbe {
+    pub async fn outcome<F>(&self, probe: impl FnOnce() -> F) -> Result<(), AppError>
+    where
+        F: std::future::Future<Output = Result<(), AppError>>,
+    {
+        let asked = std::time::Instant::now();
+        let mut last = self.last.lock().await;
+        if let Some((started, outcome)) = last.as_ref()
+            && *started >= asked
+        {
+            return outcome.clone();
+        }
+        let started = std::time::Instant::now();
+        self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let outcome = probe().await;
+        *last = Some((started, outcome.clone()));
+        outcome
+    }
+
+    /// How many probes ran (evidence for the tests).
+    pub fn runs(&self) -> u64 {
+        self.runs.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl AppState {
@@ -71,6 +112,7 @@ impl AppState {
             journal_wake,
             live,
             shutdown: tokio_util::sync::CancellationToken::new(),
+            ready: Arc::default(),
         })
     }
 

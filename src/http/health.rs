@@ -22,6 +22,11 @@ pub async fn health() -> impl IntoResponse {
         (status = 503, description = "The database does not answer or is read-only, or the storage directory cannot be written", body = super::openapi::ErrorBody)
     ))]
 pub async fn ready(State(http): State<Http>) -> Result<Json<serde_json::Value>, AppError> {
+    http.state.ready.outcome(|| probe(&http)).await?;
+    Ok(Json(json!({ "status": "ready" })))
+}
+
+async fn probe(http: &Http) -> Result<(), AppError> {
     // A database that answers reads but refuses writes (a read-only file, a standby)
     // would let every login fail with 500 behind a "ready": the probe asks for a write.
     match tokio::time::timeout(Duration::from_secs(2), db::writable(&http.state.db)).await {
@@ -33,6 +38,5 @@ pub async fn ready(State(http): State<Http>) -> Result<Json<serde_json::Value>, 
         .storage
         .check_writable()
         .await
-        .map_err(|detail| AppError::Unavailable(Msg::StorageUnavailable { detail }))?;
-    Ok(Json(json!({ "status": "ready" })))
+        .map_err(|detail| AppError::Unavailable(Msg::StorageUnavailable { detail }))
 }

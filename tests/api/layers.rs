@@ -62,7 +62,7 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 const ALLOWED: &[(&str, &[&str])] = &[
     ("server.rs", &["app", "http", "state", "error", "i18n"]),
     ("live.rs", &["domain", "entities", "error"]),
-    ("state.rs", &["auth", "config", "live", "storage"]),
+    ("state.rs", &["auth", "config", "error", "live", "storage"]),
     ("config", &[]),
     ("commit.rs", &[]),
     (

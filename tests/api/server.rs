@@ -74,3 +74,27 @@ async fn login_then_me_over_a_real_socket() {
         server.abort();
     }
 }
+
+/// `/ready` is anonymous and its probe writes (SQLite's write lock for a rolled-back
+/// write, a file in the storage directory): a burst of it runs at most two probes (the
+/// one in flight when the burst arrived, and one that answers everyone who waited), not
+/// one per request; the next request after the burst probes anew.
+#[tokio::test]
+async fn a_burst_of_ready_requests_shares_its_probes() {
+    for app in apps().await {
+        let probes = || app.state.ready.runs();
+        assert_eq!(app.get("/ready", None).await.status, StatusCode::OK);
+        assert_eq!(probes(), 1);
+        let burst = futures_util::future::join_all((0..40).map(|_| app.get("/ready", None))).await;
+        assert!(burst.iter().all(|r| r.status == StatusCode::OK));
+        let spent = probes() - 1;
+        assert!(
+            (1..=2).contains(&spent),
+            "[{}] 40 requests ran {spent} probes",
+            app.backend
+        );
+        let before = probes();
+        assert_eq!(app.get("/ready", None).await.status, StatusCode::OK);
+        assert_eq!(probes(), before + 1, "a later request probes anew");
+    }
+}
