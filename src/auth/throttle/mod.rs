@@ -127,6 +127,10 @@ impl LoginThrottle {
         username: &str,
         addr: &str,
     ) -> AppResult<Reservation> {
+        // Once per attempt, not per round of waiting for attempts in flight.
+        let now = i64::try_from(unix_now()).map_err(AppError::internal)?;
+        let window = i64::try_from(self.limits.window.as_secs()).map_err(AppError::internal)?;
+        self.sweep(db, now - window).await;
         let deadline = Instant::now() + IN_FLIGHT_WAIT;
         let mut pause = Duration::from_millis(25);
         loop {
@@ -156,7 +160,6 @@ impl LoginThrottle {
     ) -> AppResult<Round> {
         let now = i64::try_from(unix_now()).map_err(AppError::internal)?;
         let window = i64::try_from(self.limits.window.as_secs()).map_err(AppError::internal)?;
-        self.sweep(db, now - window).await;
         let keys = Self::keys(username, addr);
         let stale = Expr::col((login_attempts::Entity, Column::WindowStart)).lte(now - window);
         let mut insert = Query::insert();
