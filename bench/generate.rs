@@ -96,7 +96,10 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
     )
     .await?;
     let now = defect_control::time::now();
-    let hash = defect_control::auth::password::hash("bench12345".into()).await?;
+    // Every hash goes through a bounded pool (the unbounded helper is gone): one slot here.
+    let hash = defect_control::auth::password::HashPool::new(1, 1)
+        .hash("bench12345".into())
+        .await?;
 
     // Users: 1 admin, 5% managers, 75% engineers, the rest observers.
     let mut users = String::new();

@@ -66,12 +66,6 @@ fn verify_blocking(hash: &str, password: &str) -> bool {
         .unwrap_or(false)
 }
 
-pub async fn hash(password: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
-        .await
-        .map_err(AppError::internal)?
-}
-
 /// Which queue a caller waits in when every hashing slot is taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lane {
