@@ -1,5 +1,6 @@
 //! defect-control: registering and controlling defects on construction sites.
 pub mod auth;
+pub mod caps;
 pub mod commit;
 pub mod config;
 pub mod db;

@@ -29,6 +29,7 @@ use sea_orm::{DatabaseBackend, DatabaseConnection};
 use tokio::sync::{OnceCell, broadcast, watch};
 
 use crate::{
+    caps::{KeyPlace, PerKey},
     domain::defects::{
         journal,
         live::{self, Access, Subscriber},
@@ -106,7 +107,7 @@ pub struct Hub {
     /// Subscribers now, with how many subscriptions each has.
     subscribers: Mutex<Subscribers>,
     /// Subscriptions one user may run in this process, over all its sockets.
-    per_user: usize,
+    per_user: PerKey<i32>,
     /// Set once the reader has taken its starting point.
     started: OnceCell<()>,
     /// Subscriptions that fell behind the channel and caught up from the journal.
@@ -115,12 +116,10 @@ pub struct Hub {
     recent: Mutex<VecDeque<Weak<Batch>>>,
 }
 
-/// Who subscribes now: each subscriber's subscriptions, and each user's (all its
-/// sessions and sockets).
+/// Who subscribes now: each subscriber's subscriptions.
 #[derive(Default)]
 struct Subscribers {
     by_session: HashMap<Subscriber, usize>,
-    by_user: HashMap<i32, usize>,
 }
 
 /// A user runs as many subscriptions as it may already ([`Hub::join`]).
@@ -135,6 +134,8 @@ pub struct Joined {
     pub rx: broadcast::Receiver<Arc<Batch>>,
     hub: Arc<Hub>,
     who: Subscriber,
+    /// The user's place under the per-user cap, given back with the subscription.
+    _user: KeyPlace<i32>,
 }
 
 impl Joined {
@@ -160,16 +161,12 @@ impl Drop for Joined {
             .subscribers
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        fn release<K: Eq + std::hash::Hash>(counts: &mut HashMap<K, usize>, key: &K) {
-            if let Some(n) = counts.get_mut(key) {
-                *n -= 1;
-                if *n == 0 {
-                    counts.remove(key);
-                }
+        if let Some(n) = subs.by_session.get_mut(&self.who) {
+            *n -= 1;
+            if *n == 0 {
+                subs.by_session.remove(&self.who);
             }
         }
-        release(&mut subs.by_session, &self.who);
-        release(&mut subs.by_user, &self.who.user_id);
     }
 }
 
@@ -189,7 +186,7 @@ impl Hub {
             listen_url,
             tx: broadcast::channel(CAPACITY).0,
             subscribers: Mutex::new(Subscribers::default()),
-            per_user,
+            per_user: PerKey::new(per_user),
             started: OnceCell::new(),
             lagged: AtomicU64::new(0),
             recent: Mutex::new(VecDeque::new()),
@@ -213,18 +210,17 @@ impl Hub {
                 let _ = ready_rx.await;
             })
             .await;
+        let user = self.per_user.take(who.user_id).ok_or(Full {
+            max: self.per_user.max(),
+        })?;
         let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
-        let of_user = subs.by_user.entry(who.user_id).or_default();
-        if *of_user >= self.per_user {
-            return Err(Full { max: self.per_user });
-        }
-        *of_user += 1;
         *subs.by_session.entry(who.clone()).or_default() += 1;
         drop(subs);
         Ok(Joined {
             rx: self.tx.subscribe(),
             hub: self.clone(),
             who,
+            _user: user,
         })
     }
 

@@ -21,8 +21,9 @@ use tokio::{
 use tower::ServiceExt;
 
 use crate::{
+    caps::PerKey,
     error::{AppError, RestErrorBody},
-    http::ws::caps::{ConnectionSlot, PerKey},
+    http::ws::caps::ConnectionSlot,
     state::AppState,
 };
 
