@@ -38,9 +38,9 @@ pub struct AppState {
 /// takes its one write lock for the rolled-back write; the storage check writes a file):
 /// a client hammering it must not contend with real writes at its own rate. Callers
 /// that arrive while a probe runs wait for it, then take the outcome of the next one to
-/// start (which started after they asked, so it is as fresh as their request): a burst
-/// runs at most two probes. A caller that arrives after the last one ended probes anew,
-/// so a change of state shows in the next request.
+/// start (which started after they asked, so it is as fresh as their request): probes
+/// run one after another, never one per caller at once. A caller that arrives after the
+/// last one ended probes anew, so a change of state shows in the next request.
 #[derive(Default)]
 pub struct ReadyProbe {
     last: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), AppError>)>>,
