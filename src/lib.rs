@@ -5,6 +5,7 @@ pub mod commit;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod engine;
 pub mod entities;
 pub mod error;
 pub mod graphql;

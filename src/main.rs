@@ -394,6 +394,7 @@ async fn run(command: Command) -> Result<(), BoxError> {
             });
             let state = AppState::new(conn.clone(), config)?;
             tracing::info!(storage = %state.storage.description, "attachments storage");
+            state.engine.start(state.shutdown.clone());
             let grace = state.config.shutdown_grace;
             let listener = listener.ok_or("serve without a listener")?;
             tracing::info!("listening on http://{bind} (GraphiQL at http://{bind}/graphql)");

@@ -8,6 +8,8 @@ use crate::{
     auth::throttle::{Limits, LoginThrottle},
     auth::tokens::Keys,
     config::{Config, ConfigError},
+    domain,
+    engine::Engine,
     error::AppError,
     live::Hub,
     storage::{LinkSigner, Storage},
@@ -32,6 +34,9 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// `/ready`'s probe, one at a time (`http::health`).
     pub ready: Arc<ReadyProbe>,
+    /// The engine for work derived from the journal (notifications, clock, e-mail);
+    /// `serve` starts its loops, tests drive it with `pump`.
+    pub engine: Arc<Engine>,
 }
 
 /// One readiness probe at a time. `/ready` is anonymous, and its probe writes (SQLite
@@ -101,7 +106,13 @@ impl AppState {
             &config.database_url,
             config.max_subscriptions_per_user,
         ));
+        let engine = Arc::new(Engine::new(
+            db.clone(),
+            domain::notifications::engine_parts(None),
+            journal_wake.clone(),
+        ));
         Ok(AppState {
+            engine,
             db,
             config: Arc::new(config),
             keys: Arc::new(keys),

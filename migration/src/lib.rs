@@ -13,6 +13,9 @@ mod m20261130_000401_report_tallies;
 mod m20261130_000601_defect_keys;
 mod m20261130_000602_plans;
 mod m20261207_000101_login_attempts_pending;
+mod m20261208_000101_project_site_time;
+mod m20261208_000201_defect_watchers;
+mod m20261208_000301_notifications;
 
 pub struct Migrator;
 
@@ -32,6 +35,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000601_defect_keys::Migration),
             Box::new(m20261130_000602_plans::Migration),
             Box::new(m20261207_000101_login_attempts_pending::Migration),
+            Box::new(m20261208_000101_project_site_time::Migration),
+            Box::new(m20261208_000201_defect_watchers::Migration),
+            Box::new(m20261208_000301_notifications::Migration),
         ]
     }
 }

@@ -172,3 +172,53 @@ pub enum DefectEventKind {
     #[sea_orm(string_value = "RESTORED")]
     Restored,
 }
+
+/// What a notification is about (NOTIFY.md). The order of [`Self::PRECEDENCE`] decides
+/// which kind a user gets when one event concerns them several ways.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NotificationKind {
+    #[sea_orm(string_value = "ASSIGNED")]
+    Assigned,
+    #[sea_orm(string_value = "DEADLINE_CHANGED")]
+    DeadlineChanged,
+    #[sea_orm(string_value = "STATUS_CHANGED")]
+    StatusChanged,
+    #[sea_orm(string_value = "REVIEW_REQUESTED")]
+    ReviewRequested,
+    #[sea_orm(string_value = "COMMENTED")]
+    Commented,
+    #[sea_orm(string_value = "MENTIONED")]
+    Mentioned,
+    #[sea_orm(string_value = "DUE_SOON")]
+    DueSoon,
+    #[sea_orm(string_value = "OVERDUE")]
+    Overdue,
+    #[sea_orm(string_value = "ESCALATED")]
+    Escalated,
+}
+
+impl NotificationKind {
+    /// One event, one notification per user: the first of these that applies wins.
+    pub const PRECEDENCE: [NotificationKind; 6] = [
+        Self::Mentioned,
+        Self::ReviewRequested,
+        Self::Assigned,
+        Self::DeadlineChanged,
+        Self::StatusChanged,
+        Self::Commented,
+    ];
+}

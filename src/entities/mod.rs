@@ -1,11 +1,17 @@
 //! SeaORM entities: table shapes only, no rules.
 pub mod attachments;
+pub mod clock_queue;
 pub mod comments;
 pub mod defect_events;
 pub mod defect_numbers;
+pub mod defect_watchers;
 pub mod defects;
+pub mod engine_positions;
 pub mod enums;
+pub mod jobs;
 pub mod login_attempts;
+pub mod notification_settings;
+pub mod notifications;
 pub mod plans;
 pub mod project_members;
 pub mod projects;

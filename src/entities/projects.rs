@@ -19,6 +19,13 @@ pub struct Model {
     pub search_text: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// IANA zone of the site (`Asia/Novosibirsk`): defines the project's today.
+    pub time_zone: String,
+    /// JSON array of `{"priority":"HIGH","days":3}`, at most one per priority.
+    #[sea_orm(column_type = "Text")]
+    pub sla: String,
+    /// Open defects this many days past their deadline go to the managers; None: never.
+    pub escalate_after_days: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -198,6 +198,12 @@ pub async fn fresh_postgres(admin_url: &str) -> (String, DropDatabase) {
 }
 
 impl TestApp {
+    /// Runs the engine (journal consumers, the clock, due jobs) until it has nothing
+    /// left to do: what `serve`'s loops do in the background, made deterministic.
+    pub async fn pump(&self) -> (usize, usize) {
+        self.state.engine.pump().await.expect("engine pump")
+    }
+
     pub fn db(&self) -> &DatabaseConnection {
         &self.state.db
     }

@@ -66,7 +66,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("live.rs", &["domain", "entities", "error", "caps"]),
     ("caps.rs", &[]),
-    ("state.rs", &["auth", "config", "error", "live", "storage"]),
+    (
+        "state.rs",
+        &[
+            "auth", "config", "error", "live", "storage", "domain", "engine", "mail",
+        ],
+    ),
+    ("engine", &["entities", "error", "time"]),
+    ("mail.rs", &["config", "error"]),
     ("config", &[]),
     ("commit.rs", &[]),
     (
@@ -94,7 +101,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "domain",
-        &["auth", "entities", "error", "storage", "time", "i18n"],
+        &[
+            "auth", "entities", "error", "storage", "time", "i18n", "engine", "mail",
+        ],
     ),
     (
         "auth",
