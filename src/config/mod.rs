@@ -77,6 +77,12 @@ pub struct Config {
     /// Live subscriptions one user may run in this process, over all its sockets; more
     /// are refused with RATE_LIMITED.
     pub max_subscriptions_per_user: usize,
+    /// How often the notification clock checks deadlines (`CLOCK_INTERVAL_SECS`, ≥ 1).
+    pub clock_interval: Duration,
+    /// `smtp://host:port`, `smtps://user:pass@host` (`SMTP_URL`); None: no e-mail.
+    pub smtp_url: Option<String>,
+    /// The sender of notification e-mails (`SMTP_FROM`).
+    pub smtp_from: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -297,7 +303,25 @@ impl Config {
         let graphiql = boolean(&val, "GRAPHIQL", true)?;
         let api_docs = boolean(&val, "API_DOCS", true)?;
         let introspection = boolean(&val, "INTROSPECTION", true)?;
+        let clock_interval = Duration::from_secs(number(&val, "CLOCK_INTERVAL_SECS", 60)?);
+        if clock_interval.is_zero() {
+            return Err(err("CLOCK_INTERVAL_SECS", "must be at least 1"));
+        }
+        let smtp_url = val("SMTP_URL").filter(|u| !u.trim().is_empty());
+        if let Some(u) = &smtp_url
+            && !(u.starts_with("smtp://") || u.starts_with("smtps://"))
+        {
+            return Err(err(
+                "SMTP_URL",
+                "must be smtp://host:port or smtps://user:password@host",
+            ));
+        }
+        let smtp_from =
+            val("SMTP_FROM").unwrap_or_else(|| "defect-control <noreply@localhost>".to_owned());
         Ok(Config {
+            clock_interval,
+            smtp_url,
+            smtp_from,
             app_env,
             database_url,
             bind_addr,

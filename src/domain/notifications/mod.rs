@@ -3,6 +3,7 @@
 //!
 //! - `store.rs`: the one writer of `notifications` (muting, dedupe, the e-mail copy).
 pub mod store;
+pub mod text;
 
 /// The channel of `pg_notify` sent by each transaction that inserted notifications
 /// (delivered on commit); each instance's notification reader `LISTEN`s on it.

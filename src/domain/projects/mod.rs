@@ -1,4 +1,5 @@
 pub mod policy;
 pub mod queries;
 pub mod service;
+pub mod site_time;
 pub mod stages;
