@@ -12,6 +12,7 @@ pub mod graphql;
 pub mod http;
 pub mod i18n;
 pub mod live;
+pub mod mail;
 pub mod seed;
 pub mod server;
 pub mod state;

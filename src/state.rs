@@ -108,7 +108,14 @@ impl AppState {
         ));
         let engine = Arc::new(Engine::new(
             db.clone(),
-            domain::notifications::engine_parts(None),
+            domain::notifications::engine_parts(domain::notifications::Setup {
+                mailer: config
+                    .smtp_url
+                    .as_deref()
+                    .map(|url| Arc::new(crate::mail::Mailer::new(url, &config.smtp_from))),
+                public_url: config.public_url.clone(),
+                clock_interval: config.clock_interval,
+            }),
             journal_wake.clone(),
         ));
         Ok(AppState {

@@ -54,6 +54,9 @@ pub struct Engine {
     wake: Arc<watch::Sender<u64>>,
     /// Woken when a job was queued in this process.
     jobs_queued: Notify,
+    /// Bumped after each committed pass or tick that may have written something (a
+    /// consumer handled events, a tick ran): the notification reader wakes on it.
+    passes: watch::Sender<u64>,
 }
 
 impl Engine {
@@ -63,7 +66,17 @@ impl Engine {
             parts,
             wake,
             jobs_queued: Notify::new(),
+            passes: watch::Sender::new(0),
         }
+    }
+
+    /// Wakes after each pass that may have written (see `passes`).
+    pub fn passes(&self) -> watch::Receiver<u64> {
+        self.passes.subscribe()
+    }
+
+    fn passed(&self) {
+        self.passes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Tells the job loop that work was queued here (it also polls).
@@ -78,6 +91,7 @@ impl Engine {
         let events = self.consume().await?;
         for tick in &self.parts.ticks {
             tick.run(&self.db).await?;
+            self.passed();
         }
         let events = events + self.consume().await?;
         let mut ran = 0;
@@ -102,7 +116,10 @@ impl Engine {
             loop {
                 match super::pass(&self.db, consumer.as_ref()).await? {
                     Pass::Handled(0) => break,
-                    Pass::Handled(n) => total += n,
+                    Pass::Handled(n) => {
+                        total += n;
+                        self.passed();
+                    }
                     Pass::Busy if busy < 20 => {
                         busy += 1;
                         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -168,8 +185,11 @@ impl Engine {
                         _ = stop.cancelled() => break,
                         _ = every.tick() => {}
                     }
-                    if let Err(e) = tick.run(&this.db).await {
-                        tracing::warn!(error = %e, tick = tick.name(), "a periodic task failed");
+                    match tick.run(&this.db).await {
+                        Ok(()) => this.passed(),
+                        Err(e) => {
+                            tracing::warn!(error = %e, tick = tick.name(), "a periodic task failed");
+                        }
                     }
                 }
             });

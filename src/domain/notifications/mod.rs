@@ -9,7 +9,19 @@ pub mod text;
 /// (delivered on commit); each instance's notification reader `LISTEN`s on it.
 pub const CHANNEL: &str = "defect_control_notifications";
 
-/// What the engine runs for notifications, clock and e-mail (wired by `state.rs`).
-pub fn engine_parts(_mail: Option<()>) -> crate::engine::Parts {
+/// What the notification parts need from the server's configuration.
+#[derive(Clone)]
+pub struct Setup {
+    /// Set when `SMTP_URL` is: notifications are also e-mailed.
+    pub mailer: Option<std::sync::Arc<crate::mail::Mailer>>,
+    /// `PUBLIC_URL`, for the link in an e-mail.
+    pub public_url: Option<String>,
+    /// `CLOCK_INTERVAL_SECS`.
+    pub clock_interval: std::time::Duration,
+}
+
+/// What the engine runs for notifications, the clock and e-mail (wired by `state.rs`).
+pub fn engine_parts(setup: Setup) -> crate::engine::Parts {
+    let _ = setup;
     crate::engine::Parts::default()
 }
