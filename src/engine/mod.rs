@@ -55,6 +55,8 @@ pub struct Claim {
     pub txn: DatabaseTransaction,
     pub position: i64,
     name: &'static str,
+    /// This claim created the consumer's row (it must be committed to persist).
+    created: bool,
 }
 
 impl Claim {
@@ -115,6 +117,7 @@ pub async fn claim(db: &DatabaseConnection, name: &'static str) -> AppResult<Opt
         ),
         [name.into()],
     );
+    let mut created = false;
     let row = match txn.query_one_raw(read.clone()).await? {
         Some(row) => row,
         None => {
@@ -124,12 +127,12 @@ pub async fn claim(db: &DatabaseConnection, name: &'static str) -> AppResult<Opt
                 sql(
                     backend,
                     "INSERT INTO engine_positions (consumer, position, updated_at) \
-                     SELECT $1, COALESCE(MAX(id), 0), $2 FROM defect_events \
+                     SELECT $1, COALESCE(MAX(id), 0), $2 FROM defect_events WHERE true \
                      ON CONFLICT (consumer) DO NOTHING",
                 ),
                 [name.into(), crate::time::now().into()],
             );
-            txn.execute_raw(insert).await?;
+            created = txn.execute_raw(insert).await?.rows_affected() == 1;
             match txn.query_one_raw(read).await? {
                 Some(row) => row,
                 None => return Ok(None), // inserted by an instance that holds it now
@@ -141,6 +144,7 @@ pub async fn claim(db: &DatabaseConnection, name: &'static str) -> AppResult<Opt
         txn,
         position,
         name,
+        created,
     }))
 }
 
@@ -166,7 +170,12 @@ pub async fn pass(db: &DatabaseConnection, consumer: &dyn Consumer) -> AppResult
         .all(&claim.txn)
         .await?;
     if events.is_empty() {
-        claim.txn.rollback().await?;
+        if claim.created {
+            let at = claim.position;
+            claim.commit(at).await?;
+        } else {
+            claim.txn.rollback().await?;
+        }
         return Ok(Pass::Handled(0));
     }
     consumer.handle(&claim.txn, &events).await?;
