@@ -31,13 +31,46 @@
     "}",
     ""
   ].join("\n");
+  // The second and third tabs: what needs the viewer, and the same live.
+  var inbox = [
+    "# What needs me: the inbox, newest first. Log in as engineer / engineer12345",
+    "# (README) and put the token into the Headers pane as in the first tab.",
+    "query Inbox {",
+    "  notifications(first: 10) {",
+    "    unreadCount",
+    "    nodes { id cursor kind text createdAt readAt defect { id key title } }",
+    "    pageInfo { endCursor hasNextPage }",
+    "  }",
+    "  myNotificationSettings { email muted language }",
+    "}",
+    ""
+  ].join("\n");
+  var live = [
+    "# New notifications as they happen, over the WebSocket (the Headers pane's",
+    "# Authorization is sent in connection_init). Pass after: <a cursor> to get",
+    "# first what came after it, without gap or duplicate.",
+    "subscription LiveInbox {",
+    "  notifications { id cursor kind text defect { key title } }",
+    "}",
+    ""
+  ].join("\n");
   // The endpoint is this page's own path, so the page also works behind a path prefix.
-  var fetcher = GraphiQL.createFetcher({ url: location.pathname });
+  // Subscriptions go over the WebSocket beside it (graphql-transport-ws); the
+  // Headers pane's Authorization travels in connection_init.
+  var fetcher = GraphiQL.createFetcher({
+    url: location.pathname,
+    subscriptionUrl:
+      (location.protocol === "https:" ? "wss://" : "ws://") +
+      location.host +
+      location.pathname.replace(/\/$/, "") +
+      "/ws"
+  });
   var root = ReactDOM.createRoot(document.getElementById("graphiql"));
   root.render(
     React.createElement(GraphiQL, {
       fetcher: fetcher,
       defaultQuery: defaultQuery,
+      defaultTabs: [{ query: defaultQuery }, { query: inbox }, { query: live }],
       defaultEditorToolsVisibility: "headers"
     })
   );
