@@ -360,6 +360,20 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
          SELECT project_id, MAX(number) FROM defects GROUP BY project_id",
     )
     .await?;
+    // COPY bypasses the journal: the notification engine starts at the journal's end
+    // (no notifications for generated history) and the clock's queue is filled from
+    // the open defects with a deadline, as the migration does.
+    conn.execute_unprepared(
+        "TRUNCATE notifications, notification_settings, jobs, clock_queue, defect_watchers; \
+         DELETE FROM engine_positions; \
+         INSERT INTO engine_positions (consumer, position, updated_at) \
+         SELECT c, COALESCE((SELECT MAX(id) FROM defect_events), 0), now() \
+         FROM unnest(ARRAY['notifications', 'clock']) c; \
+         INSERT INTO clock_queue (defect_id, project_id, deadline, stage, fire_on) \
+         SELECT id, project_id, deadline, 0, deadline - 1 FROM defects \
+         WHERE deadline IS NOT NULL AND status IN (0, 1, 2) AND deleted_at IS NULL",
+    )
+    .await?;
     // As autovacuum would after a while: statistics, and visibility maps for index-only scans.
     conn.execute_unprepared("VACUUM ANALYZE").await?;
     eprintln!(

@@ -4,6 +4,7 @@
 //! the reports' aggregate against a recomputation. See bench/README.md.
 mod generate;
 mod load;
+mod notify;
 mod statements;
 mod subscriptions;
 
@@ -93,6 +94,29 @@ enum Command {
         #[arg(long, default_value = "project")]
         watch: String,
     },
+    /// Notifications live: two instances on one PostgreSQL database, one subscriber
+    /// socket per user on `notifications`, comments at a fixed rate on defects watched
+    /// by W subscribed users each: exactly-once delivery and commit-to-receipt latency.
+    Notify {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[arg(long, default_value = "target/release/defect-control")]
+        server: String,
+        #[arg(long, default_value = "127.0.0.1:8103")]
+        bind_a: String,
+        #[arg(long, default_value = "127.0.0.1:8104")]
+        bind_b: String,
+        #[arg(long, default_value_t = 500)]
+        subscribers: usize,
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, default_value_t = 50)]
+        watchers: usize,
+        #[arg(long, default_value_t = 100)]
+        defects: usize,
+    },
     /// Count SQL statements per request for each scenario (in-process, no HTTP load).
     Statements {
         #[arg(long, env = "DATABASE_URL")]
@@ -175,6 +199,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 seconds,
                 users,
                 watch,
+            },
+        )
+        .await
+        .map_err(|e| -> Box<dyn std::error::Error> { e }),
+        Command::Notify {
+            database_url,
+            server,
+            bind_a,
+            bind_b,
+            subscribers,
+            rate,
+            seconds,
+            watchers,
+            defects,
+        } => notify::run(
+            &database_url,
+            &server,
+            [&bind_a, &bind_b],
+            notify::Spec {
+                subscribers,
+                rate,
+                seconds,
+                watchers,
+                defects,
             },
         )
         .await

@@ -43,14 +43,18 @@ const EVENT: &str =
 const COMMENT: &str =
     "mutation($id: ID!, $b: String!) { addComment(defectId: $id, body: $b) { id } }";
 
-struct Instance {
-    child: tokio::process::Child,
-    pid: u32,
-    base: String,
-    ws: String,
+pub(crate) struct Instance {
+    pub(crate) child: tokio::process::Child,
+    pub(crate) pid: u32,
+    pub(crate) base: String,
+    pub(crate) ws: String,
 }
 
-async fn start(server: &str, database_url: &str, bind: &str) -> Result<Instance, BoxError> {
+pub(crate) async fn start(
+    server: &str,
+    database_url: &str,
+    bind: &str,
+) -> Result<Instance, BoxError> {
     let child = tokio::process::Command::new(server)
         .arg("serve")
         .envs(load::image_env())
@@ -88,7 +92,11 @@ async fn start(server: &str, database_url: &str, bind: &str) -> Result<Instance,
     })
 }
 
-async fn login(client: &HttpClient, base: &str, username: &str) -> Result<String, BoxError> {
+pub(crate) async fn login(
+    client: &HttpClient,
+    base: &str,
+    username: &str,
+) -> Result<String, BoxError> {
     let req = hyper::Request::post(format!("{base}/api/auth/login/"))
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(
@@ -167,7 +175,7 @@ async fn subscriber(
     Ok(out)
 }
 
-fn pct(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
