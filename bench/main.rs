@@ -55,7 +55,7 @@ enum Command {
         concurrency: usize,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
-        /// Comma-separated: list,detail,search,search-count,summary,by-project,by-engineer,writes,export,copy
+        /// Comma-separated: list,detail,search,search-count,summary,by-project,by-engineer,inbox,writes,export,copy
         /// (summary-range: the summary bounded by from/to, which scans; `copy`: PostgreSQL's own
         /// `COPY … TO STDOUT` of the export's rows, the floor)
         #[arg(
@@ -140,6 +140,7 @@ pub const SUMMARY: &str = "{ reports { summary { total open overdue avgResolutio
 pub const BY_PROJECT: &str = "{ reports { byProject { project { title } total open closed cancelled overdue avgResolutionHours } } }";
 pub const BY_ENGINEER: &str = "{ reports { byEngineer { engineer { username } assigned open inReview closed overdue avgResolutionHours } } }";
 pub const SUMMARY_RANGE: &str = "query($f: ReportFilter) { reports { summary(filter: $f) { total open overdue avgResolutionHours byStatus { status count } byPriority { priority count } } } }";
+pub const INBOX: &str = "{ notifications(first: 20) { totalCount unreadCount nodes { id cursor kind text createdAt readAt actor { username } defect { id key title } } pageInfo { hasNextPage endCursor } } }";
 pub const SEARCH_TERMS: [&str; 6] = [
     "трещина",
     "fire seal",
@@ -424,6 +425,12 @@ async fn run(
                 })
                 .await
             }
+            // The viewer's inbox, first page, with 100k notifications of theirs.
+            "inbox" => {
+                inbox_rows(database_url, 100_000).await?;
+                query_scenario("inbox: notifications(first: 20)", INBOX, |_, _| json!({}))
+                    .await
+            }
             "writes" => writes(&client, &target, concurrency, duration, pid).await?,
             "export" => export(&client, &target, pid).await?,
             "copy" => copy_floor(database_url).await?,
@@ -448,6 +455,26 @@ async fn run(
         );
     }
     child.kill().await.ok();
+    Ok(())
+}
+
+/// Gives `admin1` (the scenarios' viewer) `n` notifications about live defects, a
+/// quarter unread, unless it has them already.
+async fn inbox_rows(database_url: &str, n: i64) -> Result<(), Box<dyn std::error::Error>> {
+    use sea_orm::ConnectionTrait;
+    let conn = defect_control::db::connect(database_url, None).await?;
+    conn.execute_unprepared(&format!(
+        "INSERT INTO notifications (user_id, defect_id, project_id, kind, event_id, actor_id, \
+         deadline, dedupe, created_at, read_at) \
+         SELECT u.id, d.id, d.project_id, 'COMMENTED', NULL, NULL, NULL, 'bench:' || d.id, \
+         now() - (d.id || ' seconds')::interval, \
+         CASE WHEN d.id % 4 = 0 THEN NULL ELSE now() END \
+         FROM users u, (SELECT id, project_id FROM defects WHERE deleted_at IS NULL \
+         ORDER BY id LIMIT {n}) d WHERE u.username = 'admin1' \
+         ON CONFLICT (user_id, dedupe) DO NOTHING"
+    ))
+    .await?;
+    conn.execute_unprepared("ANALYZE notifications").await?;
     Ok(())
 }
 
