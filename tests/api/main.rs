@@ -39,3 +39,4 @@ mod startup;
 mod subscriptions;
 mod transport;
 mod users;
+mod watchers;
