@@ -374,6 +374,18 @@ pub async fn run(url: &str, spec: Spec) -> Result<(), Box<dyn std::error::Error>
          WHERE deadline IS NOT NULL AND status IN (0, 1, 2) AND deleted_at IS NULL",
     )
     .await?;
+    // COPY bypasses the services' watcher rules (domain::defects::watchers): the author,
+    // the performer, the commenters and whoever moved the status watch each defect.
+    conn.execute_unprepared(
+        "INSERT INTO defect_watchers (defect_id, user_id, watching, created_at) \
+         SELECT defect_id, user_id, TRUE, MIN(at) FROM ( \
+           SELECT id AS defect_id, author_id AS user_id, created_at AS at FROM defects \
+           UNION ALL SELECT id, performer_id, created_at FROM defects WHERE performer_id IS NOT NULL \
+           UNION ALL SELECT defect_id, author_id, created_at FROM comments \
+           UNION ALL SELECT defect_id, changed_by, changed_at FROM status_changes \
+         ) w GROUP BY defect_id, user_id",
+    )
+    .await?;
     // As autovacuum would after a while: statistics, and visibility maps for index-only scans.
     conn.execute_unprepared("VACUUM ANALYZE").await?;
     eprintln!(

@@ -40,3 +40,4 @@ mod startup;
 mod subscriptions;
 mod transport;
 mod users;
+mod watchers;

@@ -2,7 +2,7 @@
 use crate::i18n::Msg;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, Set, TransactionTrait};
 
-use super::{journal, policy, service};
+use super::{journal, policy, service, watchers};
 use crate::{
     auth::Viewer,
     domain::require,
@@ -40,6 +40,7 @@ pub async fn add(
     .insert(&txn)
     .await?;
     journal::hold_live(&txn, defect.id).await?;
+    watchers::auto_watch(&txn, defect.id, [viewer.id]).await?;
     let about = journal::About {
         comment_id: Some(comment.id),
         ..Default::default()

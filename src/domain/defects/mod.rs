@@ -13,6 +13,7 @@ pub mod service;
 pub mod transitions;
 pub mod trash;
 mod versioned;
+pub mod watchers;
 
 /// The CSV export moved to `reports::export` (one owner with its permission rule); this
 /// path stays for callers that name `defects::export` (the integration tests' `BATCH`).

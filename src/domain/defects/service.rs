@@ -16,6 +16,7 @@ use super::{
     policy, queries,
     transitions::{self, Mover, Refusal},
     versioned::{Move, check_version, history, write},
+    watchers,
 };
 use crate::{
     auth::Viewer,
@@ -234,6 +235,12 @@ pub async fn create(
     .insert(&txn)
     .await?;
     history(&txn, defect.id, None, DefectStatus::New, viewer.id, None).await?;
+    watchers::auto_watch(
+        &txn,
+        defect.id,
+        defect.performer_id.into_iter().chain([viewer.id]),
+    )
+    .await?;
     let changes = journal::diff(None, &defect);
     journal::record(
         &txn,

@@ -8,7 +8,10 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, SimpleExpr},
 };
 
-use super::journal::{self, About};
+use super::{
+    journal::{self, About},
+    watchers,
+};
 use crate::{
     auth::Viewer,
     domain::reports::tally,
@@ -93,6 +96,7 @@ pub(super) async fn write(
             None => AppError::NotFound(Msg::DefectNotFound),
         });
     }
+    let moved = status_move.is_some();
     let status_change_id = match status_move {
         Some(m) => Some(history(&txn, defect.id, Some(m.from), m.to, viewer.id, m.comment).await?),
         None => None,
@@ -110,6 +114,12 @@ pub(super) async fn write(
         status_change_id,
         ..About::default()
     };
+    watchers::auto_watch(
+        &txn,
+        defect.id,
+        watchers::joining(viewer.id, moved, defect, &updated),
+    )
+    .await?;
     journal::record(&txn, viewer.id, &updated, kind, &diff, about).await?;
     // Last: the aggregate's rows are shared by concurrent writers; hold them briefly.
     tally::apply(&txn, Some(defect), Some(&updated)).await?;

@@ -1,15 +1,19 @@
 //! Visibility and list queries for projects. Reports and defect lists build on
 //! [`visible_ids`].
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
-    sea_query::SelectStatement,
+    ColumnTrait, Condition, EntityTrait, Iterable, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Select,
+    sea_query::{Expr, ExprTrait, SelectStatement, SimpleExpr},
 };
 
 use super::policy;
 use crate::{
     auth::Viewer,
     domain::{pagination::Cursor, search},
-    entities::{enums::ProjectStatus, project_members, projects},
+    entities::{
+        enums::{ProjectStatus, Role},
+        project_members, projects, users,
+    },
     error::AppResult,
 };
 
@@ -18,13 +22,32 @@ pub fn visible_ids(viewer: &Viewer) -> Option<SelectStatement> {
     if policy::sees_all_projects(viewer.role) {
         return None;
     }
-    Some(
-        project_members::Entity::find()
-            .select_only()
-            .column(project_members::Column::ProjectId)
-            .filter(project_members::Column::UserId.eq(viewer.id))
-            .into_query(),
-    )
+    Some(member_of(Expr::val(viewer.id)))
+}
+
+/// The ids of the projects `user` (a value or a column of the outer query) is a member of.
+fn member_of(user: impl Into<SimpleExpr>) -> SelectStatement {
+    project_members::Entity::find()
+        .select_only()
+        .column(project_members::Column::ProjectId)
+        .filter(Expr::col((project_members::Entity, project_members::Column::UserId)).eq(user))
+        .into_query()
+}
+
+/// [`visible_ids`]' rule for every row of a query over `users` at once (someone other
+/// than the viewer, e.g. a defect's watchers): the user's role sees every project, or
+/// the user is a member of `project` (a column of the outer query).
+pub fn users_seeing(project: impl Into<SimpleExpr>) -> Condition {
+    let everywhere: Vec<Role> = Role::iter()
+        .filter(|r| policy::sees_all_projects(*r))
+        .collect();
+    Condition::any()
+        .add(users::Column::Role.is_in(everywhere))
+        .add(
+            project
+                .into()
+                .in_subquery(member_of(Expr::col((users::Entity, users::Column::Id)))),
+        )
 }
 
 /// Every project the viewer may see.

@@ -6,7 +6,7 @@ use super::{
     objects::{Attachment, Comment, Defect},
 };
 use crate::{
-    domain::defects::{attachments, comments, service as defects, trash},
+    domain::defects::{attachments, comments, service as defects, trash, watchers},
     entities::enums::DefectStatus,
     error::GqlResultExt,
     graphql::{
@@ -152,6 +152,27 @@ impl DefectMutation {
         .await
         .gql()
         .map(Defect)
+    }
+
+    /// The viewer watches the defect (gets its news); anyone who can see it, idempotent.
+    async fn watch_defect(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Defect> {
+        let viewer = ctx.viewer()?;
+        let id = self::id(crate::error::Msg::DefectNotFound, &id)?;
+        watchers::set(&ctx.state().db, viewer, id, true)
+            .await
+            .gql()
+            .map(Defect)
+    }
+
+    /// The viewer stops watching; it sticks (commenting or moving the status does not
+    /// make the viewer a watcher again) until `watchDefect`.
+    async fn unwatch_defect(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Defect> {
+        let viewer = ctx.viewer()?;
+        let id = self::id(crate::error::Msg::DefectNotFound, &id)?;
+        watchers::set(&ctx.state().db, viewer, id, false)
+            .await
+            .gql()
+            .map(Defect)
     }
 
     /// Anyone who can see the defect; final defects take comments too.

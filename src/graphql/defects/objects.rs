@@ -16,7 +16,7 @@ use crate::{
         loaders::{
             self, AttachmentsByDefectLoader, CommentCountByDefectLoader, CommentsByDefectLoader,
             DefectByIdLoader, HistoryByDefectLoader, ProjectByIdLoader, StageByIdLoader,
-            UserByIdLoader,
+            UserByIdLoader, WatchersByDefectLoader,
         },
         projects::{Project, Stage},
         scalars::Date,
@@ -175,6 +175,20 @@ impl Defect {
             .into_iter()
             .map(StatusChange)
             .collect())
+    }
+    /// Active users who watch this defect and can see it, by username (NOTIFY.md).
+    #[graphql(complexity = "5 * child_complexity")]
+    async fn watchers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
+        let rows = loaders::load_one::<WatchersByDefectLoader>(ctx, self.0.id).await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(User::from)
+            .collect())
+    }
+    /// Whether the viewer watches this defect.
+    async fn watching(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        loaders::watching(ctx, self.0.id).await
     }
     /// The moves the current user may make now.
     async fn allowed_transitions(

@@ -41,9 +41,10 @@ impl Loader<i32> for DefectCountsByProjectLoader {
 
 /// The request's loaders whose values depend on its viewer, made when first asked.
 pub struct ViewerLoaders {
-    db: DatabaseConnection,
-    cache: bool,
+    pub(super) db: DatabaseConnection,
+    pub(super) cache: bool,
     counts: OnceLock<DataLoader<DefectCountsByProjectLoader, Caching>>,
+    pub(super) watching: OnceLock<DataLoader<super::WatchingByDefectLoader, Caching>>,
 }
 
 impl ViewerLoaders {
@@ -52,6 +53,7 @@ impl ViewerLoaders {
             db: db.clone(),
             cache,
             counts: OnceLock::new(),
+            watching: OnceLock::new(),
         }
     }
 }
@@ -60,6 +62,9 @@ impl ViewerLoaders {
     /// See [`super::forget`].
     pub(super) fn forget(&self) {
         if let Some(loader) = self.counts.get() {
+            loader.clear::<i32>();
+        }
+        if let Some(loader) = self.watching.get() {
             loader.clear::<i32>();
         }
     }

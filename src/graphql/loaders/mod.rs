@@ -10,11 +10,13 @@ mod plans;
 mod primed;
 mod shared;
 mod tables;
+mod watchers;
 
 pub use counts::{DefectCountsByProjectLoader, ViewerLoaders, defect_counts};
 pub use plans::{PlanByIdLoader, PlansByProjectLoader};
 pub use shared::{BatchLoaders, BatchSlot};
 pub use tables::*;
+pub use watchers::{WatchersByDefectLoader, WatchingByDefectLoader, watching};
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -132,6 +134,7 @@ fn each<T: Add>(db: &DatabaseConnection, to: T) -> T {
         .add(DefectByIdLoader(db.clone()))
         .add(PlanByIdLoader(db.clone()))
         .add(PlansByProjectLoader(db.clone()))
+        .add(WatchersByDefectLoader(db.clone()))
 }
 
 /// Loads one value through the request's loader `L`.
@@ -236,7 +239,7 @@ pub async fn prime_defects(
     let ids: BTreeSet<i32> = rows.iter().map(|d| d.id).collect();
     let project_ids: BTreeSet<i32> = rows.iter().map(|d| d.project_id).collect();
     let stage_ids: BTreeSet<i32> = rows.iter().filter_map(|d| d.stage_id).collect();
-    let (_, _, _, _, comments, history, files, _, _) = tokio::try_join!(
+    let (_, _, _, _, comments, history, files, _, _, _, _) = tokio::try_join!(
         load_if::<ProjectByIdLoader>(
             ctx,
             selects(ctx, defect::PROJECT)
@@ -256,6 +259,8 @@ pub async fn prime_defects(
             selects(ctx, defect::PROJECT_DEFECT_COUNTS),
             &project_ids
         ),
+        load_if::<WatchersByDefectLoader>(ctx, selects(ctx, defect::WATCHERS), &ids),
+        watchers::prime_if(ctx, selects(ctx, defect::WATCHING), &ids),
     )?;
     // A comment's or attachment's `defect` is a row of this page: given, not read.
     if selects(ctx, defect::COMMENTS_DEFECT) || selects(ctx, defect::ATTACHMENTS_DEFECT) {

@@ -28,10 +28,13 @@ pub mod defect {
     pub const KEY: &[&str] = &["key"];
     /// `location` reads its plan whatever it selects of it (a pin without its plan is none).
     pub const LOCATION: &[&str] = &["location"];
+    pub const WATCHERS: &[&str] = &["watchers"];
+    /// The viewer's own (`loaders::watching`).
+    pub const WATCHING: &[&str] = &["watching"];
 
     /// Every path above, for the schema test.
     #[cfg(test)]
-    pub const ALL: [&[&str]; 19] = [
+    pub const ALL: [&[&str]; 21] = [
         KEY,
         LOCATION,
         PROJECT,
@@ -51,6 +54,8 @@ pub mod defect {
         COMMENTS_DEFECT,
         ATTACHMENTS_DEFECT,
         PROJECT_DEFECT_COUNTS,
+        WATCHERS,
+        WATCHING,
     ];
 }
 
