@@ -149,14 +149,26 @@ mod tests {
         }
     }
 
+    /// What `(assigned, deadline, status, commented)`.
+    fn what(assigned: Option<i32>, deadline: bool, status: Option<&str>, commented: bool) -> What {
+        let status = status.map(Into::into);
+        What {
+            assigned,
+            deadline,
+            status,
+            commented,
+        }
+    }
+
     #[test]
     fn what_an_event_did_comes_from_its_changes() {
         use DefectEventKind as E;
+        let none = What::default();
         let table = [
             (
                 E::Created,
                 vec![change("title", None, Some("t"))],
-                What::default(),
+                none.clone(),
             ),
             (
                 E::Created,
@@ -165,11 +177,7 @@ mod tests {
                     change("status", None, Some("NEW")),
                     change("deadline", None, Some("2026-12-31")),
                 ],
-                What {
-                    assigned: Some(7),
-                    deadline: true,
-                    ..What::default()
-                },
+                what(Some(7), true, None, false),
             ),
             (
                 E::Updated,
@@ -177,46 +185,33 @@ mod tests {
                     change("performer", Some("7"), Some("8")),
                     change("deadline", Some("2026-12-30"), None),
                 ],
-                What {
-                    assigned: Some(8),
-                    deadline: true,
-                    ..What::default()
-                },
+                what(Some(8), true, None, false),
             ),
             (
                 E::Assigned,
                 vec![change("performer", Some("7"), None)],
-                What::default(),
+                none.clone(),
             ),
             (
                 E::StatusChanged,
                 vec![change("status", Some("IN_PROGRESS"), Some("REVIEW"))],
-                What {
-                    status: Some("REVIEW".into()),
-                    ..What::default()
-                },
+                what(None, false, Some("REVIEW"), false),
             ),
-            (
-                E::Commented,
-                vec![],
-                What {
-                    commented: true,
-                    ..What::default()
-                },
-            ),
+            (E::Commented, vec![], what(None, false, None, true)),
             (
                 E::Updated,
                 vec![change("title", Some("a"), Some("b"))],
-                What::default(),
+                none.clone(),
             ),
-            (E::AttachmentAdded, vec![], What::default()),
-            (E::Deleted, vec![], What::default()),
-            (E::Restored, vec![], What::default()),
+            (E::AttachmentAdded, vec![], none.clone()),
+            (E::AttachmentRemoved, vec![], none.clone()),
+            (E::Deleted, vec![], none.clone()),
+            (E::Restored, vec![], none.clone()),
         ];
         for (kind, changes, expected) in table {
-            let what = What::of(kind, &changes);
-            assert_eq!(what, expected, "{kind:?} {changes:?}");
-            assert_eq!(what.notifies(), expected != What::default());
+            let got = What::of(kind, &changes);
+            assert_eq!(got, expected, "{kind:?} {changes:?}");
+            assert_eq!(got.notifies(), expected != none);
         }
     }
 
@@ -227,17 +222,11 @@ mod tests {
         const MANAGER: i32 = 3;
         const WATCHER: i32 = 4;
         const MENTIONED: i32 = 5;
-        let review = || What {
-            status: Some("REVIEW".into()),
-            ..What::default()
-        };
+        let review = || what(None, false, Some("REVIEW"), false);
         let table: Vec<(What, Who, Vec<(i32, NotificationKind)>)> = vec![
             // Assigned: the new performer only.
             (
-                What {
-                    assigned: Some(PERFORMER),
-                    ..What::default()
-                },
+                what(Some(PERFORMER), false, None, false),
                 Who {
                     actor: ACTOR,
                     watchers: &[WATCHER],
@@ -248,11 +237,7 @@ mod tests {
             ),
             // Performer and deadline together: ASSIGNED wins.
             (
-                What {
-                    assigned: Some(PERFORMER),
-                    deadline: true,
-                    ..What::default()
-                },
+                what(Some(PERFORMER), true, None, false),
                 Who {
                     actor: ACTOR,
                     performer: Some(PERFORMER),
@@ -262,10 +247,7 @@ mod tests {
             ),
             // A deadline without a performer notifies no one.
             (
-                What {
-                    deadline: true,
-                    ..What::default()
-                },
+                what(None, true, None, false),
                 Who {
                     actor: ACTOR,
                     ..Who::default()
@@ -273,11 +255,7 @@ mod tests {
                 vec![],
             ),
             (
-                What {
-                    deadline: true,
-                    status: Some("IN_PROGRESS".into()),
-                    ..What::default()
-                },
+                what(None, true, Some("IN_PROGRESS"), false),
                 Who {
                     actor: ACTOR,
                     performer: Some(PERFORMER),
@@ -299,10 +277,7 @@ mod tests {
             ),
             // Other moves: watchers only, managers not asked.
             (
-                What {
-                    status: Some("CLOSED".into()),
-                    ..What::default()
-                },
+                what(None, false, Some("CLOSED"), false),
                 Who {
                     actor: ACTOR,
                     managers: &[MANAGER],
@@ -313,10 +288,7 @@ mod tests {
             ),
             // A comment: a mentioned watcher gets MENTIONED only.
             (
-                What {
-                    commented: true,
-                    ..What::default()
-                },
+                what(None, false, None, true),
                 Who {
                     actor: ACTOR,
                     watchers: &[WATCHER, MENTIONED],
@@ -337,10 +309,7 @@ mod tests {
                 vec![],
             ),
             (
-                What {
-                    commented: true,
-                    ..What::default()
-                },
+                what(None, false, None, true),
                 Who {
                     actor: ACTOR,
                     watchers: &[ACTOR],
@@ -350,10 +319,7 @@ mod tests {
                 vec![],
             ),
             (
-                What {
-                    assigned: Some(ACTOR),
-                    ..What::default()
-                },
+                what(Some(ACTOR), false, None, false),
                 Who {
                     actor: ACTOR,
                     ..Who::default()
