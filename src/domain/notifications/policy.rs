@@ -223,7 +223,8 @@ mod tests {
         const WATCHER: i32 = 4;
         const MENTIONED: i32 = 5;
         let review = || what(None, false, Some("REVIEW"), false);
-        let table: Vec<(What, Who, Vec<(i32, NotificationKind)>)> = vec![
+        type Row<'a> = (What, Who<'a>, Vec<(i32, NotificationKind)>);
+        let table: Vec<Row> = vec![
             // Assigned: the new performer only.
             (
                 what(Some(PERFORMER), false, None, false),
