@@ -208,6 +208,13 @@ impl TestApp {
         &self.state.db
     }
 
+    /// A second app on this app's database (its own pool, engine and statement counter,
+    /// the default configuration), as a second server instance would be; the database
+    /// still goes with `self`, so drop the twin first.
+    pub async fn twin(&self) -> TestApp {
+        build(self.backend, &self.state.config.database_url, None, &|_| {}).await
+    }
+
     pub async fn request(&self, req: Request<Body>) -> Response {
         let res = self
             .router

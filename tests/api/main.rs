@@ -12,6 +12,7 @@ mod clients;
 mod defect_lists;
 mod defects;
 mod engine;
+mod derive;
 mod errors;
 mod export;
 mod files;

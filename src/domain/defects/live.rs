@@ -7,8 +7,8 @@ use crate::i18n::Msg;
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select,
 };
 
 use super::{activity::ActivityFilter, queries};
@@ -30,6 +30,10 @@ pub const BATCH: u64 = 100;
 /// Ids per `IN (…)` list when reading the subscribers' rights (well under the
 /// parameter limits of both backends).
 const CHUNK: usize = 500;
+
+/// Users per membership query of [`access_of_users`] (ids only: 2 × this many
+/// parameters with the projects, still within both backends' limits).
+const USERS_CHUNK: usize = 5000;
 
 /// Checks the arguments (a project or defect the viewer cannot see is NOT_FOUND) and
 /// returns the id to start after: the `after` cursor's, else the newest event now.
@@ -189,19 +193,7 @@ pub async fn access(
     if subscribers.is_empty() || events.is_empty() {
         return Ok(out);
     }
-    let defect_ids: HashSet<i32> = events.iter().map(|e| e.defect_id).collect();
-    out.defects = defects::Entity::find()
-        .select_only()
-        .column(defects::Column::Id)
-        .column(defects::Column::ProjectId)
-        .column(defects::Column::DeletedAt)
-        .filter(defects::Column::Id.is_in(defect_ids))
-        .into_tuple::<(i32, i32, Option<chrono::DateTime<chrono::Utc>>)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|(id, project, deleted_at)| (id, (project, deleted_at.is_none())))
-        .collect();
+    out.defects = batch_defects(db, events).await?;
     let projects: HashSet<i32> = out.defects.values().map(|&(p, _)| p).collect();
     for chunk in subscribers.chunks(CHUNK) {
         let sessions: HashSet<&str> = chunk.iter().map(|s| s.session.as_str()).collect();
@@ -237,21 +229,78 @@ pub async fn access(
             }
             out.viewers.insert(s.clone(), role);
         }
-        if engineers.is_empty() || projects.is_empty() {
-            continue;
-        }
-        let rows = project_members::Entity::find()
-            .select_only()
-            .column(project_members::Column::UserId)
-            .column(project_members::Column::ProjectId)
-            .filter(project_members::Column::UserId.is_in(engineers))
-            .filter(project_members::Column::ProjectId.is_in(projects.iter().copied()))
-            .into_tuple::<(i32, i32)>()
-            .all(db)
-            .await?;
-        out.members.extend(rows);
+        out.members
+            .extend(memberships(db, engineers, &projects).await?);
     }
     Ok(out)
+}
+
+/// What active users known by id and role (no session: the engine's notification
+/// consumer, which checked the active flag itself) may see of `events`, for
+/// [`Access::sees`]: the same facts as [`access`], one query for the defects and one per
+/// [`USERS_CHUNK`] engineers for their memberships. Its `standing` knows no one.
+pub async fn access_of_users(
+    db: &impl ConnectionTrait,
+    users: &[(i32, Role)],
+    events: &[defect_events::Model],
+) -> AppResult<Access> {
+    let mut out = Access::default();
+    if users.is_empty() || events.is_empty() {
+        return Ok(out);
+    }
+    out.defects = batch_defects(db, events).await?;
+    let projects: HashSet<i32> = out.defects.values().map(|&(p, _)| p).collect();
+    for chunk in users.chunks(USERS_CHUNK) {
+        let engineers: HashSet<i32> = chunk
+            .iter()
+            .filter(|&&(_, role)| !sees_all_projects(role))
+            .map(|&(id, _)| id)
+            .collect();
+        out.members
+            .extend(memberships(db, engineers, &projects).await?);
+    }
+    Ok(out)
+}
+
+/// The batch's defects (not purged): their project, and whether they are live.
+async fn batch_defects(
+    db: &impl ConnectionTrait,
+    events: &[defect_events::Model],
+) -> AppResult<HashMap<i32, (i32, bool)>> {
+    let defect_ids: HashSet<i32> = events.iter().map(|e| e.defect_id).collect();
+    Ok(defects::Entity::find()
+        .select_only()
+        .column(defects::Column::Id)
+        .column(defects::Column::ProjectId)
+        .column(defects::Column::DeletedAt)
+        .filter(defects::Column::Id.is_in(defect_ids))
+        .into_tuple::<(i32, i32, Option<chrono::DateTime<chrono::Utc>>)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, project, deleted_at)| (id, (project, deleted_at.is_none())))
+        .collect())
+}
+
+/// (user, project) memberships of `engineers` in `projects` (no query when either is
+/// empty).
+async fn memberships(
+    db: &impl ConnectionTrait,
+    engineers: HashSet<i32>,
+    projects: &HashSet<i32>,
+) -> AppResult<Vec<(i32, i32)>> {
+    if engineers.is_empty() || projects.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(project_members::Entity::find()
+        .select_only()
+        .column(project_members::Column::UserId)
+        .column(project_members::Column::ProjectId)
+        .filter(project_members::Column::UserId.is_in(engineers))
+        .filter(project_members::Column::ProjectId.is_in(projects.iter().copied()))
+        .into_tuple::<(i32, i32)>()
+        .all(db)
+        .await?)
 }
 
 #[cfg(test)]

@@ -1,7 +1,12 @@
 //! Notifications (NOTIFY.md): derived from the journal by the engine (`crate::engine`),
 //! never from a request that might roll back.
 //!
+//! - `derive.rs`: the journal's consumer `notifications` (who gets what for each event),
+//!   with its rules as plain functions in `policy.rs` and `mentions.rs`.
 //! - `store.rs`: the one writer of `notifications` (muting, dedupe, the e-mail copy).
+pub mod derive;
+pub mod mentions;
+pub mod policy;
 pub mod store;
 pub mod text;
 
@@ -22,6 +27,9 @@ pub struct Setup {
 
 /// What the engine runs for notifications, the clock and e-mail (wired by `state.rs`).
 pub fn engine_parts(setup: Setup) -> crate::engine::Parts {
-    let _ = setup;
-    crate::engine::Parts::default()
+    let mut parts = crate::engine::Parts::default();
+    parts.consumers.push(std::sync::Arc::new(derive::Derive {
+        email: setup.mailer.is_some(),
+    }));
+    parts
 }
