@@ -2,6 +2,9 @@
 //! never from a request that might roll back.
 //!
 //! - `store.rs`: the one writer of `notifications` (muting, dedupe, the e-mail copy).
+//! - `text.rs`: a notification's line in the recipient's language.
+//! - `email.rs`: the handler of the `email` jobs `store.rs` queues (SMTP, retries).
+pub mod email;
 pub mod store;
 pub mod text;
 
@@ -22,6 +25,12 @@ pub struct Setup {
 
 /// What the engine runs for notifications, the clock and e-mail (wired by `state.rs`).
 pub fn engine_parts(setup: Setup) -> crate::engine::Parts {
-    let _ = setup;
-    crate::engine::Parts::default()
+    let mut parts = crate::engine::Parts::default();
+    if let Some(mailer) = setup.mailer.clone() {
+        parts.handlers.push(std::sync::Arc::new(email::Email {
+            mailer,
+            public_url: setup.public_url.clone(),
+        }));
+    }
+    parts
 }
