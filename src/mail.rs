@@ -79,7 +79,14 @@ impl Mailer {
             .trim()
             .parse()
             .map_err(|e| SendError::Permanent(format!("the recipient {to:?}: {e}")))?;
+        // A Message-ID in the sender's domain (lettre's default names `localhost`).
+        let id = format!(
+            "<{:032x}@{}>",
+            rand::random::<u128>(),
+            self.from.email.domain()
+        );
         let message = Message::builder()
+            .message_id(Some(id))
             .from(self.from.clone())
             .to(to)
             .subject(subject)
@@ -110,9 +117,16 @@ mod tests {
             "smtp://mail.example.com:587?tls=required",
             "smtps://user:p%40ss@192.0.2.1",
         ] {
-            assert!(Mailer::new(url, "Defects <noreply@example.com>").is_ok(), "{url}");
+            assert!(
+                Mailer::new(url, "Defects <noreply@example.com>").is_ok(),
+                "{url}"
+            );
         }
-        for url in ["http://mail.example.com", "smtp://", "smtp://host?tls=maybe"] {
+        for url in [
+            "http://mail.example.com",
+            "smtp://",
+            "smtp://host?tls=maybe",
+        ] {
             let e = Mailer::new(url, "noreply@example.com").err().expect(url);
             assert_eq!(e.key, "SMTP_URL", "{url}");
         }
@@ -121,7 +135,9 @@ mod tests {
             .expect("no host");
         assert!(!secret.message.contains("hunter2"), "{}", secret.message);
         for from in ["", "noreply", "Defects <noreply>", "a@b.c, d@e.f"] {
-            let e = Mailer::new("smtp://127.0.0.1:1025", from).err().expect(from);
+            let e = Mailer::new("smtp://127.0.0.1:1025", from)
+                .err()
+                .expect(from);
             assert_eq!(e.key, "SMTP_FROM", "{from:?}");
         }
         assert!(Mailer::new("smtp://127.0.0.1:1025", "noreply@example.com").is_ok());

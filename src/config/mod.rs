@@ -366,9 +366,7 @@ impl Config {
 
 pub mod logging;
 mod values;
-use values::{
-    boolean, err, number, parse_networks, positive_u32, positive_usize, smtp, trimmed,
-};
+use values::{boolean, err, number, parse_networks, positive_u32, positive_usize, smtp, trimmed};
 
 #[cfg(test)]
 mod tests;

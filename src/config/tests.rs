@@ -114,8 +114,11 @@ fn smtp_settings_are_checked_at_boot() {
         "smtps://user:p%40ss@mail.example.com",
         "smtp://mail.example.com:587?tls=required",
     ] {
-        let c = with(&[("SMTP_URL", url), ("SMTP_FROM", "Defects <noreply@example.com>")])
-            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        let c = with(&[
+            ("SMTP_URL", url),
+            ("SMTP_FROM", "Defects <noreply@example.com>"),
+        ])
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
         assert_eq!(c.smtp_url.as_deref(), Some(url));
         assert_eq!(c.smtp_from, "Defects <noreply@example.com>");
     }

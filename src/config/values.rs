@@ -110,7 +110,9 @@ pub(super) fn smtp(
     if let Err(e) = from.parse::<lettre::message::Mailbox>() {
         return Err(err(
             "SMTP_FROM",
-            format!("expected an address such as `Defects <noreply@example.com>`, got {from:?} ({e})"),
+            format!(
+                "expected an address such as `Defects <noreply@example.com>`, got {from:?} ({e})"
+            ),
         ));
     }
     Ok((url, from))

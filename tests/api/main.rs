@@ -11,6 +11,7 @@ mod auth;
 mod clients;
 mod defect_lists;
 mod defects;
+mod email;
 mod errors;
 mod export;
 mod files;

@@ -204,7 +204,12 @@ impl Email {
             .as_deref()
             .map(|base| defect_link(base, defect.id));
         let quote = comment
-            .filter(|_| matches!(n.kind, NotificationKind::Commented | NotificationKind::Mentioned))
+            .filter(|_| {
+                matches!(
+                    n.kind,
+                    NotificationKind::Commented | NotificationKind::Mentioned
+                )
+            })
             .map(|c| (actor_name.unwrap_or_default().to_owned(), c.body));
         let body = Body {
             lang,
@@ -331,7 +336,10 @@ mod tests {
         let link = defect_link("https://defects.example.com/", 17);
         assert_eq!(link, "https://defects.example.com/defects/17");
         let ru = body(Lang::Ru, Some(&link));
-        assert!(ru.starts_with("СК1-042 «Трещина»: новый комментарий (Иван)\n\n"), "{ru}");
+        assert!(
+            ru.starts_with("СК1-042 «Трещина»: новый комментарий (Иван)\n\n"),
+            "{ru}"
+        );
         for part in [
             "Иван пишет:\n> first\n> second\n",
             "Проект: Tower\n",
@@ -342,7 +350,13 @@ mod tests {
             assert!(ru.contains(part), "{part:?} in {ru}");
         }
         let en = body(Lang::En, None);
-        assert!(en.contains("Status: In progress\nDeadline: 9 Dec 2026\n"), "{en}");
-        assert!(!en.contains("http") && !en.contains("Open the defect"), "{en}");
+        assert!(
+            en.contains("Status: In progress\nDeadline: 9 Dec 2026\n"),
+            "{en}"
+        );
+        assert!(
+            !en.contains("http") && !en.contains("Open the defect"),
+            "{en}"
+        );
     }
 }

@@ -181,15 +181,24 @@ mod tests {
             "SK1-042 “Crack”: escalated, overdue by 1 day"
         );
         assert_eq!(en(K::DueSoon), "SK1-042 “Crack”: due tomorrow");
-        assert_eq!(en(K::StatusChanged), "SK1-042 “Crack”: status changed to In review");
-        assert_eq!(en(K::ReviewRequested), "SK1-042 “Crack”: waiting for your review");
+        assert_eq!(
+            en(K::StatusChanged),
+            "SK1-042 “Crack”: status changed to In review"
+        );
+        assert_eq!(
+            en(K::ReviewRequested),
+            "SK1-042 “Crack”: waiting for your review"
+        );
         assert_eq!(en(K::Assigned), "SK1-042 “Crack”: assigned to you");
         assert_eq!(
             en(K::DeadlineChanged),
             "SK1-042 “Crack”: the deadline is now 9 Dec 2026"
         );
         assert_eq!(en(K::Commented), "SK1-042 “Crack”: Ivan Petrov commented");
-        assert_eq!(en(K::Mentioned), "SK1-042 “Crack”: Ivan Petrov mentioned you");
+        assert_eq!(
+            en(K::Mentioned),
+            "SK1-042 “Crack”: Ivan Petrov mentioned you"
+        );
         let cleared = Facts {
             deadline: None,
             actor: None,
@@ -213,10 +222,22 @@ mod tests {
         let ru = |kind| line("ru", kind, &f);
         use NotificationKind as K;
         assert_eq!(ru(K::DueSoon), "SK1-042 «Crack»: срок истекает завтра");
-        assert_eq!(ru(K::StatusChanged), "SK1-042 «Crack»: новый статус — «На проверке»");
-        assert_eq!(ru(K::ReviewRequested), "SK1-042 «Crack»: ждёт вашей проверки");
-        assert_eq!(ru(K::Assigned), "SK1-042 «Crack»: вы назначены исполнителем");
-        assert_eq!(ru(K::DeadlineChanged), "SK1-042 «Crack»: новый срок — 09.12.2026");
+        assert_eq!(
+            ru(K::StatusChanged),
+            "SK1-042 «Crack»: новый статус — «На проверке»"
+        );
+        assert_eq!(
+            ru(K::ReviewRequested),
+            "SK1-042 «Crack»: ждёт вашей проверки"
+        );
+        assert_eq!(
+            ru(K::Assigned),
+            "SK1-042 «Crack»: вы назначены исполнителем"
+        );
+        assert_eq!(
+            ru(K::DeadlineChanged),
+            "SK1-042 «Crack»: новый срок — 09.12.2026"
+        );
         assert_eq!(
             ru(K::Commented),
             "SK1-042 «Crack»: новый комментарий (Ivan Petrov)"
@@ -249,7 +270,10 @@ mod tests {
                         args.iter().map(|(k, _)| (*k).to_owned()).collect();
                     assert_eq!(vars, given, "{lang:?} {id}: the arguments line gives");
                     let words = line(lang.tag(), kind, &f);
-                    assert!(words.starts_with("SK1-042 ") && !words.contains('{'), "{words}");
+                    assert!(
+                        words.starts_with("SK1-042 ") && !words.contains('{'),
+                        "{words}"
+                    );
                     if lang == Lang::Ru {
                         let own = words.trim_start_matches("SK1-042 «Crack»: ");
                         assert!(
