@@ -112,7 +112,8 @@ impl AppState {
                 mailer: config
                     .smtp_url
                     .as_deref()
-                    .map(|url| Arc::new(crate::mail::Mailer::new(url, &config.smtp_from))),
+                    .map(|url| crate::mail::Mailer::new(url, &config.smtp_from).map(Arc::new))
+                    .transpose()?,
                 public_url: config.public_url.clone(),
                 clock_interval: config.clock_interval,
             }),

@@ -307,17 +307,7 @@ impl Config {
         if clock_interval.is_zero() {
             return Err(err("CLOCK_INTERVAL_SECS", "must be at least 1"));
         }
-        let smtp_url = val("SMTP_URL").filter(|u| !u.trim().is_empty());
-        if let Some(u) = &smtp_url
-            && !(u.starts_with("smtp://") || u.starts_with("smtps://"))
-        {
-            return Err(err(
-                "SMTP_URL",
-                "must be smtp://host:port or smtps://user:password@host",
-            ));
-        }
-        let smtp_from =
-            val("SMTP_FROM").unwrap_or_else(|| "defect-control <noreply@localhost>".to_owned());
+        let (smtp_url, smtp_from) = smtp(&val)?;
         Ok(Config {
             clock_interval,
             smtp_url,
@@ -376,7 +366,7 @@ impl Config {
 
 pub mod logging;
 mod values;
-use values::{boolean, err, number, parse_networks, positive_u32, positive_usize, trimmed};
+use values::{boolean, err, number, parse_networks, positive_u32, positive_usize, smtp, trimmed};
 
 #[cfg(test)]
 mod tests;

@@ -103,3 +103,40 @@ fn cors_origins_are_split_on_commas() {
         vec!["https://a.example", "http://localhost:3000"]
     );
 }
+
+#[test]
+fn smtp_settings_are_checked_at_boot() {
+    let c = with(&[]).unwrap();
+    assert_eq!(c.smtp_url, None);
+    assert_eq!(c.smtp_from, "defect-control <noreply@localhost>");
+    for url in [
+        "smtp://127.0.0.1:1025",
+        "smtps://user:p%40ss@mail.example.com",
+        "smtp://mail.example.com:587?tls=required",
+    ] {
+        let c = with(&[
+            ("SMTP_URL", url),
+            ("SMTP_FROM", "Defects <noreply@example.com>"),
+        ])
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(c.smtp_url.as_deref(), Some(url));
+        assert_eq!(c.smtp_from, "Defects <noreply@example.com>");
+    }
+    assert_eq!(with(&[("SMTP_URL", "  ")]).unwrap().smtp_url, None);
+    for url in [
+        "mail.example.com",
+        "http://mail.example.com",
+        "smtp://",
+        "smtp://host?tls=maybe",
+        "smtp://user:hunter2@?tls=x",
+    ] {
+        let e = with(&[("SMTP_URL", url)]).expect_err(url);
+        assert_eq!(e.key, "SMTP_URL", "{url}");
+        assert!(!e.message.contains("hunter2"), "{}", e.message);
+    }
+    for from in ["noreply", "Defects <noreply>", "a@b.c, d@e.f", "<>"] {
+        let e = with(&[("SMTP_FROM", from)]).expect_err(from);
+        assert_eq!(e.key, "SMTP_FROM", "{from}");
+        assert!(e.to_string().contains("SMTP_FROM"));
+    }
+}

@@ -80,3 +80,40 @@ pub(super) fn boolean(
         Some(v) => Err(err(key, format!("expected true or false, got {v:?}"))),
     }
 }
+
+/// `SMTP_URL` (None: no e-mail) and `SMTP_FROM`, checked as the mailer will use them:
+/// the URL by lettre's own parser (scheme, host, `?tls=`), without connecting; the
+/// sender as one mailbox. A bad URL's message never repeats it (it may hold a password).
+pub(super) fn smtp(
+    val: &impl Fn(&str) -> Option<String>,
+) -> Result<(Option<String>, String), ConfigError> {
+    let url = val("SMTP_URL");
+    if let Some(u) = &url {
+        let why = if !(u.starts_with("smtp://") || u.starts_with("smtps://")) {
+            Some("must start with smtp:// or smtps://".to_owned())
+        } else {
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(u)
+                .err()
+                .map(|e| format!("not an SMTP URL: {e}"))
+        };
+        if let Some(why) = why {
+            return Err(err(
+                "SMTP_URL",
+                format!(
+                    "{why} (expected smtp://host:port, smtps://user:password@host or \
+                     smtp://host:587?tls=required)"
+                ),
+            ));
+        }
+    }
+    let from = val("SMTP_FROM").unwrap_or_else(|| "defect-control <noreply@localhost>".to_owned());
+    if let Err(e) = from.parse::<lettre::message::Mailbox>() {
+        return Err(err(
+            "SMTP_FROM",
+            format!(
+                "expected an address such as `Defects <noreply@example.com>`, got {from:?} ({e})"
+            ),
+        ));
+    }
+    Ok((url, from))
+}

@@ -1,5 +1,6 @@
 //! Russian and English for every message a person reads: error messages (their codes
-//! never change), the CSV export's human form (header row and enum values). The texts are Fluent
+//! never change), the CSV export's human form (header row and enum values), the line
+//! of a notification and its e-mail. The texts are Fluent
 //! resources in `locales/<lang>/*.ftl`, compiled into the binary, which a translator edits
 //! without touching Rust; `fluent-bundle` formats them, `fluent-langneg` picks the
 //! language from `Accept-Language` (English when it is absent or names neither).
@@ -33,6 +34,7 @@ const RESOURCES: [(Lang, &[&str]); 2] = [
         &[
             include_str!("../../locales/en/errors.ftl"),
             include_str!("../../locales/en/export.ftl"),
+            include_str!("../../locales/en/notifications.ftl"),
         ],
     ),
     (
@@ -40,6 +42,7 @@ const RESOURCES: [(Lang, &[&str]); 2] = [
         &[
             include_str!("../../locales/ru/errors.ftl"),
             include_str!("../../locales/ru/export.ftl"),
+            include_str!("../../locales/ru/notifications.ftl"),
         ],
     ),
 ];
@@ -149,16 +152,74 @@ pub fn text(lang: Lang, id: &str, args: &[(&str, String)]) -> String {
     for (k, v) in args {
         fluent_args.set(*k, v.clone());
     }
+    format(lang, id, &fluent_args)
+}
+
+/// A message argument: text, or a number (which plural variants select on:
+/// `{ $days -> [one] … [few] … *[many] … }` needs a number, not its digits).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Text(String),
+    Number(i64),
+}
+
+/// [`text`] with typed arguments.
+pub fn text_with(lang: Lang, id: &str, args: &[(&str, Value)]) -> String {
+    let mut fluent_args = FluentArgs::new();
+    for (k, v) in args {
+        match v {
+            Value::Text(s) => fluent_args.set(*k, s.clone()),
+            Value::Number(n) => fluent_args.set(*k, *n),
+        }
+    }
+    format(lang, id, &fluent_args)
+}
+
+fn format(lang: Lang, id: &str, fluent_args: &FluentArgs<'_>) -> String {
     for l in [lang, Lang::En] {
         let b = bundle_of(l);
         if let Some(pattern) = b.get_message(id).and_then(|m| m.value()) {
             let mut errors = Vec::new();
             return b
-                .format_pattern(pattern, Some(&fluent_args), &mut errors)
+                .format_pattern(pattern, Some(fluent_args), &mut errors)
                 .into_owned();
         }
     }
     id.to_owned()
+}
+
+/// The variables message `id` of `lang` uses (itself, not English's), or `None` when
+/// `lang` lacks it: for coverage tests of the callers that pass the arguments.
+#[cfg(test)]
+pub(crate) fn variables(lang: Lang, id: &str) -> Option<std::collections::BTreeSet<String>> {
+    let pattern = bundle_of(lang).get_message(id)?.value()?;
+    let mut vars = std::collections::BTreeSet::new();
+    pattern_variables(&pattern.elements, &mut vars);
+    Some(vars)
+}
+
+/// Variables anywhere in a pattern: in placeables, in a select's selector and in its
+/// variants (a plural names its number in both).
+#[cfg(test)]
+fn pattern_variables(
+    elements: &[fluent_syntax::ast::PatternElement<&str>],
+    vars: &mut std::collections::BTreeSet<String>,
+) {
+    use fluent_syntax::ast::{Expression, InlineExpression, PatternElement};
+    for el in elements {
+        let PatternElement::Placeable { expression } = el else {
+            continue;
+        };
+        let (Expression::Inline(selector) | Expression::Select { selector, .. }) = expression;
+        if let InlineExpression::VariableReference { id } = selector {
+            vars.insert(id.name.to_owned());
+        }
+        if let Expression::Select { variants, .. } = expression {
+            for v in variants {
+                pattern_variables(&v.value.elements, vars);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -199,7 +260,7 @@ mod tests {
         lang: Lang,
         sources: &[&str],
     ) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
-        use fluent_syntax::ast::{Entry, Expression, InlineExpression, PatternElement};
+        use fluent_syntax::ast::Entry;
         let mut out = std::collections::BTreeMap::new();
         for source in sources {
             let resource = fluent_syntax::parser::parse(*source)
@@ -207,14 +268,10 @@ mod tests {
             for entry in resource.body {
                 let Entry::Message(m) = entry else { continue };
                 let mut vars = std::collections::BTreeSet::new();
-                for el in m.value.expect("every message has a value").elements {
-                    if let PatternElement::Placeable {
-                        expression: Expression::Inline(InlineExpression::VariableReference { id }),
-                    } = el
-                    {
-                        vars.insert(id.name.to_owned());
-                    }
-                }
+                pattern_variables(
+                    &m.value.expect("every message has a value").elements,
+                    &mut vars,
+                );
                 let dup = out.insert(m.id.name.to_owned(), vars);
                 assert!(dup.is_none(), "{lang:?}: {} twice", m.id.name);
             }

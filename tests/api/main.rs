@@ -13,6 +13,7 @@ mod defect_lists;
 mod defects;
 mod engine;
 mod derive;
+mod email;
 mod errors;
 mod export;
 mod files;

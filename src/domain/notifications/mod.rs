@@ -4,7 +4,10 @@
 //! - `derive.rs`: the journal's consumer `notifications` (who gets what for each event),
 //!   with its rules as plain functions in `policy.rs` and `mentions.rs`.
 //! - `store.rs`: the one writer of `notifications` (muting, dedupe, the e-mail copy).
+//! - `text.rs`: a notification's line in the recipient's language.
+//! - `email.rs`: the handler of the `email` jobs `store.rs` queues (SMTP, retries).
 pub mod derive;
+pub mod email;
 pub mod mentions;
 pub mod policy;
 pub mod store;
@@ -31,5 +34,11 @@ pub fn engine_parts(setup: Setup) -> crate::engine::Parts {
     parts.consumers.push(std::sync::Arc::new(derive::Derive {
         email: setup.mailer.is_some(),
     }));
+    if let Some(mailer) = setup.mailer.clone() {
+        parts.handlers.push(std::sync::Arc::new(email::Email {
+            mailer,
+            public_url: setup.public_url.clone(),
+        }));
+    }
     parts
 }
