@@ -59,17 +59,36 @@ async fn world(app: &TestApp) -> World {
     w
 }
 
-/// A watcher row (`watching = false`: an explicit unwatch).
+/// A watcher row (`watching = false`: an explicit unwatch), replacing any row the
+/// automatic rules wrote.
 async fn watch(app: &TestApp, defect: i32, user: i32, watching: bool) {
-    defect_watchers::ActiveModel {
+    defect_watchers::Entity::insert(defect_watchers::ActiveModel {
         defect_id: Set(defect),
         user_id: Set(user),
         watching: Set(watching),
         created_at: Set(defect_control::time::now()),
-    }
-    .insert(app.db())
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::columns([
+            defect_watchers::Column::DefectId,
+            defect_watchers::Column::UserId,
+        ])
+        .update_column(defect_watchers::Column::Watching)
+        .to_owned(),
+    )
+    .exec(app.db())
     .await
     .unwrap();
+}
+
+/// The automatic rules (tests/api/watchers.rs) made the author and the performer
+/// watchers at creation; these tests choose every defect's watchers themselves.
+async fn unwatch_all(app: &TestApp, defect: i32) {
+    defect_watchers::Entity::delete_many()
+        .filter(defect_watchers::Column::DefectId.eq(defect))
+        .exec(app.db())
+        .await
+        .unwrap();
 }
 
 async fn mute(app: &TestApp, user: i32, kinds: &[K]) {
@@ -151,6 +170,7 @@ async fn the_performer_is_told_of_an_assignment_and_of_a_deadline() {
             .deadline(Some(day(10)))
             .create(&app)
             .await;
+        unwatch_all(&app, d.id).await;
         watch(&app, d.id, w.engineer.id, true).await;
         assert_eq!(
             news(&app, &mut since).await,
@@ -210,6 +230,7 @@ async fn status_moves_tell_the_watchers_and_review_asks_the_projects_managers() 
             .created_with_performer(w.performer.id)
             .create(&app)
             .await;
+        unwatch_all(&app, d.id).await;
         // The member manager watches; the boss watches but is no member.
         for a in [&w.engineer, &w.manager, &w.boss] {
             watch(&app, d.id, a.id, true).await;
@@ -239,13 +260,15 @@ async fn status_moves_tell_the_watchers_and_review_asks_the_projects_managers() 
                 (w.engineer.id, K::StatusChanged),
             ])
         );
-        // Any other move: the watchers only.
+        // Any other move: the watchers only — now with the performer, who watches
+        // since moving the status (the automatic rules).
         move_to(&app, &w.manager2, d.id, DefectStatus::Closed).await;
         assert_eq!(
             news(&app, &mut since).await,
             sorted(vec![
                 (w.boss.id, K::StatusChanged),
                 (w.manager.id, K::StatusChanged),
+                (w.performer.id, K::StatusChanged),
                 (w.engineer.id, K::StatusChanged),
             ])
         );
@@ -255,6 +278,7 @@ async fn status_moves_tell_the_watchers_and_review_asks_the_projects_managers() 
             .created_with_performer(w.performer.id)
             .create(&app)
             .await;
+        unwatch_all(&app, d2.id).await;
         watch(&app, d2.id, w.performer.id, true).await;
         news(&app, &mut since).await;
         move_to(&app, &w.boss, d2.id, DefectStatus::InProgress).await;
@@ -288,6 +312,7 @@ async fn comments_tell_the_watchers_and_mentions_those_who_can_see() {
         let d = DefectBuilder::new(w.project, &w.boss, &w.boss)
             .create(&app)
             .await;
+        unwatch_all(&app, d.id).await;
         watch(&app, d.id, w.manager.id, true).await;
         watch(&app, d.id, w.admin.id, true).await;
         watch(&app, d.id, w.engineer.id, true).await;
@@ -356,6 +381,7 @@ async fn never_an_inactive_user_nor_one_who_cannot_see_the_defect_then() {
         let d = DefectBuilder::new(w.project, &w.boss, &w.boss)
             .create(&app)
             .await;
+        unwatch_all(&app, d.id).await;
         let gone = app.actor(Role::Engineer).await;
         app.add_member(w.project, gone.id).await;
         for a in [&w.outsider, &gone, &w.observer] {
@@ -411,6 +437,7 @@ async fn muting_drops_the_chosen_kind_and_gives_no_other() {
         let d = DefectBuilder::new(w.project, &w.boss, &w.boss)
             .create(&app)
             .await;
+        unwatch_all(&app, d.id).await;
         for a in [&w.engineer, &w.manager, &w.observer] {
             watch(&app, d.id, a.id, true).await;
         }
@@ -451,6 +478,7 @@ async fn each_event_is_notified_exactly_once() {
         let d = DefectBuilder::new(w.project, &w.boss, &w.boss)
             .create(&app)
             .await;
+        unwatch_all(&app, d.id).await;
         watch(&app, d.id, w.engineer.id, true).await;
         watch(&app, d.id, w.observer.id, true).await;
         app.pump().await;
@@ -491,6 +519,15 @@ async fn each_event_is_notified_exactly_once() {
         assert_eq!(
             got,
             [
+                // Watchers are read when the event is processed: the admin, who
+                // commented second (and so watches), hears of the first comment too.
+                (
+                    e1,
+                    w.admin.id,
+                    K::Commented,
+                    format!("e:{e1}"),
+                    Some(w.boss.id)
+                ),
                 (
                     e1,
                     w.engineer.id,
@@ -504,6 +541,13 @@ async fn each_event_is_notified_exactly_once() {
                     K::Commented,
                     format!("e:{e1}"),
                     Some(w.boss.id)
+                ),
+                (
+                    e2,
+                    w.boss.id,
+                    K::Commented,
+                    format!("e:{e2}"),
+                    Some(w.admin.id)
                 ),
                 (
                     e2,
@@ -601,6 +645,7 @@ async fn a_batch_costs_the_same_statements_for_5_or_500_watchers() {
             let d = DefectBuilder::new(w.project, &w.boss, &w.boss)
                 .create(&app)
                 .await;
+            unwatch_all(&app, d.id).await;
             watching_engineers(&app, w.project, d.id, n, tag).await;
             app.pump().await;
             let body = format!("@{} see this", w.observer.username);
@@ -631,6 +676,7 @@ async fn two_instances_on_one_database_notify_each_event_once() {
         let d = DefectBuilder::new(w.project, &w.boss, &w.boss)
             .create(&app)
             .await;
+        unwatch_all(&app, d.id).await;
         watch(&app, d.id, w.engineer.id, true).await;
         watch(&app, d.id, w.observer.id, true).await;
         app.pump().await;
@@ -661,7 +707,9 @@ async fn two_instances_on_one_database_notify_each_event_once() {
         }
         tokio::join!(app.pump(), twin.pump());
         let rows = all_notifications(&app).await;
-        assert_eq!(rows.len(), 2 * (n + 20));
+        // Two watchers each; the boss, who commented first (and so watches), hears of
+        // the admin's 20 as well.
+        assert_eq!(rows.len(), 2 * (n + 20) + 20);
         let mut keys: Vec<(i32, String)> =
             rows.iter().map(|r| (r.user_id, r.dedupe.clone())).collect();
         keys.sort();
@@ -673,11 +721,12 @@ async fn two_instances_on_one_database_notify_each_event_once() {
             .all(app.db())
             .await
             .unwrap();
-        assert!(
-            events
-                .iter()
-                .all(|e| rows.iter().filter(|r| r.event_id == Some(e.id)).count() == 2)
-        );
+        // Each of the boss's comments to the two watchers, each of the admin's to them
+        // and the boss.
+        assert!(events.iter().all(|e| {
+            let want = if e.actor_id == w.admin.id { 3 } else { 2 };
+            rows.iter().filter(|r| r.event_id == Some(e.id)).count() == want
+        }));
         drop(twin);
     }
 }
