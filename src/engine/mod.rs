@@ -107,7 +107,18 @@ pub async fn claim(db: &DatabaseConnection, name: &'static str) -> AppResult<Opt
     let txn = db.begin().await?;
     let lock = match backend {
         DatabaseBackend::Postgres => " FOR UPDATE SKIP LOCKED",
-        _ => "",
+        _ => {
+            // SQLite: take the one write lock first (waiting out the busy timeout). A
+            // transaction that reads first and writes later fails at once with
+            // SQLITE_BUSY_SNAPSHOT when another connection wrote in between.
+            let take = Statement::from_sql_and_values(
+                backend,
+                "UPDATE engine_positions SET position = position WHERE consumer = ?",
+                [name.into()],
+            );
+            txn.execute_raw(take).await?;
+            ""
+        }
     };
     let read = Statement::from_sql_and_values(
         backend,

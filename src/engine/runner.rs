@@ -165,7 +165,7 @@ impl Engine {
             let mut woken = this.wake.subscribe();
             loop {
                 if let Err(e) = this.consume().await {
-                    tracing::warn!(error = %e, "a journal consumer failed; retrying");
+                    tracing::warn!(error = ?e, "a journal consumer failed; retrying");
                 }
                 tokio::select! {
                     _ = stop.cancelled() => break,
@@ -188,7 +188,7 @@ impl Engine {
                     match tick.run(&this.db).await {
                         Ok(()) => this.passed(),
                         Err(e) => {
-                            tracing::warn!(error = %e, tick = tick.name(), "a periodic task failed");
+                            tracing::warn!(error = ?e, tick = tick.name(), "a periodic task failed");
                         }
                     }
                 }
@@ -202,7 +202,7 @@ impl Engine {
                     let ran = match this.run_jobs(handler.clone()).await {
                         Ok(n) => n,
                         Err(e) => {
-                            tracing::warn!(error = %e, kind = handler.kind(), "claiming jobs failed");
+                            tracing::warn!(error = ?e, kind = handler.kind(), "claiming jobs failed");
                             0
                         }
                     };
