@@ -208,6 +208,13 @@ impl TestApp {
         &self.state.db
     }
 
+    /// A second instance on this app's database: its own `AppState` (pool, readers,
+    /// engine), as another server process would have. The database stays this app's.
+    pub async fn twin(&self) -> TestApp {
+        let url = self.state.config.database_url.clone();
+        build(self.backend, &url, None, &|_: &mut Config| {}).await
+    }
+
     pub async fn request(&self, req: Request<Body>) -> Response {
         let res = self
             .router

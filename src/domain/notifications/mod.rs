@@ -2,6 +2,11 @@
 //! never from a request that might roll back.
 //!
 //! - `store.rs`: the one writer of `notifications` (muting, dedupe, the e-mail copy).
+//! - `inbox.rs`: reading one's own (the list, the counts, marking read, the live reads);
+//!   `settings.rs`: one's own settings; `describe.rs`: a notification's line from its rows.
+pub mod describe;
+pub mod inbox;
+pub mod settings;
 pub mod store;
 pub mod text;
 
