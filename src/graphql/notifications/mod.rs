@@ -48,8 +48,9 @@ impl Notification {
     async fn kind(&self) -> NotificationKind {
         self.0.kind
     }
-    /// Notifications are shown only while their defect is visible to the viewer, so the
-    /// id is authorised and one batched load serves a page.
+    /// The defect it is about (a notification is listed only while the viewer can see it).
+    // Listed only for a visible defect, so the id is authorised and one batched load
+    // serves a page.
     async fn defect(&self, ctx: &Context<'_>) -> async_graphql::Result<Defect> {
         loaders::load_one::<LiveDefectByIdLoader>(ctx, self.0.defect_id)
             .await?

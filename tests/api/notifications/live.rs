@@ -151,6 +151,33 @@ async fn after_resumes_right_after_its_notification_without_gap_or_duplicate() {
         start(&mut again, "r2", Some(&cursor)).await;
         assert_eq!(drain(&mut again).await, [after], "[{}]", app.backend);
 
+        // The seam between a subscription's own reads and the channel: rows the
+        // process's reader has not read yet (on SQLite it wakes on engine passes and its
+        // 1 s poll only) are read by the catch-up and then arrive in the channel's next
+        // batch too; each is delivered once, in order.
+        let from = json!(
+            app.ok(
+                eng,
+                "{ notifications(first: 1) { nodes { cursor } } }",
+                json!({})
+            )
+            .await["notifications"]["nodes"][0]["cursor"]
+        );
+        let mut burst = Vec::new();
+        for i in 0..6 {
+            let d = if i % 2 == 0 { a } else { b };
+            burst.push(notify(&app, &[eng], d, Commented).await[0].id);
+        }
+        let mut racing = open(addr, eng).await;
+        send(
+            &mut racing,
+            json!({ "id": "s", "type": "subscribe", "payload": { "query": LIVE, "variables": { "a": from } } }),
+        )
+        .await;
+        let more = notify(&app, &[eng], a, Commented).await[0].id;
+        burst.push(more);
+        assert_eq!(drain(&mut racing).await, burst, "[{}]", app.backend);
+
         // A cursor of another list is refused.
         let mut bad = open(addr, eng).await;
         let defects = app
