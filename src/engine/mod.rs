@@ -63,7 +63,7 @@ impl Claim {
         if position != self.position {
             let stmt = Statement::from_sql_and_values(
                 self.txn.get_database_backend(),
-                &sql(
+                sql(
                     self.txn.get_database_backend(),
                     "UPDATE engine_positions SET position = $1, updated_at = $2 WHERE consumer = $3",
                 ),
