@@ -11,6 +11,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod i18n;
+pub mod inbox_live;
 pub mod live;
 pub mod mail;
 pub mod seed;

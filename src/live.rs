@@ -210,9 +210,7 @@ impl Hub {
                 let _ = ready_rx.await;
             })
             .await;
-        let user = self.per_user.take(who.user_id).ok_or(Full {
-            max: self.per_user.max(),
-        })?;
+        let user = self.place(who.user_id)?;
         let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
         *subs.by_session.entry(who.clone()).or_default() += 1;
         drop(subs);
@@ -227,6 +225,15 @@ impl Hub {
     /// Subscriptions on the channel now.
     pub fn joined(&self) -> usize {
         self.tx.receiver_count()
+    }
+
+    /// A place under the per-user cap for a live subscription of another kind
+    /// (`Subscription.notifications`), so one user's subscriptions of every kind count
+    /// together; given back when dropped.
+    pub fn place(&self, user_id: i32) -> Result<KeyPlace<i32>, Full> {
+        self.per_user.take(user_id).ok_or(Full {
+            max: self.per_user.max(),
+        })
     }
 
     /// How many times a subscription fell behind the channel (since the start).

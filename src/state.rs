@@ -11,6 +11,7 @@ use crate::{
     domain,
     engine::Engine,
     error::AppError,
+    inbox_live::Inbox,
     live::Hub,
     storage::{LinkSigner, Storage},
 };
@@ -30,6 +31,9 @@ pub struct AppState {
     pub journal_wake: Arc<tokio::sync::watch::Sender<u64>>,
     /// The process's journal reader that live subscriptions join (`crate::live`).
     pub live: Arc<Hub>,
+    /// The process's notification reader that inbox subscriptions join
+    /// (`crate::inbox_live`); they count under `live`'s per-user cap.
+    pub inbox: Arc<Inbox>,
     /// Cancelled when the server begins to shut down: open WebSockets close with 1001.
     pub shutdown: tokio_util::sync::CancellationToken,
     /// `/ready`'s probe, one at a time (`http::health`).
@@ -119,8 +123,14 @@ impl AppState {
             }),
             journal_wake.clone(),
         ));
+        let inbox = Arc::new(Inbox::new(
+            db.clone(),
+            engine.passes(),
+            &config.database_url,
+        ));
         Ok(AppState {
             engine,
+            inbox,
             db,
             config: Arc::new(config),
             keys: Arc::new(keys),

@@ -54,6 +54,7 @@ must-not-be-negative = { $field }: must not be negative
 at-most-chars = { $field }: must be at most { $max } characters
 at-least-chars = { $field }: must be at least { $min } characters
 at-most = { $field }: must be at most { $max }
+at-most-items = { $field }: at most { $max } items
 no-control-chars = { $field }: must not contain control characters
 no-control-chars-but-breaks = { $field }: must not contain control characters other than tabs and line breaks
 end-before-start = { $field }: must not be before startDate

@@ -52,6 +52,7 @@ must-not-be-negative = { $field }: не может быть отрицатель
 at-most-chars = { $field }: не больше { $max } символов
 at-least-chars = { $field }: не меньше { $min } символов
 at-most = { $field }: не больше { $max }
+at-most-items = { $field }: не больше { $max } элементов
 no-control-chars = { $field }: не должно содержать управляющих символов
 no-control-chars-but-breaks = { $field }: не должно содержать управляющих символов, кроме табуляции и переводов строки
 end-before-start = { $field }: не может быть раньше startDate

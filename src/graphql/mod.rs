@@ -7,6 +7,7 @@ pub mod defects;
 pub mod errors;
 pub mod limits;
 pub mod loaders;
+pub mod notifications;
 pub mod pagination;
 pub mod plans;
 pub mod projects;
@@ -28,6 +29,7 @@ pub struct Query(
     defects::DefectQuery,
     defects::ActivityQuery,
     reports::ReportQuery,
+    notifications::NotificationQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -37,10 +39,14 @@ pub struct Mutation(
     projects::ProjectMutation,
     defects::DefectMutation,
     plans::PlanMutation,
+    notifications::NotificationMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(defects::DefectSubscription);
+pub struct Subscription(
+    defects::DefectSubscription,
+    notifications::NotificationSubscription,
+);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 

@@ -120,6 +120,7 @@ messages! {
     AtMostChars { field: String = f("title"), max: usize = 300 } => "at-most-chars",
     AtLeastChars { field: String = f("password"), min: usize = 8 } => "at-least-chars",
     AtMost { field: String = f("first"), max: u64 = 100 } => "at-most",
+    AtMostItems { field: String = f("ids"), max: usize = 500 } => "at-most-items",
     NoControlChars { field: String = f("title") } => "no-control-chars",
     NoControlCharsButBreaks { field: String = f("description") } => "no-control-chars-but-breaks",
     EndBeforeStart { field: String = f("endDate") } => "end-before-start",

@@ -29,6 +29,7 @@ mod layers;
 mod lean;
 mod login_security;
 mod memory;
+mod notifications;
 mod operations;
 mod plans;
 mod process;

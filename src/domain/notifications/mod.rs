@@ -6,10 +6,15 @@
 //! - `store.rs`: the one writer of `notifications` (muting, dedupe, the e-mail copy).
 //! - `text.rs`: a notification's line in the recipient's language.
 //! - `email.rs`: the handler of the `email` jobs `store.rs` queues (SMTP, retries).
+//! - `inbox.rs`: reading one's own (the list, the counts, marking read, the live reads);
+//!   `settings.rs`: one's own settings; `describe.rs`: a notification's line from its rows.
 pub mod derive;
+pub mod describe;
 pub mod email;
+pub mod inbox;
 pub mod mentions;
 pub mod policy;
+pub mod settings;
 pub mod store;
 pub mod text;
 

@@ -118,7 +118,7 @@ impl Position {
 
 /// The refusal of a subscription beyond `MAX_SUBSCRIPTIONS_PER_USER`: the operation
 /// ends with this error, the others go on.
-fn too_many(max: usize) -> async_graphql::Error {
+pub(crate) fn too_many(max: usize) -> async_graphql::Error {
     async_graphql::Error::new_with_source(Msg::TooManySubscriptions { max })
         .extend_with(|_, e| e.set("code", "RATE_LIMITED"))
 }

@@ -10,6 +10,7 @@ mod query;
 pub use events::{ActivityQuery, DefectEvent, DefectEventConnection};
 pub use inputs::{CreateDefectInput, DefectFilterInput, UpdateDefectInput};
 pub use live::DefectSubscription;
+pub(crate) use live::too_many;
 pub use mutation::DefectMutation;
 pub use objects::{Attachment, Comment, Defect, DefectConnection, DefectEdge, StatusChange};
 pub use query::DefectQuery;

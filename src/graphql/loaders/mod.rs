@@ -6,6 +6,7 @@
 //! resolved by a slow executor splits into several batches; priming makes one batch per
 //! relation regardless of timing, so a page costs a constant number of statements.
 mod counts;
+mod notifications;
 mod plans;
 mod primed;
 mod shared;
@@ -13,6 +14,7 @@ mod tables;
 mod watchers;
 
 pub use counts::{DefectCountsByProjectLoader, ViewerLoaders, defect_counts};
+pub use notifications::{EventByIdLoader, SettingsByUserLoader, prime_notifications};
 pub use plans::{PlanByIdLoader, PlansByProjectLoader};
 pub use shared::{BatchLoaders, BatchSlot};
 pub use tables::*;
@@ -135,6 +137,8 @@ fn each<T: Add>(db: &DatabaseConnection, to: T) -> T {
         .add(PlanByIdLoader(db.clone()))
         .add(PlansByProjectLoader(db.clone()))
         .add(WatchersByDefectLoader(db.clone()))
+        .add(EventByIdLoader(db.clone()))
+        .add(SettingsByUserLoader(db.clone()))
 }
 
 /// Loads one value through the request's loader `L`.
