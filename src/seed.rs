@@ -207,6 +207,9 @@ pub async fn apply(db: &DatabaseConnection, file: &SeedFile, lang: Lang) -> AppR
                         start_date: p.start_date,
                         end_date: p.end_date,
                         status: p.status,
+                        time_zone: None,
+                        sla: None,
+                        escalate_after_days: None,
                     },
                 )
                 .await?
