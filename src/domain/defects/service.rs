@@ -22,7 +22,7 @@ use crate::{
     domain::{
         Patch,
         pagination::{Page, PageArgs},
-        projects::service::is_member,
+        projects::{service::is_member, settings},
         reports::tally,
         require, search, validate,
     },
@@ -207,6 +207,11 @@ pub async fn create(
         None => None,
     };
     let now = time::now();
+    let priority = input.priority.unwrap_or(Priority::Medium);
+    // Without a deadline, the project's SLA rule for the priority gives one (NOTIFY.md).
+    let deadline = input
+        .deadline
+        .or_else(|| settings::sla_deadline(&project, priority, now));
     let txn = db.begin().await?;
     let number = keys::next_number(&txn, project.id).await?;
     let defect = defects::ActiveModel {
@@ -216,11 +221,11 @@ pub async fn create(
         search_text: Set(search::normalize(&[&title, &description])),
         title: Set(title),
         description: Set(description),
-        priority: Set(input.priority.unwrap_or(Priority::Medium)),
+        priority: Set(priority),
         status: Set(DefectStatus::New),
         performer_id: Set(input.performer_id),
         author_id: Set(viewer.id),
-        deadline: Set(input.deadline),
+        deadline: Set(deadline),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
