@@ -339,7 +339,8 @@ async fn seed_defect(
         Some(p) => Some(user_viewer(db, p).await?),
         None => None,
     };
-    let today = crate::time::today();
+    // Deadlines count from the project's today (its zone's local date).
+    let today = crate::domain::projects::site_time::today(&project.time_zone);
     let defect = defects::service::create(
         db,
         &author,

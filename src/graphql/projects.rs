@@ -59,7 +59,10 @@ impl Project {
     }
     /// Default deadline per priority, in days after the local creation date.
     async fn sla(&self) -> Vec<SlaRule> {
-        settings::rules(&self.0).into_iter().map(SlaRule::from).collect()
+        settings::rules(&self.0)
+            .into_iter()
+            .map(SlaRule::from)
+            .collect()
     }
     /// Open defects this many days past their deadline are escalated to the project's managers; null = never.
     async fn escalate_after_days(&self) -> Option<i32> {

@@ -77,7 +77,8 @@ pub async fn list(
     args: &PageArgs,
 ) -> AppResult<Page<defects::Model>> {
     filter.check()?;
-    let mut q = super::filter::filtered(queries::visible_to(viewer), filter, time::today());
+    let todays = filter.todays(db).await?;
+    let mut q = super::filter::filtered(queries::visible_to(viewer), filter, &todays);
     if let Some(c) = &args.after {
         q = q.filter(order.after(c)?);
     }
@@ -122,8 +123,9 @@ pub async fn count_rows(
     filter: &DefectFilter,
 ) -> AppResult<u64> {
     filter.check()?;
+    let todays = filter.todays(db).await?;
     Ok(
-        super::filter::filtered(queries::visible_to(viewer), filter, time::today())
+        super::filter::filtered(queries::visible_to(viewer), filter, &todays)
             .count(db)
             .await?,
     )

@@ -85,7 +85,9 @@ pub fn sla_deadline(
     priority: Priority,
     now: DateTime<Utc>,
 ) -> Option<NaiveDate> {
-    let rule = rules(project).into_iter().find(|r| r.priority == priority)?;
+    let rule = rules(project)
+        .into_iter()
+        .find(|r| r.priority == priority)?;
     let local = site_time::today_in(site_time::zone(&project.time_zone), now);
     local.checked_add_days(Days::new(u64::try_from(rule.days).ok()?))
 }
@@ -111,7 +113,10 @@ mod tests {
             vec![rule(Priority::High, 366)],
             vec![rule(Priority::High, 3), rule(Priority::High, 4)],
         ] {
-            assert!(matches!(sla(&bad), Err(AppError::BadUserInput(_))), "{bad:?}");
+            assert!(
+                matches!(sla(&bad), Err(AppError::BadUserInput(_))),
+                "{bad:?}"
+            );
         }
         assert_eq!(escalate_after_days(None).unwrap(), None);
         assert_eq!(escalate_after_days(Some(365)).unwrap(), Some(365));

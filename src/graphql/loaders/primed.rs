@@ -26,13 +26,16 @@ pub mod defect {
     pub const PROJECT_DEFECT_COUNTS: &[&str] = &["project", "defectCounts"];
     /// `key` reads the project's code.
     pub const KEY: &[&str] = &["key"];
+    /// `isOverdue` reads the project's time zone (its today).
+    pub const IS_OVERDUE: &[&str] = &["isOverdue"];
     /// `location` reads its plan whatever it selects of it (a pin without its plan is none).
     pub const LOCATION: &[&str] = &["location"];
 
     /// Every path above, for the schema test.
     #[cfg(test)]
-    pub const ALL: [&[&str]; 19] = [
+    pub const ALL: [&[&str]; 20] = [
         KEY,
+        IS_OVERDUE,
         LOCATION,
         PROJECT,
         PROJECT_MEMBERS,

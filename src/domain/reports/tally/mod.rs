@@ -11,11 +11,16 @@
 //! - `report_deadlines`: open defects per deadline day × the same key, for deadlines that
 //!   had not passed when they were counted.
 //!
-//! `overdue` on `today` = `late` + the `report_deadlines` rows before `today`, so a defect
-//! that becomes overdue at midnight needs no write: a contribution placed in `late` has a
-//! deadline before every later `today`, and the `+1` and `-1` of one defect always land
-//! where both count or neither does. [`compact`] (periodically, from `serve`) folds the
-//! past rows into `late` so that reports read O(groups) rows whatever the date.
+//! A project's `overdue` = `late` + its `report_deadlines` rows before the project's today
+//! (the local date in its zone, NOTIFY.md), so a defect that becomes overdue at midnight
+//! needs no write. What goes to `late` is decided by the *earliest* today of any zone
+//! (`site_time::earliest_today`, UTC−12), not the project's: a contribution placed in
+//! `late` has a deadline before every later today of every zone, so it stays right
+//! whatever the project's zone is or becomes, and the `+1` and `-1` of one defect always
+//! land where both count or neither does. [`compact`] (periodically, from `serve`) folds
+//! the rows before the earliest today into `late`, so that reports read O(groups) rows
+//! whatever the date: the rows between the earliest and the latest today (at most two
+//! days) are read with their project's zone and counted by its today.
 //!
 //! Concurrency (PostgreSQL): every writer upserts its `report_deadlines` rows before its
 //! `report_counts` rows, each in one statement with the keys sorted, as the last
@@ -23,7 +28,7 @@
 //! writers); [`compact`] locks `report_deadlines` first too.
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     QueryFilter, TransactionTrait,
@@ -33,11 +38,15 @@ use sea_orm::{
 use super::queries::{Counts, Row, fold};
 use crate::{
     auth::Viewer,
-    domain::{defects::filter::DefectFilter, projects::queries::visible_ids, validate::one_of},
+    domain::{
+        defects::filter::DefectFilter,
+        projects::{queries::visible_ids, site_time},
+        validate::one_of,
+    },
     entities::{
         defects,
         enums::{DefectStatus, Priority},
-        report_counts as counts, report_deadlines as deadlines,
+        projects, report_counts as counts, report_deadlines as deadlines,
     },
     error::{AppError, AppResult},
     time,
@@ -97,8 +106,8 @@ pub struct Tallies {
 }
 
 impl Tallies {
-    /// Adds `sign` × the contribution of `d` as counted on `today`: nothing for a
-    /// soft-deleted defect.
+    /// Adds `sign` × the contribution of `d` as counted on `today` (the earliest today of
+    /// any zone, see the module doc): nothing for a soft-deleted defect.
     pub fn add(&mut self, d: &defects::Model, sign: i64, today: NaiveDate) {
         if d.deleted_at.is_some() {
             return;
@@ -139,7 +148,7 @@ pub async fn apply(
     before: Option<&defects::Model>,
     after: Option<&defects::Model>,
 ) -> AppResult<()> {
-    let today = time::today();
+    let today = site_time::earliest_today(time::now());
     let mut t = Tallies::default();
     if let Some(d) = before {
         t.add(d, -1, today);
@@ -233,18 +242,19 @@ pub enum Group {
     Performer,
 }
 
-/// Counts over the live defects of the viewer's projects (and `project_id`, if given):
-/// one entry, or one per project / performer with defects (`None`: nobody performs them).
-/// One statement over `report_counts` and the past rows of `report_deadlines`.
+/// Counts over the live defects of the viewer's projects (and `project_id`, if given) at
+/// `now` (each project's `overdue` by its own today): one entry, or one per project /
+/// performer with defects (`None`: nobody performs them). One statement over
+/// `report_counts` and the past rows of `report_deadlines`.
 pub async fn read(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
     project_id: Option<i32>,
     group: Group,
-    today: NaiveDate,
+    now: DateTime<Utc>,
 ) -> AppResult<Vec<(Option<i32>, Counts)>> {
     let projects = project_id.as_ref().map(std::slice::from_ref);
-    read_in(db, viewer, projects, group, today).await
+    read_in(db, viewer, projects, group, now).await
 }
 
 /// [`read`] narrowed to some of the viewer's projects (`None`: all of them).
@@ -253,8 +263,11 @@ pub async fn read_in(
     viewer: &Viewer,
     projects: Option<&[i32]>,
     group: Group,
-    today: NaiveDate,
+    now: DateTime<Utc>,
 ) -> AppResult<Vec<(Option<i32>, Counts)>> {
+    // Before `floor` a deadline has passed in every zone; from `ceiling` on, in none.
+    // Between them (at most two days) each row is read with its project's zone.
+    let (floor, ceiling) = (site_time::earliest_today(now), site_time::latest_today(now));
     let key = |table: &str| match group {
         Group::Nothing => Expr::cust("0"),
         Group::Project => Expr::cust(format!("{table}.project_id")),
@@ -279,6 +292,8 @@ pub async fn read_in(
         .expr_as(Expr::cust("CAST(SUM(late) AS BIGINT)"), "late")
         .expr_as(Expr::cust("CAST(SUM(closed_secs) AS BIGINT)"), "secs")
         .expr_as(Expr::cust("CAST(SUM(closed_micros) AS BIGINT)"), "micros")
+        .expr_as(Expr::cust("CAST(NULL AS TEXT)"), "zone")
+        .expr_as(Expr::cust("CAST(NULL AS DATE)"), "day")
         .group_by_columns([counts::Column::Status, counts::Column::Priority]);
     narrow(
         &mut q,
@@ -293,19 +308,70 @@ pub async fn read_in(
         .expr_as(Expr::cust("CAST(SUM(n) AS BIGINT)"), "late")
         .expr_as(Expr::cust("CAST(0 AS BIGINT)"), "secs")
         .expr_as(Expr::cust("CAST(0 AS BIGINT)"), "micros")
-        .and_where(Expr::col(deadlines::Column::Deadline).lt(today))
+        .expr_as(Expr::cust("CAST(NULL AS TEXT)"), "zone")
+        .expr_as(Expr::cust("CAST(NULL AS DATE)"), "day")
+        .and_where(Expr::col(deadlines::Column::Deadline).lt(floor))
         .group_by_columns([deadlines::Column::Status, deadlines::Column::Priority]);
     narrow(
         &mut past,
         Expr::col((deadlines::Entity, deadlines::Column::ProjectId)),
     );
+    // The days between: by zone and day, decided below (bounded by 2 days × zones).
+    let deadline = || Expr::col((deadlines::Entity, deadlines::Column::Deadline));
+    let zone = || Expr::col((projects::Entity, projects::Column::TimeZone));
+    let mut near = Query::select();
+    near.from(deadlines::Entity)
+        .inner_join(
+            projects::Entity,
+            Expr::col((projects::Entity, projects::Column::Id))
+                .equals((deadlines::Entity, deadlines::Column::ProjectId)),
+        )
+        .expr_as(key("report_deadlines"), "k")
+        .expr_as(
+            Expr::col((deadlines::Entity, deadlines::Column::Status)),
+            "status",
+        )
+        .expr_as(
+            Expr::col((deadlines::Entity, deadlines::Column::Priority)),
+            "priority",
+        )
+        .expr_as(Expr::cust("CAST(0 AS BIGINT)"), "n")
+        .expr_as(
+            Expr::cust("CAST(SUM(report_deadlines.n) AS BIGINT)"),
+            "late",
+        )
+        .expr_as(Expr::cust("CAST(0 AS BIGINT)"), "secs")
+        .expr_as(Expr::cust("CAST(0 AS BIGINT)"), "micros")
+        .expr_as(zone(), "zone")
+        .expr_as(deadline(), "day")
+        .and_where(deadline().gte(floor))
+        .and_where(deadline().lt(ceiling))
+        .add_group_by([
+            Expr::col((deadlines::Entity, deadlines::Column::Status)),
+            Expr::col((deadlines::Entity, deadlines::Column::Priority)),
+            zone(),
+            deadline(),
+        ]);
+    narrow(
+        &mut near,
+        Expr::col((deadlines::Entity, deadlines::Column::ProjectId)),
+    );
     if group != Group::Nothing {
         q.add_group_by([key("report_counts")]);
         past.add_group_by([key("report_deadlines")]);
+        near.add_group_by([key("report_deadlines")]);
     }
     q.union(UnionType::All, past);
+    q.union(UnionType::All, near);
     let mut rows = Vec::new();
     for r in db.query_all(&q).await? {
+        let zone = r.try_get::<Option<String>>("", "zone")?;
+        let day = r.try_get::<Option<NaiveDate>>("", "day")?;
+        if let (Some(zone), Some(day)) = (zone, day)
+            && day >= site_time::today_in(site_time::zone(&zone), now)
+        {
+            continue;
+        }
         let k = r.try_get::<i32>("", "k")?;
         rows.push(Row {
             key: match group {
