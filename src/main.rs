@@ -370,10 +370,9 @@ async fn run(command: Command) -> Result<(), BoxError> {
             let bind = config.bind_addr;
             // Folds the reports' past deadline rows into their counts (reports are exact
             // without it; this keeps what they read bounded as days pass). Rows become
-            // past (in every zone) only when the earliest today of any zone changes:
-            // once a day (at start, then within 10 min of noon UTC, midnight at UTC−12),
-            // retried after a failure; the table lock is not taken every 10 minutes for
-            // nothing.
+            // past in every zone when the earliest today (UTC−12) changes: once a day (at
+            // start, then within 10 min of noon UTC), retried after a failure; the table
+            // lock is not taken every 10 minutes for nothing.
             let db = conn.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
