@@ -262,7 +262,7 @@ async fn drift(database_url: &str, repair: bool) -> Result<(), Box<dyn std::erro
     defect_control::db::migrate(&conn).await?;
     let started = Instant::now();
     let checked =
-        defect_control::domain::reports::check::run(&conn, defect_control::time::today(), repair)
+        defect_control::domain::reports::check::run(&conn, defect_control::time::now(), repair)
             .await?;
     for d in &checked.drift {
         println!(

@@ -289,8 +289,7 @@ async fn reports_check(repair: bool) -> Result<bool, BoxError> {
     use defect_control::domain::reports::check;
     let config = Config::from_env()?;
     let conn = open_database(&config, None).await?;
-    let today = defect_control::time::today();
-    let checked = check::run(&conn, today, repair).await?;
+    let checked = check::run(&conn, defect_control::time::now(), repair).await?;
     conn.close().await?;
     for d in &checked.drift {
         println!(
@@ -371,20 +370,21 @@ async fn run(command: Command) -> Result<(), BoxError> {
             let bind = config.bind_addr;
             // Folds the reports' past deadline rows into their counts (reports are exact
             // without it; this keeps what they read bounded as days pass). Rows become
-            // past only when the date changes: once a day (at start, then within 10 min
-            // of midnight UTC), retried after a failure; the table lock is not taken
-            // every 10 minutes for nothing.
+            // past in every zone when the earliest today (UTC−12) changes: once a day (at
+            // start, then within 10 min of noon UTC), retried after a failure; the table
+            // lock is not taken every 10 minutes for nothing.
             let db = conn.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
                 let mut done = None;
                 loop {
                     tick.tick().await;
-                    let today = defect_control::time::today();
+                    let now = defect_control::time::now();
+                    let today = defect_control::domain::projects::site_time::earliest_today(now);
                     if done == Some(today) {
                         continue;
                     }
-                    match defect_control::domain::reports::tally::compact(&db, today).await {
+                    match defect_control::domain::reports::tally::compact(&db, now).await {
                         Ok(_) => done = Some(today),
                         Err(e) => {
                             tracing::warn!(error = %e, "compacting the report aggregate failed");

@@ -207,6 +207,9 @@ pub async fn apply(db: &DatabaseConnection, file: &SeedFile, lang: Lang) -> AppR
                         start_date: p.start_date,
                         end_date: p.end_date,
                         status: p.status,
+                        time_zone: None,
+                        sla: None,
+                        escalate_after_days: None,
                     },
                 )
                 .await?
@@ -336,7 +339,8 @@ async fn seed_defect(
         Some(p) => Some(user_viewer(db, p).await?),
         None => None,
     };
-    let today = crate::time::today();
+    // Deadlines count from the project's today (its zone's local date).
+    let today = crate::domain::projects::site_time::today(&project.time_zone);
     let defect = defects::service::create(
         db,
         &author,

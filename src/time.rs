@@ -14,8 +14,3 @@ pub fn unix_now() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
-
-/// Today's date for "overdue", in UTC (the server's reference for every client).
-pub fn today() -> chrono::NaiveDate {
-    Utc::now().date_naive()
-}

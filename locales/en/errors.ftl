@@ -89,6 +89,9 @@ stage-not-in-project = { $field }: the stage does not belong to the project
 code-format = { $field }: must be 2 to 10 letters or digits
 code-taken = { $field }: another project already has this code
 code-fixed = { $field }: the code is fixed once the project has defects (their keys use it)
+unknown-time-zone = { $field }: “{ $name }” is not an IANA time zone (e.g. Asia/Novosibirsk)
+sla-priority-twice = { $field }: at most one rule per priority ({ $priority } is given twice)
+days-between = { $field }: must be between { $min } and { $max } days
 
 ## Defects
 stage-not-in-defect-project = { $field }: the stage does not belong to the defect's project

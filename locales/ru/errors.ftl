@@ -87,6 +87,9 @@ stage-not-in-project = { $field }: этап не относится к прое�
 code-format = { $field }: от 2 до 10 букв или цифр
 code-taken = { $field }: этот код уже занят другим проектом
 code-fixed = { $field }: код нельзя изменить, когда в проекте есть дефекты (он входит в их ключи)
+unknown-time-zone = { $field }: «{ $name }» не часовой пояс IANA (например, Asia/Novosibirsk)
+sla-priority-twice = { $field }: не больше одного правила на приоритет ({ $priority } указан дважды)
+days-between = { $field }: должно быть от { $min } до { $max } дней
 
 ## Defects
 stage-not-in-defect-project = { $field }: этап не относится к проекту дефекта

@@ -13,6 +13,7 @@ pub mod plans;
 pub mod projects;
 pub mod reports;
 pub mod scalars;
+pub mod site_time;
 pub mod uploads;
 pub mod upstream;
 pub mod users;

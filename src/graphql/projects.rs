@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     domain::{
         pagination::PageArgs,
-        projects::{service as projects, stages},
+        projects::{service as projects, settings, stages},
     },
     entities::{enums::ProjectStatus, projects as project_rows, stages as stage_rows},
     error::{AppError, GqlResultExt, found_or_null},
@@ -20,6 +20,7 @@ use crate::{
         plans::Plan,
         reports::ProjectDefectCounts,
         scalars::{Date, id, patch},
+        site_time::{self, SlaRule, SlaRuleInput},
         users::User,
     },
 };
@@ -51,6 +52,21 @@ impl Project {
     }
     async fn status(&self) -> ProjectStatus {
         self.0.status
+    }
+    /// IANA time zone of the site (e.g. Asia/Novosibirsk); defines the site's today.
+    async fn time_zone(&self) -> &str {
+        &self.0.time_zone
+    }
+    /// Default deadline per priority, in days after the local creation date.
+    async fn sla(&self) -> Vec<SlaRule> {
+        settings::rules(&self.0)
+            .into_iter()
+            .map(SlaRule::from)
+            .collect()
+    }
+    /// Open defects this many days past their deadline are escalated to the project's managers; null = never.
+    async fn escalate_after_days(&self) -> Option<i32> {
+        self.0.escalate_after_days
     }
     /// Ordered by position.
     #[graphql(complexity = "5 * child_complexity")]
@@ -133,6 +149,11 @@ pub struct CreateProjectInput {
     pub start_date: Option<Date>,
     pub end_date: Option<Date>,
     pub status: Option<ProjectStatus>,
+    /// IANA time zone (e.g. Asia/Novosibirsk); UTC when omitted.
+    pub time_zone: Option<String>,
+    pub sla: Option<Vec<SlaRuleInput>>,
+    /// 1..365; omitted or null: never.
+    pub escalate_after_days: Option<i32>,
 }
 
 /// An omitted field is left as it is; an explicit null clears a nullable field.
@@ -145,6 +166,12 @@ pub struct UpdateProjectInput {
     pub start_date: MaybeUndefined<Date>,
     pub end_date: MaybeUndefined<Date>,
     pub status: MaybeUndefined<ProjectStatus>,
+    /// Null is refused: a project always has a zone.
+    pub time_zone: MaybeUndefined<String>,
+    /// Null removes every rule.
+    pub sla: MaybeUndefined<Vec<SlaRuleInput>>,
+    /// Null: never escalate.
+    pub escalate_after_days: MaybeUndefined<i32>,
 }
 
 #[derive(InputObject)]
@@ -225,6 +252,9 @@ impl ProjectMutation {
             start_date: input.start_date.map(|d| d.0),
             end_date: input.end_date.map(|d| d.0),
             status: input.status,
+            time_zone: input.time_zone,
+            sla: input.sla.map(site_time::rules),
+            escalate_after_days: input.escalate_after_days,
         };
         projects::create(&ctx.state().db, viewer, input)
             .await
@@ -247,6 +277,9 @@ impl ProjectMutation {
             start_date: patch(input.start_date, |d| d.0),
             end_date: patch(input.end_date, |d| d.0),
             status: patch(input.status, |v| v),
+            time_zone: patch(input.time_zone, |v| v),
+            sla: patch(input.sla, site_time::rules),
+            escalate_after_days: patch(input.escalate_after_days, |v| v),
         };
         projects::update(&ctx.state().db, viewer, id, patch)
             .await

@@ -211,7 +211,7 @@ impl ExportParams {
         ("created_to" = Option<String>, Query, description = "RFC 3339, inclusive"),
         ("deadline_from" = Option<String>, Query, description = "YYYY-MM-DD, inclusive"),
         ("deadline_to" = Option<String>, Query, description = "YYYY-MM-DD, inclusive"),
-        ("overdue" = Option<bool>, Query, description = "Open and the deadline is before today (UTC)"),
+        ("overdue" = Option<bool>, Query, description = "Open and the deadline is before the project's today (the local date in its time zone)"),
         ("search" = Option<String>, Query, description = "Case-insensitive substring of title or description, or a defect key (СК1-042) or number matched exactly"),
         ("bom" = Option<bool>, Query, description = "Prepend a UTF-8 byte order mark (default: true for lang=ru, else false)"),
         ("lang" = Option<String>, Query, description = "ru or en: the human form for a spreadsheet (translated header row and enum values; for ru a `;` separator and a BOM). Without it the machine form (the 200 response's column names, lower-case enum values, `,`, no BOM) whatever Accept-Language says; Accept-Language chooses the language of error bodies only")
@@ -237,14 +237,17 @@ pub async fn export(
         })
     })?;
     let params = ExportParams::parse(&pairs)?;
-    let today = crate::time::today();
+    // The projects' todays, fixed for the whole stream (`overdue` means the same in
+    // every batch); read only when the filter asks for `overdue`.
+    let todays = params.filter.todays(&http.state.db).await?;
+    let today = todays.now().date_naive();
     // The form is the caller's choice by name, never `Accept-Language`'s (which still
     // chooses the language of an error body): the body streams after this handler
     // returns, so the form goes with the stream.
     let form = params.form;
     let bom = params.bom.unwrap_or(form.bom_by_default());
     let mut chunks =
-        Box::pin(permit.stream(http.state.db.clone(), params.filter, today, form, bom));
+        Box::pin(permit.stream(http.state.db.clone(), params.filter, todays, form, bom));
     // The first batch is read before answering, so a failing database still gets an
     // error status; a later failure can only cut the body short.
     let first = chunks.next().await.transpose()?;

@@ -155,6 +155,9 @@ messages! {
     CodeFormat { field: String = f("code") } => "code-format",
     CodeTaken { field: String = f("code") } => "code-taken",
     CodeFixed { field: String = f("code") } => "code-fixed",
+    UnknownTimeZone { field: String = f("timeZone"), name: String = f("Mars/Olympus") } => "unknown-time-zone",
+    SlaPriorityTwice { field: String = f("sla"), priority: &'static str = "HIGH" } => "sla-priority-twice",
+    DaysBetween { field: String = f("escalateAfterDays"), min: i64 = 1, max: i64 = 365 } => "days-between",
 
     // Defects
     StageNotInDefectProject { field: String = f("stageId") } => "stage-not-in-defect-project",

@@ -159,6 +159,9 @@ impl<'a> ProjectBuilder<'a> {
                     start_date: None,
                     end_date: None,
                     status: None,
+                    time_zone: None,
+                    sla: None,
+                    escalate_after_days: None,
                 },
             )
             .await;

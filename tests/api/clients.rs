@@ -7,7 +7,6 @@ use chrono::Duration;
 use defect_control::{
     domain::defects::{comments, trash},
     entities::enums::{DefectStatus, Role},
-    time::today,
 };
 use serde_json::{Value, json};
 
@@ -16,6 +15,11 @@ use crate::{
     files::{multipart_request, png},
     helpers::{Actor, TestApp, apps},
 };
+
+/// The today of the projects here (UTC, the default zone).
+fn today() -> chrono::NaiveDate {
+    defect_control::domain::projects::site_time::today("UTC")
+}
 
 const ADD_COMMENT: &str = r"
     mutation($d: ID!, $b: String!) {

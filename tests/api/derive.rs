@@ -128,7 +128,7 @@ fn sorted(mut v: Vec<(i32, K)>) -> Vec<(i32, K)> {
 }
 
 fn day(n: i64) -> NaiveDate {
-    defect_control::time::today() + Duration::days(n)
+    defect_control::domain::projects::site_time::today("UTC") + Duration::days(n)
 }
 
 async fn comment(app: &TestApp, by: &Actor, defect: i32, body: &str) {

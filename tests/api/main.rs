@@ -38,6 +38,7 @@ mod reports;
 mod schema;
 mod seed;
 mod server;
+mod site_time;
 mod soft_delete;
 mod startup;
 mod subscriptions;

@@ -3,13 +3,13 @@
 use crate::i18n::Msg;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ActiveEnum, ColumnTrait, Condition, QueryFilter, QueryOrder, Select,
-    sea_query::{NullOrdering, Order},
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, QueryFilter, QueryOrder, Select,
+    sea_query::{Expr, ExprTrait, NullOrdering, Order},
 };
 use serde_json::Value;
 
 use crate::{
-    domain::{pagination::Cursor, search, validate::one_of},
+    domain::{pagination::Cursor, projects::site_time::Todays, search, validate::one_of},
     entities::{
         defects::{self, Column},
         enums::{DefectStatus, Priority},
@@ -32,7 +32,7 @@ pub struct DefectFilter {
     pub created_to: Option<DateTime<Utc>>,
     pub deadline_from: Option<NaiveDate>,
     pub deadline_to: Option<NaiveDate>,
-    /// `true`: open and the deadline is before today; `false`: anything else.
+    /// `true`: open and the deadline is before the project's today; `false`: anything else.
     pub overdue: Option<bool>,
     pub search: Option<String>,
     /// Pinned on this plan.
@@ -43,18 +43,27 @@ fn open_statuses() -> Vec<i16> {
     DefectStatus::OPEN.iter().map(|s| s.to_value()).collect()
 }
 
-/// Open and past its deadline on `today`.
-pub fn overdue_condition(today: NaiveDate) -> Condition {
-    Condition::all()
-        .add(Column::Status.is_in(open_statuses()))
-        .add(Column::Deadline.lt(today))
+/// The deadline is before its project's today (`todays`: the zones' todays at one instant).
+fn past_deadline(todays: &Todays) -> Expr {
+    todays.before_today(
+        Expr::col((defects::Entity, Column::Deadline)),
+        Expr::col((defects::Entity, Column::ProjectId)),
+    )
 }
 
-fn not_overdue_condition(today: NaiveDate) -> Condition {
+/// Open and past its deadline on its project's today.
+pub fn overdue_condition(todays: &Todays) -> Condition {
+    Condition::all()
+        .add(Column::Status.is_in(open_statuses()))
+        .add(Column::Deadline.is_not_null())
+        .add(past_deadline(todays))
+}
+
+fn not_overdue_condition(todays: &Todays) -> Condition {
     Condition::any()
         .add(Column::Status.is_not_in(open_statuses()))
         .add(Column::Deadline.is_null())
-        .add(Column::Deadline.gte(today))
+        .add(past_deadline(todays).not())
 }
 
 impl DefectFilter {
@@ -63,7 +72,18 @@ impl DefectFilter {
         crate::domain::validate::search(self.search.as_deref())
     }
 
-    pub fn condition(&self, today: NaiveDate) -> Condition {
+    /// What [`DefectFilter::condition`] needs to know about the projects' todays: read
+    /// (one statement) only when the filter asks for `overdue`.
+    pub async fn todays(&self, db: &impl ConnectionTrait) -> AppResult<Todays> {
+        match self.overdue {
+            Some(_) => Todays::load(db, crate::time::now()).await,
+            None => Ok(Todays::at(crate::time::now(), [])),
+        }
+    }
+
+    /// `todays`: what today is for each project (only `overdue` reads it; see
+    /// [`DefectFilter::todays`]).
+    pub fn condition(&self, todays: &Todays) -> Condition {
         let mut c = Condition::all();
         if let Some(id) = self.project_id {
             c = c.add(Column::ProjectId.eq(id));
@@ -100,8 +120,8 @@ impl DefectFilter {
             c = c.add(Column::Deadline.lte(d));
         }
         match self.overdue {
-            Some(true) => c = c.add(overdue_condition(today)),
-            Some(false) => c = c.add(not_overdue_condition(today)),
+            Some(true) => c = c.add(overdue_condition(todays)),
+            Some(false) => c = c.add(not_overdue_condition(todays)),
             None => {}
         }
         if let Some(query) = self.search.as_deref() {
@@ -258,9 +278,9 @@ impl DefectOrder {
 pub fn filtered(
     select: Select<defects::Entity>,
     filter: &DefectFilter,
-    today: NaiveDate,
+    todays: &Todays,
 ) -> Select<defects::Entity> {
-    select.filter(filter.condition(today))
+    select.filter(filter.condition(todays))
 }
 
 #[cfg(test)]
@@ -270,7 +290,14 @@ mod tests {
 
     fn sql(f: &DefectFilter) -> String {
         defects::Entity::find()
-            .filter(f.condition(NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()))
+            .filter(
+                f.condition(&Todays::at(
+                    DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z")
+                        .unwrap()
+                        .with_timezone(&Utc),
+                    ["UTC".to_owned()],
+                )),
+            )
             .build(DbBackend::Postgres)
             .to_string()
     }

@@ -23,7 +23,7 @@ use crate::{
     domain::{
         Patch,
         pagination::{Page, PageArgs},
-        projects::service::is_member,
+        projects::{service::is_member, settings},
         reports::tally,
         require, search, validate,
     },
@@ -78,7 +78,8 @@ pub async fn list(
     args: &PageArgs,
 ) -> AppResult<Page<defects::Model>> {
     filter.check()?;
-    let mut q = super::filter::filtered(queries::visible_to(viewer), filter, time::today());
+    let todays = filter.todays(db).await?;
+    let mut q = super::filter::filtered(queries::visible_to(viewer), filter, &todays);
     if let Some(c) = &args.after {
         q = q.filter(order.after(c)?);
     }
@@ -123,8 +124,9 @@ pub async fn count_rows(
     filter: &DefectFilter,
 ) -> AppResult<u64> {
     filter.check()?;
+    let todays = filter.todays(db).await?;
     Ok(
-        super::filter::filtered(queries::visible_to(viewer), filter, time::today())
+        super::filter::filtered(queries::visible_to(viewer), filter, &todays)
             .count(db)
             .await?,
     )
@@ -208,6 +210,11 @@ pub async fn create(
         None => None,
     };
     let now = time::now();
+    let priority = input.priority.unwrap_or(Priority::Medium);
+    // Without a deadline, the project's SLA rule for the priority gives one (NOTIFY.md).
+    let deadline = input
+        .deadline
+        .or_else(|| settings::sla_deadline(&project, priority, now));
     let txn = db.begin().await?;
     let number = keys::next_number(&txn, project.id).await?;
     let defect = defects::ActiveModel {
@@ -217,11 +224,11 @@ pub async fn create(
         search_text: Set(search::normalize(&[&title, &description])),
         title: Set(title),
         description: Set(description),
-        priority: Set(input.priority.unwrap_or(Priority::Medium)),
+        priority: Set(priority),
         status: Set(DefectStatus::New),
         performer_id: Set(input.performer_id),
         author_id: Set(viewer.id),
-        deadline: Set(input.deadline),
+        deadline: Set(deadline),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),

@@ -6,7 +6,10 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait, sea_query::IntoCondition,
 };
 
-use super::{policy, queries};
+use super::{
+    policy, queries,
+    settings::{self, SlaRule},
+};
 use crate::{
     auth::Viewer,
     domain::{
@@ -37,6 +40,10 @@ pub struct NewProject {
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
     pub status: Option<ProjectStatus>,
+    /// IANA zone; `UTC` when not given.
+    pub time_zone: Option<String>,
+    pub sla: Option<Vec<SlaRule>>,
+    pub escalate_after_days: Option<i32>,
 }
 
 #[derive(Default)]
@@ -47,6 +54,11 @@ pub struct ProjectPatch {
     pub start_date: Patch<NaiveDate>,
     pub end_date: Patch<NaiveDate>,
     pub status: Patch<ProjectStatus>,
+    /// An explicit null is BAD_USER_INPUT (a project always has a zone).
+    pub time_zone: Patch<String>,
+    /// An explicit null removes every rule.
+    pub sla: Patch<Vec<SlaRule>>,
+    pub escalate_after_days: Patch<i32>,
 }
 
 pub(crate) fn require_manage(viewer: &Viewer) -> AppResult<()> {
@@ -101,6 +113,9 @@ pub async fn create(
         DESCRIPTION_MAX,
     )?;
     validate::date_range(input.start_date, input.end_date)?;
+    let time_zone = settings::time_zone(input.time_zone.as_deref().unwrap_or("UTC"))?;
+    let sla = settings::sla(input.sla.as_deref().unwrap_or_default())?;
+    let escalate_after_days = settings::escalate_after_days(input.escalate_after_days)?;
     let code = input.code.as_deref().map(keys::code).transpose()?;
     if let Some((_, folded)) = &code {
         code_free(db, folded, None).await?;
@@ -116,6 +131,9 @@ pub async fn create(
         start_date: Set(input.start_date),
         end_date: Set(input.end_date),
         status: Set(input.status.unwrap_or(ProjectStatus::Active)),
+        time_zone: Set(time_zone),
+        sla: Set(sla),
+        escalate_after_days: Set(escalate_after_days),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -154,6 +172,20 @@ pub async fn update(
         })?;
     }
     validate::date_range(next.start_date, next.end_date)?;
+    if let Some(zone) = patch.time_zone {
+        let zone = zone.ok_or_else(|| {
+            AppError::BadUserInput(Msg::MustNotBeNull {
+                field: "timeZone".into(),
+            })
+        })?;
+        next.time_zone = settings::time_zone(&zone)?;
+    }
+    if let Some(rules) = patch.sla {
+        next.sla = settings::sla(rules.as_deref().unwrap_or_default())?;
+    }
+    if let Some(days) = patch.escalate_after_days {
+        next.escalate_after_days = settings::escalate_after_days(days)?;
+    }
     let code = match patch.code {
         Some(c) => Some(new_code(db, &project, c.as_deref()).await?),
         None => None,
@@ -169,6 +201,9 @@ pub async fn update(
     am.start_date = Set(next.start_date);
     am.end_date = Set(next.end_date);
     am.status = Set(next.status);
+    am.time_zone = Set(next.time_zone);
+    am.sla = Set(next.sla);
+    am.escalate_after_days = Set(next.escalate_after_days);
     am.updated_at = Set(time::now());
     Ok(am.update(db).await?)
 }

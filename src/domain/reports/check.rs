@@ -2,7 +2,7 @@
 //! maintained aggregate against a recomputation from `defects` ([`tally::drift`]) and,
 //! when asked and needed, a rebuild ([`tally::rebuild`]: the replacement in one
 //! transaction, the tables locked against writers on PostgreSQL) checked again.
-use chrono::NaiveDate;
+use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
 use super::tally::{self, Drift};
@@ -25,13 +25,13 @@ impl Checked {
     }
 }
 
-/// Compares the aggregate with a recomputation as reports would read it on `today`; with
+/// Compares the aggregate with a recomputation as reports would read it at `now`; with
 /// `repair`, rebuilds it when it differs and compares again.
-pub async fn run(db: &DatabaseConnection, today: NaiveDate, repair: bool) -> AppResult<Checked> {
-    let drift = tally::drift(db, today).await?;
+pub async fn run(db: &DatabaseConnection, now: DateTime<Utc>, repair: bool) -> AppResult<Checked> {
+    let drift = tally::drift(db, now).await?;
     let left = if repair && !drift.is_empty() {
         tally::rebuild(db).await?;
-        Some(tally::drift(db, today).await?)
+        Some(tally::drift(db, now).await?)
     } else {
         None
     };

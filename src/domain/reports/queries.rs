@@ -1,17 +1,19 @@
 //! Counts and the full-scan aggregate: conditional counts over the defects a viewer can
 //! see, optionally grouped by a column, in a single statement (the reference for the
 //! maintained aggregate in `tally`, and the path for `from`/`to`).
-use chrono::NaiveDate;
 use sea_orm::{
-    ActiveEnum, ColumnTrait, ConnectionTrait, DbBackend, Iterable, QueryFilter, QuerySelect,
-    QueryTrait, sea_query::Expr,
+    ActiveEnum, ConnectionTrait, DbBackend, Iterable, QueryFilter, QuerySelect, QueryTrait,
+    sea_query::Expr,
 };
 
 use crate::{
     auth::Viewer,
-    domain::defects::{filter::DefectFilter, queries::visible_to},
+    domain::{
+        defects::{filter::DefectFilter, queries::visible_to},
+        projects::site_time::Todays,
+    },
     entities::{
-        defects::Column,
+        defects::{self, Column},
         enums::{DefectStatus, Priority},
     },
     error::AppResult,
@@ -71,14 +73,21 @@ fn closed_sums(backend: DbBackend) -> (Expr, Expr) {
     )
 }
 
-/// How many rows of a group are past their deadline on `today`. FILTER is a cheaper
-/// per-row test than CASE; the two backends mark the substituted expression differently.
-fn late_count(backend: DbBackend, today: NaiveDate) -> Expr {
+/// How many rows of a group are past their deadline on their project's today. FILTER is
+/// a cheaper per-row test than CASE; the two backends mark the substituted expression
+/// differently.
+fn late_count(backend: DbBackend, todays: &Todays) -> Expr {
     let template = match backend {
         DbBackend::Postgres => "COUNT(*) FILTER (WHERE $1)",
         _ => "COUNT(*) FILTER (WHERE ?)",
     };
-    Expr::cust_with_expr(template, Column::Deadline.lt(today))
+    Expr::cust_with_expr(
+        template,
+        todays.before_today(
+            Expr::col((defects::Entity, Column::Deadline)),
+            Expr::col((defects::Entity, Column::ProjectId)),
+        ),
+    )
 }
 
 /// Mean hours of a group's closing times, from their exact sums; `None` without CLOSED
@@ -136,7 +145,7 @@ pub fn fold(rows: Vec<Row>) -> Vec<(Option<i32>, Counts)> {
 
 /// Counts over the visible defects matching `filter`, by scanning them: one entry, or one
 /// per value of `group_by` that has defects (`None` is the key of rows where that column
-/// is NULL). The reports read the maintained aggregate (`tally`) instead; this is the
+/// is NULL), `overdue` by each project's today in `todays`. The reports read the maintained aggregate (`tally`) instead; this is the
 /// reference it is checked against and the path for `from`/`to` bounds, which the
 /// aggregate does not keep (docs/guide.md, Reports).
 ///
@@ -147,16 +156,16 @@ pub async fn aggregate(
     viewer: &Viewer,
     filter: &DefectFilter,
     group_by: Option<Column>,
-    today: NaiveDate,
+    todays: &Todays,
 ) -> AppResult<Vec<(Option<i32>, Counts)>> {
     let (secs, micros) = closed_sums(db.get_database_backend());
     let mut q = visible_to(viewer)
-        .filter(filter.condition(today))
+        .filter(filter.condition(todays))
         .select_only()
         .column_as(Column::Status, "status")
         .column_as(Column::Priority, "priority")
         .column_as(Expr::cust("COUNT(*)"), "n")
-        .column_as(late_count(db.get_database_backend(), today), "late")
+        .column_as(late_count(db.get_database_backend(), todays), "late")
         .column_as(secs, "secs")
         .column_as(micros, "micros")
         .group_by(Column::Status)

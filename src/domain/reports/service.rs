@@ -12,7 +12,11 @@ use super::{
 };
 use crate::{
     auth::Viewer,
-    domain::{defects::filter::DefectFilter, projects::queries as projects_queries, require},
+    domain::{
+        defects::filter::DefectFilter,
+        projects::{queries as projects_queries, site_time::Todays},
+        require,
+    },
     entities::{defects, enums::Role, projects, users},
     error::AppResult,
 };
@@ -57,16 +61,17 @@ async fn counts(
     filter: &ReportFilter,
     group: Group,
 ) -> AppResult<Vec<(Option<i32>, Counts)>> {
-    let today = crate::time::today();
+    let now = crate::time::now();
     if !filter.scans() {
-        return tally::read(db, viewer, filter.project_id, group, today).await;
+        return tally::read(db, viewer, filter.project_id, group, now).await;
     }
     let column = match group {
         Group::Nothing => None,
         Group::Project => Some(defects::Column::ProjectId),
         Group::Performer => Some(defects::Column::PerformerId),
     };
-    queries::aggregate(db, viewer, &filter.defects(), column, today).await
+    let todays = Todays::load(db, now).await?;
+    queries::aggregate(db, viewer, &filter.defects(), column, &todays).await
 }
 
 /// Counts over every visible defect that matches the filter.
@@ -162,8 +167,8 @@ pub async fn project_counts(
     if project_ids.is_empty() {
         return Ok(out);
     }
-    let today = crate::time::today();
-    let rows = tally::read_in(db, viewer, Some(project_ids), Group::Project, today).await?;
+    let now = crate::time::now();
+    let rows = tally::read_in(db, viewer, Some(project_ids), Group::Project, now).await?;
     out.extend(rows.into_iter().filter_map(|(k, c)| k.map(|k| (k, c))));
     Ok(out)
 }

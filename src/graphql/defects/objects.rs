@@ -4,7 +4,10 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    domain::defects::{keys, policy, transitions},
+    domain::{
+        defects::{keys, policy, transitions},
+        projects::site_time,
+    },
     entities::{
         attachments as attachment_rows, comments as comment_rows, defects as defect_rows,
         enums::{DefectStatus, Priority},
@@ -23,7 +26,7 @@ use crate::{
         users::User,
     },
     storage::FileKind,
-    time::{today, unix_now},
+    time::unix_now,
 };
 
 pub(super) async fn user(ctx: &Context<'_>, id: i32) -> async_graphql::Result<User> {
@@ -105,9 +108,19 @@ impl Defect {
     async fn deadline(&self) -> Option<Date> {
         self.0.deadline.map(Date)
     }
-    /// Open and the deadline is before today (UTC).
-    async fn is_overdue(&self) -> bool {
-        policy::is_overdue(&self.0, today())
+    /// Open and the deadline is before the project's today (the local date in its time zone).
+    async fn is_overdue(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        if self.0.deadline.is_none() || self.0.status.is_final() {
+            return Ok(false);
+        }
+        let project = loaders::load_one::<ProjectByIdLoader>(ctx, self.0.project_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(Msg::ProjectNotFound))
+            .gql()?;
+        Ok(policy::is_overdue(
+            &self.0,
+            site_time::today(&project.time_zone),
+        ))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

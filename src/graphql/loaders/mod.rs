@@ -248,7 +248,8 @@ pub async fn prime_defects(
             ctx,
             selects(ctx, defect::PROJECT)
                 || selects(ctx, defect::STAGE_PROJECT)
-                || selects(ctx, defect::KEY),
+                || selects(ctx, defect::KEY)
+                || selects(ctx, defect::IS_OVERDUE),
             &project_ids
         ),
         load_if::<MembersByProjectLoader>(ctx, selects(ctx, defect::PROJECT_MEMBERS), &project_ids),

@@ -26,6 +26,8 @@ pub mod defect {
     pub const PROJECT_DEFECT_COUNTS: &[&str] = &["project", "defectCounts"];
     /// `key` reads the project's code.
     pub const KEY: &[&str] = &["key"];
+    /// `isOverdue` reads the project's time zone (its today).
+    pub const IS_OVERDUE: &[&str] = &["isOverdue"];
     /// `location` reads its plan whatever it selects of it (a pin without its plan is none).
     pub const LOCATION: &[&str] = &["location"];
     pub const WATCHERS: &[&str] = &["watchers"];
@@ -34,8 +36,9 @@ pub mod defect {
 
     /// Every path above, for the schema test.
     #[cfg(test)]
-    pub const ALL: [&[&str]; 21] = [
+    pub const ALL: [&[&str]; 22] = [
         KEY,
+        IS_OVERDUE,
         LOCATION,
         PROJECT,
         PROJECT_MEMBERS,

@@ -99,8 +99,8 @@ async fn reports_check_finds_drift_changes_nothing_and_repair_rebuilds_the_aggre
                 .create(&app)
                 .await;
         }
-        let today = defect_control::time::today();
-        let clean = check::run(app.db(), today, false).await.unwrap();
+        let now = defect_control::time::now();
+        let clean = check::run(app.db(), now, false).await.unwrap();
         assert!(clean.drift.is_empty() && clean.exact(), "{clean:?}");
         assert_eq!(cli(&app, &[]).await.0, 0, "[{}]", app.backend);
         assert_eq!(
@@ -120,7 +120,7 @@ async fn reports_check_finds_drift_changes_nothing_and_repair_rebuilds_the_aggre
             "[{}] reports read the aggregate",
             app.backend
         );
-        let found = check::run(app.db(), today, false).await.unwrap();
+        let found = check::run(app.db(), now, false).await.unwrap();
         assert_eq!(found.drift.len(), 2, "[{}] {found:?}", app.backend);
         assert!(found.left.is_none() && !found.exact());
         let counts = found
@@ -175,7 +175,7 @@ async fn reports_check_finds_drift_changes_nothing_and_repair_rebuilds_the_aggre
 
         // So does the library function, and says what it left.
         corrupt(&app, project).await;
-        let repaired = check::run(app.db(), today, true).await.unwrap();
+        let repaired = check::run(app.db(), now, true).await.unwrap();
         assert_eq!(repaired.drift.len(), 2);
         assert_eq!(repaired.left.as_ref().map(Vec::len), Some(0));
         assert!(repaired.exact());
@@ -186,7 +186,7 @@ async fn reports_check_finds_drift_changes_nothing_and_repair_rebuilds_the_aggre
             ),
             (3, 1)
         );
-        let after = check::run(app.db(), today, false).await.unwrap();
+        let after = check::run(app.db(), now, false).await.unwrap();
         assert!(after.drift.is_empty() && after.exact(), "{after:?}");
         assert_eq!(total(&app, &mgr).await, 3);
     }

@@ -3,9 +3,11 @@
 //! sequences of creates, edits, assignments, status moves (back from review and cancel
 //! included), deletes, restores, purges, backdating and compactions, on both databases:
 //! every report, grouped every way, for several viewers, with and without a project,
-//! and on later days (defects become overdue without a write). Deterministic: a failure
-//! names the seed and step to replay.
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+//! and on later days (defects become overdue without a write). The projects' sites are
+//! in zones far apart (UTC, UTC+14, UTC−11: three local dates at most hours of the day),
+//! and a step may move a project to another zone: each project's `overdue` counts by its
+//! own today. Deterministic: a failure names the seed and step to replay.
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use defect_control::{
     auth::Viewer,
     domain::{
@@ -13,6 +15,10 @@ use defect_control::{
             filter::DefectFilter,
             service::{self as defects_service, DefectPatch, NewDefect},
             trash,
+        },
+        projects::{
+            service::{self as projects_service, ProjectPatch},
+            site_time::{self, Todays},
         },
         reports::{
             queries::{Counts, aggregate},
@@ -61,8 +67,13 @@ struct World {
     /// Stages per project, in `projects` order.
     stages: Vec<Vec<i32>>,
     ids: Vec<i32>,
+    /// When the sequence started; deadlines are picked around its earliest site's today.
+    now: DateTime<Utc>,
     today: NaiveDate,
 }
+
+/// The sites' zones: UTC, and two far apart (UTC+14 and UTC−11, 25 hours between them).
+const ZONES: [&str; 3] = ["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago"];
 
 async fn world(app: &TestApp) -> World {
     let admin = app.actor(Role::Admin).await;
@@ -76,6 +87,7 @@ async fn world(app: &TestApp) -> World {
     let mut stages = Vec::new();
     for (i, title) in ["Alpha", "Bravo", "Charlie"].iter().enumerate() {
         let p = app.project(&admin, title).await.id;
+        set_zone(app, &admin, p, ZONES[i]).await;
         for (j, e) in engineers.iter().enumerate() {
             if j < 2 || i == 0 {
                 app.add_member(p, e.id).await;
@@ -95,8 +107,19 @@ async fn world(app: &TestApp) -> World {
         projects,
         stages,
         ids: Vec::new(),
-        today: Utc::now().date_naive(),
+        now: Utc::now(),
+        today: site_time::earliest_today(Utc::now()),
     }
+}
+
+async fn set_zone(app: &TestApp, admin: &Actor, project: i32, zone: &str) {
+    let patch = ProjectPatch {
+        time_zone: Some(Some(zone.to_owned())),
+        ..Default::default()
+    };
+    projects_service::update(app.db(), &admin.viewer(), project, patch)
+        .await
+        .expect("set the zone");
 }
 
 fn sorted(mut rows: Vec<(Option<i32>, Counts)>) -> Vec<(Option<i32>, Counts)> {
@@ -105,7 +128,7 @@ fn sorted(mut rows: Vec<(Option<i32>, Counts)>) -> Vec<(Option<i32>, Counts)> {
 }
 
 /// Every way a report reads the aggregate, against the full scan; then the drift check.
-async fn compare(app: &TestApp, w: &World, at: &str) {
+async fn compare(app: &TestApp, w: &World, what: &str) {
     let db = app.db();
     // Admins, managers and observers see every project; engineers may not open reports,
     // but their visibility narrows the aggregate all the same.
@@ -118,19 +141,21 @@ async fn compare(app: &TestApp, w: &World, at: &str) {
     for viewer in &viewers {
         for (group, column) in groups {
             for project in [None, Some(w.projects[1])] {
-                // Today, and later days: defects fall overdue with no write.
-                for later in [0, 3] {
-                    let today = w.today + Duration::days(later);
-                    let got = tally::read(db, viewer, project, group, today).await;
+                // Now, and later (another date in some zones, three days on): defects
+                // fall overdue with no write, each by its project's today.
+                for later in [0, 13, 72] {
+                    let at = w.now + Duration::hours(later);
+                    let got = tally::read(db, viewer, project, group, at).await;
                     let filter = DefectFilter {
                         project_id: project,
                         ..Default::default()
                     };
-                    let want = aggregate(db, viewer, &filter, column, today).await;
+                    let todays = Todays::load(db, at).await.expect("todays");
+                    let want = aggregate(db, viewer, &filter, column, &todays).await;
                     assert_eq!(
                         sorted(got.expect("aggregate read")),
                         sorted(want.expect("full scan")),
-                        "{} {at}: {:?} group {group:?} project {project:?} today+{later}",
+                        "{} {what}: {:?} group {group:?} project {project:?} now+{later}h",
                         app.backend,
                         viewer.role
                     );
@@ -182,7 +207,7 @@ async fn compare(app: &TestApp, w: &World, at: &str) {
                 .expect("row count");
             assert_eq!(
                 got, want,
-                "{} {at}: totalCount for {:?} {filter:?}",
+                "{} {what}: totalCount for {:?} {filter:?}",
                 app.backend, viewer.role
             );
         }
@@ -209,7 +234,7 @@ async fn compare(app: &TestApp, w: &World, at: &str) {
                 from: forever,
                 ..plain.clone()
             };
-            let what = format!("{} {at}: {:?} {project:?}", app.backend, viewer.role);
+            let what = format!("{} {what}: {:?} {project:?}", app.backend, viewer.role);
             let (a, b) = (
                 reports::summary(db, &viewer, &plain).await,
                 reports::summary(db, &viewer, &scanned).await,
@@ -235,8 +260,8 @@ async fn compare(app: &TestApp, w: &World, at: &str) {
             );
         }
     }
-    let drift = tally::drift(db, w.today).await.expect("drift");
-    assert!(drift.is_empty(), "{} {at}: drift {drift:?}", app.backend);
+    let drift = tally::drift(db, w.now).await.expect("drift");
+    assert!(drift.is_empty(), "{} {what}: drift {drift:?}", app.backend);
 }
 
 fn priority(rng: &mut Rng) -> Priority {
@@ -362,7 +387,15 @@ async fn step(app: &TestApp, w: &mut World, rng: &mut Rng) -> String {
             format!("backdate {id} by {hours} h")
         }
         _ => {
-            let n = tally::compact(db, w.today).await.expect("compact");
+            // Now and then a site moves to another zone instead: counts follow its new
+            // today with no write to the aggregate.
+            if rng.chance(30) {
+                let pi = rng.below(w.projects.len());
+                let zone = *rng.pick(&ZONES);
+                set_zone(app, &w.admin, w.projects[pi], zone).await;
+                return format!("project {} to {zone}", w.projects[pi]);
+            }
+            let n = tally::compact(db, w.now).await.expect("compact");
             format!("compact ({n} rows)")
         }
     }

@@ -15,7 +15,6 @@ mod csv;
 use crate::i18n::Msg;
 use std::sync::Arc;
 
-use chrono::NaiveDate;
 use futures_util::{Stream, stream};
 use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter, QueryOrder, QuerySelect};
 
@@ -25,7 +24,7 @@ use super::policy;
 use crate::{
     auth::Viewer,
     domain::defects::{filter::DefectFilter, queries},
-    domain::require,
+    domain::{projects::site_time::Todays, require},
     entities::defects::Column,
     error::AppResult,
 };
@@ -41,7 +40,7 @@ struct Export {
     viewer: Viewer,
     filter: DefectFilter,
     /// Fixed at the start, so `overdue` means the same in every batch.
-    today: NaiveDate,
+    todays: Todays,
     bom: bool,
     labels: Spelling,
     names: tokio::sync::RwLock<Option<Arc<Names>>>,
@@ -64,7 +63,7 @@ impl Export {
     /// Up to [`BATCH`] matching rows with ids above `after`: one index range scan.
     async fn batch(&self, after: i32) -> AppResult<Vec<Row>> {
         Ok(queries::visible_to(&self.viewer)
-            .filter(self.filter.condition(self.today))
+            .filter(self.filter.condition(&self.todays))
             .filter(Column::Id.gt(after))
             .select_only()
             .columns([
@@ -116,11 +115,11 @@ impl Permit {
         self,
         db: DatabaseConnection,
         filter: DefectFilter,
-        today: NaiveDate,
+        todays: Todays,
         form: Form,
         bom: bool,
     ) -> impl Stream<Item = AppResult<Vec<u8>>> + Send + 'static {
-        stream(db, self.viewer, filter, today, form, bom)
+        stream(db, self.viewer, filter, todays, form, bom)
     }
 }
 
@@ -136,7 +135,7 @@ fn stream(
     db: DatabaseConnection,
     viewer: Viewer,
     filter: DefectFilter,
-    today: NaiveDate,
+    todays: Todays,
     form: Form,
     bom: bool,
 ) -> impl Stream<Item = AppResult<Vec<u8>>> + Send + 'static {
@@ -144,7 +143,7 @@ fn stream(
         db,
         viewer,
         filter,
-        today,
+        todays,
         bom,
         labels: Spelling::new(form),
         names: tokio::sync::RwLock::new(None),

@@ -52,10 +52,12 @@ fn recompute_sql(backend: DbBackend) -> (String, String) {
     (counts, deadlines)
 }
 
-/// Folds the `report_deadlines` rows before `today` into `late`. Exact at any moment
-/// (reports count those rows either way); keeps the rows a report reads bounded by the
-/// groups. Returns how many rows it folded.
-pub async fn compact(db: &DatabaseConnection, today: NaiveDate) -> AppResult<u64> {
+/// Folds the `report_deadlines` rows before the earliest today of any zone at `now`
+/// into `late` (past in every zone, whatever a project's zone is or becomes). Exact at
+/// any moment (reports count those rows either way); keeps the rows a report reads
+/// bounded by the groups. Returns how many rows it folded.
+pub async fn compact(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<u64> {
+    let today = site_time::earliest_today(now);
     let backend = db.get_database_backend();
     let txn = db.begin().await?;
     let param = if backend == DbBackend::Postgres {
@@ -97,7 +99,8 @@ pub async fn compact(db: &DatabaseConnection, today: NaiveDate) -> AppResult<u64
     Ok(folded)
 }
 
-/// The aggregate as reports see it on `today`: `late` with the past deadline rows added,
+/// The aggregate as reports see it on `today` (the earliest today of any zone): `late`
+/// with the deadline rows before it added,
 /// the closing time as total microseconds, future deadline rows as they are; zeros left out.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Effective {
@@ -191,8 +194,11 @@ pub struct Drift {
 }
 
 /// Recomputes the aggregate from `defects` (one consistent snapshot on PostgreSQL) and
-/// lists every bucket where the maintained one differs, as reports would see it on `today`.
-pub async fn drift(db: &DatabaseConnection, today: NaiveDate) -> AppResult<Vec<Drift>> {
+/// lists every bucket where the maintained one differs, as reports would see it at `now`
+/// (deadline rows before the earliest today of any zone folded, the others compared
+/// row by row).
+pub async fn drift(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<Vec<Drift>> {
+    let today = site_time::earliest_today(now);
     let txn = db.begin().await?;
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -264,6 +270,6 @@ pub async fn rebuild(db: &DatabaseConnection) -> AppResult<()> {
     ))
     .await?;
     txn.commit().await?;
-    compact(db, time::today()).await?;
+    compact(db, time::now()).await?;
     Ok(())
 }

@@ -11,11 +11,16 @@
 //! - `report_deadlines`: open defects per deadline day × the same key, for deadlines that
 //!   had not passed when they were counted.
 //!
-//! `overdue` on `today` = `late` + the `report_deadlines` rows before `today`, so a defect
-//! that becomes overdue at midnight needs no write: a contribution placed in `late` has a
-//! deadline before every later `today`, and the `+1` and `-1` of one defect always land
-//! where both count or neither does. [`compact`] (periodically, from `serve`) folds the
-//! past rows into `late` so that reports read O(groups) rows whatever the date.
+//! A project's `overdue` = `late` + its `report_deadlines` rows before the project's today
+//! (the local date in its zone, NOTIFY.md), so a defect that becomes overdue at midnight
+//! needs no write. What goes to `late` is decided by the *earliest* today of any zone
+//! (`site_time::earliest_today`, UTC−12), not the project's: a contribution placed in
+//! `late` has a deadline before every later today of every zone, so it stays right
+//! whatever the project's zone is or becomes, and the `+1` and `-1` of one defect always
+//! land where both count or neither does. [`compact`] (periodically, from `serve`) folds
+//! the rows before the earliest today into `late`, so that reports read O(groups) rows
+//! whatever the date: the rows between the earliest and the latest today (at most two
+//! days) are read with their project's zone and counted by its today.
 //!
 //! Concurrency (PostgreSQL): every writer upserts its `report_deadlines` rows before its
 //! `report_counts` rows, each in one statement with the keys sorted, as the last
@@ -23,7 +28,7 @@
 //! writers); [`compact`] locks `report_deadlines` first too.
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     QueryFilter, TransactionTrait,
@@ -33,11 +38,15 @@ use sea_orm::{
 use super::queries::{Counts, Row, fold};
 use crate::{
     auth::Viewer,
-    domain::{defects::filter::DefectFilter, projects::queries::visible_ids, validate::one_of},
+    domain::{
+        defects::filter::DefectFilter,
+        projects::{queries::visible_ids, site_time},
+        validate::one_of,
+    },
     entities::{
         defects,
         enums::{DefectStatus, Priority},
-        report_counts as counts, report_deadlines as deadlines,
+        projects, report_counts as counts, report_deadlines as deadlines,
     },
     error::{AppError, AppResult},
     time,
@@ -97,8 +106,8 @@ pub struct Tallies {
 }
 
 impl Tallies {
-    /// Adds `sign` × the contribution of `d` as counted on `today`: nothing for a
-    /// soft-deleted defect.
+    /// Adds `sign` × the contribution of `d` as counted on `today` (the earliest today of
+    /// any zone, see the module doc): nothing for a soft-deleted defect.
     pub fn add(&mut self, d: &defects::Model, sign: i64, today: NaiveDate) {
         if d.deleted_at.is_some() {
             return;
@@ -139,7 +148,7 @@ pub async fn apply(
     before: Option<&defects::Model>,
     after: Option<&defects::Model>,
 ) -> AppResult<()> {
-    let today = time::today();
+    let today = site_time::earliest_today(time::now());
     let mut t = Tallies::default();
     if let Some(d) = before {
         t.add(d, -1, today);
@@ -225,109 +234,6 @@ async fn upsert_sums<E: EntityTrait>(
     Ok(())
 }
 
-/// What a report groups by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Group {
-    Nothing,
-    Project,
-    Performer,
-}
-
-/// Counts over the live defects of the viewer's projects (and `project_id`, if given):
-/// one entry, or one per project / performer with defects (`None`: nobody performs them).
-/// One statement over `report_counts` and the past rows of `report_deadlines`.
-pub async fn read(
-    db: &impl ConnectionTrait,
-    viewer: &Viewer,
-    project_id: Option<i32>,
-    group: Group,
-    today: NaiveDate,
-) -> AppResult<Vec<(Option<i32>, Counts)>> {
-    let projects = project_id.as_ref().map(std::slice::from_ref);
-    read_in(db, viewer, projects, group, today).await
-}
-
-/// [`read`] narrowed to some of the viewer's projects (`None`: all of them).
-pub async fn read_in(
-    db: &impl ConnectionTrait,
-    viewer: &Viewer,
-    projects: Option<&[i32]>,
-    group: Group,
-    today: NaiveDate,
-) -> AppResult<Vec<(Option<i32>, Counts)>> {
-    let key = |table: &str| match group {
-        Group::Nothing => Expr::cust("0"),
-        Group::Project => Expr::cust(format!("{table}.project_id")),
-        Group::Performer => Expr::cust(format!("{table}.performer_id")),
-    };
-    let narrow = |q: &mut SelectStatement, project: Expr| {
-        if let Some(ids) = visible_ids(viewer) {
-            q.and_where(project.clone().in_subquery(ids));
-        }
-        match projects {
-            Some([id]) => q.and_where(project.eq(*id)),
-            Some(ids) => q.and_where(project.is_in(ids.iter().copied())),
-            None => q,
-        };
-    };
-    let mut q = Query::select();
-    q.from(counts::Entity)
-        .expr_as(key("report_counts"), "k")
-        .column(counts::Column::Status)
-        .column(counts::Column::Priority)
-        .expr_as(Expr::cust("CAST(SUM(n) AS BIGINT)"), "n")
-        .expr_as(Expr::cust("CAST(SUM(late) AS BIGINT)"), "late")
-        .expr_as(Expr::cust("CAST(SUM(closed_secs) AS BIGINT)"), "secs")
-        .expr_as(Expr::cust("CAST(SUM(closed_micros) AS BIGINT)"), "micros")
-        .group_by_columns([counts::Column::Status, counts::Column::Priority]);
-    narrow(
-        &mut q,
-        Expr::col((counts::Entity, counts::Column::ProjectId)),
-    );
-    let mut past = Query::select();
-    past.from(deadlines::Entity)
-        .expr_as(key("report_deadlines"), "k")
-        .column(deadlines::Column::Status)
-        .column(deadlines::Column::Priority)
-        .expr_as(Expr::cust("CAST(0 AS BIGINT)"), "n")
-        .expr_as(Expr::cust("CAST(SUM(n) AS BIGINT)"), "late")
-        .expr_as(Expr::cust("CAST(0 AS BIGINT)"), "secs")
-        .expr_as(Expr::cust("CAST(0 AS BIGINT)"), "micros")
-        .and_where(Expr::col(deadlines::Column::Deadline).lt(today))
-        .group_by_columns([deadlines::Column::Status, deadlines::Column::Priority]);
-    narrow(
-        &mut past,
-        Expr::col((deadlines::Entity, deadlines::Column::ProjectId)),
-    );
-    if group != Group::Nothing {
-        q.add_group_by([key("report_counts")]);
-        past.add_group_by([key("report_deadlines")]);
-    }
-    q.union(UnionType::All, past);
-    let mut rows = Vec::new();
-    for r in db.query_all(&q).await? {
-        let k = r.try_get::<i32>("", "k")?;
-        rows.push(Row {
-            key: match group {
-                Group::Nothing => None,
-                Group::Performer if k == 0 => None,
-                _ => Some(k),
-            },
-            status: DefectStatus::try_from_value(&r.try_get::<i16>("", "status")?)?,
-            priority: Priority::try_from_value(&r.try_get::<i16>("", "priority")?)?,
-            n: r.try_get("", "n")?,
-            late: r.try_get("", "late")?,
-            closed_secs: r.try_get("", "secs")?,
-            closed_micros: r.try_get("", "micros")?,
-        });
-    }
-    // Buckets emptied by changes stay as zero rows; a group without defects is absent,
-    // as in the scan.
-    let mut out = fold(rows);
-    out.retain(|(_, c)| c.total > 0);
-    Ok(out)
-}
-
 /// A defect list's `totalCount` from the aggregate, when the filter constrains only what
 /// `report_counts` is keyed by (project, performer, status, priority): a sum over at most
 /// performers × statuses × priorities rows per project instead of a count of every
@@ -392,7 +298,9 @@ pub async fn count(
 }
 
 mod maintenance;
+mod read;
 pub use maintenance::{Drift, Effective, closed_micros_sql, compact, drift, rebuild};
+pub use read::{Group, read, read_in};
 
 #[cfg(test)]
 mod tests;
