@@ -59,6 +59,42 @@ await offline("GraphiQL", async ({ page, BASE, fail, foreign }) => {
     `query ran: ${body.data.projects.totalCount} projects, ${body.data.defects.totalCount} defects`,
   );
 
+  // The second tab: the viewer's inbox (the demo has notifications for the manager).
+  const tabs = await page.$$eval(".graphiql-tab", (els) => els.map((e) => e.innerText.trim()));
+  if (tabs.length < 3 || tabs[1] !== "Inbox") fail(`tabs: ${JSON.stringify(tabs)}`);
+  await page.evaluate(() => document.querySelectorAll(".graphiql-tab-button")[1].click());
+  await page.waitForFunction(
+    () =>
+      /query Inbox/.test(
+        document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.getValue(),
+      ),
+    { polling: 200 },
+  );
+  // Let the editor take the tab's document in (its operation name) before running it.
+  await new Promise((r) => setTimeout(r, 1000));
+  // Each tab keeps its own headers: the token again.
+  await page.evaluate((token) => {
+    const cm = document.querySelector(
+      ".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror",
+    ).CodeMirror;
+    cm.setValue(JSON.stringify({ Authorization: `Bearer ${token}` }));
+  }, access);
+  await page.click(".graphiql-execute-button");
+  const inbox = await page
+    .waitForFunction(
+      () => {
+        const el = document.querySelector(".graphiql-response .CodeMirror");
+        const v = el && el.CodeMirror.getValue();
+        return v && (v.includes("unreadCount") || v.includes('"errors"')) ? v : null;
+      },
+      { polling: 200 },
+    )
+    .then((h) => h.jsonValue());
+  const box = JSON.parse(inbox);
+  if (box.errors) fail(`the inbox query failed: ${JSON.stringify(box.errors)}`);
+  if (!(box.data.notifications.unreadCount > 0)) fail(`no unread notifications: ${inbox}`);
+  console.log(`inbox tab ran: ${box.data.notifications.unreadCount} unread`);
+
   // The documentation explorer needs the introspection query to be answered.
   await page.click('button[aria-label="Show Documentation Explorer"]');
   await page.waitForSelector(".graphiql-doc-explorer");
