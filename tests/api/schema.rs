@@ -8,7 +8,27 @@ use async_graphql::parser::{
 
 /// Outline items that later issues build. Each entry is `Type` or `Type.field`.
 /// Emptying this list is part of finishing those issues.
-const NOT_YET_BUILT: &[&str] = &[];
+const NOT_YET_BUILT: &[&str] = &[
+    // Webhooks and API tokens (NOTIFY.md; issue 25).
+    "WebhookDeliveryStatus",
+    "WebhookDelivery",
+    "WebhookDeliveryEdge",
+    "WebhookDeliveryConnection",
+    "Webhook",
+    "WebhookWithSecret",
+    "ApiTokenScope",
+    "ApiToken",
+    "ApiTokenWithSecret",
+    "Query.webhooks",
+    "Query.myApiTokens",
+    "Mutation.createWebhook",
+    "Mutation.updateWebhook",
+    "Mutation.deleteWebhook",
+    "Mutation.rotateWebhookSecret",
+    "Mutation.replayWebhook",
+    "Mutation.createApiToken",
+    "Mutation.revokeApiToken",
+];
 
 /// `Type.field(args): type` lines, plus `Type` and enum values, for comparison.
 fn items(doc: &ServiceDocument) -> BTreeSet<String> {
@@ -73,12 +93,14 @@ fn committed_schema_is_current() {
 }
 
 /// The outlines in `docs/contract/` (the repository's copy of the contract) that the
-/// schema implements: all of them.
+/// schema implements (`notify-outline.graphql` but its webhooks and API tokens, listed in
+/// `NOT_YET_BUILT`).
 const IMPLEMENTED_OUTLINES: &[&str] = &[
     "schema-outline.graphql",
     "events-outline.graphql",
     "site-outline.graphql",
     "clients-outline.graphql",
+    "notify-outline.graphql",
 ];
 
 #[test]
