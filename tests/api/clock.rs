@@ -187,10 +187,17 @@ async fn due_soon_follows_each_sites_tomorrow() {
                 silent.push(d.id);
             }
         }
-        assert!(!silent.is_empty(), "UTC's tomorrow is some site's today or later");
+        assert!(
+            !silent.is_empty(),
+            "UTC's tomorrow is some site's today or later"
+        );
         assert_eq!(pump_twice(&app).await, expected, "[{}]", app.backend);
         for id in silent {
-            assert!(queued(&app, id).await.is_some(), "[{}] still waits", app.backend);
+            assert!(
+                queued(&app, id).await.is_some(),
+                "[{}] still waits",
+                app.backend
+            );
         }
     }
 }
@@ -262,7 +269,12 @@ async fn escalated_reaches_the_projects_managers_at_escalate_after_days() {
         am.escalate_after_days = Set(Some(1));
         am.update(app.db()).await.unwrap();
         app.pump().await;
-        assert_eq!(clocked(&app).await, expected, "[{}] not re-armed yet", app.backend);
+        assert_eq!(
+            clocked(&app).await,
+            expected,
+            "[{}] not re-armed yet",
+            app.backend
+        );
         let patch = project_service::ProjectPatch {
             title: Some(Some("Renamed".into())),
             ..Default::default()
@@ -287,7 +299,10 @@ async fn moving_the_deadline_arms_the_clock_again() {
         assert_eq!(pump_twice(&app).await, expected, "[{}]", app.backend);
         assert_eq!(queued(&app, d.id).await, Some((2, None)), "never escalates");
 
-        for (deadline, kind) in [(plus(site.today, -3), "Overdue"), (plus(site.today, 1), "DueSoon")] {
+        for (deadline, kind) in [
+            (plus(site.today, -3), "Overdue"),
+            (plus(site.today, 1), "DueSoon"),
+        ] {
             let moved = move_deadline(&app, &admin, d.id, deadline).await;
             expected.insert(note(kind, &performer, &moved));
             assert_eq!(pump_twice(&app).await, expected, "[{}] {kind}", app.backend);
@@ -330,7 +345,9 @@ async fn defects_no_longer_open_and_inactive_or_muted_users_get_nothing() {
             finished.push(d.id);
         }
         let deleted = defect(&app, &site, &admin, Some(&performer), past).await;
-        trash::delete(app.db(), &admin.viewer(), deleted.id).await.unwrap();
+        trash::delete(app.db(), &admin.viewer(), deleted.id)
+            .await
+            .unwrap();
         // An inactive performer: its watcher still hears of it.
         let orphan = defect(&app, &site, &admin, Some(&gone), past).await;
         set_watching(&app, orphan.id, watcher.id, true).await;
@@ -352,7 +369,9 @@ async fn defects_no_longer_open_and_inactive_or_muted_users_get_nothing() {
         assert_eq!(queued(&app, muted.id).await, None, "escalated: done");
 
         // Restored, it is open again: its performer hears of it now.
-        trash::restore(app.db(), &admin.viewer(), deleted.id).await.unwrap();
+        trash::restore(app.db(), &admin.viewer(), deleted.id)
+            .await
+            .unwrap();
         let mut expected = expected;
         expected.insert(note("Overdue", &performer, &deleted));
         assert_eq!(pump_twice(&app).await, expected, "[{}]", app.backend);
@@ -400,10 +419,16 @@ async fn a_tick_costs_what_is_due_not_what_waits() {
                 let d = defect(&app, &site, &admin, Some(&performer), plus(site.today, -1)).await;
                 set_watching(&app, d.id, admin.id, true).await;
             }
-            while engine::pass(app.db(), &clock::Queue).await.unwrap() != engine::Pass::Handled(0) {}
+            while engine::pass(app.db(), &clock::Queue).await.unwrap() != engine::Pass::Handled(0) {
+            }
             let before = clocked(&app).await.len();
             costs.push(tick_cost(&app).await);
-            assert_eq!(clocked(&app).await.len(), before + 2 * due, "[{}]", app.backend);
+            assert_eq!(
+                clocked(&app).await.len(),
+                before + 2 * due,
+                "[{}]",
+                app.backend
+            );
         }
         assert_eq!(costs[0], costs[1], "[{}] 2 vs 40 due", app.backend);
     }

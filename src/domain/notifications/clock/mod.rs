@@ -140,18 +140,55 @@ mod tests {
     #[test]
     fn the_steps_of_a_deadline_by_the_sites_today() {
         let deadline = d("2026-12-10");
-        let table: [(i16, &str, Option<i32>, &[NotificationKind], Next); 12] = [
+        type Case<'a> = (i16, &'a str, Option<i32>, &'a [NotificationKind], Next);
+        let table: [Case; 12] = [
             // Not yet: waits for the eve.
-            (0, "2026-12-08", Some(3), &[], Next::Wait(0, Some(d("2026-12-09")))),
-            (0, "2026-12-09", Some(3), &[DueSoon], Next::Wait(1, Some(d("2026-12-11")))),
+            (
+                0,
+                "2026-12-08",
+                Some(3),
+                &[],
+                Next::Wait(0, Some(d("2026-12-09"))),
+            ),
+            (
+                0,
+                "2026-12-09",
+                Some(3),
+                &[DueSoon],
+                Next::Wait(1, Some(d("2026-12-11"))),
+            ),
             // First seen on the day itself: no DUE_SOON, not overdue yet.
-            (0, "2026-12-10", Some(3), &[], Next::Wait(1, Some(d("2026-12-11")))),
+            (
+                0,
+                "2026-12-10",
+                Some(3),
+                &[],
+                Next::Wait(1, Some(d("2026-12-11"))),
+            ),
             // First seen past the deadline: straight to OVERDUE.
-            (0, "2026-12-11", Some(3), &[Overdue], Next::Wait(2, Some(d("2026-12-13")))),
+            (
+                0,
+                "2026-12-11",
+                Some(3),
+                &[Overdue],
+                Next::Wait(2, Some(d("2026-12-13"))),
+            ),
             (0, "2026-12-13", Some(3), &[Overdue, Escalated], Next::Done),
-            (1, "2026-12-10", Some(3), &[], Next::Wait(1, Some(d("2026-12-11")))),
+            (
+                1,
+                "2026-12-10",
+                Some(3),
+                &[],
+                Next::Wait(1, Some(d("2026-12-11"))),
+            ),
             (1, "2026-12-11", None, &[Overdue], Next::Wait(2, None)),
-            (2, "2026-12-12", Some(3), &[], Next::Wait(2, Some(d("2026-12-13")))),
+            (
+                2,
+                "2026-12-12",
+                Some(3),
+                &[],
+                Next::Wait(2, Some(d("2026-12-13"))),
+            ),
             (2, "2026-12-13", Some(3), &[Escalated], Next::Done),
             (2, "2027-01-01", Some(3), &[Escalated], Next::Done),
             (2, "2027-01-01", None, &[], Next::Wait(2, None)),

@@ -71,7 +71,13 @@ fn moves_the_clock(event: &defect_events::Model) -> bool {
 /// with a deadline has a row (a new or changed deadline arms it from `DUE_SOON`; an
 /// unchanged one keeps its progress); any other defect, purged ones included, has none.
 async fn sync(txn: &DatabaseTransaction, ids: BTreeSet<i32>) -> AppResult<()> {
-    type Row = (i32, i32, DefectStatus, Option<NaiveDate>, Option<DateTime<Utc>>);
+    type Row = (
+        i32,
+        i32,
+        DefectStatus,
+        Option<NaiveDate>,
+        Option<DateTime<Utc>>,
+    );
     let rows: Vec<Row> = defects::Entity::find()
         .select_only()
         .column(defects::Column::Id)

@@ -4,16 +4,17 @@
 //! date + 1 covers UTC+14), through the `(fire_on, defect_id)` index, in keyset
 //! batches; a row not yet due in its own zone (a UTC−11 site still on yesterday) is
 //! read and left. So a tick costs in proportion to the rows due within a day, never to
-//! the open defects. PostgreSQL's plan for [`DUE`] (`EXPLAIN`, 300 rows waiting):
-//! `Limit → Nested Loop → Index Scan using idx_clock_queue_fire_on_defect_id on
-//! clock_queue q (Index Cond: fire_on <= $1 AND ROW(fire_on, defect_id) > ROW($2, $3))
-//! → Index Scan using projects_pkey on projects p`.
+//! the open defects. PostgreSQL's plan for [`DUE`] (`EXPLAIN`, 200,000 rows waiting
+//! over two years, 30 projects): `Limit → Nested Loop → Index Scan using
+//! idx_clock_queue_fire_on_defect_id on clock_queue q (Index Cond: fire_on <= $1 AND
+//! ROW(fire_on, defect_id) > ROW($2, $3)) → Memoize → Index Scan using projects_pkey`;
+//! with only a few hundred rows it prefers a sequential scan of the small table.
 //!
 //! Each batch runs in a transaction that holds the engine's `notifications` position,
 //! as the journal's notification consumer does: the two writers of `notifications`
 //! take turns, so notification ids commit in order for the live reader.
 use std::{
-    collections::{BTreeSet, HashMap, HashSet},
+    collections::{HashMap, HashSet},
     time::Duration,
 };
 
@@ -179,55 +180,52 @@ async fn fire(
         if fired.is_empty() && next == Next::Wait(row.stage, Some(row.fire_on)) {
             continue; // not yet due on its site
         }
-        steps.push((row, performer, fired, next));
+        steps.push(Step {
+            row,
+            performer,
+            fired,
+            next,
+        });
     }
     if steps.is_empty() {
         return Ok(());
     }
-    let fires = |s: &(Due, Option<i32>, Vec<NotificationKind>, Next), k| s.2.contains(&k);
-    let watched: BTreeSet<i32> = steps
-        .iter()
-        .filter(|s| fires(s, NotificationKind::Overdue))
-        .map(|s| s.0.defect_id)
+    let with = |kind| {
+        steps
+            .iter()
+            .filter(move |s: &&Step| s.fired.contains(&kind))
+    };
+    let watched = with(NotificationKind::Overdue)
+        .map(|s| s.row.defect_id)
         .collect();
-    let managed: BTreeSet<i32> = steps
-        .iter()
-        .filter(|s| fires(s, NotificationKind::Escalated))
-        .map(|s| s.0.project_id)
+    let managed = with(NotificationKind::Escalated)
+        .map(|s| s.row.project_id)
         .collect();
-    let performers: BTreeSet<i32> = steps.iter().filter(|s| !s.2.is_empty()).filter_map(|s| s.1).collect();
-    let projects: BTreeSet<i32> = steps.iter().map(|s| s.0.project_id).collect();
+    let performers = steps.iter().filter_map(|s| s.performer).collect();
+    let projects = steps.iter().map(|s| s.row.project_id).collect();
     let audience = Audience::read(txn, &watched, &managed, &performers, &projects).await?;
-
     let mut news = Vec::new();
     let mut seen = HashSet::new();
-    for (row, performer, fired, _) in &steps {
-        for &kind in fired {
-            let mut to: Vec<i32> = Vec::new();
-            match kind {
-                NotificationKind::DueSoon => to.extend(*performer),
-                NotificationKind::Overdue => {
-                    to.extend(*performer);
-                    to.extend(audience.watchers.get(&row.defect_id).into_iter().flatten());
-                }
-                _ => to.extend(audience.managers.get(&row.project_id).into_iter().flatten()),
-            }
+    for step in &steps {
+        for &kind in &step.fired {
             let dedupe = format!(
                 "c:{}:{}:{}",
                 sea_orm::ActiveEnum::to_value(&kind),
-                row.defect_id,
-                row.deadline
+                step.row.defect_id,
+                step.row.deadline
             );
-            for user in to {
-                if audience.reaches(user, row.project_id) && seen.insert((user, dedupe.clone())) {
+            for user in step.recipients(kind, &audience) {
+                if audience.reaches(user, step.row.project_id)
+                    && seen.insert((user, dedupe.clone()))
+                {
                     news.push(New {
                         user_id: user,
-                        defect_id: row.defect_id,
-                        project_id: row.project_id,
+                        defect_id: step.row.defect_id,
+                        project_id: step.row.project_id,
                         kind,
                         event_id: None,
                         actor_id: None,
-                        deadline: Some(row.deadline),
+                        deadline: Some(step.row.deadline),
                         dedupe: dedupe.clone(),
                     });
                 }
@@ -238,19 +236,52 @@ async fn fire(
     write_back(txn, &steps).await
 }
 
+/// A due row: what fired and what it waits for next.
+struct Step {
+    row: Due,
+    performer: Option<i32>,
+    fired: Vec<NotificationKind>,
+    next: Next,
+}
+
+impl Step {
+    /// Who `kind` is for, before the checks of [`Audience::reaches`].
+    fn recipients(&self, kind: NotificationKind, audience: &Audience) -> Vec<i32> {
+        let mut to: Vec<i32> = Vec::new();
+        match kind {
+            NotificationKind::DueSoon => to.extend(self.performer),
+            NotificationKind::Overdue => {
+                to.extend(self.performer);
+                to.extend(
+                    audience
+                        .watchers
+                        .get(&self.row.defect_id)
+                        .into_iter()
+                        .flatten(),
+                );
+            }
+            _ => to.extend(
+                audience
+                    .managers
+                    .get(&self.row.project_id)
+                    .into_iter()
+                    .flatten(),
+            ),
+        }
+        to
+    }
+}
+
 /// Advances the rows of `steps`: one UPDATE for those still waiting, one DELETE for
 /// those done — each only while the row still has the deadline it was read with (the
 /// consumer may have re-armed it meanwhile on another instance).
-async fn write_back(
-    txn: &DatabaseTransaction,
-    steps: &[(Due, Option<i32>, Vec<NotificationKind>, Next)],
-) -> AppResult<()> {
+async fn write_back(txn: &DatabaseTransaction, steps: &[Step]) -> AppResult<()> {
     let backend = txn.get_database_backend();
     let mut waiting = Vec::new();
     let mut values: Vec<sea_orm::Value> = Vec::new();
     let mut done = Vec::new();
     let mut done_values: Vec<sea_orm::Value> = Vec::new();
-    for (row, _, _, next) in steps {
+    for Step { row, next, .. } in steps {
         match *next {
             Next::Wait(stage, fire_on) => {
                 waiting.push(format!("({})", placeholders(backend, values.len() + 1, 4)));
