@@ -662,7 +662,9 @@ async fn a_batch_costs_the_same_statements_for_5_or_500_watchers() {
             assert_eq!(got.len(), n + 1, "{}", app.backend);
         }
         assert_eq!(cost[0], cost[1], "{}: {cost:?}", app.backend);
-        assert!(cost[0] <= 20, "{}: {cost:?}", app.backend);
+        // The pump also runs the clock (its consumer's passes and one tick: about 15
+        // statements, none of them per watcher).
+        assert!(cost[0] <= 40, "{}: {cost:?}", app.backend);
     }
 }
 

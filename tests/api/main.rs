@@ -9,6 +9,7 @@ mod api_docs;
 mod attachments;
 mod auth;
 mod clients;
+mod clock;
 mod defect_lists;
 mod defects;
 mod derive;

@@ -8,6 +8,8 @@
 //! - `email.rs`: the handler of the `email` jobs `store.rs` queues (SMTP, retries).
 //! - `inbox.rs`: reading one's own (the list, the counts, marking read, the live reads);
 //!   `settings.rs`: one's own settings; `describe.rs`: a notification's line from its rows.
+//! - `clock/`: the deadline clock (DUE_SOON, OVERDUE, ESCALATED by site time).
+pub mod clock;
 pub mod derive;
 pub mod describe;
 pub mod email;
@@ -45,5 +47,6 @@ pub fn engine_parts(setup: Setup) -> crate::engine::Parts {
             public_url: setup.public_url.clone(),
         }));
     }
+    clock::register(&mut parts, &setup);
     parts
 }

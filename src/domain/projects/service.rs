@@ -205,7 +205,9 @@ pub async fn update(
     am.sla = Set(next.sla);
     am.escalate_after_days = Set(next.escalate_after_days);
     am.updated_at = Set(time::now());
-    Ok(am.update(db).await?)
+    let project = am.update(db).await?;
+    crate::domain::notifications::clock::rearm_project(db, project.id).await?;
+    Ok(project)
 }
 
 /// BAD_USER_INPUT naming `code` when another project has this code (in any case). The
