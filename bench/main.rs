@@ -2,6 +2,7 @@
 //! starts the release server on it and drives the standard scenarios over HTTP;
 //! `bench statements` counts SQL statements per request in-process; `bench drift` checks
 //! the reports' aggregate against a recomputation. See bench/README.md.
+mod clock;
 mod generate;
 mod load;
 mod notify;
@@ -117,6 +118,14 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         defects: usize,
     },
+    /// One pass of the deadline clock (in process) with `due` defects due among all the
+    /// waiting ones of a generated dataset (its queue is reset to a steady state first).
+    Clock {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[arg(long, default_value_t = 1000)]
+        due: u64,
+    },
     /// Count SQL statements per request for each scenario (in-process, no HTTP load).
     Statements {
         #[arg(long, env = "DATABASE_URL")]
@@ -228,6 +237,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await
         .map_err(|e| -> Box<dyn std::error::Error> { e }),
+        Command::Clock { database_url, due } => clock::run(&database_url, due)
+            .await
+            .map_err(|e| -> Box<dyn std::error::Error> { e }),
         Command::Drift {
             database_url,
             repair,
