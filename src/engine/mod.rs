@@ -159,6 +159,30 @@ pub async fn claim(db: &DatabaseConnection, name: &'static str) -> AppResult<Opt
     }))
 }
 
+/// Whether events wait after `name`'s position (or it has no position yet): one read,
+/// without a lock, so an idle instance's once-a-second pass writes nothing (a claim
+/// locks the row: on SQLite the one write lock, on PostgreSQL a tuple lock, WAL either
+/// way).
+async fn has_work(db: &DatabaseConnection, name: &str) -> AppResult<bool> {
+    let backend = db.get_database_backend();
+    let stmt = Statement::from_sql_and_values(
+        backend,
+        sql(
+            backend,
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM engine_positions WHERE consumer = $1) \
+             THEN EXISTS (SELECT 1 FROM defect_events WHERE id > \
+             (SELECT position FROM engine_positions WHERE consumer = $2)) \
+             ELSE TRUE END AS work",
+        ),
+        [name.into(), name.into()],
+    );
+    let row = db.query_one_raw(stmt).await?;
+    Ok(match row {
+        Some(row) => row.try_get::<bool>("", "work")?,
+        None => true,
+    })
+}
+
 /// What one pass of a consumer did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pass {
@@ -170,6 +194,9 @@ pub enum Pass {
 
 /// One pass of `consumer`: claim, read up to [`BATCH`] events, handle, advance, commit.
 pub async fn pass(db: &DatabaseConnection, consumer: &dyn Consumer) -> AppResult<Pass> {
+    if !has_work(db, consumer.name()).await? {
+        return Ok(Pass::Handled(0));
+    }
     let Some(claim) = claim(db, consumer.name()).await? else {
         return Ok(Pass::Busy);
     };
