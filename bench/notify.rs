@@ -52,7 +52,7 @@ async fn subscriber(
     token: String,
     ready: Arc<AtomicU64>,
     measuring: Arc<AtomicBool>,
-    stop: Arc<tokio::sync::Notify>,
+    stop: tokio_util::sync::CancellationToken,
 ) -> Result<Received, BoxError> {
     let mut req = url.into_client_request()?;
     req.headers_mut()
@@ -71,7 +71,7 @@ async fn subscriber(
     loop {
         let msg = tokio::select! {
             m = ws.next() => m,
-            () = stop.notified() => break,
+            () = stop.cancelled() => break,
         };
         let Some(Ok(msg)) = msg else {
             return Err("the server closed a subscriber socket".into());
@@ -182,9 +182,17 @@ pub async fn run(
     let client = load::client(64);
     let ready = Arc::new(AtomicU64::new(0));
     let measuring = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(tokio::sync::Notify::new());
+    // Cancelled once for all: a `Notify` would miss a socket busy with a message then.
+    let stop = tokio_util::sync::CancellationToken::new();
     let mut sockets = Vec::new();
+    let logins = Instant::now();
     for (s, (_, name)) in users.iter().enumerate() {
+        if s % 100 == 0 {
+            eprintln!(
+                "  {s} subscribers ({:.0} s)",
+                logins.elapsed().as_secs_f64()
+            );
+        }
         let token = login(&client, &a.base, name).await?;
         sockets.push(tokio::spawn(subscriber(
             instances[s % 2].ws.clone(),
@@ -194,6 +202,10 @@ pub async fn run(
             stop.clone(),
         )));
         while ready.load(Ordering::SeqCst) + 50 <= s as u64 {
+            if let Some(done) = sockets.iter().position(|s| s.is_finished()) {
+                let r = sockets.remove(done).await?;
+                return Err(format!("a subscriber ended early: {:?}", r.err()).into());
+            }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
@@ -258,7 +270,7 @@ pub async fn run(
         .iter()
         .map(|i| load::cpu_seconds(&i.pid.to_string()).unwrap_or(f64::NAN))
         .collect();
-    stop.notify_waiters();
+    stop.cancel();
     let mut latencies = Vec::new();
     let mut delivered = 0usize;
     let mut duplicates = 0usize;

@@ -65,6 +65,9 @@ pub(crate) async fn start(
         .env("RUST_LOG", "warn")
         .env("LOGIN_MAX_FAILURES", "1000")
         .env("MAX_CONNECTIONS", "4000")
+        // Every socket comes from 127.0.0.1: lift the per-address caps of issue 19.
+        .env("MAX_CONNECTIONS_PER_ADDRESS", "4000")
+        .env("WS_MAX_PER_ADDRESS", "3000")
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()?;
