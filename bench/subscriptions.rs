@@ -127,7 +127,7 @@ async fn subscriber(
     project: Option<String>,
     ready: Arc<AtomicU64>,
     measuring: Arc<AtomicBool>,
-    stop: Arc<tokio::sync::Notify>,
+    stop: tokio_util::sync::CancellationToken,
 ) -> Result<Received, BoxError> {
     let mut req = url.into_client_request()?;
     req.headers_mut()
@@ -146,7 +146,7 @@ async fn subscriber(
     loop {
         let msg = tokio::select! {
             m = ws.next() => m,
-            () = stop.notified() => break,
+            () = stop.cancelled() => break,
         };
         let Some(Ok(msg)) = msg else {
             return Err("the server closed a subscriber socket".into());
@@ -270,7 +270,8 @@ pub async fn run(
     let mut rss_before: Vec<f64> = Vec::new();
     let ready = Arc::new(AtomicU64::new(0));
     let measuring = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(tokio::sync::Notify::new());
+    // Cancelled once for all: a `Notify` would miss a socket busy with a message then.
+    let stop = tokio_util::sync::CancellationToken::new();
     // Subscriptions per project, to know how many deliveries each write should make.
     let mut watching: HashMap<Option<String>, u64> = HashMap::new();
     let mut per_instance = [0usize; 2];
@@ -405,7 +406,7 @@ pub async fn run(
     let write_time = started.elapsed();
     // Let the last events arrive.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    stop.notify_waiters();
+    stop.cancel();
     let mut latencies = Vec::new();
     let mut delivered = 0u64;
     for s in sockets {
