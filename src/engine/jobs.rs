@@ -48,45 +48,23 @@ async fn enqueue_chunk(
 ) -> AppResult<()> {
     let backend = db.get_database_backend();
     let now = time::now();
-    let mut text = String::from(
-        "INSERT INTO jobs (kind, dedupe, payload, state, attempts, run_at, created_at, updated_at) VALUES ",
-    );
-    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(items.len() * 5);
-    for (i, (dedupe, payload)) in items.iter().enumerate() {
-        let b = i * 5;
-        if i > 0 {
-            text.push_str(", ");
-        }
-        text.push_str(&format!(
-            "(${}, ${}, ${}, '{PENDING}', 0, ${}, ${}, ${})",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 4,
-            b + 5,
-            b + 5
-        ));
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(items.len() * 7);
+    for (dedupe, payload) in items {
         values.extend([
             kind.into(),
             dedupe.as_str().into(),
             payload.as_str().into(),
+            PENDING.into(),
             run_at.into(),
+            now.into(),
             now.into(),
         ]);
     }
-    text.push_str(" ON CONFLICT (dedupe) DO NOTHING");
-    // `$6` appears twice per row: PostgreSQL reuses it; SQLite's `?` needs each value.
-    let (text, values) = match backend {
-        sea_orm::DatabaseBackend::Postgres => (text, values),
-        _ => {
-            let mut flat = Vec::with_capacity(items.len() * 6);
-            for row in values.chunks(5) {
-                flat.extend(row.iter().cloned());
-                flat.push(row[4].clone());
-            }
-            (sql(backend, &text), flat)
-        }
-    };
+    let text = format!(
+        "INSERT INTO jobs (kind, dedupe, payload, state, run_at, created_at, updated_at) \
+         VALUES {} ON CONFLICT (dedupe) DO NOTHING",
+        super::rows_of(backend, items.len(), 7)
+    );
     db.execute_raw(Statement::from_sql_and_values(backend, text, values))
         .await?;
     Ok(())

@@ -78,6 +78,26 @@ impl Claim {
     }
 }
 
+/// The placeholders of a multi-row `VALUES` list, `($1, $2), ($3, $4)` on PostgreSQL and
+/// `(?, ?), (?, ?)` on SQLite: `rows` rows of `cols` values each, bound in row order.
+pub fn rows_of(backend: DatabaseBackend, rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            match backend {
+                DatabaseBackend::Postgres => out.push_str(&format!("${}", r * cols + c + 1)),
+                _ => out.push('?'),
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
 /// `$n` placeholders for PostgreSQL, `?` for SQLite.
 pub(crate) fn sql(backend: DatabaseBackend, text: &str) -> String {
     match backend {

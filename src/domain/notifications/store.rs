@@ -145,26 +145,8 @@ async fn insert_chunk(
     now: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<Vec<notifications::Model>> {
     let backend = db.get_database_backend();
-    let mut text = String::from(
-        "INSERT INTO notifications (user_id, defect_id, project_id, kind, event_id, actor_id, \
-         deadline, dedupe, created_at) VALUES ",
-    );
     let mut values: Vec<sea_orm::Value> = Vec::with_capacity(rows.len() * 9);
-    for (i, r) in rows.iter().enumerate() {
-        if i > 0 {
-            text.push_str(", ");
-        }
-        text.push('(');
-        for k in 0..9 {
-            if k > 0 {
-                text.push_str(", ");
-            }
-            match backend {
-                DatabaseBackend::Postgres => text.push_str(&format!("${}", i * 9 + k + 1)),
-                _ => text.push('?'),
-            }
-        }
-        text.push(')');
+    for r in rows {
         let kind: String = sea_orm::ActiveEnum::to_value(&r.kind);
         values.extend([
             r.user_id.into(),
@@ -178,7 +160,12 @@ async fn insert_chunk(
             now.into(),
         ]);
     }
-    text.push_str(" ON CONFLICT (user_id, dedupe) DO NOTHING RETURNING *");
+    let text = format!(
+        "INSERT INTO notifications (user_id, defect_id, project_id, kind, event_id, actor_id, \
+         deadline, dedupe, created_at) VALUES {} \
+         ON CONFLICT (user_id, dedupe) DO NOTHING RETURNING *",
+        crate::engine::rows_of(backend, rows.len(), 9)
+    );
     Ok(notifications::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(backend, text, values))
         .all(db)
