@@ -47,6 +47,16 @@ pub struct Parts {
     pub handlers: Vec<Arc<dyn Handler>>,
 }
 
+impl Parts {
+    /// These parts and another area's: `state.rs` joins each area's `engine_parts`.
+    pub fn with(mut self, other: Parts) -> Parts {
+        self.consumers.extend(other.consumers);
+        self.ticks.extend(other.ticks);
+        self.handlers.extend(other.handlers);
+        self
+    }
+}
+
 pub struct Engine {
     db: DatabaseConnection,
     parts: Parts,
