@@ -1,7 +1,10 @@
 //! `Subscription.notifications`, per process: one reader of the `notifications` table
 //! fans each batch out to every inbox subscription in memory (the shape of
-//! `crate::live::Hub`, simpler: a subscription keeps its own user's rows and checks
-//! them against the visibility rule itself, so a batch costs the reader one query).
+//! `crate::live::Hub`): a subscription keeps its own user's rows, and what each
+//! subscriber may see of them now (session live, user active, defect visible) is read
+//! once per batch for all the subscribers the batch has rows for
+//! (`domain::defects::live::access_to_defects`: a few queries per batch, not two per
+//! subscription).
 //! See docs/ARCHITECTURE.md, "Live updates" → "Notifications".
 //!
 //! - The table is the source of truth; wake-ups carry no payload. The reader wakes after
@@ -16,9 +19,9 @@
 //!   delivered: no gap, no duplicate. One that falls more than [`CAPACITY`] batches
 //!   behind catches up from the table the same way.
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
-        Arc, Weak,
+        Arc, Mutex, Weak,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -29,7 +32,10 @@ use tokio::sync::{OnceCell, broadcast, watch};
 
 use crate::{
     caps::KeyPlace,
-    domain::notifications::{CHANNEL, inbox},
+    domain::{
+        defects::live::{Access, Subscriber, access_to_defects},
+        notifications::{CHANNEL, inbox},
+    },
     entities::notifications,
 };
 
@@ -46,6 +52,8 @@ pub struct Batch {
     pub by_user: HashMap<i32, Vec<notifications::Model>>,
     /// The newest id of the batch (of anyone).
     pub last: i32,
+    /// What the subscribers with rows in the batch may see of them, read for all at once.
+    pub access: Access,
 }
 
 /// The process's notification reader and its channel.
@@ -59,6 +67,8 @@ pub struct Inbox {
     tx: broadcast::Sender<Arc<Batch>>,
     started: OnceCell<()>,
     lagged: AtomicU64,
+    /// Subscribers now, with how many subscriptions each has.
+    subscribers: Mutex<HashMap<Subscriber, usize>>,
 }
 
 /// A subscription's place in the channel, and its user's place under the per-user
@@ -66,10 +76,32 @@ pub struct Inbox {
 pub struct Joined {
     pub rx: broadcast::Receiver<Arc<Batch>>,
     inbox: Arc<Inbox>,
+    who: Subscriber,
     _user: KeyPlace<i32>,
 }
 
+impl Drop for Joined {
+    fn drop(&mut self) {
+        let mut subs = self
+            .inbox
+            .subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = subs.get_mut(&self.who) {
+            *n -= 1;
+            if *n == 0 {
+                subs.remove(&self.who);
+            }
+        }
+    }
+}
+
 impl Joined {
+    /// Whom this subscription delivers to.
+    pub fn who(&self) -> &Subscriber {
+        &self.who
+    }
+
     /// Notes that this subscription lost its place in the channel (it reads the table
     /// for itself now).
     pub fn fell_behind(&self, missed: u64) {
@@ -94,15 +126,17 @@ impl Inbox {
             tx: broadcast::channel(CAPACITY).0,
             started: OnceCell::new(),
             lagged: AtomicU64::new(0),
+            subscribers: Mutex::default(),
         }
     }
 
     /// Joins the channel. The reader (and listener) start with the first subscription;
     /// this returns once the reader has its starting point, so a subscription that reads
     /// the table up to now after joining has no gap with what the channel brings next.
-    /// `user`: the place under the per-user cap the caller took (`live::Hub::place`:
-    /// one count for every kind of live subscription), held as long as the `Joined`.
-    pub async fn join(self: &Arc<Self>, user: KeyPlace<i32>) -> Joined {
+    /// `who`: the subscription's user and session (its token's); `user`: the place under
+    /// the per-user cap the caller took (`live::Hub::place`: one count for every kind of
+    /// live subscription), held as long as the `Joined`.
+    pub async fn join(self: &Arc<Self>, who: Subscriber, user: KeyPlace<i32>) -> Joined {
         self.started
             .get_or_init(|| async {
                 let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -113,9 +147,13 @@ impl Inbox {
                 let _ = ready_rx.await;
             })
             .await;
+        let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        *subs.entry(who.clone()).or_default() += 1;
+        drop(subs);
         Joined {
             rx: self.tx.subscribe(),
             inbox: self.clone(),
+            who,
             _user: user,
         }
     }
@@ -132,6 +170,17 @@ impl Inbox {
 
     fn wake(&self) {
         self.wake.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// The subscribers of these users now.
+    fn subscribers_of(&self, users: &HashSet<i32>) -> Vec<Subscriber> {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .filter(|s| users.contains(&s.user_id))
+            .cloned()
+            .collect()
     }
 }
 
@@ -168,12 +217,32 @@ async fn read(inbox: Weak<Inbox>, db: DatabaseConnection, ready: tokio::sync::on
                     let full = rows.len() as u64 == TAIL_BATCH;
                     last = newest;
                     if inbox.tx.receiver_count() > 0 {
+                        let users: HashSet<i32> = rows.iter().map(|n| n.user_id).collect();
+                        let who = inbox.subscribers_of(&users);
+                        let defects = rows
+                            .iter()
+                            .filter(|n| who.iter().any(|s| s.user_id == n.user_id))
+                            .map(|n| n.defect_id)
+                            .collect();
+                        // A failed read leaves the batch unchecked: its subscribers read it
+                        // for themselves (nothing is lost).
+                        let access = match access_to_defects(&db, &who, defects).await {
+                            Ok(a) => a,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "notifications: reading the subscribers' rights failed");
+                                Access::default()
+                            }
+                        };
                         let mut by_user: HashMap<i32, Vec<notifications::Model>> = HashMap::new();
                         for n in rows {
                             by_user.entry(n.user_id).or_default().push(n);
                         }
                         // Fails only when the last subscription left meanwhile.
-                        let _ = inbox.tx.send(Arc::new(Batch { by_user, last }));
+                        let _ = inbox.tx.send(Arc::new(Batch {
+                            by_user,
+                            last,
+                            access,
+                        }));
                     }
                     if !full {
                         break;

@@ -20,6 +20,9 @@ pub struct Model {
     pub dedupe: String,
     pub created_at: DateTimeUtc,
     pub read_at: Option<DateTimeUtc>,
+    /// Whether the defect is deleted now (kept by the defect's delete and restore and by
+    /// the notification consumer): the inbox shows only rows where it is false.
+    pub defect_deleted: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

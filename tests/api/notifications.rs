@@ -14,7 +14,9 @@ use defect_control::{
         notification_settings, notifications,
     },
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
+};
 use serde_json::{Value, json};
 
 use crate::{
@@ -286,6 +288,52 @@ async fn a_notification_is_hidden_while_its_defect_is_invisible_and_after_a_dele
             "[{}]",
             app.backend
         );
+
+        // Restored: it is back, unread.
+        app.ok(
+            &s.cast.manager,
+            "mutation($id: ID!) { restoreDefect(id: $id) { id } }",
+            json!({ "id": b.id.to_string() }),
+        )
+        .await;
+        let back = list(&app, eng, json!({})).await;
+        assert_eq!(ids(&back), [nb, na], "[{}]", app.backend);
+        assert_eq!(back["unreadCount"].as_i64(), Some(1));
+
+        // A row the consumer wrote from a state read before a delete committed (it
+        // says "live"): hidden once the consumer reaches the DELETED event.
+        app.pump().await;
+        app.ok(
+            &s.cast.manager,
+            "mutation($id: ID!) { deleteDefect(id: $id) }",
+            json!({ "id": b.id.to_string() }),
+        )
+        .await;
+        notifications::Entity::update_many()
+            .col_expr(notifications::Column::DefectDeleted, Expr::value(false))
+            .filter(notifications::Column::Id.eq(nb))
+            .exec(app.db())
+            .await
+            .unwrap();
+        assert_eq!(ids(&list(&app, eng, json!({})).await), [nb, na]);
+        app.pump().await;
+        assert_eq!(
+            ids(&list(&app, eng, json!({})).await),
+            [na],
+            "[{}]",
+            app.backend
+        );
+        // And a row inserted about a deleted defect is stored hidden.
+        let late = notify(&app, &[eng], b, Commented).await[0].id;
+        assert!(
+            notifications::Entity::find_by_id(late)
+                .one(app.db())
+                .await
+                .unwrap()
+                .unwrap()
+                .defect_deleted
+        );
+        assert_eq!(ids(&list(&app, eng, json!({})).await), [na]);
     }
 }
 

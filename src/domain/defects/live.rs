@@ -180,6 +180,17 @@ impl Access {
                     && (sees_all_projects(role) || self.members.contains(&(user_id, project)))
             })
     }
+
+    /// Whether a checked subscriber (`user_id` in `role`) may see the defect now, as
+    /// `queries::visible_to` decides it: live, and in a project the role sees or the user
+    /// is a member of.
+    pub fn sees_defect(&self, user_id: i32, role: Role, defect_id: i32) -> bool {
+        self.defects
+            .get(&defect_id)
+            .is_some_and(|&(project, live)| {
+                live && (sees_all_projects(role) || self.members.contains(&(user_id, project)))
+            })
+    }
 }
 
 /// Reads what `subscribers` may see of `events`: one query for the defects, and one
@@ -189,11 +200,27 @@ pub async fn access(
     subscribers: &[Subscriber],
     events: &[defect_events::Model],
 ) -> AppResult<Access> {
+    access_to_defects(
+        db,
+        subscribers,
+        events.iter().map(|e| e.defect_id).collect(),
+    )
+    .await
+}
+
+/// What `subscribers` may see of the defects `defect_ids` (the notification reader:
+/// rows about defects, not events), with the queries of [`access`]; read it with
+/// [`Access::sees_defect`].
+pub async fn access_to_defects(
+    db: &DatabaseConnection,
+    subscribers: &[Subscriber],
+    defect_ids: HashSet<i32>,
+) -> AppResult<Access> {
     let mut out = Access::default();
-    if subscribers.is_empty() || events.is_empty() {
+    if subscribers.is_empty() || defect_ids.is_empty() {
         return Ok(out);
     }
-    out.defects = batch_defects(db, events).await?;
+    out.defects = batch_defects(db, defect_ids).await?;
     let projects: HashSet<i32> = out.defects.values().map(|&(p, _)| p).collect();
     for chunk in subscribers.chunks(CHUNK) {
         let sessions: HashSet<&str> = chunk.iter().map(|s| s.session.as_str()).collect();
@@ -248,7 +275,7 @@ pub async fn access_of_users(
     if users.is_empty() || events.is_empty() {
         return Ok(out);
     }
-    out.defects = batch_defects(db, events).await?;
+    out.defects = batch_defects(db, events.iter().map(|e| e.defect_id).collect()).await?;
     let projects: HashSet<i32> = out.defects.values().map(|&(p, _)| p).collect();
     for chunk in users.chunks(USERS_CHUNK) {
         let engineers: HashSet<i32> = chunk
@@ -265,9 +292,8 @@ pub async fn access_of_users(
 /// The batch's defects (not purged): their project, and whether they are live.
 async fn batch_defects(
     db: &impl ConnectionTrait,
-    events: &[defect_events::Model],
+    defect_ids: HashSet<i32>,
 ) -> AppResult<HashMap<i32, (i32, bool)>> {
-    let defect_ids: HashSet<i32> = events.iter().map(|e| e.defect_id).collect();
     Ok(defects::Entity::find()
         .select_only()
         .column(defects::Column::Id)

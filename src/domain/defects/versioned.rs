@@ -1,6 +1,8 @@
 //! The one write path for an existing defect: an optimistic
 //! `UPDATE … WHERE id = ? AND version = ?`, for status moves the history row, the journal
 //! event and the reports' aggregate (`reports::tally`), in one transaction. (Split from `service.rs`, which keeps the use cases.)
+use std::collections::HashSet;
+
 use crate::i18n::Msg;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -14,7 +16,7 @@ use super::{
 };
 use crate::{
     auth::Viewer,
-    domain::reports::tally,
+    domain::{notifications, reports::tally},
     entities::{
         defects::{self, Column},
         enums::{DefectEventKind, DefectStatus},
@@ -121,6 +123,10 @@ pub(super) async fn write(
     )
     .await?;
     journal::record(&txn, viewer.id, &updated, kind, &diff, about).await?;
+    if matches!(kind, DefectEventKind::Deleted | DefectEventKind::Restored) {
+        // The inbox hides a deleted defect's notifications at once (see there).
+        notifications::visibility::refresh(&txn, &HashSet::from([defect.id])).await?;
+    }
     // Last: the aggregate's rows are shared by concurrent writers; hold them briefly.
     tally::apply(&txn, Some(defect), Some(&updated)).await?;
     txn.commit().await?;

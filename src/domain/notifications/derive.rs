@@ -22,12 +22,15 @@ use super::{
     mentions,
     policy::{self, What, Who},
     store::{self, New},
+    visibility,
 };
 use crate::{
     domain::defects::{journal, live},
     engine::Consumer,
     entities::{
-        comments, defect_events, defect_watchers, defects, enums::Role, project_members, users,
+        comments, defect_events, defect_watchers, defects,
+        enums::{DefectEventKind, Role},
+        project_members, users,
     },
     error::AppResult,
 };
@@ -57,6 +60,14 @@ impl Consumer for Derive {
     ) -> AppResult<()> {
         let rows = derive(txn, events).await?;
         store::insert(txn, rows, self.email).await?;
+        // After the inserts: rows made from a state read before a delete or restore
+        // committed are set right when its event comes (`visibility.rs`).
+        let flipped: HashSet<i32> = events
+            .iter()
+            .filter(|e| matches!(e.kind, DefectEventKind::Deleted | DefectEventKind::Restored))
+            .map(|e| e.defect_id)
+            .collect();
+        visibility::refresh(txn, &flipped).await?;
         Ok(())
     }
 }

@@ -1,22 +1,20 @@
 //! The inbox (NOTIFY.md, "Reading"): a viewer's own notifications, only those whose
 //! defect the viewer can see now (`defects::queries::visible_to`), newest first; marking
 //! them read. The live reader (`crate::inbox_live`) and its subscriptions read through
-//! [`tail`], [`next`] and [`visible_among`].
+//! [`tail`] and [`next`].
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select,
-    sea_query::{Expr, SelectStatement},
+    QuerySelect, Select, sea_query::Expr,
 };
 use serde_json::json;
 
 use crate::{
     auth::Viewer,
     domain::{
-        defects::queries,
         pagination::{Cursor, Page, PageArgs},
-        validate,
+        projects, validate,
     },
-    entities::{defects, notifications},
+    entities::notifications,
     error::{AppError, AppResult},
     i18n::Msg,
     time,
@@ -27,19 +25,18 @@ pub const MAX_IDS: usize = 500;
 /// Notifications one subscription reads per query while it catches up.
 pub const BATCH: u64 = 100;
 
-/// The viewer's own notifications about defects it can see now.
+/// The viewer's own notifications about defects it can see now: the rule of
+/// `defects::queries::visible_to` (live, in a project the viewer sees) on the row's own
+/// copies of its defect's state and project (`visibility.rs`), so that the list and its
+/// counts read one index of the viewer's rows and join nothing.
 fn mine(viewer: &Viewer) -> Select<notifications::Entity> {
-    notifications::Entity::find()
+    let q = notifications::Entity::find()
         .filter(notifications::Column::UserId.eq(viewer.id))
-        .filter(notifications::Column::DefectId.in_subquery(visible_defects(viewer)))
-}
-
-/// The ids of the defects the viewer can see now (the one rule, `visible_to`).
-fn visible_defects(viewer: &Viewer) -> SelectStatement {
-    queries::visible_to(viewer)
-        .select_only()
-        .column(defects::Column::Id)
-        .into_query()
+        .filter(notifications::Column::DefectDeleted.eq(false));
+    match projects::queries::visible_ids(viewer) {
+        Some(ids) => q.filter(notifications::Column::ProjectId.in_subquery(ids)),
+        None => q,
+    }
 }
 
 /// A notification's cursor: its id (newest first in the list, oldest first live).
@@ -158,8 +155,11 @@ pub async fn mark_read(
     let mut update = notifications::Entity::update_many()
         .col_expr(notifications::Column::ReadAt, Expr::value(time::now()))
         .filter(notifications::Column::UserId.eq(viewer.id))
-        .filter(notifications::Column::DefectId.in_subquery(visible_defects(viewer)))
+        .filter(notifications::Column::DefectDeleted.eq(false))
         .filter(notifications::Column::ReadAt.is_null());
+    if let Some(projects) = projects::queries::visible_ids(viewer) {
+        update = update.filter(notifications::Column::ProjectId.in_subquery(projects));
+    }
     if let Some(only) = only {
         update = update.filter(notifications::Column::Id.is_in(only));
     }
@@ -207,24 +207,6 @@ pub async fn next(
         .filter(notifications::Column::Id.gt(last))
         .order_by_asc(notifications::Column::Id)
         .limit(BATCH)
-        .all(db)
-        .await?)
-}
-
-/// Of `ids`, those the viewer's list would show now (its own, about a visible defect).
-pub async fn visible_among(
-    db: &impl ConnectionTrait,
-    viewer: &Viewer,
-    ids: &[i32],
-) -> AppResult<Vec<i32>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(mine(viewer)
-        .select_only()
-        .column(notifications::Column::Id)
-        .filter(notifications::Column::Id.is_in(ids.iter().copied()))
-        .into_tuple::<i32>()
         .all(db)
         .await?)
 }

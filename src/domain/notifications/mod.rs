@@ -8,6 +8,7 @@
 //! - `email.rs`: the handler of the `email` jobs `store.rs` queues (SMTP, retries).
 //! - `inbox.rs`: reading one's own (the list, the counts, marking read, the live reads);
 //!   `settings.rs`: one's own settings; `describe.rs`: a notification's line from its rows.
+//! - `visibility.rs`: whether each row's defect is deleted, kept on the row for the inbox.
 //! - `clock/`: the deadline clock (DUE_SOON, OVERDUE, ESCALATED by site time).
 pub mod clock;
 pub mod derive;
@@ -19,6 +20,7 @@ pub mod policy;
 pub mod settings;
 pub mod store;
 pub mod text;
+pub mod visibility;
 
 /// The channel of `pg_notify` sent by each transaction that inserted notifications
 /// (delivered on commit); each instance's notification reader `LISTEN`s on it.

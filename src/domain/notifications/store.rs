@@ -136,7 +136,7 @@ pub async fn insert(
     Ok(inserted)
 }
 
-/// Rows per INSERT statement (9 values each).
+/// Rows per INSERT statement (10 values each).
 const CHUNK: usize = 1000;
 
 async fn insert_chunk(
@@ -145,7 +145,9 @@ async fn insert_chunk(
     now: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<Vec<notifications::Model>> {
     let backend = db.get_database_backend();
-    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(rows.len() * 9);
+    let deleted =
+        super::visibility::deleted_among(db, &rows.iter().map(|r| r.defect_id).collect()).await?;
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(rows.len() * 10);
     for r in rows {
         let kind: String = sea_orm::ActiveEnum::to_value(&r.kind);
         values.extend([
@@ -158,13 +160,14 @@ async fn insert_chunk(
             r.deadline.into(),
             r.dedupe.as_str().into(),
             now.into(),
+            deleted.contains(&r.defect_id).into(),
         ]);
     }
     let text = format!(
         "INSERT INTO notifications (user_id, defect_id, project_id, kind, event_id, actor_id, \
-         deadline, dedupe, created_at) VALUES {} \
+         deadline, dedupe, created_at, defect_deleted) VALUES {} \
          ON CONFLICT (user_id, dedupe) DO NOTHING RETURNING *",
-        crate::engine::rows_of(backend, rows.len(), 9)
+        crate::engine::rows_of(backend, rows.len(), 10)
     );
     Ok(notifications::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(backend, text, values))

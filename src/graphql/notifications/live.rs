@@ -12,7 +12,10 @@ use crate::{
         Viewer,
         viewer::{Auth, BearerToken, from_token},
     },
-    domain::notifications::inbox,
+    domain::{
+        defects::live::{Standing, Subscriber},
+        notifications::inbox,
+    },
     entities::notifications,
     error::{AppError, GqlResultExt},
     graphql::{context::ContextExt, defects::too_many},
@@ -81,18 +84,22 @@ impl Position {
                 .map(|rows| rows.iter().filter(|n| n.id > self.last).collect())
                 .unwrap_or_default();
             if !mine.is_empty() {
-                // The viewer's rights now: the rows it may see, as the list would show them.
-                let viewer = self.viewer().await?;
-                let ids: Vec<i32> = mine.iter().map(|n| n.id).collect();
-                let visible = match inbox::visible_among(&self.state.db, &viewer, &ids).await {
-                    Ok(v) => v,
-                    Err(e) => return Some(Err(e.extend())),
-                };
-                self.pending.extend(
-                    mine.into_iter()
-                        .filter(|n| visible.contains(&n.id))
-                        .cloned(),
-                );
+                // The viewer's rights now, read by the reader for every subscriber of the
+                // batch: the rows it may see, as the list would show them.
+                match batch.access.standing(self.joined.who()) {
+                    Standing::Viewer(role) => self.pending.extend(
+                        mine.into_iter()
+                            .filter(|n| batch.access.sees_defect(self.user_id, role, n.defect_id))
+                            .cloned(),
+                    ),
+                    Standing::Refused => return None,
+                    // Joined after the reader read the rights (or that read failed): read
+                    // from `last` for itself, which this batch is after.
+                    Standing::Unchecked => {
+                        self.catching_up = true;
+                        continue;
+                    }
+                }
             }
             self.last = self.last.max(batch.last);
         }
@@ -122,7 +129,12 @@ impl NotificationSubscription {
             .map_err(|full| too_many(full.max))?;
         // Join before reading the starting point, so nothing committed in between goes
         // unnoticed: the catch-up read below reaches at least where the channel starts.
-        let joined = state.inbox.join(place).await;
+        let claims = state.keys.verify_access(&token.0).gql()?;
+        let who = Subscriber {
+            user_id: claims.user_id,
+            session: claims.session,
+        };
+        let joined = state.inbox.join(who, place).await;
         let last = match after {
             Some(id) => id,
             None => inbox::newest(&state.db).await.gql()?,
