@@ -221,6 +221,53 @@ async fn the_performer_is_told_of_an_assignment_and_of_a_deadline() {
     }
 }
 
+/// NOTIFY.md: a change that changes nothing is no event, so it tells no one — not the
+/// performer of a deadline set to the deadline it has, nor of an assignment to the
+/// performer it has, nor the watchers of a status it is in.
+#[tokio::test]
+async fn a_change_that_changes_nothing_notifies_no_one() {
+    for app in apps().await {
+        let w = world(&app).await;
+        let mut since = 0;
+        let d = DefectBuilder::new(w.project, &w.boss, &w.boss)
+            .created_with_performer(w.performer.id)
+            .deadline(Some(day(10)))
+            .create(&app)
+            .await;
+        watch(&app, d.id, w.engineer.id, true).await;
+        assert_eq!(news(&app, &mut since).await, [(w.performer.id, K::Assigned)]);
+        let events = |app: &TestApp| {
+            let db = app.db().clone();
+            async move {
+                defect_events::Entity::find()
+                    .filter(defect_events::Column::DefectId.eq(d.id))
+                    .all(&db)
+                    .await
+                    .unwrap()
+                    .len()
+            }
+        };
+        let before = events(&app).await;
+        set_deadline(&app, &w.boss, d.id, Some(day(10))).await;
+        assign(&app, &w.boss, d.id, Some(w.performer.id)).await;
+        let patch = defect_service::DefectPatch {
+            title: Some(Some(d.title.clone())),
+            ..Default::default()
+        };
+        defect_service::update(app.db(), &w.boss.viewer(), d.id, patch, None)
+            .await
+            .unwrap();
+        assert_eq!(events(&app).await, before, "{}", app.backend);
+        assert_eq!(news(&app, &mut since).await, [], "{}", app.backend);
+        // The same calls with a real change do notify (the test can fail).
+        set_deadline(&app, &w.boss, d.id, Some(day(11))).await;
+        assert_eq!(
+            news(&app, &mut since).await,
+            [(w.performer.id, K::DeadlineChanged)]
+        );
+    }
+}
+
 #[tokio::test]
 async fn status_moves_tell_the_watchers_and_review_asks_the_projects_managers() {
     for app in apps().await {

@@ -97,6 +97,38 @@ async fn new_notifications_arrive_live_only_to_their_user_and_only_about_visible
         app.add_member(s.project, eng.id).await;
         let back = notify(&app, &[eng], a, Commented).await[0].id;
         assert_eq!(drain(&mut e).await, [back], "[{}]", app.backend);
+
+        // Watching and unwatching are no events: the engine runs and nothing arrives
+        // (NOTIFY.md, "Watchers").
+        for m in ["watchDefect", "unwatchDefect", "watchDefect"] {
+            app.ok(
+                eng,
+                &format!("mutation($id: ID!) {{ {m}(id: $id) {{ id }} }}"),
+                json!({ "id": a.id.to_string() }),
+            )
+            .await;
+            app.pump().await;
+        }
+        assert_eq!(drain(&mut e).await, Vec::<i32>::new(), "[{}]", app.backend);
+
+        // The defect deleted: a notification about it is not delivered (the reader's
+        // rights see it deleted); restored, the next one is.
+        app.ok(
+            mgr,
+            "mutation($id: ID!) { deleteDefect(id: $id) }",
+            json!({ "id": a.id.to_string() }),
+        )
+        .await;
+        notify(&app, &[eng], a, Commented).await;
+        assert_eq!(drain(&mut e).await, Vec::<i32>::new(), "[{}]", app.backend);
+        app.ok(
+            mgr,
+            "mutation($id: ID!) { restoreDefect(id: $id) { id } }",
+            json!({ "id": a.id.to_string() }),
+        )
+        .await;
+        let restored = notify(&app, &[eng], a, Commented).await[0].id;
+        assert_eq!(drain(&mut e).await, [restored], "[{}]", app.backend);
     }
 }
 
