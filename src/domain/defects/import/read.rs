@@ -109,6 +109,7 @@ fn no_title() -> AppError {
 }
 
 /// UTF-8 with or without a BOM, `,` or `;` (whichever the header line has more of).
+/// Rows are records: a quoted cell may span lines, and an empty line is none.
 fn csv(bytes: &[u8]) -> AppResult<Sheet> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|_| unreadable())?;
@@ -228,7 +229,8 @@ mod tests {
         let s = read(machine.as_bytes()).unwrap();
         assert_eq!(s.columns, [Some("title"), Some("priority"), None]);
         assert_eq!(s.rows.len(), 2);
-        assert_eq!((s.rows[1].0, s.cell(&s.rows[1].1, "title")), (3, "B"));
+        // An empty line is no record (a line of empty cells is one, and is skipped).
+        assert_eq!((s.rows[1].0, s.cell(&s.rows[1].1, "title")), (2, "B"));
         let human = "\u{FEFF}Название;Приоритет\r\n'=1+2;Высокий\r\n";
         let s = read(human.as_bytes()).unwrap();
         assert_eq!(s.cell(&s.rows[0].1, "title"), "=1+2");
