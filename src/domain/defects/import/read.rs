@@ -138,8 +138,10 @@ fn csv(bytes: &[u8]) -> AppResult<Sheet> {
 
 /// Refuses a zip that would unpack beyond [`MAX_UNPACKED_BYTES`] or has more than
 /// [`MAX_ENTRIES`] entries, from its central directory (what each entry declares), and
-/// then by inflating each entry into nothing, stopping one byte past what it declared:
-/// a declared size is the sender's word, and the reader below trusts it.
+/// then by inflating each entry into nothing, stopping one byte past what it declared: a
+/// declared size is the sender's word (the zip reader stops at it, and an entry that
+/// inflates further then fails its checksum), so a lie is refused here, before calamine
+/// reads anything.
 fn check_zip(bytes: &[u8]) -> AppResult<()> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| unreadable())?;
     if zip.len() > MAX_ENTRIES {
@@ -235,6 +237,33 @@ mod tests {
         let s = read(human.as_bytes()).unwrap();
         assert_eq!(s.cell(&s.rows[0].1, "title"), "=1+2");
         assert_eq!(s.cell(&s.rows[0].1, "priority"), "Высокий");
+    }
+
+    /// A zip whose one entry declares (in its local and central headers) 100 bytes and
+    /// inflates to 1 MiB: the lie is caught by inflating it, not trusted.
+    #[test]
+    fn a_zip_that_lies_about_its_sizes_is_refused() {
+        use std::io::Write;
+        let mut out = Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("xl/worksheets/sheet1.xml", options).unwrap();
+        zip.write_all(&vec![b'a'; 1 << 20]).unwrap();
+        zip.finish().unwrap();
+        let mut bytes = out.into_inner();
+        let find = |bytes: &[u8], sig: &[u8]| bytes.windows(4).position(|w| w == sig).unwrap();
+        let local = find(&bytes, b"PK\x03\x04");
+        bytes[local + 22..local + 26].copy_from_slice(&100u32.to_le_bytes());
+        let central = find(&bytes, b"PK\x01\x02");
+        bytes[central + 24..central + 28].copy_from_slice(&100u32.to_le_bytes());
+        // The zip reader stops at the declared size and the checksum then fails: refused
+        // as unreadable before calamine reads anything.
+        assert!(matches!(
+            check_zip(&bytes),
+            Err(AppError::BadUserInput(Msg::ImportUnreadable { .. }))
+        ));
+        assert!(matches!(read(&bytes), Err(AppError::BadUserInput(_))));
     }
 
     #[test]
