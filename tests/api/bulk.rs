@@ -368,3 +368,37 @@ async fn more_than_200_ids_and_an_empty_patch_are_refused() {
         assert_eq!(app.snapshot().await, before);
     }
 }
+
+#[tokio::test]
+async fn item_messages_are_in_the_callers_language() {
+    use axum::{
+        body::Body,
+        http::{Request, header},
+    };
+    for app in apps().await {
+        let p = people(&app).await;
+        let ids = scenario(&app, &p).await;
+        let mut said = Vec::new();
+        for lang in ["en", "ru"] {
+            let body =
+                json!({ "query": BULK_STATUS, "variables": { "ids": [ids[7]], "to": "REVIEW" } });
+            let req = Request::post("/graphql")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, format!("Bearer {}", p.manager.token))
+                .header(header::ACCEPT_LANGUAGE, lang)
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            let res = app.request(req).await;
+            let item = &res.body["data"]["bulkChangeStatus"]["results"][0];
+            assert_eq!(item["code"], "INVALID_TRANSITION", "{}", res.body);
+            said.push(item["message"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(said[0], "a CLOSED defect is final", "[{}]", app.backend);
+        assert!(
+            said[1].chars().any(|c| matches!(c, 'а'..='я')),
+            "[{}] {}",
+            app.backend,
+            said[1]
+        );
+    }
+}
