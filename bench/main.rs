@@ -3,6 +3,7 @@
 //! `bench statements` counts SQL statements per request in-process; `bench drift` checks
 //! the reports' aggregate against a recomputation. See bench/README.md.
 mod clock;
+mod field;
 mod generate;
 mod load;
 mod notify;
@@ -126,6 +127,19 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         due: u64,
     },
+    /// Bulk changes and the import (issue 24): a 200-item `bulkChangeStatus` and a
+    /// 5,000-row atomic `importDefects` into `project`, timed, with the server's RSS.
+    /// Needs a generated dataset; each run cancels 200 more NEW defects.
+    Field {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[arg(long, default_value = "target/release/defect-control")]
+        server: String,
+        #[arg(long, default_value = "127.0.0.1:8105")]
+        bind: String,
+        #[arg(long, default_value = "1")]
+        project: String,
+    },
     /// Count SQL statements per request for each scenario (in-process, no HTTP load).
     Statements {
         #[arg(long, env = "DATABASE_URL")]
@@ -237,6 +251,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await
         .map_err(|e| -> Box<dyn std::error::Error> { e }),
+        Command::Field {
+            database_url,
+            server,
+            bind,
+            project,
+        } => field::run(&database_url, &server, &bind, &project).await,
         Command::Clock { database_url, due } => clock::run(&database_url, due)
             .await
             .map_err(|e| -> Box<dyn std::error::Error> { e }),

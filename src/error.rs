@@ -106,7 +106,7 @@ impl AppError {
         }
     }
 
-    fn log(&self) {
+    pub fn log(&self) {
         if let AppError::Internal(cause) = self {
             tracing::error!(error = %cause, "internal error");
         }

@@ -199,3 +199,12 @@ seed-needs-admin = { $field }: the seed needs at least one ADMIN
 seed-unknown-user = { $field }: unknown user "{ $name }"
 seed-unknown-project = { $field }: unknown project "{ $name }"
 seed-unknown-stage = { $field }: unknown stage "{ $name }"
+
+# Bulk changes and the import (FIELD.md)
+empty-patch = { $field }: give at least one field to change
+only-managers-import = the import is for admins and managers
+import-too-many-rows = { $field }: at most { $max } rows
+import-no-title = { $field }: the header row has no title column
+import-unreadable = { $field }: not a CSV (UTF-8) or XLSX laid out like the export
+import-unpacks-too-large = { $field }: the spreadsheet unpacks to more than is accepted
+pin-needs-plan = { $field }: a pin needs its plan, x and y

@@ -197,3 +197,12 @@ seed-needs-admin = { $field }: в начальных данных нужен х�
 seed-unknown-user = { $field }: неизвестный пользователь «{ $name }»
 seed-unknown-project = { $field }: неизвестный проект «{ $name }»
 seed-unknown-stage = { $field }: неизвестный этап «{ $name }»
+
+# Массовые изменения и импорт (FIELD.md)
+empty-patch = { $field }: укажите хотя бы одно поле для изменения
+only-managers-import = импорт доступен администраторам и менеджерам
+import-too-many-rows = { $field }: не больше { $max } строк
+import-no-title = { $field }: в строке заголовков нет столбца с названием
+import-unreadable = { $field }: это не CSV (UTF-8) и не XLSX в виде выгрузки
+import-unpacks-too-large = { $field }: таблица распаковывается в больший объём, чем допустимо
+pin-needs-plan = { $field }: для метки нужны план, x и y

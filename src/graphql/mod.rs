@@ -39,6 +39,8 @@ pub struct Mutation(
     users::UserMutation,
     projects::ProjectMutation,
     defects::DefectMutation,
+    defects::BulkMutation,
+    defects::ImportMutation,
     plans::PlanMutation,
     notifications::NotificationMutation,
 );

@@ -118,6 +118,8 @@ async fn execute(
             .data(auth)
             .data(client)
             .data(origin)
+            // Words written into data (bulk and import results' messages).
+            .data(Lang::of(headers))
             .data(errors::DocumentChecked),
         &http.state.db,
     );

@@ -180,6 +180,15 @@ messages! {
     KeyFormat { field: String = f("key") } => "key-format",
     KeyTooLong { field: String = f("key") } => "key-too-long",
 
+    // Bulk changes and the import (FIELD.md)
+    EmptyPatch { field: String = f("patch") } => "empty-patch",
+    OnlyManagersImport => "only-managers-import",
+    ImportTooManyRows { field: String = f("file"), max: usize = 5000 } => "import-too-many-rows",
+    ImportNoTitle { field: String = f("file") } => "import-no-title",
+    ImportUnreadable { field: String = f("file") } => "import-unreadable",
+    ImportUnpacksTooLarge { field: String = f("file") } => "import-unpacks-too-large",
+    PinNeedsPlan { field: String = f("plan") } => "pin-needs-plan",
+
     // The status machine
     AlreadyInStatus { status: &'static str = "NEW" } => "already-in-status",
     StatusFinal { status: &'static str = "CLOSED" } => "status-final",

@@ -36,15 +36,6 @@ const NOT_YET_BUILT: &[&str] = &[
     "Query.myDocumentJobs",
     "Mutation.requestDocument",
     "Subscription.documentJob",
-    // Bulk changes and import (FIELD.md; issue 24).
-    "BulkItemResult",
-    "BulkResult",
-    "BulkDefectPatch",
-    "ImportRowResult",
-    "ImportResult",
-    "Mutation.bulkUpdateDefects",
-    "Mutation.bulkChangeStatus",
-    "Mutation.importDefects",
 ];
 
 /// `Type.field(args): type` lines, plus `Type` and enum values, for comparison.

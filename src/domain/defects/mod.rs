@@ -1,8 +1,11 @@
 pub mod activity;
 pub mod attachments;
+pub mod bulk;
 pub mod comments;
+pub mod creation;
 pub mod files;
 pub mod filter;
+pub mod import;
 pub mod journal;
 pub mod keys;
 pub mod live;

@@ -26,6 +26,11 @@ pub fn can_manage(viewer: &Viewer) -> bool {
     viewer.role.is_manager()
 }
 
+/// Import defects from a spreadsheet (FIELD.md): admins and managers.
+pub fn can_import(viewer: &Viewer) -> bool {
+    viewer.role.is_manager()
+}
+
 /// Bring back a soft-deleted defect (and see the deleted ones).
 pub fn can_restore(viewer: &Viewer) -> bool {
     viewer.role.is_manager()

@@ -4,32 +4,29 @@
 use crate::i18n::Msg;
 use chrono::NaiveDate;
 use sea_orm::{
-    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    Iterable, PaginatorTrait, QueryFilter, QuerySelect, Select, Set, TransactionTrait,
+    ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Iterable,
+    PaginatorTrait, QueryFilter, QuerySelect, Select, TransactionTrait,
     sea_query::{Expr, SimpleExpr},
 };
 
 use super::{
     filter::{DefectFilter, DefectOrder},
-    journal, keys,
     location::{self, LocationInput},
     policy, queries,
     transitions::{self, Mover, Refusal},
-    versioned::{Move, check_version, history, write},
-    watchers,
+    versioned::{Move, check_version, write},
 };
 use crate::{
     auth::Viewer,
     domain::{
         Patch,
         pagination::{Page, PageArgs},
-        projects::{service::is_member, settings},
-        reports::tally,
+        projects::service::is_member,
         require, search, validate,
     },
     entities::{
         defects::{self, Column},
-        enums::{DefectEventKind, DefectStatus, Priority, ProjectStatus, Role},
+        enums::{DefectEventKind, DefectStatus, Priority, Role},
         users,
     },
     error::{AppError, AppResult},
@@ -39,16 +36,7 @@ use crate::{
 pub const TITLE_MAX: usize = 300;
 pub const DESCRIPTION_MAX: usize = 20_000;
 
-pub struct NewDefect {
-    pub project_id: i32,
-    pub stage_id: Option<i32>,
-    pub title: String,
-    pub description: Option<String>,
-    pub priority: Option<Priority>,
-    pub deadline: Option<NaiveDate>,
-    pub performer_id: Option<i32>,
-    pub location: Option<LocationInput>,
-}
+pub use super::creation::{NewDefect, create};
 
 #[derive(Default)]
 pub struct DefectPatch {
@@ -132,7 +120,11 @@ pub async fn count_rows(
     )
 }
 
-async fn check_stage(db: &impl ConnectionTrait, project_id: i32, stage_id: i32) -> AppResult<()> {
+pub(super) async fn check_stage(
+    db: &impl ConnectionTrait,
+    project_id: i32,
+    stage_id: i32,
+) -> AppResult<()> {
     crate::domain::projects::stages::check_stage(
         db,
         project_id,
@@ -144,7 +136,7 @@ async fn check_stage(db: &impl ConnectionTrait, project_id: i32, stage_id: i32) 
     .await
 }
 
-async fn check_performer(
+pub(super) async fn check_performer(
     db: &impl ConnectionTrait,
     project_id: i32,
     user_id: i32,
@@ -176,95 +168,8 @@ async fn check_performer(
     Ok(())
 }
 
-pub async fn create(
-    db: &DatabaseConnection,
-    viewer: &Viewer,
-    input: NewDefect,
-) -> AppResult<defects::Model> {
-    let project = crate::domain::projects::service::get(db, viewer, input.project_id).await?;
-    let member = is_member(db, project.id, viewer.id).await?;
-    require(policy::can_create(viewer, member), Msg::NoRegister)?;
-    require(
-        input.performer_id.is_none() || policy::can_manage(viewer),
-        Msg::OnlyManagersAssign,
-    )?;
-    if project.status == ProjectStatus::Closed {
-        return Err(AppError::BadUserInput(Msg::ProjectClosed {
-            field: "projectId".into(),
-        }));
-    }
-    let title = validate::title("title", &input.title, TITLE_MAX)?;
-    let description = validate::text(
-        "description",
-        input.description.as_deref().unwrap_or(""),
-        DESCRIPTION_MAX,
-    )?;
-    if let Some(stage) = input.stage_id {
-        check_stage(db, project.id, stage).await?;
-    }
-    if let Some(performer) = input.performer_id {
-        check_performer(db, project.id, performer).await?;
-    }
-    let pin = match input.location {
-        Some(l) => Some(location::check(db, project.id, l).await?),
-        None => None,
-    };
-    let now = time::now();
-    let priority = input.priority.unwrap_or(Priority::Medium);
-    // Without a deadline, the project's SLA rule for the priority gives one (NOTIFY.md).
-    let deadline = input
-        .deadline
-        .or_else(|| settings::sla_deadline(&project, priority, now));
-    let txn = db.begin().await?;
-    let number = keys::next_number(&txn, project.id).await?;
-    let defect = defects::ActiveModel {
-        project_id: Set(project.id),
-        number: Set(number),
-        stage_id: Set(input.stage_id),
-        search_text: Set(search::normalize(&[&title, &description])),
-        title: Set(title),
-        description: Set(description),
-        priority: Set(priority),
-        status: Set(DefectStatus::New),
-        performer_id: Set(input.performer_id),
-        author_id: Set(viewer.id),
-        deadline: Set(deadline),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        closed_at: Set(None),
-        plan_id: Set(pin.as_ref().map(|p| p.plan_id)),
-        location_x: Set(pin.as_ref().map(|p| p.x)),
-        location_y: Set(pin.as_ref().map(|p| p.y)),
-        location_label: Set(pin.and_then(|p| p.label)),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    history(&txn, defect.id, None, DefectStatus::New, viewer.id, None).await?;
-    watchers::auto_watch(
-        &txn,
-        defect.id,
-        defect.performer_id.into_iter().chain([viewer.id]),
-    )
-    .await?;
-    let changes = journal::diff(None, &defect);
-    journal::record(
-        &txn,
-        viewer.id,
-        &defect,
-        DefectEventKind::Created,
-        &changes,
-        journal::About::default(),
-    )
-    .await?;
-    tally::apply(&txn, None, Some(&defect)).await?;
-    txn.commit().await?;
-    Ok(defect)
-}
-
-pub async fn update(
-    db: &DatabaseConnection,
+pub async fn update<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     viewer: &Viewer,
     id: i32,
     patch: DefectPatch,
@@ -323,8 +228,8 @@ pub async fn update(
     write(db, viewer, &defect, changes, None, DefectEventKind::Updated).await
 }
 
-pub async fn assign(
-    db: &DatabaseConnection,
+pub async fn assign<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     viewer: &Viewer,
     id: i32,
     performer_id: Option<i32>,
@@ -357,8 +262,8 @@ pub async fn assign(
     .await
 }
 
-pub async fn change_status(
-    db: &DatabaseConnection,
+pub async fn change_status<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     viewer: &Viewer,
     id: i32,
     to: DefectStatus,

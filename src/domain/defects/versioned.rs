@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use crate::i18n::Msg;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    TransactionSession, TransactionTrait,
     sea_query::{Expr, ExprTrait, SimpleExpr},
 };
 
@@ -71,8 +71,8 @@ pub(super) struct Move {
 /// zero rows means someone else wrote first: CONFLICT, and nothing changes. An UPDATED
 /// or ASSIGNED write that changes no journalled field is a no-op: rolled back (no
 /// version bump, no event) and the defect returned as it was.
-pub(super) async fn write(
-    db: &DatabaseConnection,
+pub(super) async fn write<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     viewer: &Viewer,
     defect: &defects::Model,
     changes: Vec<(Column, SimpleExpr)>,

@@ -19,7 +19,9 @@ use futures_util::{Stream, stream};
 use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter, QueryOrder, QuerySelect};
 
 use self::csv::{BOM, Names, Row, Spelling, encode};
-pub use self::csv::{COLUMNS, Form, neutralise, priority_label, status_label};
+pub use self::csv::{
+    COLUMNS, Form, column_named, neutralise, priority_label, priority_named, restore, status_label,
+};
 use super::policy;
 use crate::{
     auth::Viewer,

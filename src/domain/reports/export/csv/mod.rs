@@ -137,10 +137,46 @@ pub fn priority_label(p: Priority) -> &'static str {
     }
 }
 
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell as it was before [`neutralise`]: the import reads an exported file back.
+pub fn restore(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
+    }
+}
+
+/// The machine name ([`COLUMNS`]) of the column headed `header` in any form of the
+/// export: the machine name or the human header in any language, case and surrounding
+/// spaces aside. The import reads both forms with this.
+pub fn column_named(header: &str) -> Option<&'static str> {
+    let h = header.trim().to_lowercase();
+    COLUMNS.iter().copied().find(|c| {
+        *c == h
+            || Lang::ALL
+                .iter()
+                .any(|l| i18n::text(*l, &format!("csv-{c}"), &[]).to_lowercase() == h)
+    })
+}
+
+/// The priority spelled `label` in any form of the export (`high`, `HIGH`, `Высокий`).
+pub fn priority_named(label: &str) -> Option<Priority> {
+    use sea_orm::Iterable;
+    let l = label.trim().to_lowercase();
+    Priority::iter().find(|p| {
+        let machine = priority_label(*p);
+        machine == l
+            || Lang::ALL.iter().any(|lang| {
+                i18n::text(*lang, &format!("priority-{machine}"), &[]).to_lowercase() == l
+            })
+    })
+}
+
 /// Spreadsheets evaluate a cell that starts with one of these as a formula (CSV
 /// injection); a leading apostrophe makes them show the text as typed.
 pub fn neutralise(cell: &str) -> Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    if cell.starts_with(FORMULA_STARTS) {
         Cow::Owned(format!("'{cell}"))
     } else {
         Cow::Borrowed(cell)

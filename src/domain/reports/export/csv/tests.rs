@@ -148,3 +148,28 @@ fn labels_cover_every_value() {
     let p: Vec<_> = Priority::iter().map(priority_label).collect();
     assert_eq!(p, ["low", "medium", "high"]);
 }
+
+#[test]
+fn restore_undoes_neutralise() {
+    for cell in ["=SUM(A1)", "+1", "-1", "@x", "Трещина", "'quoted", ""] {
+        assert_eq!(restore(&neutralise(cell)), cell, "{cell:?}");
+    }
+}
+
+#[test]
+fn headers_and_priorities_are_read_in_every_form() {
+    for form in [Form::Machine, Form::Human(Lang::En), Form::Human(Lang::Ru)] {
+        let spelling = Spelling::new(form);
+        for (header, machine) in spelling.header.iter().zip(COLUMNS) {
+            assert_eq!(column_named(header), Some(machine), "{form:?} {header}");
+        }
+        for (p, label) in &spelling.priorities {
+            assert_eq!(priority_named(label), Some(*p), "{form:?} {label}");
+        }
+    }
+    assert_eq!(column_named(" TITLE "), Some("title"));
+    assert_eq!(column_named("Название"), Some("title"));
+    assert_eq!(column_named("colour"), None);
+    assert_eq!(priority_named("HIGH"), Some(Priority::High));
+    assert_eq!(priority_named("urgent"), None);
+}
