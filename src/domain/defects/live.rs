@@ -16,7 +16,7 @@ use crate::{
     auth::Viewer,
     domain::{pagination::Cursor, projects::policy::sees_all_projects},
     entities::{
-        defect_events, defects,
+        api_tokens, defect_events, defects,
         enums::{DefectEventKind, Role},
         project_members, refresh_tokens, users,
     },
@@ -125,11 +125,28 @@ pub async fn tail(
         .await?)
 }
 
-/// Whom a live subscription delivers to: its access token's user and session.
+/// Whom a live subscription delivers to: its access token's user and session, or its
+/// API token (`session` is then [`API_TOKEN`] and the token's id).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Subscriber {
     pub user_id: i32,
     pub session: String,
+}
+
+/// What marks an API token's subscriber; a session's id (base64url) never holds a `:`.
+const API_TOKEN: &str = "api-token:";
+
+impl Subscriber {
+    pub fn api_token(user_id: i32, token_id: i32) -> Self {
+        Subscriber {
+            user_id,
+            session: format!("{API_TOKEN}{token_id}"),
+        }
+    }
+
+    fn token_id(&self) -> Option<i32> {
+        self.session.strip_prefix(API_TOKEN)?.parse().ok()
+    }
 }
 
 /// What the subscribers may see of one batch of events, read for all of them at once:
@@ -199,7 +216,7 @@ pub async fn access(
         let sessions: HashSet<&str> = chunk.iter().map(|s| s.session.as_str()).collect();
         // A session is live while its refresh family has an unrevoked row of its user
         // (as `auth::viewer::load_active` checks it).
-        let live: HashMap<(i32, String), Role> = refresh_tokens::Entity::find()
+        let mut live: HashMap<(i32, String), Role> = refresh_tokens::Entity::find()
             .select_only()
             .column(refresh_tokens::Column::UserId)
             .column(refresh_tokens::Column::FamilyId)
@@ -221,6 +238,18 @@ pub async fn access(
             .into_iter()
             .map(|(user, family, role)| ((user, family), role))
             .collect();
+        let tokens: HashSet<i32> = chunk.iter().filter_map(Subscriber::token_id).collect();
+        if !tokens.is_empty() {
+            live.extend(
+                live_tokens(db, tokens)
+                    .await?
+                    .into_iter()
+                    .map(|(user, id, role)| {
+                        let who = Subscriber::api_token(user, id);
+                        ((who.user_id, who.session), role)
+                    }),
+            );
+        }
         let mut engineers = HashSet::new();
         for s in chunk {
             let role = live.get(&(s.user_id, s.session.clone())).copied();
@@ -233,6 +262,35 @@ pub async fn access(
             .extend(memberships(db, engineers, &projects).await?);
     }
     Ok(out)
+}
+
+/// The API tokens among `ids` that still work (unrevoked, unexpired, user active), as
+/// `auth::api_tokens::resolve` checks a request's: (user, token, role).
+async fn live_tokens(
+    db: &DatabaseConnection,
+    ids: HashSet<i32>,
+) -> AppResult<Vec<(i32, i32, Role)>> {
+    let now = crate::time::now();
+    Ok(api_tokens::Entity::find()
+        .select_only()
+        .column(api_tokens::Column::UserId)
+        .column(api_tokens::Column::Id)
+        .column(users::Column::Role)
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            crate::auth::api_tokens::to_user(),
+        )
+        .filter(api_tokens::Column::Id.is_in(ids))
+        .filter(api_tokens::Column::RevokedAt.is_null())
+        .filter(
+            Condition::any()
+                .add(api_tokens::Column::ExpiresAt.is_null())
+                .add(api_tokens::Column::ExpiresAt.gt(now)),
+        )
+        .filter(users::Column::IsActive.eq(true))
+        .into_tuple::<(i32, i32, Role)>()
+        .all(db)
+        .await?)
 }
 
 /// What active users known by id and role (no session: the engine's notification

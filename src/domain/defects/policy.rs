@@ -113,6 +113,7 @@ mod tests {
             id,
             username: "x".into(),
             role,
+            via: crate::auth::viewer::Via::Session,
         }
     }
 
