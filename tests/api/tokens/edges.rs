@@ -247,3 +247,76 @@ async fn garbage_and_unknown_tokens_are_unauthenticated() {
         }
     }
 }
+
+/// The inbox over the socket with a READ token: a mention reaches it live.
+#[tokio::test]
+async fn a_read_token_receives_its_notifications_live() {
+    for app in apps().await {
+        let w = world(&app).await;
+        let (mgr, eng) = (&w.cast.manager, &w.cast.engineer);
+        let d = create(
+            &app,
+            mgr,
+            json!({ "projectId": w.project, "stageId": w.stage, "title": "Crack" }),
+        )
+        .await["id"]
+            .clone();
+        app.pump().await;
+        let (_, secret) = token(&app, eng, "READ").await;
+        let (addr, _stop) = serve(&app).await;
+        let mut ws = open_with(addr, &secret).await;
+        send(
+            &mut ws,
+            json!({ "id": "n", "type": "subscribe", "payload": { "query": "subscription { notifications { kind defect { id } } }" } }),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mention = format!("@{} please look", eng.username);
+        app.ok(mgr, COMMENT, json!({ "id": d, "b": mention })).await;
+        app.pump().await;
+        match recv(&mut ws, Duration::from_secs(5)).await {
+            Got::Json(v) if v["type"] == "next" => {
+                let n = &v["payload"]["data"]["notifications"];
+                assert_eq!(n["kind"], "MENTIONED", "[{}] {v}", app.backend);
+                assert_eq!(n["defect"]["id"], d);
+            }
+            other => panic!("[{}] no notification: {other:?}", app.backend),
+        }
+    }
+}
+
+/// A socket opened with a token that expires is closed with 4403 when it does, as one
+/// opened with a JWT is.
+#[tokio::test]
+async fn a_socket_closes_when_its_token_expires() {
+    for app in apps().await {
+        let eng = app
+            .actor(defect_control::entities::enums::Role::Engineer)
+            .await;
+        let at = (chrono::Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
+        let data = app
+            .ok(
+                &eng,
+                super::CREATE_TOKEN,
+                json!({ "n": "short", "s": "READ", "e": at }),
+            )
+            .await;
+        let secret = data["createApiToken"]["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (addr, _stop) = serve(&app).await;
+        let mut ws = open_with(addr, &secret).await;
+        let mut closed = None;
+        for _ in 0..10 {
+            match recv(&mut ws, Duration::from_secs(2)).await {
+                Got::Closed(code) => {
+                    closed = code;
+                    break;
+                }
+                _ => continue,
+            }
+        }
+        assert_eq!(closed, Some(4403), "[{}]", app.backend);
+    }
+}
