@@ -12,8 +12,8 @@ use crate::{
         tokens,
         viewer::{Auth, Via, Viewer},
     },
-    entities::{api_tokens, users},
-    error::AppError,
+    entities::{api_tokens, enums::Role, users},
+    error::{AppError, AppResult},
     i18n::Msg,
     time,
 };
@@ -86,6 +86,33 @@ pub async fn resolve(db: &DatabaseConnection, secret: &str) -> Auth {
         },
         ..Viewer::from_user(&user)
     })
+}
+
+/// The API tokens among `ids` that still work, as [`resolve`] would find them now
+/// (unrevoked, unexpired, user active), with their user's role: (user, token, role). The
+/// live reader's check of its token subscribers, one query per batch.
+pub async fn live_among(
+    db: &DatabaseConnection,
+    ids: impl IntoIterator<Item = i32>,
+) -> AppResult<Vec<(i32, i32, Role)>> {
+    let now = time::now();
+    Ok(api_tokens::Entity::find()
+        .select_only()
+        .column(api_tokens::Column::UserId)
+        .column(api_tokens::Column::Id)
+        .column(users::Column::Role)
+        .join(JoinType::InnerJoin, to_user())
+        .filter(api_tokens::Column::Id.is_in(ids))
+        .filter(api_tokens::Column::RevokedAt.is_null())
+        .filter(
+            Condition::any()
+                .add(api_tokens::Column::ExpiresAt.is_null())
+                .add(api_tokens::Column::ExpiresAt.gt(now)),
+        )
+        .filter(users::Column::IsActive.eq(true))
+        .into_tuple::<(i32, i32, Role)>()
+        .all(db)
+        .await?)
 }
 
 /// `api_tokens.user_id → users.id`, for joins (the entities declare no relations).

@@ -16,7 +16,7 @@ use crate::{
     auth::Viewer,
     domain::{pagination::Cursor, projects::policy::sees_all_projects},
     entities::{
-        api_tokens, defect_events, defects,
+        defect_events, defects,
         enums::{DefectEventKind, Role},
         project_members, refresh_tokens, users,
     },
@@ -241,7 +241,7 @@ pub async fn access(
         let tokens: HashSet<i32> = chunk.iter().filter_map(Subscriber::token_id).collect();
         if !tokens.is_empty() {
             live.extend(
-                live_tokens(db, tokens)
+                crate::auth::api_tokens::live_among(db, tokens)
                     .await?
                     .into_iter()
                     .map(|(user, id, role)| {
@@ -262,35 +262,6 @@ pub async fn access(
             .extend(memberships(db, engineers, &projects).await?);
     }
     Ok(out)
-}
-
-/// The API tokens among `ids` that still work (unrevoked, unexpired, user active), as
-/// `auth::api_tokens::resolve` checks a request's: (user, token, role).
-async fn live_tokens(
-    db: &DatabaseConnection,
-    ids: HashSet<i32>,
-) -> AppResult<Vec<(i32, i32, Role)>> {
-    let now = crate::time::now();
-    Ok(api_tokens::Entity::find()
-        .select_only()
-        .column(api_tokens::Column::UserId)
-        .column(api_tokens::Column::Id)
-        .column(users::Column::Role)
-        .join(
-            sea_orm::JoinType::InnerJoin,
-            crate::auth::api_tokens::to_user(),
-        )
-        .filter(api_tokens::Column::Id.is_in(ids))
-        .filter(api_tokens::Column::RevokedAt.is_null())
-        .filter(
-            Condition::any()
-                .add(api_tokens::Column::ExpiresAt.is_null())
-                .add(api_tokens::Column::ExpiresAt.gt(now)),
-        )
-        .filter(users::Column::IsActive.eq(true))
-        .into_tuple::<(i32, i32, Role)>()
-        .all(db)
-        .await?)
 }
 
 /// What active users known by id and role (no session: the engine's notification
