@@ -9,6 +9,7 @@ mod load;
 mod notify;
 mod statements;
 mod subscriptions;
+mod tokens;
 
 use std::{
     process::Stdio,
@@ -464,6 +465,8 @@ async fn run(
                     .await
             }
             "writes" => writes(&client, &target, concurrency, duration, pid).await?,
+            // Not in the default list: compares a JWT's and an API token's cost (issue 25).
+            "auth" => tokens::auth(&client, &target, concurrency, duration, pid).await?,
             "export" => export(&client, &target, pid).await?,
             "copy" => copy_floor(database_url).await?,
             "" => {}

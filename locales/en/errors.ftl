@@ -194,6 +194,13 @@ variable-missing = Variable "${ $name }" of required type "{ $ty }" was not prov
 variable-invalid = Variable "${ $name }" got an invalid value: { $reason }
 argument-invalid = { $field }: { $reason }
 
+## API tokens
+api-token-not-found = no such API token
+api-tokens-per-user = a user may hold at most { $max } live API tokens; revoke one first
+must-be-in-future = { $field }: must be in the future
+read-only-token = this API token may only read (scope READ): mutations are refused
+token-cannot-create-tokens = an API token cannot create API tokens; sign in to create one
+
 ## The seed file
 seed-needs-admin = { $field }: the seed needs at least one ADMIN
 seed-unknown-user = { $field }: unknown user "{ $name }"

@@ -192,6 +192,13 @@ variable-missing = не передана переменная "${ $name }" об�
 variable-invalid = недопустимое значение переменной "${ $name }": { $reason }
 argument-invalid = { $field }: недопустимое значение: { $reason }
 
+## API tokens
+api-token-not-found = такого API-токена нет
+api-tokens-per-user = у пользователя может быть не больше { $max } действующих API-токенов; отзовите один из них
+must-be-in-future = { $field }: должно быть в будущем
+read-only-token = этот API-токен только для чтения (READ): изменения запрещены
+token-cannot-create-tokens = API-токен не может создавать API-токены; войдите в систему, чтобы создать токен
+
 ## The seed file
 seed-needs-admin = { $field }: в начальных данных нужен хотя бы один ADMIN
 seed-unknown-user = { $field }: неизвестный пользователь «{ $name }»

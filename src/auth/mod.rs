@@ -1,4 +1,5 @@
 //! Who is calling: passwords, tokens, the login throttle and the `Viewer`.
+pub mod api_tokens;
 pub mod password;
 pub mod service;
 pub mod throttle;

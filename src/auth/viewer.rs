@@ -11,8 +11,11 @@ use sea_orm::{
 
 pub use crate::config::ProxyHeader;
 use crate::{
-    auth::tokens::Keys,
-    entities::{enums::Role, refresh_tokens, users},
+    auth::{api_tokens, tokens::Keys},
+    entities::{
+        enums::{ApiTokenScope, Role},
+        refresh_tokens, users,
+    },
     error::{AppError, AppResult},
 };
 
@@ -21,6 +24,21 @@ pub struct Viewer {
     pub id: i32,
     pub username: String,
     pub role: Role,
+    /// What the request authenticated with.
+    pub via: Via,
+}
+
+/// How a viewer proved who it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// A login session's access token (JWT).
+    Session,
+    /// An API token (`dct_…`): its id, scope and expiry (seconds since the epoch).
+    ApiToken {
+        id: i32,
+        scope: ApiTokenScope,
+        expires_at: Option<u64>,
+    },
 }
 
 impl Viewer {
@@ -29,7 +47,19 @@ impl Viewer {
             id: user.id,
             username: user.username.clone(),
             role: user.role,
+            via: Via::Session,
         }
+    }
+
+    /// A `READ` API token: queries, subscriptions and downloads only.
+    pub fn read_only(&self) -> bool {
+        matches!(
+            self.via,
+            Via::ApiToken {
+                scope: ApiTokenScope::Read,
+                ..
+            }
+        )
     }
 }
 
@@ -169,8 +199,12 @@ pub async fn resolve(db: &DatabaseConnection, keys: &Keys, headers: &HeaderMap) 
 pub struct BearerToken(pub String);
 
 /// What an access token amounts to now: signature and expiry, then the user (active,
-/// role) and its session re-read from `db`.
+/// role) and its session re-read from `db`. An API token (`dct_…`) is looked up by its
+/// hash instead, with its user, in one statement (`api_tokens::resolve`).
 pub async fn from_token(db: &DatabaseConnection, keys: &Keys, token: &BearerToken) -> Auth {
+    if token.0.starts_with(api_tokens::PREFIX) {
+        return api_tokens::resolve(db, &token.0).await;
+    }
     let claims = match keys.verify_access(&token.0) {
         Ok(c) => c,
         Err(e) => return Auth::Invalid(e),

@@ -7,6 +7,7 @@ pub mod plans;
 pub mod projects;
 pub mod reports;
 pub mod search;
+pub mod tokens;
 pub mod users;
 pub mod validate;
 

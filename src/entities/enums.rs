@@ -222,3 +222,26 @@ impl NotificationKind {
         Self::Commented,
     ];
 }
+
+/// What an API token may do: `READ` runs queries, subscriptions and downloads only.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ApiTokenScope {
+    #[sea_orm(string_value = "READ")]
+    Read,
+    #[sea_orm(string_value = "READ_WRITE")]
+    ReadWrite,
+}

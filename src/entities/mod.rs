@@ -1,4 +1,5 @@
 //! SeaORM entities: table shapes only, no rules.
+pub mod api_tokens;
 pub mod attachments;
 pub mod clock_queue;
 pub mod comments;

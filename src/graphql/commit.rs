@@ -1,10 +1,11 @@
 //! Marks a GraphQL request as committing (see `crate::commit`) when its first top-level
-//! mutation field starts.
+//! mutation field starts, and refuses every mutation field to a `READ` API token before
+//! it runs (the one place all transports' mutations pass: HTTP and WebSocket).
 use std::sync::Arc;
 
-use crate::state::AppState;
+use crate::{auth::viewer::Auth, error::AppError, i18n::Msg, state::AppState};
 use async_graphql::{
-    ServerResult, Value,
+    ErrorExtensions, PathSegment, ServerError, ServerResult, Value,
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo},
 };
 
@@ -27,6 +28,12 @@ impl Extension for MutationsRunToCompletion {
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
         let top_mutation = info.path_node.parent.is_none() && info.parent_type == "Mutation";
+        if top_mutation
+            && let Some(Auth::Authenticated(viewer)) = ctx.data_opt::<Auth>()
+            && viewer.read_only()
+        {
+            return Err(read_only(&info));
+        }
         if top_mutation {
             crate::commit::begin_commit();
             // What earlier fields of the document loaded may be changed by this one.
@@ -41,4 +48,14 @@ impl Extension for MutationsRunToCompletion {
         }
         out
     }
+}
+
+/// FORBIDDEN for a mutation field asked by a `READ` API token, at that field.
+fn read_only(info: &ResolveInfo<'_>) -> ServerError {
+    let mut err = AppError::Forbidden(Msg::ReadOnlyToken)
+        .extend()
+        .into_server_error(info.field.name.pos);
+    let key = info.alias.unwrap_or(info.name);
+    err.path = vec![PathSegment::Field(key.to_owned())];
+    err
 }

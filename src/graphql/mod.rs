@@ -14,6 +14,7 @@ pub mod projects;
 pub mod reports;
 pub mod scalars;
 pub mod site_time;
+pub mod tokens;
 pub mod uploads;
 pub mod upstream;
 pub mod users;
@@ -31,6 +32,7 @@ pub struct Query(
     defects::ActivityQuery,
     reports::ReportQuery,
     notifications::NotificationQuery,
+    tokens::TokenQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -43,6 +45,7 @@ pub struct Mutation(
     defects::ImportMutation,
     plans::PlanMutation,
     notifications::NotificationMutation,
+    tokens::TokenMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -8,6 +8,7 @@ use crate::{
         viewer::{self, Auth},
     },
     error::AppError,
+    i18n::Msg,
 };
 
 /// An authenticated, active user; UNAUTHENTICATED (401) otherwise.
@@ -17,8 +18,21 @@ impl FromRequestParts<Http> for RequireViewer {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, http: &Http) -> Result<Self, AppError> {
-        let auth = viewer::resolve(&http.state.db, &http.state.keys, &parts.headers).await;
+        let auth = resolve(parts, http).await;
         auth.viewer().cloned().map(RequireViewer)
+    }
+}
+
+/// The request's `Authorization`, with a `READ` API token refused (FORBIDDEN) on any
+/// method that may write (anything but GET, HEAD, OPTIONS, TRACE): READ tokens run
+/// queries and downloads only, whatever route a write is added on later.
+async fn resolve(parts: &Parts, http: &Http) -> Auth {
+    let auth = viewer::resolve(&http.state.db, &http.state.keys, &parts.headers).await;
+    match &auth {
+        Auth::Authenticated(v) if v.read_only() && !parts.method.is_safe() => {
+            Auth::Invalid(AppError::Forbidden(Msg::ReadOnlyToken))
+        }
+        _ => auth,
     }
 }
 
@@ -30,8 +44,6 @@ impl FromRequestParts<Http> for MaybeViewer {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, http: &Http) -> Result<Self, Self::Rejection> {
-        Ok(MaybeViewer(
-            viewer::resolve(&http.state.db, &http.state.keys, &parts.headers).await,
-        ))
+        Ok(MaybeViewer(resolve(parts, http).await))
     }
 }

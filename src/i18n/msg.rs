@@ -275,6 +275,13 @@ messages! {
     VariableInvalid { name: String = f("id"), reason: String = f("expected \"ID\", found null") } => "variable-invalid",
     ArgumentInvalid { field: String = f("filter"), reason: String = f("expected \"ID\", found null") } => "argument-invalid",
 
+    // API tokens (NOTIFY.md, "API tokens")
+    ApiTokenNotFound => "api-token-not-found",
+    ApiTokensPerUser { max: usize = 20 } => "api-tokens-per-user",
+    MustBeInFuture { field: String = f("expiresAt") } => "must-be-in-future",
+    ReadOnlyToken => "read-only-token",
+    TokenCannotCreateTokens => "token-cannot-create-tokens",
+
     // The seed file
     SeedNeedsAdmin { field: String = f("users") } => "seed-needs-admin",
     SeedUnknownUser { field: String = f("members"), name: String = f("ivanov") } => "seed-unknown-user",

@@ -10,7 +10,7 @@ use std::{future::Future, panic::Location, sync::OnceLock};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use defect_control::{
-    auth::Viewer,
+    auth::{Viewer, viewer::Via},
     domain::{
         defects::{
             service::{self as defect_service, NewDefect},
@@ -46,6 +46,7 @@ fn fixture_admin() -> Viewer {
         id: 0,
         username: "fixture-admin".into(),
         role: Role::Admin,
+        via: Via::Session,
     }
 }
 

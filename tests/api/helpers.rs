@@ -97,6 +97,7 @@ impl Actor {
             id: self.id,
             username: self.username.clone(),
             role: self.role,
+            via: defect_control::auth::viewer::Via::Session,
         }
     }
     pub fn gid(&self) -> String {

@@ -45,6 +45,7 @@ mod site_time;
 mod soft_delete;
 mod startup;
 mod subscriptions;
+mod tokens;
 mod transport;
 mod users;
 mod watchers;

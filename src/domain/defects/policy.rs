@@ -118,6 +118,7 @@ mod tests {
             id,
             username: "x".into(),
             role,
+            via: crate::auth::viewer::Via::Session,
         }
     }
 

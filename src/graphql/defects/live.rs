@@ -7,7 +7,7 @@ use futures_util::{Stream, stream};
 
 use super::DefectEvent;
 use crate::{
-    auth::viewer::{Auth, BearerToken, from_token},
+    auth::viewer::{Auth, BearerToken, Via, from_token},
     domain::defects::{
         activity::ActivityFilter,
         live::{self, Standing, Subscriber},
@@ -150,10 +150,15 @@ impl DefectSubscription {
             kinds,
             ..Default::default()
         };
-        let claims = state.keys.verify_access(&token.0).gql()?;
-        let who = Subscriber {
-            user_id: claims.user_id,
-            session: claims.session,
+        let who = match viewer.via {
+            Via::ApiToken { id, .. } => Subscriber::api_token(viewer.id, id),
+            Via::Session => {
+                let claims = state.keys.verify_access(&token.0).gql()?;
+                Subscriber {
+                    user_id: claims.user_id,
+                    session: claims.session,
+                }
+            }
         };
         // Join before reading the starting point, so nothing committed in between goes
         // unnoticed: the catch-up read below reaches at least where the channel starts.

@@ -10,7 +10,7 @@ use super::Notification;
 use crate::{
     auth::{
         Viewer,
-        viewer::{Auth, BearerToken, from_token},
+        viewer::{Auth, BearerToken, Via, from_token},
     },
     domain::{
         defects::live::{Standing, Subscriber},
@@ -129,10 +129,15 @@ impl NotificationSubscription {
             .map_err(|full| too_many(full.max))?;
         // Join before reading the starting point, so nothing committed in between goes
         // unnoticed: the catch-up read below reaches at least where the channel starts.
-        let claims = state.keys.verify_access(&token.0).gql()?;
-        let who = Subscriber {
-            user_id: claims.user_id,
-            session: claims.session,
+        let who = match viewer.via {
+            Via::ApiToken { id, .. } => Subscriber::api_token(viewer.id, id),
+            Via::Session => {
+                let claims = state.keys.verify_access(&token.0).gql()?;
+                Subscriber {
+                    user_id: claims.user_id,
+                    session: claims.session,
+                }
+            }
         };
         let joined = state.inbox.join(who, place).await;
         let last = match after {

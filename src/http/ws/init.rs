@@ -2,6 +2,7 @@
 //! header, the user's place under `WS_MAX_PER_USER`, and the token's expiry.
 #[allow(clippy::wildcard_imports)]
 use super::*;
+use crate::auth::viewer::Via;
 
 /// Resolves when the token accepted in `connection_init` expires (never when none was).
 pub(super) async fn expiry_after(rx: oneshot::Receiver<u64>) {
@@ -45,7 +46,11 @@ pub(super) async fn init(
     };
     *place.lock().unwrap_or_else(PoisonError::into_inner) = Some(user);
     let token = value.get(7..).unwrap_or_default().trim();
-    if let Some(exp) = state.keys.access_expiry(token) {
+    let api_token_expiry = match viewer.via {
+        Via::ApiToken { expires_at, .. } => expires_at,
+        Via::Session => None,
+    };
+    if let Some(exp) = state.keys.access_expiry(token).or(api_token_expiry) {
         let _ = expiry.send(exp);
     }
     let mut data = Data::default();

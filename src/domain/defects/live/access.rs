@@ -1,31 +1,21 @@
-//! Live updates: what a subscription to the journal delivers. The journal is the source
-//! of truth. One reader per process (`crate::live::Hub`) reads the events after the last
-//! one it saw ([`tail`]) and, once per batch and for all subscribers at once, what each of
-//! them may see of it ([`access`]); a subscription that starts from a cursor, or fell
-//! behind, reads for itself ([`next`]) until it has caught up.
-use crate::i18n::Msg;
+//! What live subscribers may see of a batch, read once for all of them (`Access`): the
+//! journal's `Hub` and the notification reader (`crate::inbox_live`) use it, and the
+//! notification consumer reads the same facts for its candidate recipients.
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
 };
 
-use super::{activity::ActivityFilter, queries};
 use crate::{
-    auth::Viewer,
-    domain::{pagination::Cursor, projects::policy::sees_all_projects},
+    domain::projects::policy::sees_all_projects,
     entities::{
         defect_events, defects,
         enums::{DefectEventKind, Role},
         project_members, refresh_tokens, users,
     },
-    error::{AppError, AppResult},
+    error::AppResult,
 };
-
-/// Events one subscription reads per query while it catches up; it reads again at once
-/// while a query comes back full.
-pub const BATCH: u64 = 100;
 
 /// Ids per `IN (…)` list when reading the subscribers' rights (well under the
 /// parameter limits of both backends).
@@ -35,101 +25,28 @@ const CHUNK: usize = 500;
 /// parameters with the projects, still within both backends' limits).
 const USERS_CHUNK: usize = 5000;
 
-/// Checks the arguments (a project or defect the viewer cannot see is NOT_FOUND) and
-/// returns the id to start after: the `after` cursor's, else the newest event now.
-pub async fn start(
-    db: &DatabaseConnection,
-    viewer: &Viewer,
-    filter: &ActivityFilter,
-    after: Option<&str>,
-) -> AppResult<i32> {
-    if let Some(p) = filter.project_id {
-        crate::domain::projects::service::get(db, viewer, p).await?;
-    }
-    if let Some(d) = filter.defect_id {
-        queries::visible_to(viewer)
-            .filter(defects::Column::Id.eq(d))
-            .one(db)
-            .await?
-            .ok_or_else(|| AppError::NotFound(Msg::DefectNotFound))?;
-    }
-    if let Some(raw) = after {
-        return super::activity::after_id(&Cursor::decode(raw)?);
-    }
-    newest(db).await
-}
-
-/// The id of the newest event (0 when there is none).
-pub async fn newest(db: &DatabaseConnection) -> AppResult<i32> {
-    let newest = defect_events::Entity::find()
-        .select_only()
-        .column_as(defect_events::Column::Id.max(), "max")
-        .into_tuple::<Option<i32>>()
-        .one(db)
-        .await?
-        .flatten();
-    Ok(newest.unwrap_or(0))
-}
-
-/// The next events after `last` matching `filter` that `viewer` is delivered now (see
-/// [`delivered`]), oldest first (one subscription catching up).
-pub async fn next(
-    db: &DatabaseConnection,
-    viewer: &Viewer,
-    filter: &ActivityFilter,
-    last: i32,
-) -> AppResult<Vec<defect_events::Model>> {
-    Ok(delivered(viewer)
-        .filter(filter.condition())
-        .filter(defect_events::Column::Id.gt(last))
-        .order_by_asc(defect_events::Column::Id)
-        .limit(BATCH)
-        .all(db)
-        .await?)
-}
-
-/// The events a subscription delivers to `viewer`: those of the defects it can see
-/// (`activity::visible`), and the DELETED event of a deleted defect in its projects. A
-/// deleted defect is visible to nobody, so without that exception its own DELETED event
-/// would reach no one and a screen would keep showing it; the event says only that it
-/// went (its `defect` is null). [`Access::sees`] is the same rule for the live batches.
-fn delivered(viewer: &Viewer) -> Select<defect_events::Entity> {
-    let ids = |q: Select<defects::Entity>| q.select_only().column(defects::Column::Id).into_query();
-    let (live, deleted) = (
-        ids(queries::visible_to(viewer)),
-        ids(queries::deleted_visible_to(viewer)),
-    );
-    defect_events::Entity::find().filter(
-        Condition::any()
-            .add(defect_events::Column::DefectId.in_subquery(live))
-            .add(
-                Condition::all()
-                    .add(defect_events::Column::Kind.eq(DefectEventKind::Deleted))
-                    .add(defect_events::Column::DefectId.in_subquery(deleted)),
-            ),
-    )
-}
-
-/// Every event after `last`, oldest first, at most `limit` (the per-process reader;
-/// visibility is decided per subscriber by [`Access`]).
-pub async fn tail(
-    db: &DatabaseConnection,
-    last: i32,
-    limit: u64,
-) -> AppResult<Vec<defect_events::Model>> {
-    Ok(defect_events::Entity::find()
-        .filter(defect_events::Column::Id.gt(last))
-        .order_by_asc(defect_events::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
-}
-
-/// Whom a live subscription delivers to: its access token's user and session.
+/// Whom a live subscription delivers to: its access token's user and session, or its
+/// API token (`session` is then [`API_TOKEN`] and the token's id).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Subscriber {
     pub user_id: i32,
     pub session: String,
+}
+
+/// What marks an API token's subscriber; a session's id (base64url) never holds a `:`.
+const API_TOKEN: &str = "api-token:";
+
+impl Subscriber {
+    pub fn api_token(user_id: i32, token_id: i32) -> Self {
+        Subscriber {
+            user_id,
+            session: format!("{API_TOKEN}{token_id}"),
+        }
+    }
+
+    fn token_id(&self) -> Option<i32> {
+        self.session.strip_prefix(API_TOKEN)?.parse().ok()
+    }
 }
 
 /// What the subscribers may see of one batch of events, read for all of them at once:
@@ -226,7 +143,7 @@ pub async fn access_to_defects(
         let sessions: HashSet<&str> = chunk.iter().map(|s| s.session.as_str()).collect();
         // A session is live while its refresh family has an unrevoked row of its user
         // (as `auth::viewer::load_active` checks it).
-        let live: HashMap<(i32, String), Role> = refresh_tokens::Entity::find()
+        let mut live: HashMap<(i32, String), Role> = refresh_tokens::Entity::find()
             .select_only()
             .column(refresh_tokens::Column::UserId)
             .column(refresh_tokens::Column::FamilyId)
@@ -248,6 +165,18 @@ pub async fn access_to_defects(
             .into_iter()
             .map(|(user, family, role)| ((user, family), role))
             .collect();
+        let tokens: HashSet<i32> = chunk.iter().filter_map(Subscriber::token_id).collect();
+        if !tokens.is_empty() {
+            live.extend(
+                crate::auth::api_tokens::live_among(db, tokens)
+                    .await?
+                    .into_iter()
+                    .map(|(user, id, role)| {
+                        let who = Subscriber::api_token(user, id);
+                        ((who.user_id, who.session), role)
+                    }),
+            );
+        }
         let mut engineers = HashSet::new();
         for s in chunk {
             let role = live.get(&(s.user_id, s.session.clone())).copied();
