@@ -199,3 +199,12 @@ seed-needs-admin = { $field }: the seed needs at least one ADMIN
 seed-unknown-user = { $field }: unknown user "{ $name }"
 seed-unknown-project = { $field }: unknown project "{ $name }"
 seed-unknown-stage = { $field }: unknown stage "{ $name }"
+
+# Webhooks
+webhook-not-found = webhook not found
+webhooks-audience = webhooks are managed by admins and project managers
+webhook-scope = a manager sets up webhooks only for a project they are a member of; webhooks for every project are for admins
+webhook-url-invalid = { $field }: must be an http or https URL with a host
+webhook-url-user-info = { $field }: must not contain a user name or password
+webhook-url-private = { $field }: points to a loopback, private, link-local or unspecified address, which webhooks may not reach
+webhooks-per-scope = { $field }: at most { $max } webhooks per project (and { $max } for every project)

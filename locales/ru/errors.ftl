@@ -197,3 +197,12 @@ seed-needs-admin = { $field }: в начальных данных нужен х�
 seed-unknown-user = { $field }: неизвестный пользователь «{ $name }»
 seed-unknown-project = { $field }: неизвестный проект «{ $name }»
 seed-unknown-stage = { $field }: неизвестный этап «{ $name }»
+
+# Webhooks
+webhook-not-found = вебхук не найден
+webhooks-audience = вебхуками управляют администраторы и менеджеры проектов
+webhook-scope = менеджер настраивает вебхуки только для проектов, в которых состоит; вебхуки для всех проектов настраивают администраторы
+webhook-url-invalid = { $field }: нужен адрес http или https с именем хоста
+webhook-url-user-info = { $field }: адрес не должен содержать имя пользователя или пароль
+webhook-url-private = { $field }: адрес ведёт на локальный, частный, link-local или неопределённый адрес, куда вебхуки не отправляются
+webhooks-per-scope = { $field }: не больше { $max } вебхуков на проект (и { $max } для всех проектов)

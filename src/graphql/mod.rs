@@ -17,6 +17,7 @@ pub mod site_time;
 pub mod uploads;
 pub mod upstream;
 pub mod users;
+pub mod webhooks;
 pub mod words;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
@@ -31,6 +32,7 @@ pub struct Query(
     defects::ActivityQuery,
     reports::ReportQuery,
     notifications::NotificationQuery,
+    webhooks::WebhookQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -41,6 +43,7 @@ pub struct Mutation(
     defects::DefectMutation,
     plans::PlanMutation,
     notifications::NotificationMutation,
+    webhooks::WebhookMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -266,6 +266,15 @@ messages! {
     VariableInvalid { name: String = f("id"), reason: String = f("expected \"ID\", found null") } => "variable-invalid",
     ArgumentInvalid { field: String = f("filter"), reason: String = f("expected \"ID\", found null") } => "argument-invalid",
 
+    // Webhooks
+    WebhookNotFound => "webhook-not-found",
+    WebhooksAudience => "webhooks-audience",
+    WebhookScope => "webhook-scope",
+    WebhookUrlInvalid { field: String = f("url") } => "webhook-url-invalid",
+    WebhookUrlUserInfo { field: String = f("url") } => "webhook-url-user-info",
+    WebhookUrlPrivate { field: String = f("url") } => "webhook-url-private",
+    WebhooksPerScope { field: String = f("projectId"), max: u64 = 20 } => "webhooks-per-scope",
+
     // The seed file
     SeedNeedsAdmin { field: String = f("users") } => "seed-needs-admin",
     SeedUnknownUser { field: String = f("members"), name: String = f("ivanov") } => "seed-unknown-user",

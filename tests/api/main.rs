@@ -46,3 +46,4 @@ mod subscriptions;
 mod transport;
 mod users;
 mod watchers;
+mod webhooks;
