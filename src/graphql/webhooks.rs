@@ -179,7 +179,9 @@ impl WebhookQuery {
         let project = project_id
             .map(|p| id(Msg::ProjectNotFound, &p))
             .transpose()?;
-        let rows = service::list(&ctx.state().db, viewer, project).await.gql()?;
+        let rows = service::list(&ctx.state().db, viewer, project)
+            .await
+            .gql()?;
         Ok(rows.into_iter().map(Webhook).collect())
     }
 }
@@ -226,10 +228,16 @@ impl WebhookMutation {
         let id = webhook_id(&id)?;
         let state = ctx.state();
         let patch = Patch { url, kinds, active };
-        service::update(&state.db, viewer, id, patch, state.config.webhook_allow_private)
-            .await
-            .gql()
-            .map(Webhook)
+        service::update(
+            &state.db,
+            viewer,
+            id,
+            patch,
+            state.config.webhook_allow_private,
+        )
+        .await
+        .gql()
+        .map(Webhook)
     }
 
     async fn delete_webhook(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {

@@ -34,7 +34,8 @@ pub async fn check(raw: &str, allow_private: bool) -> AppResult<Url> {
             max: MAX_URL,
         }));
     }
-    let url = Url::parse(raw.trim()).map_err(|_| refused(|field| Msg::WebhookUrlInvalid { field }))?;
+    let url =
+        Url::parse(raw.trim()).map_err(|_| refused(|field| Msg::WebhookUrlInvalid { field }))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(refused(|field| Msg::WebhookUrlInvalid { field }));
     }
@@ -55,12 +56,11 @@ pub async fn check(raw: &str, allow_private: bool) -> AppResult<Url> {
     let port = url.port_or_known_default().unwrap_or(80);
     // A name that does not resolve now is accepted (the receiver may come later); each
     // delivery resolves it again through `Guard`.
-    if let Ok(Ok(addrs)) =
-        tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port))).await
+    let found = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port))).await;
+    if let Ok(Ok(mut addrs)) = found
+        && addrs.any(|a| internal(a.ip()))
     {
-        if addrs.into_iter().any(|a| internal(a.ip())) {
-            return Err(refused(|field| Msg::WebhookUrlPrivate { field }));
-        }
+        return Err(refused(|field| Msg::WebhookUrlPrivate { field }));
     }
     Ok(url)
 }
@@ -165,7 +165,12 @@ mod tests {
         ] {
             assert!(internal(ip.parse().expect(ip)), "{ip} must be refused");
         }
-        for ip in ["8.8.8.8", "93.184.216.34", "2606:4700::1111", "2001:4860:4860::8888"] {
+        for ip in [
+            "8.8.8.8",
+            "93.184.216.34",
+            "2606:4700::1111",
+            "2001:4860:4860::8888",
+        ] {
             assert!(!internal(ip.parse().expect(ip)), "{ip} must be allowed");
         }
     }

@@ -13,7 +13,9 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Quer
 use super::{
     Setup, body,
     deliveries::{self, DELIVERED, FAILED, Outcome, PENDING},
-    policy, send::Sender, sign,
+    policy,
+    send::Sender,
+    sign,
 };
 use crate::{
     domain::defects::live,
@@ -71,7 +73,11 @@ impl Handler for Attempts {
 }
 
 impl Attempts {
-    async fn attempt(&self, db: &DatabaseConnection, job: &job_rows::Model) -> AppResult<jobs::Outcome> {
+    async fn attempt(
+        &self,
+        db: &DatabaseConnection,
+        job: &job_rows::Model,
+    ) -> AppResult<jobs::Outcome> {
         let Ok(id) = job.payload.parse::<i64>() else {
             return Ok(jobs::Outcome::Failed("unreadable payload".into()));
         };
@@ -81,7 +87,10 @@ impl Attempts {
         if delivery.state != PENDING {
             return Ok(jobs::Outcome::Done);
         }
-        let Some(hook) = webhooks::Entity::find_by_id(delivery.webhook_id).one(db).await? else {
+        let Some(hook) = webhooks::Entity::find_by_id(delivery.webhook_id)
+            .one(db)
+            .await?
+        else {
             return Ok(jobs::Outcome::Done);
         };
         if !hook.active {
@@ -101,7 +110,9 @@ impl Attempts {
             deliveries::heads(db, BTreeSet::from([hook.id])).await?;
             return Ok(jobs::Outcome::Done);
         }
-        let event = defect_events::Entity::find_by_id(delivery.event_id).one(db).await?;
+        let event = defect_events::Entity::find_by_id(delivery.event_id)
+            .one(db)
+            .await?;
         let reaches = match &event {
             Some(event) => reaches(db, &hook, event).await?,
             None => false,
@@ -129,7 +140,10 @@ impl Attempts {
         let headers = [
             ("webhook-id", msg_id.clone()),
             ("webhook-timestamp", timestamp.to_string()),
-            ("webhook-signature", sign::signature(&key, &msg_id, timestamp, &body)),
+            (
+                "webhook-signature",
+                sign::signature(&key, &msg_id, timestamp, &body),
+            ),
         ];
         let sent = self.sender.post(&hook.url, headers, body).await;
         let attempts = delivery.attempts + 1;
@@ -137,7 +151,14 @@ impl Attempts {
             (None, _) => (DELIVERED, None, jobs::Outcome::Done),
             (Some(e), Some(wait)) => {
                 let when = at(wait);
-                (PENDING, Some(when), jobs::Outcome::Retry { error: e.clone(), at: when })
+                (
+                    PENDING,
+                    Some(when),
+                    jobs::Outcome::Retry {
+                        error: e.clone(),
+                        at: when,
+                    },
+                )
             }
             (Some(e), None) => (FAILED, None, jobs::Outcome::Failed(e.clone())),
         };
@@ -167,6 +188,7 @@ async fn reaches(
     let Some(&role) = reach.get(&hook.created_by) else {
         return Ok(false);
     };
-    let access = live::access_of_users(db, &[(hook.created_by, role)], std::slice::from_ref(event)).await?;
+    let access =
+        live::access_of_users(db, &[(hook.created_by, role)], std::slice::from_ref(event)).await?;
     Ok(access.sees(hook.created_by, role, event))
 }

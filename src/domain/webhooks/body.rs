@@ -29,7 +29,9 @@ pub async fn build(db: &impl ConnectionTrait, event: &defect_events::Model) -> A
             .and_then(|p| p.code),
         None => None,
     };
-    Ok(render(event, defect.as_ref(), code.as_deref()).to_string().into_bytes())
+    Ok(render(event, defect.as_ref(), code.as_deref())
+        .to_string()
+        .into_bytes())
 }
 
 /// The body for `event` and its defect (None: deleted) in a project with `code`.

@@ -71,7 +71,7 @@ pub async fn matching(
     let reach = reach_of(db, hooks.iter().map(|h| h.created_by).collect()).await?;
     let audience: Vec<(i32, Role)> = reach.iter().map(|(&u, &r)| (u, r)).collect();
     let access = live::access_of_users(db, &audience, events).await?;
-    let kinds: Vec<Vec<String>> = hooks.iter().map(|h| super::kinds_of(h)).collect();
+    let kinds: Vec<Vec<String>> = hooks.iter().map(super::kinds_of).collect();
     let mut rows = Vec::new();
     for event in events {
         let kind = super::kind_name(event.kind);
@@ -90,7 +90,10 @@ pub async fn matching(
 }
 
 /// The active users among `ids`, with the role their reach is checked as.
-pub async fn reach_of(db: &impl ConnectionTrait, ids: BTreeSet<i32>) -> AppResult<HashMap<i32, Role>> {
+pub async fn reach_of(
+    db: &impl ConnectionTrait,
+    ids: BTreeSet<i32>,
+) -> AppResult<HashMap<i32, Role>> {
     Ok(users::Entity::find()
         .select_only()
         .column(users::Column::Id)
@@ -194,7 +197,12 @@ pub async fn record(
             outcome.state.into(),
             attempts.into(),
             outcome.next_at.into(),
-            (if outcome.attempted { Some(now) } else { delivery.last_attempt_at }).into(),
+            (if outcome.attempted {
+                Some(now)
+            } else {
+                delivery.last_attempt_at
+            })
+            .into(),
             outcome.status.map(i32::from).into(),
             outcome.error.into(),
             delivery.id.into(),
@@ -215,8 +223,8 @@ pub async fn page(
     hook: i32,
     args: &PageArgs,
 ) -> AppResult<Page<webhook_deliveries::Model>> {
-    let mut q = webhook_deliveries::Entity::find()
-        .filter(webhook_deliveries::Column::WebhookId.eq(hook));
+    let mut q =
+        webhook_deliveries::Entity::find().filter(webhook_deliveries::Column::WebhookId.eq(hook));
     if let Some(after) = &args.after {
         let id = after.int(0)?;
         q = q.filter(webhook_deliveries::Column::Id.lt(id));
@@ -247,7 +255,10 @@ pub async fn position(db: &impl ConnectionTrait) -> AppResult<i64> {
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             backend,
-            sql(backend, "SELECT position FROM engine_positions WHERE consumer = $1"),
+            sql(
+                backend,
+                "SELECT position FROM engine_positions WHERE consumer = $1",
+            ),
             [NAME.into()],
         ))
         .await?;

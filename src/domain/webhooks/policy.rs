@@ -105,10 +105,12 @@ mod tests {
             let first = retry_after(1).expect("retried");
             assert!(first <= Duration::from_secs(30), "{first:?}");
             // The shortest possible schedule (every jitter at its floor) still spans an hour.
-            let total: Duration = (1..MAX_ATTEMPTS).map(|a| retry_after(a).expect("retried")).sum();
+            let total: Duration = (1..MAX_ATTEMPTS)
+                .map(|a| retry_after(a).expect("retried"))
+                .sum();
             assert!(total >= Duration::from_secs(3600), "{total:?}");
         }
-        assert!(MAX_ATTEMPTS >= 6);
+        const { assert!(MAX_ATTEMPTS >= 6) };
         assert_eq!(retry_after(MAX_ATTEMPTS), None);
     }
 }

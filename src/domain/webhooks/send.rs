@@ -45,18 +45,28 @@ impl Sender {
             .timeout(timeout)
             .connect_timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(30))
-            .user_agent(concat!("defect-control-webhooks/", env!("CARGO_PKG_VERSION")));
+            .user_agent(concat!(
+                "defect-control-webhooks/",
+                env!("CARGO_PKG_VERSION")
+            ));
         if !allow_private {
             builder = builder.dns_resolver(Arc::new(address::Guard));
         }
         Sender {
-            client: builder.build().expect("the webhook client's settings are valid"),
+            client: builder
+                .build()
+                .expect("the webhook client's settings are valid"),
             allow_private,
         }
     }
 
     /// POSTs `body` to `url` with the Standard Webhooks headers.
-    pub async fn post(&self, url: &str, headers: [(&'static str, String); 3], body: Vec<u8>) -> Attempt {
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: [(&'static str, String); 3],
+        body: Vec<u8>,
+    ) -> Attempt {
         let failed = |error: String| Attempt {
             status: None,
             error: Some(error),

@@ -17,12 +17,7 @@ use super::{
 };
 use crate::{
     auth::Viewer,
-    domain::{
-        defects::activity,
-        pagination::Cursor,
-        projects::service::is_member,
-        require,
-    },
+    domain::{defects::activity, pagination::Cursor, projects::service::is_member, require},
     engine::sql,
     entities::{enums::DefectEventKind, project_members, projects, webhooks},
     error::{AppError, AppResult},
@@ -85,7 +80,11 @@ pub async fn list(
 }
 
 /// One webhook `viewer` may manage, else NOT_FOUND.
-pub async fn get(db: &impl ConnectionTrait, viewer: &Viewer, id: i32) -> AppResult<webhooks::Model> {
+pub async fn get(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: i32,
+) -> AppResult<webhooks::Model> {
     gate(viewer)?;
     visible(viewer)
         .filter(webhooks::Column::Id.eq(id))
@@ -216,7 +215,12 @@ pub async fn rotate(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> AppRes
 /// to the consumer's position (later events are queued by the consumer) and at most
 /// [`MAX_REPLAY`]; an event already PENDING for it is not queued twice. Returns how
 /// many.
-pub async fn replay(db: &DatabaseConnection, viewer: &Viewer, id: i32, after: &str) -> AppResult<u64> {
+pub async fn replay(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i32,
+    after: &str,
+) -> AppResult<u64> {
     let hook = get(db, viewer, id).await?;
     let after = activity::after_id(&Cursor::decode(after)?)?;
     let reach = deliveries::reach_of(db, BTreeSet::from([hook.created_by])).await?;
@@ -263,10 +267,16 @@ pub async fn replay(db: &DatabaseConnection, viewer: &Viewer, id: i32, after: &s
     }
     let kinds = kinds_of(&hook);
     if !kinds.is_empty() {
-        let list: Vec<String> = kinds.into_iter().map(|k| param(&mut values, k.into())).collect();
+        let list: Vec<String> = kinds
+            .into_iter()
+            .map(|k| param(&mut values, k.into()))
+            .collect();
         text.push_str(&format!(" AND e.kind IN ({})", list.join(", ")));
     }
-    let limit = param(&mut values, i64::try_from(MAX_REPLAY).unwrap_or(i64::MAX).into());
+    let limit = param(
+        &mut values,
+        i64::try_from(MAX_REPLAY).unwrap_or(i64::MAX).into(),
+    );
     text.push_str(&format!(" ORDER BY e.id LIMIT {limit}"));
     let stmt = Statement::from_sql_and_values(backend, sql(backend, &text), values);
     let queued = txn.execute_raw(stmt).await?.rows_affected();

@@ -3,10 +3,7 @@
 //! creator who loses access stops the deliveries, and the address rule at creation
 //! (literal addresses in every spelling, a name resolving to loopback) and at delivery
 //! (a name that resolves to loopback is refused by the client's resolver).
-use defect_control::{
-    domain::projects::service as project_service,
-    entities::enums::Role,
-};
+use defect_control::{domain::projects::service as project_service, entities::enums::Role};
 use serde_json::json;
 
 use super::{
@@ -58,12 +55,22 @@ async fn admins_manage_any_scope_managers_their_projects_others_nothing() {
         let admin_sees = app.ok(&s.admin, LIST, json!({})).await;
         assert_eq!(ids(&admin_sees), [mine.clone(), global.clone()]);
         let admin_project = app.ok(&s.admin, LIST, json!({"p": p})).await;
-        assert_eq!(ids(&admin_project), [mine.clone()]);
+        assert_eq!(ids(&admin_project), std::slice::from_ref(&mine));
         let manager_sees = app.ok(&s.manager, LIST, json!({})).await;
-        assert_eq!(ids(&manager_sees), [mine.clone()], "not the every-project one");
-        assert_eq!(ids(&app.ok(&outsider, LIST, json!({})).await), Vec::<String>::new());
+        assert_eq!(
+            ids(&manager_sees),
+            std::slice::from_ref(&mine),
+            "not the every-project one"
+        );
+        assert_eq!(
+            ids(&app.ok(&outsider, LIST, json!({})).await),
+            Vec::<String>::new()
+        );
         for who in [&engineer, &observer] {
-            assert_eq!(app.code(Some(&who.token), LIST, json!({})).await, "FORBIDDEN");
+            assert_eq!(
+                app.code(Some(&who.token), LIST, json!({})).await,
+                "FORBIDDEN"
+            );
         }
         assert_eq!(
             app.code(Some(&outsider.token), LIST, json!({"p": p})).await,
@@ -154,9 +161,16 @@ async fn internal_addresses_are_refused_at_creation() {
                 .gql(Some(&s.admin.token), CREATE, json!({"p": null, "u": url}))
                 .await;
             let err = &body["errors"][0];
-            assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "[{}] {url}: {body}", app.backend);
+            assert_eq!(
+                err["extensions"]["code"], "BAD_USER_INPUT",
+                "[{}] {url}: {body}",
+                app.backend
+            );
             assert!(
-                err["message"].as_str().expect("message").starts_with("url:"),
+                err["message"]
+                    .as_str()
+                    .expect("message")
+                    .starts_with("url:"),
                 "{url}: {body}"
             );
         }
@@ -165,9 +179,21 @@ async fn internal_addresses_are_refused_at_creation() {
             .code(Some(&s.admin.token), CREATE, json!({"u": long}))
             .await;
         assert_eq!(code, "BAD_USER_INPUT");
-        assert_eq!(app.snapshot().await, before, "[{}] nothing created", app.backend);
+        assert_eq!(
+            app.snapshot().await,
+            before,
+            "[{}] nothing created",
+            app.backend
+        );
         // The public address is accepted (no request is made at creation).
-        create(&app, &s.admin, None, "https://93.184.216.34/hook", json!([])).await;
+        create(
+            &app,
+            &s.admin,
+            None,
+            "https://93.184.216.34/hook",
+            json!([]),
+        )
+        .await;
     }
 }
 
@@ -185,7 +211,11 @@ async fn a_name_resolving_to_loopback_is_refused_at_delivery() {
         let strict = app.twin().await;
         assert!(!strict.state.config.webhook_allow_private);
         strict.pump().await;
-        assert!(rx.got().is_empty(), "[{}] nothing reached the receiver", app.backend);
+        assert!(
+            rx.got().is_empty(),
+            "[{}] nothing reached the receiver",
+            app.backend
+        );
         let log = deliveries(&app, &s.admin).await;
         assert_eq!(log.len(), 2);
         for d in &log {
@@ -193,9 +223,22 @@ async fn a_name_resolving_to_loopback_is_refused_at_delivery() {
             assert_eq!(d["attempts"], 1);
             assert!(d["responseCode"].is_null());
         }
-        let errors: Vec<&str> = log.iter().map(|d| d["error"].as_str().expect("error")).collect();
-        assert!(errors.iter().any(|e| e.contains("resolves only to addresses webhooks may not reach")), "{errors:?}");
-        assert!(errors.iter().any(|e| e.contains("address is one webhooks may not reach")), "{errors:?}");
+        let errors: Vec<&str> = log
+            .iter()
+            .map(|d| d["error"].as_str().expect("error"))
+            .collect();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("resolves only to addresses webhooks may not reach")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("address is one webhooks may not reach")),
+            "{errors:?}"
+        );
         drop(strict);
     }
 }

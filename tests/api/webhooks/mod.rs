@@ -82,7 +82,13 @@ pub async fn setup(app: &TestApp) -> Setup {
 }
 
 /// Creates a webhook through the API; returns (id, secret).
-pub async fn create(app: &TestApp, who: &Actor, project: Option<i32>, url: &str, kinds: Value) -> (String, String) {
+pub async fn create(
+    app: &TestApp,
+    who: &Actor,
+    project: Option<i32>,
+    url: &str,
+    kinds: Value,
+) -> (String, String) {
     let data = app
         .ok(
             who,
@@ -144,7 +150,12 @@ pub async fn deliveries(app: &TestApp, who: &Actor) -> Vec<Value> {
         .as_array()
         .expect("webhooks")
         .iter()
-        .flat_map(|w| w["deliveries"]["nodes"].as_array().cloned().unwrap_or_default())
+        .flat_map(|w| {
+            w["deliveries"]["nodes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .collect()
 }
 
@@ -238,7 +249,11 @@ async fn an_event_is_delivered_signed_with_the_body_of_the_contract() {
         assert!(verify(&secret, r), "[{}] signature", app.backend);
         assert!(!verify("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", r));
         if let Some(ok) = python_verifies(&secret, r) {
-            assert!(ok, "[{}] standardwebhooks rejects the signature", app.backend);
+            assert!(
+                ok,
+                "[{}] standardwebhooks rejects the signature",
+                app.backend
+            );
         }
         let body = r.json();
         assert_eq!(body["type"], "defect.created");
@@ -255,7 +270,10 @@ async fn an_event_is_delivered_signed_with_the_body_of_the_contract() {
         assert_eq!(def["key"], "СК1-001");
         assert_eq!(def["title"], "Crack in the screed");
         assert_eq!(def["status"], "NEW");
-        assert_eq!(def["priority"], json!(defect_control::entities::enums::Priority::Medium));
+        assert_eq!(
+            def["priority"],
+            json!(defect_control::entities::enums::Priority::Medium)
+        );
         assert!(def.get("performerId").is_some() && def.get("deadline").is_some());
 
         let log = deliveries(&app, &s.admin).await;
@@ -282,16 +300,22 @@ async fn a_failing_delivery_is_retried_and_holds_the_later_ones_back() {
         defect(&app, &s, "second").await;
         let e2 = last_event(&app).await.to_string();
         app.pump().await;
-        assert_eq!(rx.ids(), [e1.clone()], "[{}]", app.backend);
+        assert_eq!(rx.ids(), std::slice::from_ref(&e1), "[{}]", app.backend);
         let log = deliveries(&app, &s.admin).await;
         let (second, first) = (&log[0], &log[1]);
         assert_eq!(first["status"], "PENDING");
         assert_eq!(first["attempts"], 1);
         assert_eq!(first["responseCode"], 500);
-        let next: chrono::DateTime<chrono::Utc> =
-            first["nextAttemptAt"].as_str().expect("next").parse().expect("time");
+        let next: chrono::DateTime<chrono::Utc> = first["nextAttemptAt"]
+            .as_str()
+            .expect("next")
+            .parse()
+            .expect("time");
         let wait = next - chrono::Utc::now();
-        assert!(wait <= chrono::Duration::seconds(30) && wait > chrono::Duration::seconds(10), "{wait}");
+        assert!(
+            wait <= chrono::Duration::seconds(30) && wait > chrono::Duration::seconds(10),
+            "{wait}"
+        );
         assert_eq!(second["status"], "PENDING");
         assert_eq!(second["attempts"], 0, "held back behind the first");
 
@@ -303,7 +327,12 @@ async fn a_failing_delivery_is_retried_and_holds_the_later_ones_back() {
         assert_eq!(rx.ids(), [e1.clone(), e1.clone()]);
         make_due(&app).await;
         app.pump().await;
-        assert_eq!(rx.ids(), [e1.clone(), e1.clone(), e1, e2], "[{}]", app.backend);
+        assert_eq!(
+            rx.ids(),
+            [e1.clone(), e1.clone(), e1, e2],
+            "[{}]",
+            app.backend
+        );
         let log = deliveries(&app, &s.admin).await;
         assert!(log.iter().all(|d| d["status"] == "DELIVERED"), "{log:?}");
         assert_eq!(log[1]["attempts"], 3);
@@ -354,7 +383,8 @@ async fn replay_queues_the_events_after_the_cursor_again_in_order() {
         }
         app.pump().await;
         assert_eq!(rx.ids(), events);
-        let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("[{}]", events[0]));
+        let cursor =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("[{}]", events[0]));
         let data = app
             .ok(
                 &s.admin,
@@ -390,7 +420,10 @@ async fn after_a_rotation_only_the_new_secret_signs() {
                 json!({"id": id}),
             )
             .await;
-        let new = data["rotateWebhookSecret"]["secret"].as_str().expect("secret").to_owned();
+        let new = data["rotateWebhookSecret"]["secret"]
+            .as_str()
+            .expect("secret")
+            .to_owned();
         assert!(new.starts_with("whsec_") && new != old);
         defect(&app, &s, "after").await;
         app.pump().await;
@@ -414,7 +447,14 @@ async fn kinds_and_project_scope_select_the_events() {
         let everything = Receiver::start(Mode::Statuses(&[])).await;
         let s = setup(&app).await;
         let elsewhere = app.project(&s.admin, "Elsewhere").await.id;
-        create(&app, &s.admin, Some(s.project), &updates.url(), json!(["UPDATED"])).await;
+        create(
+            &app,
+            &s.admin,
+            Some(s.project),
+            &updates.url(),
+            json!(["UPDATED"]),
+        )
+        .await;
         create(&app, &s.admin, Some(elsewhere), &other.url(), json!([])).await;
         create(&app, &s.admin, None, &everything.url(), json!([])).await;
         let d = defect(&app, &s, "a").await;
@@ -427,7 +467,12 @@ async fn kinds_and_project_scope_select_the_events() {
             .expect("update");
         let updated = last_event(&app).await.to_string();
         app.pump().await;
-        assert_eq!(updates.ids(), [updated.clone()], "[{}]", app.backend);
+        assert_eq!(
+            updates.ids(),
+            std::slice::from_ref(&updated),
+            "[{}]",
+            app.backend
+        );
         assert_eq!(updates.got()[0].json()["type"], "defect.updated");
         assert_eq!(
             updates.got()[0].json()["data"]["event"]["changes"][0],
@@ -449,7 +494,11 @@ async fn a_hanging_receiver_costs_one_timeout_and_a_huge_answer_is_cut_short() {
         defect(&app, &s, "a").await;
         let started = Instant::now();
         app.pump().await;
-        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
         assert_eq!(hang.got().len(), 1);
         assert_eq!(huge.got().len(), 1);
         assert!(
@@ -463,7 +512,13 @@ async fn a_hanging_receiver_costs_one_timeout_and_a_huge_answer_is_cut_short() {
         assert_eq!(log[0]["status"], "DELIVERED", "{log:?}");
         assert_eq!(log[1]["status"], "PENDING");
         assert!(log[1]["responseCode"].is_null());
-        assert!(log[1]["error"].as_str().expect("error").contains("timed out"), "{log:?}");
+        assert!(
+            log[1]["error"]
+                .as_str()
+                .expect("error")
+                .contains("timed out"),
+            "{log:?}"
+        );
     }
 }
 
