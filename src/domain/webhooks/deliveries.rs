@@ -268,16 +268,20 @@ pub async fn position(db: &impl ConnectionTrait) -> AppResult<i64> {
     })
 }
 
-/// PostgreSQL: locks `hook`'s row until the transaction ends, so a replay and the
-/// consumer do not interleave their inserts for one webhook (SQLite has one writer).
+/// Locks `hook`'s row until the transaction ends (a no-op write: a row lock on
+/// PostgreSQL, SQLite's one write lock taken before any read, so the transaction cannot
+/// fail with a stale snapshot), so a replay and the consumer do not interleave their
+/// inserts for one webhook.
 pub async fn lock(db: &impl ConnectionTrait, hook: i32) -> AppResult<()> {
-    if db.get_database_backend() == DatabaseBackend::Postgres {
-        db.execute_raw(Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            "SELECT id FROM webhooks WHERE id = $1 FOR UPDATE",
-            [hook.into()],
-        ))
-        .await?;
-    }
+    let backend = db.get_database_backend();
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql(
+            backend,
+            "UPDATE webhooks SET updated_at = updated_at WHERE id = $1",
+        ),
+        [hook.into()],
+    ))
+    .await?;
     Ok(())
 }
