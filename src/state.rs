@@ -120,7 +120,11 @@ impl AppState {
                     .transpose()?,
                 public_url: config.public_url.clone(),
                 clock_interval: config.clock_interval,
-            }),
+            })
+            .with(domain::webhooks::engine_parts(domain::webhooks::Setup {
+                allow_private: config.webhook_allow_private,
+                timeout: config.webhook_timeout,
+            })),
             journal_wake.clone(),
         ));
         let inbox = Arc::new(Inbox::new(

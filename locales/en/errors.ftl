@@ -215,3 +215,11 @@ import-no-title = { $field }: the header row has no title column
 import-unreadable = { $field }: not a CSV (UTF-8) or XLSX laid out like the export
 import-unpacks-too-large = { $field }: the spreadsheet unpacks to more than is accepted
 pin-needs-plan = { $field }: a pin needs its plan, x and y
+# Webhooks
+webhook-not-found = webhook not found
+webhooks-audience = webhooks are managed by admins and project managers
+webhook-scope = a manager sets up webhooks only for a project they are a member of; webhooks for every project are for admins
+webhook-url-invalid = { $field }: must be an http or https URL with a host
+webhook-url-user-info = { $field }: must not contain a user name or password
+webhook-url-private = { $field }: points to a loopback, private, link-local or unspecified address, which webhooks may not reach
+webhooks-per-scope = { $field }: at most { $max } webhooks per project (and { $max } for every project)

@@ -213,3 +213,11 @@ import-no-title = { $field }: в строке заголовков нет сто
 import-unreadable = { $field }: это не CSV (UTF-8) и не XLSX в виде выгрузки
 import-unpacks-too-large = { $field }: таблица распаковывается в больший объём, чем допустимо
 pin-needs-plan = { $field }: для метки нужны план, x и y
+# Webhooks
+webhook-not-found = вебхук не найден
+webhooks-audience = вебхуками управляют администраторы и менеджеры проектов
+webhook-scope = менеджер настраивает вебхуки только для проектов, в которых состоит; вебхуки для всех проектов настраивают администраторы
+webhook-url-invalid = { $field }: нужен адрес http или https с именем хоста
+webhook-url-user-info = { $field }: адрес не должен содержать имя пользователя или пароль
+webhook-url-private = { $field }: адрес ведёт на локальный, частный, link-local или неопределённый адрес, куда вебхуки не отправляются
+webhooks-per-scope = { $field }: не больше { $max } вебхуков на проект (и { $max } для всех проектов)

@@ -83,6 +83,10 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender of notification e-mails (`SMTP_FROM`).
     pub smtp_from: String,
+    /// Webhooks may reach loopback and private addresses (`WEBHOOK_ALLOW_PRIVATE`).
+    pub webhook_allow_private: bool,
+    /// One webhook attempt's time limit (`WEBHOOK_TIMEOUT_MS`, 1–60,000; default 5,000).
+    pub webhook_timeout: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -308,7 +312,14 @@ impl Config {
             return Err(err("CLOCK_INTERVAL_SECS", "must be at least 1"));
         }
         let (smtp_url, smtp_from) = smtp(&val)?;
+        let webhook_allow_private = boolean(&val, "WEBHOOK_ALLOW_PRIVATE", false)?;
+        let webhook_timeout = Duration::from_millis(number(&val, "WEBHOOK_TIMEOUT_MS", 5000)?);
+        if webhook_timeout.is_zero() || webhook_timeout > Duration::from_secs(60) {
+            return Err(err("WEBHOOK_TIMEOUT_MS", "must be between 1 and 60000"));
+        }
         Ok(Config {
+            webhook_allow_private,
+            webhook_timeout,
             clock_interval,
             smtp_url,
             smtp_from,

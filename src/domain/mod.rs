@@ -10,6 +10,7 @@ pub mod search;
 pub mod tokens;
 pub mod users;
 pub mod validate;
+pub mod webhooks;
 
 /// FORBIDDEN with `refusal` unless `allowed`: the one shape of every permission check
 /// in the services (the rule itself comes from the area's `policy.rs`).

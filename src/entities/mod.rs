@@ -22,3 +22,5 @@ pub mod report_deadlines;
 pub mod stages;
 pub mod status_changes;
 pub mod users;
+pub mod webhook_deliveries;
+pub mod webhooks;

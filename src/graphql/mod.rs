@@ -18,6 +18,7 @@ pub mod tokens;
 pub mod uploads;
 pub mod upstream;
 pub mod users;
+pub mod webhooks;
 pub mod words;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
@@ -33,6 +34,7 @@ pub struct Query(
     reports::ReportQuery,
     notifications::NotificationQuery,
     tokens::TokenQuery,
+    webhooks::WebhookQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -46,6 +48,7 @@ pub struct Mutation(
     plans::PlanMutation,
     notifications::NotificationMutation,
     tokens::TokenMutation,
+    webhooks::WebhookMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -281,6 +281,14 @@ messages! {
     MustBeInFuture { field: String = f("expiresAt") } => "must-be-in-future",
     ReadOnlyToken => "read-only-token",
     TokenCannotCreateTokens => "token-cannot-create-tokens",
+    // Webhooks
+    WebhookNotFound => "webhook-not-found",
+    WebhooksAudience => "webhooks-audience",
+    WebhookScope => "webhook-scope",
+    WebhookUrlInvalid { field: String = f("url") } => "webhook-url-invalid",
+    WebhookUrlUserInfo { field: String = f("url") } => "webhook-url-user-info",
+    WebhookUrlPrivate { field: String = f("url") } => "webhook-url-private",
+    WebhooksPerScope { field: String = f("projectId"), max: u64 = 20 } => "webhooks-per-scope",
 
     // The seed file
     SeedNeedsAdmin { field: String = f("users") } => "seed-needs-admin",

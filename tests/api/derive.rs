@@ -235,7 +235,10 @@ async fn a_change_that_changes_nothing_notifies_no_one() {
             .create(&app)
             .await;
         watch(&app, d.id, w.engineer.id, true).await;
-        assert_eq!(news(&app, &mut since).await, [(w.performer.id, K::Assigned)]);
+        assert_eq!(
+            news(&app, &mut since).await,
+            [(w.performer.id, K::Assigned)]
+        );
         let events = |app: &TestApp| {
             let db = app.db().clone();
             async move {

@@ -216,6 +216,11 @@ impl TestApp {
         build(self.backend, &self.state.config.database_url, None, &|_| {}).await
     }
 
+    /// [`Self::twin`] with `tweak` applied to its configuration.
+    pub async fn twin_with(&self, tweak: impl Fn(&mut Config)) -> TestApp {
+        build(self.backend, &self.state.config.database_url, None, &tweak).await
+    }
+
     pub async fn request(&self, req: Request<Body>) -> Response {
         let res = self
             .router

@@ -49,3 +49,4 @@ mod tokens;
 mod transport;
 mod users;
 mod watchers;
+mod webhooks;
