@@ -83,6 +83,9 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender of notification e-mails (`SMTP_FROM`).
     pub smtp_from: String,
+    /// Defects `GET /api/reports/handover.pdf` renders while the caller waits
+    /// (`HANDOVER_SYNC_MAX`); more is refused, pointing to `requestDocument`.
+    pub handover_sync_max: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -308,7 +311,9 @@ impl Config {
             return Err(err("CLOCK_INTERVAL_SECS", "must be at least 1"));
         }
         let (smtp_url, smtp_from) = smtp(&val)?;
+        let handover_sync_max = number(&val, "HANDOVER_SYNC_MAX", 300)?;
         Ok(Config {
+            handover_sync_max,
             clock_interval,
             smtp_url,
             smtp_from,
