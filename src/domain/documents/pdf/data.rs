@@ -25,6 +25,9 @@ use crate::{
     error::AppResult,
 };
 
+/// Matching defects by status and by priority.
+pub(super) type Tallies = (Vec<(DefectStatus, i64)>, Vec<(Priority, i64)>);
+
 /// Defects read per statement.
 pub(super) const BATCH: u64 = 100;
 
@@ -225,10 +228,7 @@ impl Selection {
     }
 
     /// Matching defects by status and by priority (two `GROUP BY`s).
-    pub(super) async fn tallies(
-        &self,
-        db: &DatabaseConnection,
-    ) -> AppResult<(Vec<(DefectStatus, i64)>, Vec<(Priority, i64)>)> {
+    pub(super) async fn tallies(&self, db: &DatabaseConnection) -> AppResult<Tallies> {
         let by = |c: Column| {
             queries::visible_to(&self.viewer)
                 .filter(self.condition.clone())

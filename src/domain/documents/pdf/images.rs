@@ -85,10 +85,13 @@ fn window(w: u32, h: u32, px: f32, py: f32, aspect: f32) -> (u32, u32, u32, u32)
         ch = hf;
         cw = (ch * aspect).min(wf);
     }
-    let left = (px - cw / 2.0).clamp(0.0, wf - cw);
-    let top = (py - ch / 2.0).clamp(0.0, hf - ch);
-    let (cw, ch) = ((cw as u32).max(1), (ch as u32).max(1));
-    (left as u32, top as u32, cw.min(w), ch.min(h))
+    let (cw, ch) = (
+        (cw as u32).clamp(1, w.max(1)),
+        (ch as u32).clamp(1, h.max(1)),
+    );
+    let left = (px - cw as f32 / 2.0).clamp(0.0, w.saturating_sub(cw) as f32);
+    let top = (py - ch as f32 / 2.0).clamp(0.0, h.saturating_sub(ch) as f32);
+    (left as u32, top as u32, cw, ch)
 }
 
 /// Decoded image plans, most recently used last.
@@ -154,7 +157,7 @@ mod tests {
         // Centre: the pin in the middle of a third of the width.
         assert_eq!(
             window(3000, 2000, 1500.0, 1000.0, 1.5),
-            (1000, 666, 1000, 666)
+            (1000, 667, 1000, 666)
         );
         // A corner: moved inside, the pin off-centre.
         let (l, t, w, h) = window(3000, 2000, 10.0, 1990.0, 1.5);

@@ -32,7 +32,6 @@ use self::{
 use crate::{
     auth::Viewer,
     domain::{defects::filter::DefectFilter, reports::policy, require},
-    entities::enums::{DefectStatus, Priority},
     error::{AppError, AppResult},
     i18n::{Lang, Msg},
     storage::Storage,
@@ -73,7 +72,7 @@ pub(super) struct Ctx<'a> {
     /// The document's instant: "today" for overdue marks, the cover's time.
     now: DateTime<Utc>,
     rows: u64,
-    tallies: (Vec<(DefectStatus, i64)>, Vec<(Priority, i64)>),
+    tallies: data::Tallies,
 }
 
 /// FORBIDDEN for whom the export refuses (the same rule: managers and admins).
