@@ -169,6 +169,19 @@ impl Row {
     }
 }
 
+/// How many defects match (one statement).
+pub(super) async fn count(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &DefectFilter,
+    todays: &Todays,
+) -> AppResult<u64> {
+    Ok(queries::visible_to(viewer)
+        .filter(filter.condition(todays))
+        .count(db)
+        .await?)
+}
+
 /// The matching defects: the filter's condition over what the viewer sees, fixed to the
 /// ids that existed when the document started (both layout runs see the same set).
 #[derive(Clone)]

@@ -90,11 +90,7 @@ pub async fn count(
     authorize(viewer)?;
     filter.check()?;
     let todays = filter.todays(db).await?;
-    let names = Names::load(db).await?;
-    Selection::new(db, viewer, filter, &todays, &names)
-        .await?
-        .count(db)
-        .await
+    data::count(db, viewer, filter, &todays).await
 }
 
 /// One layout run over every defect: cover, table, sections. `progress` is told
