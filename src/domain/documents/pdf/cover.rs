@@ -219,3 +219,45 @@ pub(super) async fn row(ctx: &Ctx<'_>, flow: &mut Flow, d: &Row) -> AppResult<()
     cells.draw(flow, false);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::{self, Lang};
+
+    /// Column headings, a date and the overdue mark each fit their column on one line in
+    /// both languages (a word broken inside, "Приорите-т", reads badly).
+    #[test]
+    fn headings_dates_and_the_overdue_mark_fit_their_columns() {
+        let ids = [
+            "key",
+            "title",
+            "status",
+            "priority",
+            "performer",
+            "deadline",
+        ];
+        for lang in Lang::ALL {
+            for (id, width) in ids.iter().zip(WIDTHS) {
+                let label = i18n::text(lang, &format!("doc-col-{id}"), &[]);
+                assert!(
+                    fonts::wrap(&label, SIZE, Weight::Bold, width - 2.0 * PAD).len() == 1,
+                    "{label}"
+                );
+            }
+            let deadline = WIDTHS[5] - 2.0 * PAD;
+            for text in [
+                "30.12.2026".to_owned(),
+                "2026-12-30".to_owned(),
+                i18n::text(lang, "doc-overdue", &[]),
+            ] {
+                assert_eq!(
+                    fonts::wrap(&text, SIZE, Weight::Bold, deadline).len(),
+                    1,
+                    "{text}"
+                );
+            }
+        }
+        assert!((WIDTHS.iter().sum::<f32>() - CONTENT_W).abs() < 1.0);
+    }
+}
