@@ -140,6 +140,31 @@ async fn layout(
     Ok(())
 }
 
+/// The drawing run with `total` pages announced: the document and the pages it has.
+async fn draw(
+    ctx: &Ctx<'_>,
+    total: u32,
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
+) -> AppResult<(Vec<u8>, u32)> {
+    let (tx, rx) = mpsc::channel(writer::QUEUE);
+    let title = ctx.words.t("doc-title");
+    let lang = ctx.words.lang.tag();
+    let writer = tokio::task::spawn_blocking(move || writer::write(rx, title, lang));
+    let mut drawing = Flow::new(Sink::Draw { tx, total });
+    let laid = layout(ctx, &mut drawing, progress, ctx.rows).await;
+    // Finishing the flow closes the channel, which ends the writer either way.
+    let drawn = match laid {
+        Ok(()) => drawing.finish().await,
+        Err(e) => {
+            drop(drawing);
+            Err(e)
+        }
+    };
+    let bytes = writer.await.map_err(AppError::internal)?;
+    let drawn = drawn?;
+    Ok((bytes?, drawn))
+}
+
 /// The document for `filter` as the viewer sees it, written to `out`; the number of
 /// defects in it. `progress(done, total)` goes from 0 to `total` over both layout runs
 /// (the first counts pages, the second draws). FORBIDDEN for engineers and observers.
@@ -176,30 +201,17 @@ pub async fn render(
     layout(&ctx, &mut counting, progress, 0).await?;
     let total = counting.finish().await?;
 
-    let (tx, rx) = mpsc::channel(writer::QUEUE);
-    let title = ctx.words.t("doc-title");
-    let lang = opts.lang.tag();
-    let writer = tokio::task::spawn_blocking(move || writer::write(rx, title, lang));
-    let mut drawing = Flow::new(Sink::Draw { tx, total });
-    let laid = layout(&ctx, &mut drawing, progress, rows).await;
-    // Finishing the flow closes the channel, which ends the writer either way.
-    let drawn = match laid {
-        Ok(()) => drawing.finish().await,
-        Err(e) => {
-            drop(drawing);
-            Err(e)
-        }
-    };
-    let bytes = writer.await.map_err(AppError::internal)?;
-    let drawn = drawn?;
+    // Defects edited between the runs can change the number of pages (their set is
+    // fixed, their text is not): drawn again once with the number the drawing found.
+    let (mut pdf, drawn) = draw(&ctx, total, progress).await?;
     if drawn != total {
-        // Defects edited between the runs (their set is fixed, their text is not).
         tracing::warn!(
             counted = total,
             drawn,
-            "handover PDF: page count changed between runs"
+            "handover PDF: page count changed, drawn again"
         );
+        pdf = draw(&ctx, drawn, progress).await?.0;
     }
-    out.write_all(&bytes?).map_err(AppError::internal)?;
+    out.write_all(&pdf).map_err(AppError::internal)?;
     Ok(rows)
 }
