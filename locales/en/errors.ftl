@@ -150,6 +150,7 @@ export-audience = the export is for admins and managers
 expected-any-of = { $field }: expected any of { $choices }
 unknown-parameter = { $field }: unknown parameter; expected any of { $choices }
 given-twice = { $field }: given more than once
+handover-too-large = { $count } defects match: the PDF answers directly for up to { $limit }; use requestDocument for this one
 expected-date = { $field }: expected a date as YYYY-MM-DD
 expected-timestamp = { $field }: expected an RFC 3339 timestamp
 expected-bool = { $field }: expected true or false

@@ -148,6 +148,7 @@ export-audience = выгрузка доступна администратора
 expected-any-of = { $field }: ожидается одно из: { $choices }
 unknown-parameter = { $field }: неизвестный параметр; ожидается одно из: { $choices }
 given-twice = { $field }: указан больше одного раза
+handover-too-large = под отбор попало дефектов: { $count }; сразу PDF формируется не более чем для { $limit }, для этого отбора используйте requestDocument
 expected-date = { $field }: ожидается дата в виде ГГГГ-ММ-ДД
 expected-timestamp = { $field }: ожидается время в формате RFC 3339
 expected-bool = { $field }: ожидается true или false

@@ -87,6 +87,9 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// One webhook attempt's time limit (`WEBHOOK_TIMEOUT_MS`, 1–60,000; default 5,000).
     pub webhook_timeout: Duration,
+    /// Defects `GET /api/reports/handover.pdf` renders while the caller waits
+    /// (`HANDOVER_SYNC_MAX`); more is refused, pointing to `requestDocument`.
+    pub handover_sync_max: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -317,9 +320,11 @@ impl Config {
         if webhook_timeout.is_zero() || webhook_timeout > Duration::from_secs(60) {
             return Err(err("WEBHOOK_TIMEOUT_MS", "must be between 1 and 60000"));
         }
+        let handover_sync_max = number(&val, "HANDOVER_SYNC_MAX", 300)?;
         Ok(Config {
             webhook_allow_private,
             webhook_timeout,
+            handover_sync_max,
             clock_interval,
             smtp_url,
             smtp_from,

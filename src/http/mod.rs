@@ -7,6 +7,7 @@ pub mod deadline;
 pub mod export;
 pub mod graphiql;
 pub mod graphql;
+pub mod handover;
 pub mod health;
 pub mod openapi;
 pub mod plans;
@@ -89,6 +90,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/docs/", get(api_docs::page))
         .route("/api/docs/assets/{file}", get(api_docs::asset))
         .route("/api/reports/export/", get(export::export))
+        .route("/api/reports/handover.pdf", get(handover::handover))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .fallback(not_found)

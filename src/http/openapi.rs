@@ -49,7 +49,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "defect-control REST shim",
-        description = "Login and refresh, CSV export, attachment and plan downloads and health. Everything else is GraphQL at POST /graphql (see schema.graphql).",
+        description = "Login and refresh, CSV export, the handover PDF, attachment and plan downloads and health. Everything else is GraphQL at POST /graphql (see schema.graphql).",
         version = env!("CARGO_PKG_VERSION")
     ),
     paths(
@@ -59,6 +59,7 @@ impl Modify for BearerAuth {
         super::attachments::thumbnail,
         super::plans::file,
         super::export::export,
+        super::handover::handover,
         super::health::health,
         super::health::ready,
     ),

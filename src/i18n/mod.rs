@@ -33,6 +33,7 @@ const RESOURCES: [(Lang, &[&str]); 2] = [
         Lang::En,
         &[
             include_str!("../../locales/en/errors.ftl"),
+            include_str!("../../locales/en/documents.ftl"),
             include_str!("../../locales/en/export.ftl"),
             include_str!("../../locales/en/notifications.ftl"),
         ],
@@ -41,6 +42,7 @@ const RESOURCES: [(Lang, &[&str]); 2] = [
         Lang::Ru,
         &[
             include_str!("../../locales/ru/errors.ftl"),
+            include_str!("../../locales/ru/documents.ftl"),
             include_str!("../../locales/ru/export.ftl"),
             include_str!("../../locales/ru/notifications.ftl"),
         ],

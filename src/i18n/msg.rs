@@ -229,6 +229,8 @@ messages! {
     ExpectedTimestamp { field: String = f("createdFrom") } => "expected-timestamp",
     ExpectedBool { field: String = f("overdue") } => "expected-bool",
     ExpectedId { field: String = f("project") } => "expected-id",
+    /// The synchronous handover PDF above `HANDOVER_SYNC_MAX` defects.
+    HandoverTooLarge { count: u64 = 301, limit: u64 = 300 } => "handover-too-large",
 
     // Live updates
     TooManySubscriptions { max: usize = 20 } => "too-many-subscriptions",

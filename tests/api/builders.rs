@@ -273,6 +273,17 @@ impl<'a> DefectBuilder<'a> {
         self
     }
 
+    /// Pinned on `plan` at (`x`, `y`) when created.
+    pub fn pinned(mut self, plan: i32, x: f64, y: f64) -> Self {
+        self.input.location = Some(defect_control::domain::defects::location::LocationInput {
+            plan_id: Some(plan),
+            x,
+            y,
+            label: None,
+        });
+        self
+    }
+
     /// Assigned by the manager after creation (as a manager would in the UI).
     pub fn performer(mut self, performer: Option<i32>) -> Self {
         self.performer = performer;

@@ -24,6 +24,7 @@ mod fixtures;
 mod graphiql;
 mod graphql_http;
 mod import;
+mod handover;
 mod input_bounds;
 mod journal;
 mod keys;

@@ -97,27 +97,57 @@ pub async fn inspect_bounded(bytes: Bytes, thumbnail: Thumbnail) -> AppResult<In
     })
     .await?;
     let permit = match format {
-        Some(format) => {
-            let header = reserve(side_alloc(bytes.len())).await?;
-            let probe = bytes.clone();
-            let need = blocking(move || {
-                let need = decoder(&probe, format).map(|d| {
-                    d.total_bytes()
-                        .saturating_add(metadata::coefficient_bytes(&probe, format))
-                        .saturating_add(side_alloc(probe.len()))
-                });
-                drop(header);
-                need
-            })
-            .await?;
-            Some(reserve(need).await?)
-        }
+        Some(format) => Some(reserve_decode(&bytes, format).await?),
         None => None,
     };
     // The permit moves into the task: if the request is dropped (client gone), the
     // decode still runs to its end, and so must its reservation.
     blocking(move || {
         let result = inspect_for(&bytes, thumbnail);
+        drop(permit);
+        result
+    })
+    .await
+}
+
+/// The reservation for decoding `bytes`: the header is read under a reservation of
+/// [`side_alloc`], which is released before the whole decode's is taken.
+async fn reserve_decode(bytes: &Bytes, format: ImageFormat) -> AppResult<SemaphorePermit<'static>> {
+    let header = reserve(side_alloc(bytes.len())).await?;
+    let probe = bytes.clone();
+    let need = blocking(move || {
+        let need = decoder(&probe, format).map(|d| {
+            d.total_bytes()
+                .saturating_add(metadata::coefficient_bytes(&probe, format))
+                .saturating_add(side_alloc(probe.len()))
+        });
+        drop(header);
+        need
+    })
+    .await?;
+    reserve(need).await
+}
+
+/// A stored image (accepted once as an upload) decoded under the same limits and the
+/// same memory budget as an upload, handed to `then` on the blocking pool; the budget
+/// is held until `then` returns, so what it derives (a scaled copy) is counted too.
+/// For the handover document, which reads images one at a time.
+pub async fn decode_bounded<T: Send + 'static>(
+    bytes: Bytes,
+    then: impl FnOnce(DynamicImage) -> T + Send + 'static,
+) -> AppResult<T> {
+    let probe = bytes.clone();
+    let format = blocking(move || {
+        let format = kind(&probe)?
+            .1
+            .ok_or_else(|| bad(|field| Msg::FileTypes { field }))?;
+        metadata::check(&probe, format)?;
+        Ok(format)
+    })
+    .await?;
+    let permit = reserve_decode(&bytes, format).await?;
+    blocking(move || {
+        let result = decode(&bytes, format).map(then);
         drop(permit);
         result
     })

@@ -1,0 +1,50 @@
+# The handover PDF (GET /api/reports/handover.pdf, requestDocument): its headings,
+# labels and notes. Statuses and priorities come from export.ftl.
+
+doc-title = Handover report
+doc-projects = Projects
+doc-generated = Generated { $time } ({ $zone })
+doc-filter = Filter
+doc-filter-none = All defects visible to the requester
+doc-f-stage = Stage
+doc-f-plan = Plan
+doc-f-performer = Performer
+doc-f-author = Author
+doc-f-status = Status
+doc-f-priority = Priority
+doc-f-created = Created
+doc-f-deadline = Deadline
+doc-f-search = Search
+doc-f-overdue-yes = Overdue only
+doc-f-overdue-no = Not overdue
+doc-range-from = from { $from }
+doc-range-to = to { $to }
+doc-range-both = { $from } – { $to }
+doc-total = Defects: { $n }
+doc-by-status = By status
+doc-by-priority = By priority
+doc-list = Defect list
+doc-col-key = Key
+doc-col-title = Title
+doc-col-status = Status
+doc-col-priority = Priority
+doc-col-performer = Performer
+doc-col-deadline = Deadline
+doc-overdue = overdue
+doc-stage = Stage
+doc-performer = Performer
+doc-author = Author
+doc-deadline = Deadline
+doc-created = Created
+doc-description = Description
+doc-place = Place
+doc-not-pinned = Not pinned on a plan.
+doc-pin = Plan “{ $plan }”, x = { $x }, y = { $y } (from the top-left corner, 0–1)
+doc-pin-label = Location: { $label }
+doc-pdf-plan = The plan is a PDF: no rasteriser is available to draw an excerpt, so only its title and the pin's coordinates are given.
+doc-photos = Photos
+doc-files = Attachments
+doc-image-missing = image unavailable
+doc-history = Status history
+doc-history-created = created as { $to }
+doc-no-defects = No defects match the filter.

@@ -1,0 +1,50 @@
+# PDF для передачи (GET /api/reports/handover.pdf, requestDocument): заголовки,
+# подписи и примечания. Статусы и приоритеты берутся из export.ftl.
+
+doc-title = Акт передачи дефектов
+doc-projects = Проекты
+doc-generated = Сформирован { $time } ({ $zone })
+doc-filter = Отбор
+doc-filter-none = Все дефекты, видимые запросившему
+doc-f-stage = Этап
+doc-f-plan = План
+doc-f-performer = Исполнитель
+doc-f-author = Автор
+doc-f-status = Статус
+doc-f-priority = Приоритет
+doc-f-created = Создан
+doc-f-deadline = Срок
+doc-f-search = Поиск
+doc-f-overdue-yes = Только просроченные
+doc-f-overdue-no = Без просроченных
+doc-range-from = с { $from }
+doc-range-to = по { $to }
+doc-range-both = { $from } – { $to }
+doc-total = Дефектов: { $n }
+doc-by-status = По статусам
+doc-by-priority = По приоритетам
+doc-list = Список дефектов
+doc-col-key = Ключ
+doc-col-title = Название
+doc-col-status = Статус
+doc-col-priority = Приоритет
+doc-col-performer = Исполнитель
+doc-col-deadline = Срок
+doc-overdue = просрочен
+doc-stage = Этап
+doc-performer = Исполнитель
+doc-author = Автор
+doc-deadline = Срок
+doc-created = Создан
+doc-description = Описание
+doc-place = Место
+doc-not-pinned = Не отмечен на плане.
+doc-pin = План «{ $plan }», x = { $x }, y = { $y } (от левого верхнего угла, 0–1)
+doc-pin-label = Расположение: { $label }
+doc-pdf-plan = План в формате PDF: растеризатор недоступен, поэтому вместо фрагмента приведены название плана и координаты метки.
+doc-photos = Фотографии
+doc-files = Вложения
+doc-image-missing = изображение недоступно
+doc-history = История статусов
+doc-history-created = создан в статусе { $to }
+doc-no-defects = Под отбор не попал ни один дефект.

@@ -1,0 +1,2 @@
+//! Documents handed over from a filter of defects.
+pub mod pdf;
