@@ -4,6 +4,7 @@ pub mod coerce;
 pub mod commit;
 pub mod context;
 pub mod defects;
+pub mod documents;
 pub mod errors;
 pub mod limits;
 pub mod loaders;
@@ -31,6 +32,7 @@ pub struct Query(
     defects::ActivityQuery,
     reports::ReportQuery,
     notifications::NotificationQuery,
+    documents::DocumentQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -41,12 +43,14 @@ pub struct Mutation(
     defects::DefectMutation,
     plans::PlanMutation,
     notifications::NotificationMutation,
+    documents::DocumentMutation,
 );
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(
     defects::DefectSubscription,
     notifications::NotificationSubscription,
+    documents::DocumentSubscription,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;

@@ -59,6 +59,7 @@ impl Modify for BearerAuth {
         super::attachments::thumbnail,
         super::plans::file,
         super::export::export,
+        super::documents::file,
         super::health::health,
         super::health::ready,
     ),

@@ -220,6 +220,8 @@ messages! {
     ExpectedTimestamp { field: String = f("createdFrom") } => "expected-timestamp",
     ExpectedBool { field: String = f("overdue") } => "expected-bool",
     ExpectedId { field: String = f("project") } => "expected-id",
+    SheetTooLong { max: u64 = 1_048_575 } => "sheet-too-long",
+    DocumentJobNotFound => "document-job-not-found",
 
     // Live updates
     TooManySubscriptions { max: usize = 20 } => "too-many-subscriptions",

@@ -28,14 +28,6 @@ const NOT_YET_BUILT: &[&str] = &[
     "Mutation.replayWebhook",
     "Mutation.createApiToken",
     "Mutation.revokeApiToken",
-    // Handover documents (FIELD.md; issue 23).
-    "DocumentFormat",
-    "JobStatus",
-    "DocumentJob",
-    "Query.documentJob",
-    "Query.myDocumentJobs",
-    "Mutation.requestDocument",
-    "Subscription.documentJob",
     // Bulk changes and import (FIELD.md; issue 24).
     "BulkItemResult",
     "BulkResult",
