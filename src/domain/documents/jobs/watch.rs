@@ -84,7 +84,11 @@ pub fn changes(
                 }
             }
             tokio::select! {
-                _ = f.woken.changed() => {}
+                woke = f.woken.changed() => {
+                    if woke.is_err() {
+                        tokio::time::sleep(POLL).await; // no local writer left: poll only
+                    }
+                }
                 _ = tokio::time::sleep(POLL) => {}
             }
             match document_jobs::Entity::find_by_id(f.id).one(&f.db).await {
