@@ -113,7 +113,7 @@ impl DocumentMutation {
         format: DocumentFormat,
         filter: Option<DefectFilterInput>,
         lang: Option<String>,
-        #[graphql(default = true)] photos: bool,
+        #[graphql(default_with = "Some(true)")] photos: Option<bool>,
     ) -> async_graphql::Result<DocumentJob> {
         let viewer = ctx.viewer()?;
         let state = ctx.state();
@@ -121,7 +121,7 @@ impl DocumentMutation {
             format,
             filter: filter.unwrap_or_default().into(),
             lang,
-            photos,
+            photos: photos.unwrap_or(true),
         };
         let job = jobs::request(&state.db, viewer, req).await.gql()?;
         state.engine.jobs_queued();

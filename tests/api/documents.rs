@@ -221,17 +221,12 @@ async fn a_csv_job_runs_to_done_seen_by_the_query_and_the_subscription() {
         );
         app.pump().await;
         let mut seen = Vec::new();
-        loop {
-            match tokio::time::timeout(Duration::from_secs(5), live.next())
-                .await
-                .expect("the subscription moves or ends")
-            {
-                Some(r) => {
-                    assert!(r.errors.is_empty(), "{:?}", r.errors);
-                    seen.push(r.data.into_json().unwrap()["documentJob"].clone());
-                }
-                None => break,
-            }
+        while let Some(r) = tokio::time::timeout(Duration::from_secs(5), live.next())
+            .await
+            .expect("the subscription moves or ends")
+        {
+            assert!(r.errors.is_empty(), "{:?}", r.errors);
+            seen.push(r.data.into_json().unwrap()["documentJob"].clone());
         }
         let last = seen.last().expect("the final state");
         assert_eq!(
