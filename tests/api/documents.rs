@@ -58,6 +58,15 @@ fn sheet(bytes: &[u8]) -> Vec<Vec<Data>> {
     range.rows().map(<[Data]>::to_vec).collect()
 }
 
+/// A part of the XLSX package, as text.
+fn part(bytes: &[u8], name: &str) -> String {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes.to_vec())).unwrap();
+    let mut out = String::new();
+    zip.by_name(name).unwrap().read_to_string(&mut out).unwrap();
+    out
+}
+
 fn texts(row: &[Data]) -> Vec<String> {
     row.iter().map(|c| c.to_string()).collect()
 }
@@ -81,6 +90,14 @@ async fn the_xlsx_export_is_the_csvs_rows_typed() {
             app.backend
         );
         assert_eq!(rows.len(), 4, "[{}] header + 3 rows", app.backend);
+        // A frozen header row with an autofilter over the rows, in bold (the only bold style).
+        let xml = part(&got.bytes, "xl/worksheets/sheet1.xml");
+        assert!(
+            xml.contains(r#"ySplit="1""#) && xml.contains(r#"state="frozen""#),
+            "{xml}"
+        );
+        assert!(xml.contains(r#"<autoFilter ref="A1:R4"/>"#), "{xml}");
+        assert!(part(&got.bytes, "xl/styles.xml").contains("<b/>"));
         let csv = fetch(&app, t, &[]).await.table().1;
         for (row, rec) in rows[1..].iter().zip(&csv) {
             assert!(
