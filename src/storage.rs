@@ -110,33 +110,22 @@ impl Storage {
         Ok(())
     }
 
-    /// Uploads a file in parts (a multipart upload on S3), holding a few parts in
-    /// memory at most, however large the file: a generated document.
-    pub async fn put_file(
-        &self,
-        key: &str,
-        mut file: tokio::fs::File,
-    ) -> Result<u64, StorageError> {
-        use tokio::io::AsyncReadExt;
-        let io = |e: std::io::Error| object_store::Error::Generic {
-            store: "file",
-            source: Box::new(e),
+    /// Uploads a file in parts (a multipart upload on S3, aborted on failure), a few
+    /// parts in memory at most however large the file: a generated document.
+    pub async fn put_file(&self, key: &str, mut file: tokio::fs::File) -> Result<(), StorageError> {
+        use tokio::io::AsyncWriteExt;
+        let mut w = object_store::buffered::BufWriter::new(self.store.clone(), self.path(key));
+        let done = match tokio::io::copy(&mut file, &mut w).await {
+            Ok(_) => w.shutdown().await,
+            Err(e) => Err(w.abort().await.map_or_else(std::io::Error::other, |()| e)),
         };
-        let upload = self.store.put_multipart(&self.path(key)).await?;
-        let mut parts = object_store::WriteMultipart::new(upload);
-        let mut buf = vec![0u8; 1 << 20];
-        let mut total = 0u64;
-        loop {
-            let n = file.read(&mut buf).await.map_err(io)?;
-            if n == 0 {
-                break;
+        done.map_err(|e| {
+            object_store::Error::Generic {
+                store: "file",
+                source: Box::new(e),
             }
-            parts.wait_for_capacity(2).await?;
-            parts.write(&buf[..n]);
-            total += n as u64;
-        }
-        parts.finish().await?;
-        Ok(total)
+            .into()
+        })
     }
 
     /// The object's bytes as a stream, so a download never buffers the whole file.

@@ -269,10 +269,12 @@ impl Documents {
             DocumentFormat::Pdf => "pdf",
         };
         let key = format!("documents/{id}/{}.{ext}", job.attempts);
-        self.storage
-            .put_file(&key, tokio::fs::File::from_std(file))
-            .await
-            .map_err(AppError::internal)?;
+        // The upload keeps the lease too (a large file to a slow store).
+        let upload = async {
+            let put = self.storage.put_file(&key, tokio::fs::File::from_std(file));
+            put.await.map_err(|e| Stop::from(AppError::internal(e)))
+        };
+        self.heartbeat(db, job, id, upload, &progress).await?;
         let now = time::now();
         let expires = now + chrono::Duration::from_std(KEEP).unwrap_or(chrono::Duration::MAX);
         let done = owned(id, job.attempts)
