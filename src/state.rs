@@ -38,6 +38,8 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// `/ready`'s probe, one at a time (`http::health`).
     pub ready: Arc<ReadyProbe>,
+    /// Bumped after each write of a document job in this process (its subscriptions).
+    pub documents: Arc<domain::documents::jobs::watch::Wake>,
     /// The engine for work derived from the journal (notifications, clock, e-mail);
     /// `serve` starts its loops, tests drive it with `pump`.
     pub engine: Arc<Engine>,
@@ -110,6 +112,8 @@ impl AppState {
             &config.database_url,
             config.max_subscriptions_per_user,
         ));
+        let storage = Arc::new(storage);
+        let documents = Arc::new(domain::documents::jobs::watch::Wake::default());
         let engine = Arc::new(Engine::new(
             db.clone(),
             domain::notifications::engine_parts(domain::notifications::Setup {
@@ -124,6 +128,11 @@ impl AppState {
             .with(domain::webhooks::engine_parts(domain::webhooks::Setup {
                 allow_private: config.webhook_allow_private,
                 timeout: config.webhook_timeout,
+            }))
+            .with(domain::documents::engine_parts(domain::documents::Setup {
+                storage: storage.clone(),
+                concurrency: config.document_jobs,
+                wake: documents.clone(),
             })),
             journal_wake.clone(),
         ));
@@ -140,7 +149,8 @@ impl AppState {
             keys: Arc::new(keys),
             throttle: Arc::new(throttle),
             hasher: Arc::new(hasher),
-            storage: Arc::new(storage),
+            storage,
+            documents,
             links: Arc::new(links),
             journal_wake,
             live,

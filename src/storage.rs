@@ -12,6 +12,9 @@ use crate::config::ConfigError;
 
 /// How long a signed download link stays valid.
 pub const LINK_TTL_SECS: u64 = 900;
+/// A finished document's download link lives longer (FIELD.md: at least an hour), so
+/// a client that polls rarely still gets a working one.
+pub const DOCUMENT_LINK_TTL_SECS: u64 = 2 * 3600;
 
 #[derive(Clone)]
 pub struct Storage {
@@ -105,6 +108,24 @@ impl Storage {
             .put(&self.path(key), PutPayload::from(bytes))
             .await?;
         Ok(())
+    }
+
+    /// Uploads a file in parts (a multipart upload on S3, aborted on failure), a few
+    /// parts in memory at most however large the file: a generated document.
+    pub async fn put_file(&self, key: &str, mut file: tokio::fs::File) -> Result<(), StorageError> {
+        use tokio::io::AsyncWriteExt;
+        let mut w = object_store::buffered::BufWriter::new(self.store.clone(), self.path(key));
+        let done = match tokio::io::copy(&mut file, &mut w).await {
+            Ok(_) => w.shutdown().await,
+            Err(e) => Err(w.abort().await.map_or_else(std::io::Error::other, |()| e)),
+        };
+        done.map_err(|e| {
+            object_store::Error::Generic {
+                store: "file",
+                source: Box::new(e),
+            }
+            .into()
+        })
     }
 
     /// The object's bytes as a stream, so a download never buffers the whole file.
@@ -251,6 +272,19 @@ impl LinkSigner {
     /// Constant-time check of a plan link's signature and expiry.
     pub fn verify_plan(&self, id: i32, expires: u64, sig: &str, now: u64) -> bool {
         self.check(&Self::plan_subject(id, expires), expires, sig, now)
+    }
+
+    /// `/api/documents/{id}/file?exp=…&sig=…`, valid [`DOCUMENT_LINK_TTL_SECS`]; its
+    /// subject starts with `document:`, so it never opens an attachment or a plan.
+    pub fn document_url(&self, id: i64, now: u64) -> String {
+        let expires = now + DOCUMENT_LINK_TTL_SECS;
+        let sig = self.sign(&format!("document:{id}:{expires}"));
+        format!("/api/documents/{id}/file?exp={expires}&sig={sig}")
+    }
+
+    /// Constant-time check of a document link's signature and expiry.
+    pub fn verify_document(&self, id: i64, expires: u64, sig: &str, now: u64) -> bool {
+        self.check(&format!("document:{id}:{expires}"), expires, sig, now)
     }
 
     /// `/api/attachments/{id}/{file|thumbnail}?exp=…&sig=…`

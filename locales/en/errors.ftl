@@ -147,6 +147,8 @@ plan-pinned = { $count } defect(s) are pinned to this plan; move or unpin them f
 ## Reports and export
 reports-audience = reports are for admins, managers and observers
 export-audience = the export is for admins and managers
+sheet-too-long = the sheet would have more than { $max } rows; narrow the filter or export CSV
+document-job-not-found = document job not found
 expected-any-of = { $field }: expected any of { $choices }
 unknown-parameter = { $field }: unknown parameter; expected any of { $choices }
 given-twice = { $field }: given more than once

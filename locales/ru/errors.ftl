@@ -145,6 +145,8 @@ plan-pinned = к этому плану привязаны дефекты ({ $cou
 ## Reports and export
 reports-audience = отчёты доступны администраторам, менеджерам и наблюдателям
 export-audience = выгрузка доступна администраторам и менеджерам
+sheet-too-long = в листе было бы больше { $max } строк; сузьте фильтр или выгрузите CSV
+document-job-not-found = задание на документ не найдено
 expected-any-of = { $field }: ожидается одно из: { $choices }
 unknown-parameter = { $field }: неизвестный параметр; ожидается одно из: { $choices }
 given-twice = { $field }: указан больше одного раза

@@ -79,6 +79,8 @@ pub struct Config {
     pub max_subscriptions_per_user: usize,
     /// How often the notification clock checks deadlines (`CLOCK_INTERVAL_SECS`, ≥ 1).
     pub clock_interval: Duration,
+    /// Document jobs this process runs at once (`DOCUMENT_JOBS`, ≥ 1).
+    pub document_jobs: usize,
     /// `smtp://host:port`, `smtps://user:pass@host` (`SMTP_URL`); None: no e-mail.
     pub smtp_url: Option<String>,
     /// The sender of notification e-mails (`SMTP_FROM`).
@@ -314,6 +316,10 @@ impl Config {
         if clock_interval.is_zero() {
             return Err(err("CLOCK_INTERVAL_SECS", "must be at least 1"));
         }
+        let document_jobs = usize::try_from(number(&val, "DOCUMENT_JOBS", 1)?)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| err("DOCUMENT_JOBS", "must be a positive number"))?;
         let (smtp_url, smtp_from) = smtp(&val)?;
         let webhook_allow_private = boolean(&val, "WEBHOOK_ALLOW_PRIVATE", false)?;
         let webhook_timeout = Duration::from_millis(number(&val, "WEBHOOK_TIMEOUT_MS", 5000)?);
@@ -326,6 +332,7 @@ impl Config {
             webhook_timeout,
             handover_sync_max,
             clock_interval,
+            document_jobs,
             smtp_url,
             smtp_from,
             app_env,

@@ -109,6 +109,29 @@ pub async fn claim(
     Ok(jobs::Entity::find().from_raw_sql(stmt).all(db).await?)
 }
 
+/// Extends the lease of `job`'s attempt by `lease` from now (a heartbeat for long
+/// work); false when the attempt has lost its job (another attempt has started, or
+/// it was recorded): the work should stop, its outcome would change nothing.
+pub async fn renew(
+    db: &impl ConnectionTrait,
+    job: &jobs::Model,
+    lease: Duration,
+) -> AppResult<bool> {
+    let backend = db.get_database_backend();
+    let now = time::now();
+    let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+    let stmt = Statement::from_sql_and_values(
+        backend,
+        sql(
+            backend,
+            "UPDATE jobs SET locked_until = $1, updated_at = $2 \
+             WHERE id = $3 AND attempts = $4 AND state = 'pending'",
+        ),
+        [until.into(), now.into(), job.id.into(), job.attempts.into()],
+    );
+    Ok(db.execute_raw(stmt).await?.rows_affected() == 1)
+}
+
 /// How an attempt ended.
 #[derive(Debug)]
 pub enum Outcome {

@@ -7,6 +7,7 @@ pub mod defect_events;
 pub mod defect_numbers;
 pub mod defect_watchers;
 pub mod defects;
+pub mod document_jobs;
 pub mod engine_positions;
 pub mod enums;
 pub mod jobs;

@@ -4,6 +4,7 @@ pub mod coerce;
 pub mod commit;
 pub mod context;
 pub mod defects;
+pub mod documents;
 pub mod errors;
 pub mod limits;
 pub mod loaders;
@@ -35,6 +36,7 @@ pub struct Query(
     notifications::NotificationQuery,
     tokens::TokenQuery,
     webhooks::WebhookQuery,
+    documents::DocumentQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -49,12 +51,14 @@ pub struct Mutation(
     notifications::NotificationMutation,
     tokens::TokenMutation,
     webhooks::WebhookMutation,
+    documents::DocumentMutation,
 );
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(
     defects::DefectSubscription,
     notifications::NotificationSubscription,
+    documents::DocumentSubscription,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;

@@ -25,7 +25,7 @@ use crate::{
     i18n::Lang,
 };
 
-const PARAMS: [&str; 15] = [
+const PARAMS: [&str; 16] = [
     "project",
     "plan",
     "stage",
@@ -41,7 +41,16 @@ const PARAMS: [&str; 15] = [
     "search",
     "bom",
     "lang",
+    "format",
 ];
+
+/// `?format=`: the CSV (default) or an XLSX sheet of the same rows.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Csv,
+    Xlsx,
+}
 
 /// The export's query parameters, parsed into the list's own filter type.
 #[derive(Debug, Default)]
@@ -50,8 +59,9 @@ pub struct ExportParams {
     /// `?lang=ru|en` asks for the human form in that language; without it the machine
     /// form, whatever `Accept-Language` says (a browser's `fetch()` sends one).
     pub form: Form,
-    /// `?bom=`; the form's default when absent.
+    /// `?bom=`; the form's default when absent (CSV only).
     pub bom: Option<bool>,
+    pub format: Format,
 }
 
 /// Any of the values, separated by commas; each must be one of `choices` by its label.
@@ -190,6 +200,18 @@ impl ExportParams {
                     f.search = Some(v.to_owned());
                 }
                 "lang" => p.form = Form::Human(language(key, v)?),
+                "format" => {
+                    p.format = match v.to_ascii_lowercase().as_str() {
+                        "csv" => Format::Csv,
+                        "xlsx" => Format::Xlsx,
+                        _ => {
+                            return Err(AppError::BadUserInput(Msg::ExpectedAnyOf {
+                                field: key.into(),
+                                choices: "csv, xlsx".into(),
+                            }));
+                        }
+                    }
+                }
                 _ => p.bom = Some(boolean(key, v)?),
             }
         }
@@ -214,6 +236,7 @@ impl ExportParams {
         ("overdue" = Option<bool>, Query, description = "Open and the deadline is before the project's today (the local date in its time zone)"),
         ("search" = Option<String>, Query, description = "Case-insensitive substring of title or description, or a defect key (СК1-042) or number matched exactly"),
         ("bom" = Option<bool>, Query, description = "Prepend a UTF-8 byte order mark (default: true for lang=ru, else false)"),
+        ("format" = Option<String>, Query, description = "csv (default) or xlsx: the same rows as a sheet with a bold frozen header, an autofilter, numbers as numbers and dates/timestamps (UTC) as dates"),
         ("lang" = Option<String>, Query, description = "ru or en: the human form for a spreadsheet (translated header row and enum values; for ru a `;` separator and a BOM). Without it the machine form (the 200 response's column names, lower-case enum values, `,`, no BOM) whatever Accept-Language says; Accept-Language chooses the language of error bodies only")
     ),
     responses(
@@ -245,6 +268,10 @@ pub async fn export(
     // chooses the language of an error body): the body streams after this handler
     // returns, so the form goes with the stream.
     let form = params.form;
+    if params.format == Format::Xlsx {
+        let rows = permit.rows(http.state.db.clone(), params.filter, todays, form);
+        return xlsx(rows, today).await;
+    }
     let bom = params.bom.unwrap_or(form.bom_by_default());
     let mut chunks =
         Box::pin(permit.stream(http.state.db.clone(), params.filter, todays, form, bom));
@@ -260,6 +287,25 @@ pub async fn export(
         (
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"defects-{today}.csv\""),
+        ),
+        (header::CACHE_CONTROL, "no-store".to_owned()),
+    ];
+    Ok((headers, Body::from_stream(body)).into_response())
+}
+
+/// The sheet is written whole into a temporary file (constant memory: rows go to disk
+/// as they come), then the file streams; it is removed when the stream ends.
+async fn xlsx(rows: export::Rows, today: NaiveDate) -> Result<Response, AppError> {
+    let (file, _) = crate::domain::documents::xlsx::to_tempfile(rows).await?;
+    let body = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_owned(),
+        ),
+        (
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"defects-{today}.xlsx\""),
         ),
         (header::CACHE_CONTROL, "no-store".to_owned()),
     ];
@@ -330,7 +376,7 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_parameter() {
-        let cases: [(&[(&str, &str)], &str); 12] = [
+        let cases: [(&[(&str, &str)], &str); 13] = [
             (&[("project", "abc")], "project:"),
             (&[("author", "-1")], "author:"),
             (&[("status", "new,done")], "status:"),
@@ -343,6 +389,7 @@ mod tests {
             (&[("projects", "1")], "projects:"),
             (&[("project", "1"), ("project", "2")], "project:"),
             (&[("lang", "fr")], "lang:"),
+            (&[("format", "ods")], "format:"),
         ];
         for (q, prefix) in cases {
             let m = message(q);

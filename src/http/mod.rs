@@ -4,6 +4,7 @@ pub mod api_docs;
 pub mod attachments;
 pub mod auth;
 pub mod deadline;
+pub mod documents;
 pub mod export;
 pub mod graphiql;
 pub mod graphql;
@@ -91,6 +92,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/docs/assets/{file}", get(api_docs::asset))
         .route("/api/reports/export/", get(export::export))
         .route("/api/reports/handover.pdf", get(handover::handover))
+        .route("/api/documents/{id}/file", get(documents::file))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .fallback(not_found)

@@ -60,6 +60,7 @@ impl Modify for BearerAuth {
         super::plans::file,
         super::export::export,
         super::handover::handover,
+        super::documents::file,
         super::health::health,
         super::health::ready,
     ),

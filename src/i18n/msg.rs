@@ -231,6 +231,8 @@ messages! {
     ExpectedId { field: String = f("project") } => "expected-id",
     /// The synchronous handover PDF above `HANDOVER_SYNC_MAX` defects.
     HandoverTooLarge { count: u64 = 301, limit: u64 = 300 } => "handover-too-large",
+    SheetTooLong { max: u64 = 1_048_575 } => "sheet-too-long",
+    DocumentJobNotFound => "document-job-not-found",
 
     // Live updates
     TooManySubscriptions { max: usize = 20 } => "too-many-subscriptions",

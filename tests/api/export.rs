@@ -24,7 +24,7 @@ use crate::{
     helpers::{Actor, TestApp, apps},
 };
 
-const HEADER: [&str; 18] = [
+pub const HEADER: [&str; 18] = [
     "key",
     "id",
     "project",

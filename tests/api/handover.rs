@@ -47,7 +47,7 @@ fn poppler(tool: &str, args: &[&str], pdf: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn text(pdf: &[u8]) -> String {
+pub fn text(pdf: &[u8]) -> String {
     poppler("pdftotext", &["-enc", "UTF-8"], pdf)
 }
 

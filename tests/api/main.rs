@@ -14,6 +14,7 @@ mod clock;
 mod defect_lists;
 mod defects;
 mod derive;
+mod documents;
 mod email;
 mod engine;
 mod errors;

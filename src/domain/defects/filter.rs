@@ -17,8 +17,10 @@ use crate::{
     error::{AppError, AppResult},
 };
 
-/// All given fields combine with AND. Ids that are not ours match nothing.
-#[derive(Clone, Debug, Default)]
+/// All given fields combine with AND. Ids that are not ours match nothing. Serialised
+/// as JSON when a document job keeps it for later.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct DefectFilter {
     pub project_id: Option<i32>,
     pub stage_id: Option<i32>,

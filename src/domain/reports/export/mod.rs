@@ -16,12 +16,15 @@ use crate::i18n::Msg;
 use std::sync::Arc;
 
 use futures_util::{Stream, stream};
-use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter, QueryOrder, QuerySelect};
-
-use self::csv::{BOM, Names, Row, Spelling, encode};
-pub use self::csv::{
-    COLUMNS, Form, column_named, neutralise, priority_label, priority_named, restore, status_label,
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
+
+pub use self::csv::{
+    BOM, COLUMNS, Cell, Form, column_named, neutralise, priority_label, priority_named, restore,
+    status_label,
+};
+use self::csv::{Names, Row, Spelling, encode};
 use super::policy;
 use crate::{
     auth::Viewer,
@@ -43,7 +46,6 @@ struct Export {
     filter: DefectFilter,
     /// Fixed at the start, so `overdue` means the same in every batch.
     todays: Todays,
-    bom: bool,
     labels: Spelling,
     names: tokio::sync::RwLock<Option<Arc<Names>>>,
 }
@@ -121,7 +123,29 @@ impl Permit {
         form: Form,
         bom: bool,
     ) -> impl Stream<Item = AppResult<Vec<u8>>> + Send + 'static {
-        stream(db, self.viewer, filter, todays, form, bom)
+        stream(self.rows(db, filter, todays, form), bom)
+    }
+
+    /// The rows batch by batch, typed, for writers other than the CSV stream (the XLSX
+    /// sheet, document jobs).
+    pub fn rows(
+        self,
+        db: DatabaseConnection,
+        filter: DefectFilter,
+        todays: Todays,
+        form: Form,
+    ) -> Rows {
+        Rows {
+            export: Arc::new(Export {
+                db,
+                viewer: self.viewer,
+                filter,
+                todays,
+                labels: Spelling::new(form),
+                names: tokio::sync::RwLock::new(None),
+            }),
+            next: Next::First,
+        }
     }
 }
 
@@ -131,54 +155,100 @@ enum Next {
     Done,
 }
 
+/// An export's rows, read in keyset batches of [`BATCH`].
+pub struct Rows {
+    export: Arc<Export>,
+    next: Next,
+}
+
+/// One batch of rows with the names and spellings to write them.
+pub struct Batch {
+    rows: Vec<Row>,
+    names: Arc<Names>,
+    export: Arc<Export>,
+}
+
+impl Rows {
+    /// The header row in the export's form.
+    pub fn header(&self) -> &[String] {
+        &self.export.labels.header
+    }
+
+    /// How many rows the export has now (one `COUNT`; rows may come or go while it runs).
+    pub async fn count(&self) -> AppResult<u64> {
+        let e = &self.export;
+        Ok(queries::visible_to(&e.viewer)
+            .filter(e.filter.condition(&e.todays))
+            .count(&e.db)
+            .await?)
+    }
+
+    /// The next batch: the first is returned even when empty (a file still gets its
+    /// header), then `None` after the last.
+    pub async fn next_batch(&mut self) -> AppResult<Option<Batch>> {
+        let (first, after) = match self.next {
+            Next::First => (true, 0),
+            Next::After(id) => (false, id),
+            Next::Done => return Ok(None),
+        };
+        self.next = Next::Done;
+        let rows = self.export.batch(after).await?;
+        if rows.is_empty() && !first {
+            return Ok(None);
+        }
+        if let Some(last) = rows.last()
+            && rows.len() as u64 == BATCH
+        {
+            self.next = Next::After(last.id);
+        }
+        let names = self.export.names_for(&rows).await?;
+        Ok(Some(Batch {
+            rows,
+            names,
+            export: self.export.clone(),
+        }))
+    }
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Each row's cells, in [`COLUMNS`] order.
+    pub fn each(&self, mut f: impl FnMut([Cell<'_>; 18])) {
+        for row in &self.rows {
+            f(row.cells(&self.names, &self.export.labels));
+        }
+    }
+
+    /// The batch as CSV records appended to `out`, after the header row if `header`.
+    pub fn csv(&self, out: Vec<u8>, header: bool) -> AppResult<Vec<u8>> {
+        encode(out, header, &self.rows, &self.names, &self.export.labels)
+    }
+}
+
 /// The CSV in chunks: the first holds the BOM (when asked for), the header and the
 /// first batch; each later chunk one batch. A failed batch ends the stream with its error.
-fn stream(
-    db: DatabaseConnection,
-    viewer: Viewer,
-    filter: DefectFilter,
-    todays: Todays,
-    form: Form,
-    bom: bool,
-) -> impl Stream<Item = AppResult<Vec<u8>>> + Send + 'static {
-    let export = Arc::new(Export {
-        db,
-        viewer,
-        filter,
-        todays,
-        bom,
-        labels: Spelling::new(form),
-        names: tokio::sync::RwLock::new(None),
-    });
-    stream::unfold(Next::First, move |next| {
-        let export = export.clone();
-        async move {
-            let (first, after) = match next {
-                Next::First => (true, 0),
-                Next::After(id) => (false, id),
-                Next::Done => return None,
-            };
-            let rows = match export.batch(after).await {
-                Ok(rows) if rows.is_empty() && !first => return None,
-                Ok(rows) => rows,
-                Err(e) => return Some((Err(e), Next::Done)),
-            };
-            let following = match rows.last() {
-                Some(last) if rows.len() as u64 == BATCH => Next::After(last.id),
-                _ => Next::Done,
-            };
-            let mut out = Vec::new();
-            if first && export.bom {
-                out.extend_from_slice(BOM);
-            }
-            let names = match export.names_for(&rows).await {
-                Ok(names) => names,
-                Err(e) => return Some((Err(e), Next::Done)),
-            };
-            match encode(out, first, &rows, &names, &export.labels) {
-                Ok(chunk) => Some((Ok(chunk), following)),
-                Err(e) => Some((Err(e), Next::Done)),
-            }
+fn stream(rows: Rows, bom: bool) -> impl Stream<Item = AppResult<Vec<u8>>> + Send + 'static {
+    stream::unfold(Some((rows, true)), move |state| async move {
+        let (mut rows, first) = state?;
+        let batch = match rows.next_batch().await {
+            Ok(Some(batch)) => batch,
+            Ok(None) => return None,
+            Err(e) => return Some((Err(e), None)),
+        };
+        let mut out = Vec::new();
+        if first && bom {
+            out.extend_from_slice(BOM);
+        }
+        match batch.csv(out, first) {
+            Ok(chunk) => Some((Ok(chunk), Some((rows, false)))),
+            Err(e) => Some((Err(e), None)),
         }
     })
 }

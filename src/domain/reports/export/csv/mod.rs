@@ -70,7 +70,7 @@ impl Form {
 /// whatever the form.
 pub(super) struct Spelling {
     delimiter: u8,
-    header: Vec<String>,
+    pub(super) header: Vec<String>,
     statuses: HashMap<DefectStatus, String>,
     priorities: HashMap<Priority, String>,
 }
@@ -115,7 +115,7 @@ impl Spelling {
 }
 
 /// Lets Excel recognise the file as UTF-8 (Cyrillic titles).
-pub(super) const BOM: &[u8] = b"\xEF\xBB\xBF";
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// The CSV (and query parameter) spelling of a status, e.g. `in_progress`.
 pub fn status_label(s: DefectStatus) -> &'static str {
@@ -281,34 +281,64 @@ fn name(map: &HashMap<i32, String>, id: Option<i32>) -> &str {
     id.and_then(|i| map.get(&i)).map_or("", String::as_str)
 }
 
+/// One cell of an exported row, typed: the CSV writes each as text, the XLSX as a
+/// number, a date or a timestamp where it is one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell<'a> {
+    Empty,
+    Text(Cow<'a, str>),
+    Int(i64),
+    Number(f64),
+    Date(NaiveDate),
+    Time(DateTime<Utc>),
+}
+
+impl Cell<'_> {
+    /// The CSV's spelling (RFC 3339 in UTC for timestamps, `YYYY-MM-DD` for dates).
+    pub fn text(&self) -> Cow<'_, str> {
+        match self {
+            Cell::Empty => Cow::Borrowed(""),
+            Cell::Text(t) => Cow::Borrowed(t),
+            Cell::Int(n) => Cow::Owned(n.to_string()),
+            Cell::Number(v) => Cow::Owned(v.to_string()),
+            Cell::Date(d) => Cow::Owned(d.to_string()),
+            Cell::Time(t) => Cow::Owned(timestamp(*t)),
+        }
+    }
+}
+
+fn text_or_empty(s: &str) -> Cell<'_> {
+    if s.is_empty() {
+        Cell::Empty
+    } else {
+        Cell::Text(Cow::Borrowed(s))
+    }
+}
+
 impl Row {
-    /// In [`COLUMNS`] order; an empty cell for none. Text is borrowed, not copied.
-    fn cells<'a>(&'a self, names: &'a Names, labels: &'a Spelling) -> [Cow<'a, str>; 18] {
+    /// In [`COLUMNS`] order; [`Cell::Empty`] for none. Text is borrowed, not copied.
+    pub(super) fn cells<'a>(&'a self, names: &'a Names, labels: &'a Spelling) -> [Cell<'a>; 18] {
         [
-            Cow::Owned(
-                names
-                    .codes
-                    .get(&self.project_id)
-                    .map(|c| keys::format(c, self.number))
-                    .unwrap_or_default(),
-            ),
-            Cow::Owned(self.id.to_string()),
-            Cow::Borrowed(name(&names.projects, Some(self.project_id))),
-            Cow::Borrowed(name(&names.stages, self.stage_id)),
-            Cow::Borrowed(&self.title),
-            Cow::Borrowed(&self.description),
-            Cow::Borrowed(labels.priority(self.priority)),
-            Cow::Borrowed(labels.status(self.status)),
-            Cow::Borrowed(name(&names.users, self.performer_id)),
-            Cow::Borrowed(name(&names.users, Some(self.author_id))),
-            Cow::Owned(self.deadline.map(|d| d.to_string()).unwrap_or_default()),
-            Cow::Owned(timestamp(self.created_at)),
-            Cow::Owned(timestamp(self.updated_at)),
-            Cow::Owned(self.closed_at.map(timestamp).unwrap_or_default()),
-            Cow::Borrowed(name(&names.plans, self.plan_id)),
-            Cow::Owned(self.location_x.map(|v| v.to_string()).unwrap_or_default()),
-            Cow::Owned(self.location_y.map(|v| v.to_string()).unwrap_or_default()),
-            Cow::Borrowed(self.location_label.as_deref().unwrap_or("")),
+            names.codes.get(&self.project_id).map_or(Cell::Empty, |c| {
+                Cell::Text(Cow::Owned(keys::format(c, self.number)))
+            }),
+            Cell::Int(i64::from(self.id)),
+            text_or_empty(name(&names.projects, Some(self.project_id))),
+            text_or_empty(name(&names.stages, self.stage_id)),
+            text_or_empty(&self.title),
+            text_or_empty(&self.description),
+            text_or_empty(labels.priority(self.priority)),
+            text_or_empty(labels.status(self.status)),
+            text_or_empty(name(&names.users, self.performer_id)),
+            text_or_empty(name(&names.users, Some(self.author_id))),
+            self.deadline.map_or(Cell::Empty, Cell::Date),
+            Cell::Time(self.created_at),
+            Cell::Time(self.updated_at),
+            self.closed_at.map_or(Cell::Empty, Cell::Time),
+            text_or_empty(name(&names.plans, self.plan_id)),
+            self.location_x.map_or(Cell::Empty, Cell::Number),
+            self.location_y.map_or(Cell::Empty, Cell::Number),
+            text_or_empty(self.location_label.as_deref().unwrap_or("")),
         ]
     }
 }
@@ -331,7 +361,7 @@ pub(super) fn encode(
     }
     for row in rows {
         for cell in row.cells(names, labels) {
-            w.write_field(neutralise(&cell).as_bytes())
+            w.write_field(neutralise(&cell.text()).as_bytes())
                 .map_err(AppError::internal)?;
         }
         w.write_record(None::<&[u8]>).map_err(AppError::internal)?;
