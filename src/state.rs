@@ -120,7 +120,8 @@ impl AppState {
                     .transpose()?,
                 public_url: config.public_url.clone(),
                 clock_interval: config.clock_interval,
-            }),
+            })
+            .with(domain::idempotency::engine_parts()),
             journal_wake.clone(),
         ));
         let inbox = Arc::new(Inbox::new(

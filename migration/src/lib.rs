@@ -16,6 +16,7 @@ mod m20261207_000101_login_attempts_pending;
 mod m20261208_000101_project_site_time;
 mod m20261208_000201_defect_watchers;
 mod m20261208_000301_notifications;
+mod m20261209_000201_idempotency_keys;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000101_project_site_time::Migration),
             Box::new(m20261208_000201_defect_watchers::Migration),
             Box::new(m20261208_000301_notifications::Migration),
+            Box::new(m20261209_000201_idempotency_keys::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! The rules. Services take a `&Viewer`, load through `visible_to`, check the policy and
 //! write in one transaction.
 pub mod defects;
+pub mod idempotency;
 pub mod notifications;
 pub mod pagination;
 pub mod plans;

@@ -8,6 +8,7 @@ pub mod defect_watchers;
 pub mod defects;
 pub mod engine_positions;
 pub mod enums;
+pub mod idempotency_keys;
 pub mod jobs;
 pub mod login_attempts;
 pub mod notification_settings;

@@ -22,6 +22,7 @@ mod first_run;
 mod fixtures;
 mod graphiql;
 mod graphql_http;
+mod idempotency;
 mod input_bounds;
 mod journal;
 mod keys;
