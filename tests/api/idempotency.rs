@@ -715,3 +715,87 @@ async fn an_answer_larger_than_the_kept_maximum_is_not_replayed_nor_redone() {
         );
     }
 }
+
+/// CPU time of this thread so far (ns), from the scheduler's own accounting: the
+/// tests' runtime runs every task of a request on the test's thread (the keyed work's
+/// task included), and the database's CPU is another process's on PostgreSQL.
+fn thread_cpu_ns() -> u64 {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
+    text.split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("run time")
+}
+
+/// The server CPU the idempotency check adds to a mutation (docs/BENCHMARKS.md, issue
+/// 24's ≤ 0.2 ms): `createDefect` through the router, plain and with a fresh key each,
+/// in alternating blocks so that drift of a busy machine falls on both alike; then
+/// repeats (replays). Run alone: `cargo test --test api idempotency_cost -- --ignored
+/// --nocapture` (a debug build unless `--release`; the figures say which).
+#[tokio::test]
+#[ignore = "a measurement; prints figures"]
+async fn idempotency_cost() {
+    const BLOCK: usize = 50;
+    const ROUNDS: usize = 6;
+    for app in apps().await {
+        let w = world(&app).await;
+        let who = &w.cast.manager;
+        // Warm up: the document cache, the pool's connections, the loaders' code paths.
+        for i in 0..20 {
+            create(&app, who, &w, &format!("warm-{i}"), "Warm").await;
+            send(
+                &app,
+                keyed(&who.token, None, CREATE, create_vars(&w, "Warm")),
+            )
+            .await;
+        }
+        let (mut plain, mut keyed_ns, mut replay) = (0u64, 0u64, 0u64);
+        let mut n = 0;
+        for round in 0..ROUNDS {
+            let t = thread_cpu_ns();
+            for _ in 0..BLOCK {
+                let res = send(
+                    &app,
+                    keyed(&who.token, None, CREATE, create_vars(&w, "Plain")),
+                )
+                .await;
+                assert_eq!(res.status, StatusCode::OK);
+            }
+            plain += thread_cpu_ns() - t;
+            let t = thread_cpu_ns();
+            for i in 0..BLOCK {
+                let res = create(&app, who, &w, &format!("cost-{round}-{i}"), "Keyed").await;
+                assert_eq!(res.status, StatusCode::OK);
+            }
+            keyed_ns += thread_cpu_ns() - t;
+            let t = thread_cpu_ns();
+            for i in 0..BLOCK {
+                create(&app, who, &w, &format!("cost-{round}-{i}"), "Keyed").await;
+            }
+            replay += thread_cpu_ns() - t;
+            n += BLOCK;
+        }
+        assert_eq!(defects_titled(&app, "Keyed").await, n as i64);
+        let per = |ns: u64| ns as f64 / n as f64 / 1e6;
+        println!(
+            "[{}] CPU per createDefect (ms): plain {:.3}, with a fresh key {:.3} (+{:.3}), \
+             a replay {:.3}; {n} of each",
+            app.backend,
+            per(plain),
+            per(keyed_ns),
+            per(keyed_ns) - per(plain),
+            per(replay),
+        );
+        // The pure part alone: the fingerprint of this request.
+        let vars = create_vars(&w, "Keyed");
+        let t = thread_cpu_ns();
+        for _ in 0..1000 {
+            std::hint::black_box(idempotency::fingerprint::of(CREATE, None, &vars));
+        }
+        println!(
+            "[{}] fingerprint of the request: {:.4} ms",
+            app.backend,
+            (thread_cpu_ns() - t) as f64 / 1000.0 / 1e6
+        );
+    }
+}
