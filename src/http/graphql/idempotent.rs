@@ -13,7 +13,10 @@
 //! request deadline's rule still holds (`http::deadline`): the task runs inside the
 //! request's commit mark, and if the request is given up (deadline or hang-up) before
 //! its first mutation field began, the task stops and gives the key back — nothing was
-//! changed, so a repeat is a first request. While it works it renews the key's lease
+//! changed, so a repeat is a first request. (The deadline reads the mark on its own
+//! thread: a 503 that races with the first field's start can precede work that then
+//! completes; the client's retry, which a 503 asks for, gets that work's answer.)
+//! While it works it renews the key's lease
 //! (`domain::idempotency::HEARTBEAT`); only a process that dies leaves the key to be
 //! taken over when the lease runs out.
 use std::sync::{
