@@ -26,3 +26,9 @@ pub fn begin_commit() {
 pub fn scope<F: Future>(flag: Arc<AtomicBool>, f: F) -> TaskLocalFuture<Arc<AtomicBool>, F> {
     COMMITTING.scope(flag, f)
 }
+
+/// The current request's mark, for work the request hands to a task of its own (the
+/// mark is task-local): run that work in [`scope`] with it. `None` outside a request.
+pub fn current() -> Option<Arc<AtomicBool>> {
+    COMMITTING.try_with(Arc::clone).ok()
+}

@@ -133,7 +133,8 @@ impl AppState {
                 storage: storage.clone(),
                 concurrency: config.document_jobs,
                 wake: documents.clone(),
-            })),
+            }))
+            .with(domain::idempotency::engine_parts()),
             journal_wake.clone(),
         ));
         let inbox = Arc::new(Inbox::new(

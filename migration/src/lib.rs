@@ -18,6 +18,7 @@ mod m20261208_000201_defect_watchers;
 mod m20261208_000301_notifications;
 mod m20261209_000001_notification_visibility;
 mod m20261209_000101_document_jobs;
+mod m20261209_000201_idempotency_keys;
 mod m20261209_000301_webhooks;
 mod m20261209_000302_api_tokens;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000301_notifications::Migration),
             Box::new(m20261209_000001_notification_visibility::Migration),
             Box::new(m20261209_000101_document_jobs::Migration),
+            Box::new(m20261209_000201_idempotency_keys::Migration),
             Box::new(m20261209_000301_webhooks::Migration),
             Box::new(m20261209_000302_api_tokens::Migration),
         ]

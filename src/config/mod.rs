@@ -28,6 +28,9 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Largest JSON body of `POST /graphql` (multipart uploads have their own limit).
     pub max_json_body_bytes: u64,
+    /// Largest answer kept for replay under an `Idempotency-Key`
+    /// (`IDEMPOTENCY_MAX_ANSWER_BYTES`; see `domain::idempotency`).
+    pub idempotency_max_answer_bytes: usize,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub cors_origins: Vec<String>,
@@ -183,6 +186,12 @@ impl Config {
         if max_json_body_bytes == 0 {
             return Err(err("MAX_JSON_BODY_BYTES", "must be positive"));
         }
+        let idempotency_max_answer_bytes =
+            number(&val, "IDEMPOTENCY_MAX_ANSWER_BYTES", 1024 * 1024)?;
+        let idempotency_max_answer_bytes = usize::try_from(idempotency_max_answer_bytes)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| err("IDEMPOTENCY_MAX_ANSWER_BYTES", "must be positive"))?;
         let access_token_ttl = Duration::from_secs(number(&val, "ACCESS_TOKEN_TTL", 900)?);
         let refresh_token_ttl =
             Duration::from_secs(number(&val, "REFRESH_TOKEN_TTL", 7 * 24 * 3600)?);
@@ -342,6 +351,7 @@ impl Config {
             storage_url,
             max_upload_bytes,
             max_json_body_bytes,
+            idempotency_max_answer_bytes,
             access_token_ttl,
             refresh_token_ttl,
             cors_origins,

@@ -2,6 +2,7 @@
 //! write in one transaction.
 pub mod defects;
 pub mod documents;
+pub mod idempotency;
 pub mod notifications;
 pub mod pagination;
 pub mod plans;

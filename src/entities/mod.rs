@@ -10,6 +10,7 @@ pub mod defects;
 pub mod document_jobs;
 pub mod engine_positions;
 pub mod enums;
+pub mod idempotency_keys;
 pub mod jobs;
 pub mod login_attempts;
 pub mod notification_settings;

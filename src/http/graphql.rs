@@ -1,5 +1,6 @@
 //! `POST /graphql` (JSON or multipart) and `GET /graphql` (GraphiQL, or a query).
 pub(super) mod document;
+mod idempotent;
 mod multipart;
 mod response;
 
@@ -73,6 +74,13 @@ fn too_large(media: MediaType, lang: Lang, what: &'static str) -> Response {
     )
 }
 
+/// A request as read from the body or the query string, with the SHA-256 of each
+/// upload (in `request.uploads` order) when it carries an `Idempotency-Key`.
+struct Received {
+    request: async_graphql::Request,
+    files: Vec<[u8; 32]>,
+}
+
 /// Admits the document, then runs it on the schema it belongs to.
 async fn execute(
     http: &Http,
@@ -80,9 +88,10 @@ async fn execute(
     auth: Auth,
     headers: &HeaderMap,
     client: ClientAddr,
-    mut request: async_graphql::Request,
+    received: Received,
     method_is_get: bool,
 ) -> Response {
+    let Received { mut request, files } = received;
     if request.query.trim().is_empty() {
         // No `query` parameter (or an empty one): not a GraphQL request at all.
         return response::said(
@@ -112,6 +121,18 @@ async fn execute(
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return res;
     }
+    // Safe retries: a mutation with an `Idempotency-Key` (queries ignore the header).
+    let keyed = if idempotent::runs_mutation(&admitted.doc, request.operation_name.as_deref()) {
+        match idempotent::key_of(headers) {
+            Ok(key) => key.zip(auth.viewer().ok().map(|v| v.id)),
+            Err(e) => return response::app_error(media, Lang::of(headers), &e),
+        }
+    } else {
+        None
+    };
+    let fingerprint = keyed
+        .as_ref()
+        .map(|_| idempotent::fingerprint_of(&request, &files));
     let origin = PublicOrigin::of(&http.state.config, headers);
     let mut request = loaders::register(
         request
@@ -136,6 +157,17 @@ async fn execute(
         }
         _ => {
             request.set_parsed_query(admitted.doc);
+            if let (Some((key, user)), Some(fingerprint)) = (keyed, fingerprint) {
+                let work = idempotent::Work {
+                    db: http.state.db.clone(),
+                    schema: http.schemas.full.clone(),
+                    request,
+                    media,
+                    lang: Lang::of(headers),
+                    max_answer: http.state.config.idempotency_max_answer_bytes,
+                };
+                return idempotent::execute(work, user, key, fingerprint).await;
+            }
             http.schemas.full.execute(request).await
         }
     };
@@ -251,12 +283,18 @@ pub async fn post(
             let reader = tokio_util::io::StreamReader::new(stream).compat();
             async_graphql::http::receive_body(content_type, reader, MultipartOptions::default())
                 .await
+                .map(|request| Received {
+                    request,
+                    files: Vec::new(),
+                })
         }
         BodyKind::Multipart => {
             let content_type = content_type.unwrap_or_default();
             let max_text = config.max_json_body_bytes;
-            match multipart::receive(stream, &content_type, max_file, max_text).await {
-                Ok(r) => Ok(r),
+            // Files count in an idempotent request's fingerprint by their contents.
+            let digest = headers.contains_key(crate::domain::idempotency::HEADER);
+            match multipart::receive(stream, &content_type, max_file, max_text, digest).await {
+                Ok((request, files)) => Ok(Received { request, files }),
                 Err(multipart::Refused::TextTooLarge) => {
                     return too_large(media, lang, "MAX_JSON_BODY_BYTES");
                 }
@@ -264,7 +302,7 @@ pub async fn post(
             }
         }
     };
-    let request = match received {
+    let received = match received {
         Ok(r) => r,
         Err(ParseRequestError::PayloadTooLarge) => return too_large(media, lang, limit_name),
         Err(ParseRequestError::Io(e)) if e.kind() == std::io::ErrorKind::FileTooLarge => {
@@ -281,7 +319,7 @@ pub async fn post(
         }
     };
     // async-graphql's `max_num_files` only sizes the stream limit; the count is ours.
-    if request.uploads.len() > MAX_FILES {
+    if received.request.uploads.len() > MAX_FILES {
         return response::said(
             media,
             lang,
@@ -290,7 +328,7 @@ pub async fn post(
             Msg::TooManyFiles { max: MAX_FILES },
         );
     }
-    execute(&http, media, auth, &headers, client, request, false).await
+    execute(&http, media, auth, &headers, client, received, false).await
 }
 
 /// GraphiQL for a browser; a `?query=` is executed, except mutations, which need POST.
@@ -317,5 +355,9 @@ pub async fn get(
         }
     };
     let auth = viewer::resolve(&http.state.db, &http.state.keys, &headers).await;
-    execute(&http, media, auth, &headers, client, request, true).await
+    let received = Received {
+        request,
+        files: Vec::new(),
+    };
+    execute(&http, media, auth, &headers, client, received, true).await
 }

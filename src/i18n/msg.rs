@@ -255,6 +255,11 @@ messages! {
     BatchUnsupported => "batch-unsupported",
     RequestUnreadable => "request-unreadable",
     ParserShuttingDown => "parser-shutting-down",
+    // Safe retries (`domain/idempotency`), naming the header as `field`.
+    IdempotencyKeyInvalid { field: String = f("Idempotency-Key"), max: usize = 255 } => "idempotency-key-invalid",
+    IdempotencyKeyReused { field: String = f("Idempotency-Key") } => "idempotency-key-reused",
+    IdempotencyKeyRunning { field: String = f("Idempotency-Key") } => "idempotency-key-running",
+    IdempotencyAnswerNotKept { field: String = f("Idempotency-Key"), limit: usize = 1_048_576 } => "idempotency-answer-not-kept",
     // GraphQL document limits (`graphql/limits.rs`), checked before validation.
     DocumentTooLarge { bytes: usize = 70_000, max: usize = 65_536 } => "document-too-large",
     DocumentTooManyTokens { max: usize = 10_000 } => "document-too-many-tokens",

@@ -26,6 +26,7 @@ mod graphiql;
 mod graphql_http;
 mod import;
 mod handover;
+mod idempotency;
 mod input_bounds;
 mod journal;
 mod keys;

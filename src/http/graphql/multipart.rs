@@ -9,6 +9,7 @@ use async_graphql::{ParseRequestError, Request, UploadValue};
 use bytes::Bytes;
 use futures_util::Stream;
 use multer::{Constraints, Multipart, SizeLimit};
+use sha2::{Digest, Sha256};
 
 /// Why a multipart body was not taken.
 pub(super) enum Refused {
@@ -42,12 +43,16 @@ impl From<std::io::Error> for Refused {
     }
 }
 
+/// The request and, when `digest` is asked (a request with an `Idempotency-Key`), the
+/// SHA-256 of each upload's contents in the order of `request.uploads`, computed as the
+/// file is written (no second read).
 pub(super) async fn receive<S, E>(
     body: S,
     content_type: &str,
     max_file: u64,
     max_text: u64,
-) -> Result<Request, Refused>
+    digest: bool,
+) -> Result<(Request, Vec<[u8; 32]>), Refused>
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
@@ -83,17 +88,23 @@ where
                 };
                 let content_type = field.content_type().map(ToString::to_string);
                 let mut file = tempfile::tempfile()?;
+                let mut hash = digest.then(Sha256::new);
                 while let Some(chunk) = field.chunk().await? {
                     file.write_all(&chunk)?;
+                    if let Some(h) = hash.as_mut() {
+                        h.update(&chunk);
+                    }
                 }
                 file.rewind()?;
-                files.push((name, filename, content_type, file));
+                let sha: [u8; 32] = hash.map(|h| h.finalize().into()).unwrap_or_default();
+                files.push((name, filename, content_type, file, sha));
             }
         }
     }
     let mut request = request.ok_or(ParseRequestError::MissingOperatorsPart)?;
     let mut map = map.ok_or(ParseRequestError::MissingMapPart)?;
-    for (name, filename, content_type, content) in files {
+    let mut digests = Vec::new();
+    for (name, filename, content_type, content, sha) in files {
         let Some(paths) = map.remove(&name) else {
             continue;
         };
@@ -103,11 +114,16 @@ where
             content,
         };
         for path in paths {
+            let before = request.uploads.len();
             request.set_upload(&path, upload.try_clone()?);
+            // `set_upload` skips a path that names no variable.
+            if request.uploads.len() > before {
+                digests.push(sha);
+            }
         }
     }
     if !map.is_empty() {
         return Err(ParseRequestError::MissingFiles.into());
     }
-    Ok(request)
+    Ok((request, digests))
 }
