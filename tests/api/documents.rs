@@ -300,7 +300,11 @@ async fn an_xlsx_job_in_russian_downloads_as_a_sheet_and_a_pdf_job_as_a_pdf() {
         // The PDF job runs the handover renderer: read back with poppler's pdftotext.
         let made = job(&app, &s.manager, &pdf).await;
         assert_eq!(
-            (made["status"].clone(), made["rows"].clone(), made["progress"].clone()),
+            (
+                made["status"].clone(),
+                made["rows"].clone(),
+                made["progress"].clone()
+            ),
             (json!("DONE"), json!(3), json!(1.0)),
             "[{}] {made}",
             app.backend
