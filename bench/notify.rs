@@ -82,6 +82,15 @@ async fn subscriber(
         match v["type"].as_str() {
             Some("next") => {
                 let n = &v["payload"]["data"]["notifications"];
+                // The deadline clock's kinds (a generated dataset has overdue defects, so
+                // the servers' first clock pass sends OVERDUE rows): not this bench's
+                // comments, and without an event to time them by.
+                if matches!(
+                    n["kind"].as_str(),
+                    Some("DUE_SOON" | "OVERDUE" | "ESCALATED")
+                ) {
+                    continue;
+                }
                 let (Some(id), Some(at)) = (n["id"].as_str(), n["event"]["at"].as_str()) else {
                     return Err(format!("not a notification: {t}").into());
                 };
