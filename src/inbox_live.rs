@@ -219,9 +219,10 @@ async fn read(inbox: Weak<Inbox>, db: DatabaseConnection, ready: tokio::sync::on
                     if inbox.tx.receiver_count() > 0 {
                         let users: HashSet<i32> = rows.iter().map(|n| n.user_id).collect();
                         let who = inbox.subscribers_of(&users);
+                        let listening: HashSet<i32> = who.iter().map(|s| s.user_id).collect();
                         let defects = rows
                             .iter()
-                            .filter(|n| who.iter().any(|s| s.user_id == n.user_id))
+                            .filter(|n| listening.contains(&n.user_id))
                             .map(|n| n.defect_id)
                             .collect();
                         // A failed read leaves the batch unchecked: its subscribers read it

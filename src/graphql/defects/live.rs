@@ -7,7 +7,10 @@ use futures_util::{Stream, stream};
 
 use super::DefectEvent;
 use crate::{
-    auth::viewer::{Auth, BearerToken, Via, from_token},
+    auth::{
+        Viewer,
+        viewer::{Auth, BearerToken, Via, from_token},
+    },
     domain::defects::{
         activity::ActivityFilter,
         live::{self, Standing, Subscriber},
@@ -116,6 +119,26 @@ impl Position {
     }
 }
 
+/// Whom a live subscription delivers to (the batched rights read checks it each batch):
+/// an API token by its id, a login by its session — shared by `defectEvents` and
+/// `notifications`.
+pub(crate) fn subscriber(
+    state: &AppState,
+    viewer: &Viewer,
+    token: &BearerToken,
+) -> async_graphql::Result<Subscriber> {
+    Ok(match viewer.via {
+        Via::ApiToken { id, .. } => Subscriber::api_token(viewer.id, id),
+        Via::Session => {
+            let claims = state.keys.verify_access(&token.0).gql()?;
+            Subscriber {
+                user_id: claims.user_id,
+                session: claims.session,
+            }
+        }
+    })
+}
+
 /// The refusal of a subscription beyond `MAX_SUBSCRIPTIONS_PER_USER`: the operation
 /// ends with this error, the others go on.
 pub(crate) fn too_many(max: usize) -> async_graphql::Error {
@@ -150,16 +173,7 @@ impl DefectSubscription {
             kinds,
             ..Default::default()
         };
-        let who = match viewer.via {
-            Via::ApiToken { id, .. } => Subscriber::api_token(viewer.id, id),
-            Via::Session => {
-                let claims = state.keys.verify_access(&token.0).gql()?;
-                Subscriber {
-                    user_id: claims.user_id,
-                    session: claims.session,
-                }
-            }
-        };
+        let who = subscriber(&state, &viewer, &token)?;
         // Join before reading the starting point, so nothing committed in between goes
         // unnoticed: the catch-up read below reaches at least where the channel starts.
         let joined = state

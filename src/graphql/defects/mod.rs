@@ -14,7 +14,7 @@ pub use events::{ActivityQuery, DefectEvent, DefectEventConnection};
 pub use import::ImportMutation;
 pub use inputs::{CreateDefectInput, DefectFilterInput, UpdateDefectInput};
 pub use live::DefectSubscription;
-pub(crate) use live::too_many;
+pub(crate) use live::{subscriber, too_many};
 pub use mutation::DefectMutation;
 pub use objects::{Attachment, Comment, Defect, DefectConnection, DefectEdge, StatusChange};
 pub use query::DefectQuery;

@@ -10,15 +10,15 @@ use super::Notification;
 use crate::{
     auth::{
         Viewer,
-        viewer::{Auth, BearerToken, Via, from_token},
+        viewer::{Auth, BearerToken, from_token},
     },
-    domain::{
-        defects::live::{Standing, Subscriber},
-        notifications::inbox,
-    },
+    domain::{defects::live::Standing, notifications::inbox},
     entities::notifications,
     error::{AppError, GqlResultExt},
-    graphql::{context::ContextExt, defects::too_many},
+    graphql::{
+        context::ContextExt,
+        defects::{subscriber, too_many},
+    },
     i18n::Msg,
     inbox_live::Joined,
     state::AppState,
@@ -129,16 +129,7 @@ impl NotificationSubscription {
             .map_err(|full| too_many(full.max))?;
         // Join before reading the starting point, so nothing committed in between goes
         // unnoticed: the catch-up read below reaches at least where the channel starts.
-        let who = match viewer.via {
-            Via::ApiToken { id, .. } => Subscriber::api_token(viewer.id, id),
-            Via::Session => {
-                let claims = state.keys.verify_access(&token.0).gql()?;
-                Subscriber {
-                    user_id: claims.user_id,
-                    session: claims.session,
-                }
-            }
-        };
+        let who = subscriber(&state, &viewer, &token)?;
         let joined = state.inbox.join(who, place).await;
         let last = match after {
             Some(id) => id,
